@@ -1,0 +1,33 @@
+# duban — the README's commands. Each target sets up .venv first (pinned, see constraints.txt).
+# The first of python3.12, python3.11, python3 that runs and is 3.11 or 3.12.
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && echo $$p && break; done)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test lint typecheck pytest clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "duban needs Python 3.11 or 3.12 (durable-rules 2.0.28 does not build on 3.13): install one, or set PYTHON=/path/to/python3.12"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/duban demo
+
+test: setup lint typecheck pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy config engine rules notifications
+
+pytest: setup
+	$(BIN)/pytest -n 2
+
+clean:
+	rm -rf $(VENV) out duban.db duban.db-wal duban.db-shm

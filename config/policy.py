@@ -1,0 +1,146 @@
+"""The escalation policy: validated data that the rules are built from."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names file, key and value."""
+
+
+class Action(StrEnum):
+    """Sanction actions; values are stored in the database, so never rename them."""
+
+    REVIEW = "review"
+    SUSPENSION = "suspension"
+    DISMISSAL = "dismissal"
+
+
+class PersonStatus(StrEnum):
+    """A person's status derived from the highest counted level; values are stored."""
+
+    ACTIVE = "active"
+    REVIEWED = "reviewed"
+    SUSPENDED = "suspended"
+    DISMISSED = "dismissed"
+
+
+_STATUS_RANK = {
+    PersonStatus.ACTIVE: 0,
+    PersonStatus.REVIEWED: 1,
+    PersonStatus.SUSPENDED: 2,
+    PersonStatus.DISMISSED: 3,
+}
+
+
+class LadderRung(BaseModel):
+    """One rung of the ladder: a level and what it calls for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: int = Field(ge=1)
+    action: Action
+    status: PersonStatus
+    notice: str = Field(min_length=1)
+    agenda: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class MeetingPolicy(BaseModel):
+    """When the party-group meeting sits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weekday: Weekday | None = "monday"
+    extra_dates: tuple[dt.date, ...] = ()
+    skip_holidays: bool = True
+
+
+class Policy(BaseModel):
+    """The whole escalation policy (defaults are those of spec/escalation-rules.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grace_days: int = Field(default=0, ge=0, le=365)
+    strike_grouping: Literal["per_due_date", "per_node"] = "per_due_date"
+    strike_window_days: int | None = Field(default=None, ge=1)
+    warning_days: int = Field(default=3, ge=0, le=365)
+    shift_deadlines_to_workday: bool = False
+    ladder: tuple[LadderRung, ...]
+    meetings: MeetingPolicy = MeetingPolicy()
+
+    @field_validator("ladder")
+    @classmethod
+    def _ladder_is_a_ladder(cls, ladder: tuple[LadderRung, ...]) -> tuple[LadderRung, ...]:
+        levels = [rung.level for rung in ladder]
+        if not ladder or levels != list(range(1, len(ladder) + 1)):
+            raise ValueError(f"levels must be 1, 2, … without gaps, in order; got {levels}")
+        ranks = [_STATUS_RANK[rung.status] for rung in ladder]
+        if ranks != sorted(ranks) or ranks[0] == 0:
+            raise ValueError("statuses must rise with the level and none may be 'active'")
+        return ladder
+
+    @model_validator(mode="after")
+    def _dismissal_is_last(self) -> Policy:
+        if self.ladder[-1].action is not Action.DISMISSAL:
+            raise ValueError("the last rung must be the dismissal")
+        return self
+
+    def rung_for(self, level: int) -> LadderRung:
+        """Return the rung that applies to a level (the last rung covers every higher level)."""
+        return self.ladder[min(level, len(self.ladder)) - 1]
+
+    def status_for(self, level: int | None) -> PersonStatus:
+        """Return the person status for a highest counted level (None: no counted strike)."""
+        return PersonStatus.ACTIVE if not level else self.rung_for(level).status
+
+    def fingerprint(self) -> str:
+        """Return a stable hash of what changes levels (grouping and window)."""
+        payload = {"grouping": self.strike_grouping, "window": self.strike_window_days,
+                   "ladder": [r.model_dump(mode="json") for r in self.ladder]}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _format_errors(path: Path, error: ValidationError, data: object) -> str:
+    lines = []
+    for item in error.errors():
+        loc = ".".join(str(part) for part in item["loc"])
+        value: object = data
+        for part in item["loc"]:
+            try:
+                value = value[part]  # type: ignore[index]
+            except (KeyError, IndexError, TypeError):
+                value = item.get("input")
+                break
+        lines.append(f"{path}: 键 {loc or '(整体)'} 的值 {value!r} 无效：{item['msg']}")
+    return "\n".join(lines)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Load and validate a policy file; raise ConfigError naming file, key and value."""
+    path = path or DEFAULT_POLICY_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: 策略文件不存在") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: 不是有效的 TOML：{exc}") from None
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc, data)) from None

@@ -1,0 +1,107 @@
+"""Runtime settings: database, time zone, policy file, who is acting."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from config.delivery import DeliverySettings
+from config.policy import ConfigError, Policy, _format_errors, load_policy
+
+DEFAULT_DATABASE_URL = "sqlite:///duban.db"
+CONFIG_FILE_ENV = "DUBAN_CONFIG"
+DEFAULT_CONFIG_FILE = Path("duban.toml")
+
+
+class Settings(BaseModel):
+    """Where the data lives and how the engine runs; read from duban.toml and DUBAN_* variables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    timezone: str = "Asia/Shanghai"
+    policy_file: Path | None = None
+    templates_dir: Path | None = None
+    out_dir: Path = Path("out")
+    actor: str = Field(default_factory=lambda: os.environ.get("DUBAN_ACTOR") or _os_user())
+    #: 发文机关 and the office that signs the paperwork, and the prefix of document numbers.
+    issuer: str = "吕梁市住房和城乡建设局"
+    office: str = "吕梁市住房和城乡建设局老旧小区改造工作专班"
+    doc_prefix: str = "吕建督"
+    #: When `duban schedule` runs the daily evaluation (local time in `timezone`); reports follow it.
+    daily_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    #: A job whose holder has not been heard of for this long is taken over by another scheduler.
+    lease_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    delivery: DeliverySettings = DeliverySettings()
+    config_file: Path | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"未知的时区 {value!r}") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """Return the configured time zone."""
+        return ZoneInfo(self.timezone)
+
+    def policy(self) -> Policy:
+        """Load the escalation policy this installation uses."""
+        path = self.policy_file
+        if path is not None and not path.is_absolute() and self.config_file is not None:
+            path = self.config_file.parent / path
+        return load_policy(path)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database in some containers
+        return "unknown"
+
+
+_ENV_KEYS = {
+    "DUBAN_DATABASE_URL": "database_url",
+    "DUBAN_TIMEZONE": "timezone",
+    "DUBAN_POLICY_FILE": "policy_file",
+    "DUBAN_TEMPLATES_DIR": "templates_dir",
+    "DUBAN_OUT_DIR": "out_dir",
+    "DUBAN_ACTOR": "actor",
+    "DUBAN_DAILY_TIME": "daily_time",
+}
+
+
+def load_settings(database_url: str | None = None, config_file: Path | None = None) -> Settings:
+    """Merge, lowest first: defaults, the config file, DUBAN_* variables, then --db."""
+    path = config_file or (Path(os.environ[CONFIG_FILE_ENV]) if os.environ.get(CONFIG_FILE_ENV) else None)
+    if path is None and DEFAULT_CONFIG_FILE.exists():
+        path = DEFAULT_CONFIG_FILE
+    data: dict[str, object] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8")).get("duban", {})
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: 配置文件不存在") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: 不是有效的 TOML：{exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: [duban] 必须是一个表")
+        data["config_file"] = path
+    for env, key in _ENV_KEYS.items():
+        if os.environ.get(env):
+            data[key] = os.environ[env]
+    if database_url:
+        data["database_url"] = database_url
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path or Path("(环境变量)"), exc, data)) from None

@@ -1,0 +1,144 @@
+"""Database engines, transactions and schema upgrades (SQLite and PostgreSQL alike)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, Table, create_engine, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+T = TypeVar("T")
+
+
+class DatabaseError(Exception):
+    """The database cannot be used as asked (shown to users in one line)."""
+
+
+def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """Yield slices of at most ``size`` items (bounded IN lists and executemany batches)."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def normalise_url(url: str) -> str:
+    """Map plain postgresql:// URLs to the psycopg 3 driver."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _json_dumps(value: Any) -> str:
+    # Chinese stays readable in the database (and in anything exported from it).
+    return json.dumps(value, ensure_ascii=False)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; on SQLite turn on WAL, foreign keys and write transactions that wait."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 60}, json_serializer=_json_dumps)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE: a writer takes the write
+            # lock up front, so two writers queue instead of failing halfway.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if parsed.database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA busy_timeout = 60000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
+    raise DatabaseError(f"不支持的数据库地址：{parsed.render_as_string(hide_password=True)}"
+                        "（支持 sqlite:/// 与 postgresql+psycopg://）")
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """Open a session whose work commits together or not at all."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def serialise(session: Session, name: str) -> None:
+    """Hold a named writer lock until the transaction ends.
+
+    SQLite needs nothing: BEGIN IMMEDIATE already lets one writer in at a time. PostgreSQL
+    writers run side by side, so a read-then-insert (a row that may not exist yet) takes a
+    transaction-scoped advisory lock first; the second writer waits, then sees the first's row.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def insert_new(session: Session, table: Table, conflict_on: list[str], values: dict[str, Any]) -> int | None:
+    """Insert a row unless one with the same unique key exists; return the new id, or None.
+
+    One statement (INSERT ... ON CONFLICT DO NOTHING) on both backends, so two writers racing
+    for the same key cannot both insert and neither fails.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(table).values(**values)
+                 .on_conflict_do_nothing(index_elements=conflict_on).returning(table.c.id))
+    new_id = session.execute(statement).scalar()
+    return int(new_id) if new_id is not None else None
+
+
+def upgrade(engine: Engine) -> str:
+    """Create or upgrade the schema to the newest revision; return that revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+    return current_revision(engine) or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    """Return the schema revision of a database, or None when it has none."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """Return the newest schema revision this version of duban knows."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
+def require_schema(engine: Engine) -> None:
+    """Refuse to work on a database that is not initialised or is out of date."""
+    if not inspect(engine).has_table("alembic_version"):
+        raise DatabaseError("数据库尚未初始化：请先运行 duban init")
+    if current_revision(engine) != head_revision():
+        raise DatabaseError("数据库结构不是最新版本：请运行 duban init 升级")

@@ -1,0 +1,679 @@
+"""The ledger import (工作台账): read, validate everything, then upsert with history in one go.
+
+An import is all-or-nothing: every problem of every table is collected first (table, row,
+column, value, reason) and reported together; only a clean ledger is written, in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlmodel import Session
+
+from config.policy import PersonStatus
+from engine.context import App
+from engine.dates import parse_date
+from engine.db import chunks, transaction
+from engine.errors import Refused
+from engine.models import (
+    FROM_THE_START,
+    Assignment,
+    ChangeLog,
+    Deadline,
+    Node,
+    NodeHistory,
+    Person,
+    Project,
+    ProjectStatus,
+    Strike,
+    StrikeStatus,
+)
+from engine.records import assign, change_planned_date, log, record_completion
+
+SOURCE = "ledger"
+EXTENSION_REASON = "台账更新"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a ledger table: its key, English and Chinese headers, and whether required."""
+
+    key: str
+    chinese: str
+    required: bool = False
+
+
+TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
+    "persons": ("人员", (
+        Column("person_id", "人员编号", True), Column("name", "姓名", True), Column("unit", "单位"),
+        Column("phone", "电话"), Column("email", "邮箱"))),
+    "projects": ("项目", (
+        Column("project_code", "项目编号", True), Column("name", "项目名称", True), Column("district", "片区"),
+        Column("phase", "期次"), Column("batch", "批次"), Column("status", "状态"),
+        Column("responsible_person_id", "负责人编号"), Column("contractor", "施工单位"),
+        Column("households", "户数"))),
+    "nodes": ("节点", (
+        Column("project_code", "项目编号", True), Column("node_code", "节点编号", True),
+        Column("name", "节点名称", True), Column("planned_date", "计划完成日期", True),
+        Column("completed_on", "实际完成日期"))),
+}
+
+STATUS_WORDS = {
+    "储备": ProjectStatus.RESERVE, "reserve": ProjectStatus.RESERVE,
+    "在建": ProjectStatus.ACTIVE, "active": ProjectStatus.ACTIVE,
+    "完工": ProjectStatus.COMPLETED, "completed": ProjectStatus.COMPLETED,
+    "取消": ProjectStatus.CANCELLED, "cancelled": ProjectStatus.CANCELLED,
+}
+_MAX_CELL = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass
+class Row:
+    """One data row of a table with its spreadsheet row number."""
+
+    number: int
+    values: dict[str, Any]
+    extra: dict[str, Any]
+
+
+@dataclass
+class Table:
+    """A table as read from a sheet or CSV file."""
+
+    name: str
+    source: str
+    rows: list[Row]
+
+
+@dataclass
+class Problems:
+    """Every problem found in a ledger, one line each."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, table: Table | str, row: int | None, column: str | None, value: Any, reason: str) -> None:
+        """Record one problem with its place."""
+        where = table.source if isinstance(table, Table) else table
+        parts = [where]
+        if row is not None:
+            parts.append(f"第 {row} 行")
+        if column is not None:
+            parts.append(f"列「{column}」")
+        if value is not None:
+            shown = str(value)
+            parts.append(f"值「{shown[:60]}{'…' if len(shown) > 60 else ''}」")
+        self.lines.append(f"{'，'.join(parts)}：{reason}")
+
+
+@dataclass
+class ImportResult:
+    """What an import changed, for the summary line."""
+
+    persons_added: int = 0
+    persons_updated: int = 0
+    projects_added: int = 0
+    projects_updated: int = 0
+    nodes_added: int = 0
+    nodes_updated: int = 0
+    extensions: int = 0
+    completions: int = 0
+    reassignments: int = 0
+    revocations: int = 0
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+def _table_key(name: str) -> str | None:
+    cleaned = name.strip().lower()
+    for key, (chinese, _columns) in TABLES.items():
+        if cleaned in (key, chinese):
+            return key
+    return None
+
+
+def read_ledger(path: Path, problems: Problems) -> dict[str, Table]:
+    """Read a workbook or a folder of CSV files into raw tables (no validation of values yet)."""
+    if path.is_dir():
+        return _read_csv_folder(path, problems)
+    if not path.exists():
+        problems.add(str(path), None, None, None, "文件或文件夹不存在")
+        return {}
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
+        return _read_workbook(path, problems)
+    if path.suffix.lower() == ".csv":
+        problems.add(str(path), None, None, None, "请导入包含 persons.csv、projects.csv、nodes.csv 的文件夹，或 .xlsx 工作簿")
+        return {}
+    problems.add(str(path), None, None, None, "不支持的文件类型（应为 .xlsx 工作簿或 CSV 文件夹）")
+    return {}
+
+
+def _read_workbook(path: Path, problems: Problems) -> dict[str, Table]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several error types for unreadable files
+        problems.add(str(path), None, None, None, f"无法读取工作簿：{exc}")
+        return {}
+    tables: dict[str, Table] = {}
+    for sheet_name in workbook.sheet_names:
+        key = _table_key(sheet_name)
+        if key is None:
+            continue
+        if key in tables:
+            problems.add(f"{path.name}[{sheet_name}]", None, None, None, f"重复的表 {key}")
+            continue
+        try:
+            rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+        except Exception as exc:
+            problems.add(f"{path.name}[{sheet_name}]", None, None, None, f"无法读取工作表：{exc}")
+            continue
+        tables[key] = _to_table(key, f"{path.name}[{sheet_name}]", rows, problems)
+    if not tables:
+        problems.add(str(path), None, None, None, "工作簿中没有 人员/项目/节点（persons/projects/nodes）工作表")
+    return tables
+
+
+def _read_csv_folder(folder: Path, problems: Problems) -> dict[str, Table]:
+    tables: dict[str, Table] = {}
+    for file in sorted(folder.iterdir()):
+        if file.suffix.lower() != ".csv":
+            continue
+        key = _table_key(file.stem)
+        if key is None:
+            continue
+        if key in tables:
+            problems.add(file.name, None, None, None, f"重复的表 {key}")
+            continue
+        raw = file.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            hint = ""
+            try:
+                raw.decode("gb18030")
+                hint = "（看起来是 GBK/GB18030 编码，请另存为 UTF-8）"
+            except UnicodeDecodeError:
+                pass
+            problems.add(file.name, None, None, None, f"不是 UTF-8 编码，第 {exc.start} 字节无法解码{hint}")
+            continue
+        if "\x00" in text:
+            problems.add(file.name, None, None, None, "文件含有空字符（NUL），不是文本 CSV")
+            continue
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            problems.add(file.name, None, None, None, f"CSV 格式错误：{exc}")
+            continue
+        tables[key] = _to_table(key, file.name, rows, problems)
+    if not tables:
+        problems.add(str(folder), None, None, None, "文件夹中没有 persons.csv / projects.csv / nodes.csv（或 人员/项目/节点.csv）")
+    return tables
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def _to_table(key: str, source: str, rows: list[list[Any]], problems: Problems) -> Table:
+    table = Table(key, source, [])
+    header_index = next((i for i, row in enumerate(rows) if any(_cell(v) is not None for v in row)), None)
+    if header_index is None:
+        problems.add(source, None, None, None, "表是空的（没有表头）")
+        return table
+    _chinese, columns = TABLES[key]
+    lookup = {}
+    for column in columns:
+        lookup[column.key.lower()] = column.key
+        lookup[column.chinese.lower()] = column.key
+    header: list[tuple[str, bool] | None] = []
+    seen: dict[str, int] = {}
+    for position, raw in enumerate(rows[header_index]):
+        name = _cell(raw)
+        if name is None:
+            header.append(None)
+            continue
+        text = str(name)
+        known = lookup.get(text.lower())
+        target = known or text
+        if target in seen:
+            problems.add(source, header_index + 1, text, None, "表头重复")
+        seen[target] = position
+        header.append((target, known is not None))
+    missing = [c for c in columns if c.required and c.key not in seen]
+    for column in missing:
+        problems.add(source, header_index + 1, f"{column.chinese}/{column.key}", None, "缺少必填列")
+    for offset, raw_row in enumerate(rows[header_index + 1:], start=header_index + 2):
+        values: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for position, raw in enumerate(raw_row):
+            value = _cell(raw)
+            if position >= len(header) or header[position] is None:
+                if value is not None:
+                    extra[f"列{position + 1}"] = _plain(value)
+                continue
+            column_name, is_known = header[position]
+            if is_known:
+                values[column_name] = value
+            elif value is not None:
+                extra[column_name] = _plain(value)
+        if not any(v is not None for v in values.values()) and not extra:
+            continue  # blank line
+        table.rows.append(Row(offset, values, extra))
+    return table
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time | dt.timedelta):
+        return value.isoformat()
+    return value
+
+
+# ------------------------------------------------------------------------------------- validating
+
+
+@dataclass
+class PersonIn:
+    """A validated person row."""
+
+    person_id: str
+    name: str
+    unit: str | None
+    phone: str | None
+    email: str | None
+    extra: dict[str, Any]
+
+
+@dataclass
+class ProjectIn:
+    """A validated project row."""
+
+    row: int
+    code: str
+    name: str
+    district: str | None
+    phase: str | None
+    batch: str | None
+    status: str | None
+    responsible: str | None
+    contractor: str | None
+    households: int | None
+    extra: dict[str, Any]
+
+
+@dataclass
+class NodeIn:
+    """A validated node row."""
+
+    row: int
+    project_code: str
+    code: str
+    name: str
+    planned_date: dt.date
+    completed_on: dt.date | None
+    extra: dict[str, Any]
+
+
+def _text(table: Table, row: Row, key: str, problems: Problems, required: bool = False) -> str | None:
+    value = row.values.get(key)
+    label = _label(table.name, key)
+    if value is None:
+        if required:
+            problems.add(table, row.number, label, None, "必填项为空")
+        return None
+    if isinstance(value, dt.datetime | dt.date):
+        value = value.isoformat()
+    if isinstance(value, float):
+        value = repr(value)
+    text = str(value)
+    if len(text) > _MAX_CELL:
+        problems.add(table, row.number, label, text, f"内容过长（{len(text)} 字符，最多 {_MAX_CELL}）")
+        return None
+    if _CONTROL.search(text):
+        problems.add(table, row.number, label, text.encode("unicode_escape").decode(), "含有控制字符")
+        return None
+    return text
+
+
+def _label(table: str, key: str) -> str:
+    for column in TABLES[table][1]:
+        if column.key == key:
+            return column.chinese
+    return key
+
+
+def _date(table: Table, row: Row, key: str, problems: Problems, required: bool = False) -> dt.date | None:
+    value = row.values.get(key)
+    if value is None:
+        if required:
+            problems.add(table, row.number, _label(table.name, key), None, "必填项为空")
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        problems.add(table, row.number, _label(table.name, key), value, str(exc))
+        return None
+
+
+def _unique(table: Table, items: Iterable[tuple[int, str]], column: str, problems: Problems) -> set[str]:
+    first: dict[str, int] = {}
+    duplicated: set[str] = set()
+    for number, code in items:
+        if code in first:
+            problems.add(table, number, column, code, f"编号重复（第 {first[code]} 行已有）")
+            duplicated.add(code)
+        else:
+            first[code] = number
+    return duplicated
+
+
+def validate_persons(table: Table, problems: Problems) -> list[PersonIn]:
+    """Validate the persons table."""
+    out, seen = [], []
+    for row in table.rows:
+        person_id = _text(table, row, "person_id", problems, True)
+        name = _text(table, row, "name", problems, True)
+        unit = _text(table, row, "unit", problems)
+        phone = _text(table, row, "phone", problems)
+        email = _text(table, row, "email", problems)
+        if email is not None and ("@" not in email or " " in email):
+            problems.add(table, row.number, "邮箱", email, "不是有效的电子邮箱地址")
+        if person_id is not None:
+            seen.append((row.number, person_id))
+        if person_id and name:
+            out.append(PersonIn(person_id, name, unit, phone, email, row.extra))
+    _unique(table, seen, "人员编号", problems)
+    return out
+
+
+def validate_projects(table: Table, problems: Problems) -> list[ProjectIn]:
+    """Validate the projects table."""
+    out, seen = [], []
+    for row in table.rows:
+        code = _text(table, row, "project_code", problems, True)
+        name = _text(table, row, "name", problems, True)
+        status_text = _text(table, row, "status", problems)
+        status = None
+        if status_text is not None:
+            status = STATUS_WORDS.get(status_text.lower())
+            if status is None:
+                problems.add(table, row.number, "状态", status_text, "应为 储备/在建/完工/取消（或 reserve/active/completed/cancelled）")
+        households = None
+        raw = row.values.get("households")
+        if raw is not None:
+            if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip().isdigit():
+                problems.add(table, row.number, "户数", raw, "应为不小于 0 的整数")
+            else:
+                households = int(str(raw).strip())
+        fields = {k: _text(table, row, k, problems) for k in ("district", "phase", "batch", "contractor")}
+        responsible = _text(table, row, "responsible_person_id", problems)
+        if code is not None:
+            seen.append((row.number, code))
+        if code and name:
+            out.append(ProjectIn(row.number, code, name, fields["district"], fields["phase"], fields["batch"],
+                                 status, responsible, fields["contractor"], households, row.extra))
+    _unique(table, seen, "项目编号", problems)
+    return out
+
+
+def validate_nodes(table: Table, problems: Problems, today: dt.date) -> list[NodeIn]:
+    """Validate the nodes table."""
+    out, seen = [], []
+    for row in table.rows:
+        project_code = _text(table, row, "project_code", problems, True)
+        code = _text(table, row, "node_code", problems, True)
+        name = _text(table, row, "name", problems, True)
+        planned = _date(table, row, "planned_date", problems, True)
+        completed = _date(table, row, "completed_on", problems)
+        if completed is not None and completed > today:
+            problems.add(table, row.number, "实际完成日期", row.values.get("completed_on"),
+                         f"完成日期晚于今天（{today.isoformat()}）")
+            completed = None
+            planned = None  # keep the row out of the write set; the import is refused anyway
+        if project_code and code:
+            seen.append((row.number, f"{project_code} / {code}"))
+        if project_code and code and name and planned:
+            out.append(NodeIn(row.number, project_code, code, name, planned, completed, row.extra))
+    _unique(table, seen, "节点编号", problems)
+    return out
+
+
+# --------------------------------------------------------------------------------------- writing
+
+
+def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
+                  progress: Callable[[str, int, int], None] | None = None) -> ImportResult:
+    """Import a ledger; refuse it whole (Refused with every problem) when anything is wrong."""
+    as_of = as_of or app.today()
+    problems = Problems()
+    tables = read_ledger(path, problems)
+    persons = validate_persons(tables["persons"], problems) if "persons" in tables else []
+    projects = validate_projects(tables["projects"], problems) if "projects" in tables else []
+    nodes = validate_nodes(tables["nodes"], problems, app.today()) if "nodes" in tables else []
+    if problems.lines:
+        raise Refused(*problems.lines)
+    with transaction(app.engine) as session:
+        _check_references(app, session, tables, persons, projects, nodes, problems)
+        if problems.lines:
+            raise Refused(*problems.lines)
+        result = ImportResult()
+        _write_persons(app, session, persons, result)
+        _write_projects(app, session, projects, as_of, result)
+        _write_nodes(app, session, nodes, result, progress)
+        log(app, session, "ledger", str(path), "import",
+            {k: v for k, v in vars(result).items() if v} | {"as_of": as_of.isoformat()})
+    return result
+
+
+def _check_references(app: App, session: Session, tables: dict[str, Table], persons: list[PersonIn],
+                      projects: list[ProjectIn], nodes: list[NodeIn], problems: Problems) -> None:
+    known_persons = set(session.scalars(select(Person.person_id))) | {p.person_id for p in persons}
+    known_projects = set(session.scalars(select(Project.code))) | {p.code for p in projects}
+    dismissed = _dismissed_persons(app, session)
+    for project in projects:
+        if project.responsible is None:
+            continue
+        if project.responsible not in known_persons:
+            problems.add(tables["projects"], project.row, "负责人编号", project.responsible, "人员表中没有此人")
+        elif project.responsible in dismissed:
+            current = _current_responsible(session, project.code)
+            if current != project.responsible:
+                problems.add(tables["projects"], project.row, "负责人编号", project.responsible,
+                             f"此人已被彻底免除负责人职务、永不使用（问责记录 #{dismissed[project.responsible]}），不能担任负责人")
+    for node in nodes:
+        if node.project_code not in known_projects:
+            problems.add(tables["nodes"], node.row, "项目编号", node.project_code, "项目表中没有此项目")
+
+
+def _dismissed_persons(app: App, session: Session) -> dict[str, int]:
+    dismissal_level = next(r.level for r in app.policy.ladder if r.status == PersonStatus.DISMISSED)
+    rows = session.execute(
+        select(Person.person_id, func.min(Strike.id)).join(Strike, Strike.person_pk == Person.id)
+        .where(Strike.status == StrikeStatus.COUNTED, Strike.level >= dismissal_level)
+        .group_by(Person.person_id)).all()
+    return {person_id: strike_id for person_id, strike_id in rows}
+
+
+def _current_responsible(session: Session, project_code: str) -> str | None:
+    row = session.execute(
+        select(Person.person_id).join(Assignment, Assignment.person_pk == Person.id)
+        .join(Project, Project.id == Assignment.project_id).where(Project.code == project_code)
+        .order_by(Assignment.effective_from.desc(), Assignment.id.desc()).limit(1)).first()
+    return row[0] if row else None
+
+
+def _write_persons(app: App, session: Session, persons: list[PersonIn], result: ImportResult) -> None:
+    existing = {p.person_id: p for p in session.scalars(select(Person))} if persons else {}
+    new_rows = []
+    for item in persons:
+        current = existing.get(item.person_id)
+        values = {"name": item.name, "unit": item.unit, "phone": item.phone, "email": item.email}
+        if current is None:
+            new_rows.append({"person_id": item.person_id, **values, "extra": item.extra})
+            continue
+        changed = _changes(current, values, item.extra)
+        if changed:
+            for key, (_old, new) in changed.items():
+                setattr(current, key, new)
+            session.add(current)
+            log(app, session, "person", item.person_id, "update", _jsonable(changed), "台账更新")
+            result.persons_updated += 1
+    if new_rows:
+        session.execute(insert(Person.__table__), new_rows)
+        _bulk_log(app, session, "person", [r["person_id"] for r in new_rows], "create")
+        result.persons_added += len(new_rows)
+
+
+def _changes(current: Any, values: dict[str, Any], extra: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    changed = {k: (getattr(current, k), v) for k, v in values.items() if getattr(current, k) != v}
+    merged = {**(current.extra or {}), **extra}
+    if merged != (current.extra or {}):
+        changed["extra"] = (current.extra, merged)
+    return changed
+
+
+def _jsonable(changed: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+    return {k: {"old": _plain(old), "new": _plain(new)} for k, (old, new) in changed.items()}
+
+
+def _bulk_log(app: App, session: Session, entity: str, keys: list[str], action: str) -> None:
+    at = app.now()
+    rows = [{"at": at, "actor": app.actor, "entity": entity, "key": key, "action": action,
+             "detail": {"source": SOURCE}, "reason": "台账导入"} for key in keys]
+    for chunk in chunks(rows, 5000):
+        session.execute(insert(ChangeLog.__table__), chunk)
+
+
+def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of: dt.date,
+                    result: ImportResult) -> None:
+    if not projects:
+        return
+    existing = {p.code: p for p in session.scalars(select(Project))}
+    person_pk: dict[str, int] = dict(session.execute(select(Person.person_id, Person.id)).all())
+    new_rows, new_assignments = [], []
+    for item in projects:
+        values = {"name": item.name, "district": item.district, "phase": item.phase, "batch": item.batch,
+                  "contractor": item.contractor, "households": item.households}
+        current = existing.get(item.code)
+        if current is None:
+            new_rows.append({"code": item.code, **values, "status": item.status or ProjectStatus.ACTIVE,
+                             "extra": item.extra})
+            if item.responsible:
+                new_assignments.append((item.code, item.responsible))
+            continue
+        if item.status is not None:
+            values["status"] = item.status
+        changed = _changes(current, values, item.extra)
+        if changed:
+            for key, (_old, new) in changed.items():
+                setattr(current, key, new)
+            session.add(current)
+            log(app, session, "project", item.code, "update", _jsonable(changed), "台账更新")
+            result.projects_updated += 1
+        if item.responsible and item.responsible != _current_responsible(session, item.code):
+            person = session.get(Person, person_pk[item.responsible])
+            assert person is not None
+            assign(app, session, current, person, as_of, SOURCE, "台账更新：负责人变更")
+            result.reassignments += 1
+    if new_rows:
+        session.execute(insert(Project.__table__), new_rows)
+        _bulk_log(app, session, "project", [r["code"] for r in new_rows], "create")
+        result.projects_added += len(new_rows)
+    if new_assignments:
+        project_pk: dict[str, int] = dict(session.execute(select(Project.code, Project.id).where(
+            Project.code.in_([c for c, _ in new_assignments]))).all())
+        now = app.now()
+        session.execute(insert(Assignment.__table__), [
+            {"project_id": project_pk[code], "person_pk": person_pk[pid], "effective_from": FROM_THE_START,
+             "reason": "首次导入：自始担任负责人", "source": SOURCE, "actor": app.actor, "recorded_at": now}
+            for code, pid in new_assignments])
+
+
+def _write_nodes(app: App, session: Session, nodes: list[NodeIn], result: ImportResult,
+                 progress: Callable[[str, int, int], None] | None) -> None:
+    if not nodes:
+        return
+    projects = {p.code: p for p in session.scalars(select(Project))}
+    existing: dict[tuple[int, str], Node] = {}
+    project_ids = sorted({projects[n.project_code].id for n in nodes})
+    for chunk in chunks(project_ids):
+        for node in session.scalars(select(Node).where(Node.project_id.in_(chunk))):
+            existing[(node.project_id, node.code)] = node
+    new_items: list[NodeIn] = []
+    total = len(nodes)
+    for done, item in enumerate(nodes, start=1):
+        project = projects[item.project_code]
+        current = existing.get((project.id, item.code))
+        if progress is not None and done % 5000 == 0:
+            progress("节点", done, total)
+        if current is None:
+            new_items.append(item)
+            continue
+        changed = False
+        if current.name != item.name or {**current.extra, **item.extra} != current.extra:
+            log(app, session, "node", f"{project.code}/{item.code}", "update",
+                {"name": {"old": current.name, "new": item.name}}, "台账更新")
+            current.name, current.extra = item.name, {**current.extra, **item.extra}
+            session.add(current)
+            changed = True
+        if change_planned_date(app, session, project, current, item.planned_date, EXTENSION_REASON, SOURCE):
+            result.extensions += 1
+            changed = True
+        if item.completed_on is not None and record_completion(app, session, project, current,
+                                                               item.completed_on, SOURCE):
+            result.completions += 1
+            changed = True
+        result.nodes_updated += changed
+    if new_items:
+        _insert_nodes(app, session, projects, new_items, result)
+    if progress is not None:
+        progress("节点", total, total)
+
+
+def _insert_nodes(app: App, session: Session, projects: dict[str, Project], items: list[NodeIn],
+                  result: ImportResult) -> None:
+    for batch in chunks(items, 5000):
+        session.execute(insert(Node.__table__), [
+            {"project_id": projects[n.project_code].id, "code": n.code, "name": n.name,
+             "planned_date": n.planned_date, "completed_on": n.completed_on, "extra": n.extra}
+            for n in batch])
+    wanted = {(projects[n.project_code].id, n.code) for n in items}
+    project_ids = sorted({pid for pid, _ in wanted})
+    node_pk: dict[tuple[int, str], int] = {}
+    for chunk in chunks(project_ids):
+        for pk, project_id, code in session.execute(select(Node.id, Node.project_id, Node.code).where(
+                Node.project_id.in_(chunk))):
+            if (project_id, code) in wanted:
+                node_pk[(project_id, code)] = pk
+    now = app.now()
+    deadlines, history = [], []
+    for n in items:
+        pk = node_pk[(projects[n.project_code].id, n.code)]
+        deadlines.append({"node_id": pk, "planned_date": n.planned_date, "status": "open"})
+        history.append({"node_id": pk, "kind": "planned", "planned_date": n.planned_date, "completed_on": None,
+                        "source": SOURCE, "actor": app.actor, "recorded_at": now, "reason": "台账导入"})
+        if n.completed_on is not None:
+            history.append({"node_id": pk, "kind": "completion", "planned_date": None,
+                            "completed_on": n.completed_on, "source": SOURCE, "actor": app.actor,
+                            "recorded_at": now, "reason": "台账导入"})
+            result.completions += 1
+    for rows, model in ((deadlines, Deadline), (history, NodeHistory)):
+        for rows_batch in chunks(rows, 5000):
+            session.execute(insert(model.__table__), rows_batch)
+    result.nodes_added += len(items)

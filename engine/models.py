@@ -1,0 +1,350 @@
+"""The data model: what happened, append-only where it is history.
+
+Truth is what was recorded (plans, completions, assignments, misses, decisions); levels and
+statuses are derived from the counted strikes (``Strike.level`` is a cache the engine
+rewrites whenever it re-derives a person, never an input).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, MetaData, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Stable constraint names so Alembic batch migrations work on SQLite.
+SQLModel.metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: effective_from of an assignment that holds "from the start" (the first import).
+FROM_THE_START = dt.date(1900, 1, 1)
+
+
+class AwareDateTime(TypeDecorator[dt.datetime]):
+    """Store UTC, return aware datetimes on every backend (SQLite returns naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: times must be timezone-aware")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(AwareDateTime(), nullable=nullable))
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ProjectStatus(StrEnum):
+    """Project status; values are stored."""
+
+    RESERVE = "reserve"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class DeadlineStatus(StrEnum):
+    """What became of one planned date of one node; values are stored."""
+
+    OPEN = "open"
+    MET = "met"
+    MISSED = "missed"
+    SUPERSEDED = "superseded"
+    SKIPPED = "skipped"
+
+
+class StrikeStatus(StrEnum):
+    """Whether a strike counts; values are stored and printed by `strikes --json`."""
+
+    COUNTED = "counted"
+    EXEMPTED = "exempted"
+    REVOKED = "revoked"
+
+
+class Decision(StrEnum):
+    """The meeting's decision on a counted strike; values are stored."""
+
+    PROPOSED = "proposed"
+    CONFIRMED = "confirmed"
+
+
+class Person(SQLModel, table=True):
+    """A person who can be responsible for projects."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    unit: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=200)
+    extra: dict[str, Any] = _json()
+
+
+class Project(SQLModel, table=True):
+    """One community's renovation."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    district: str | None = Field(default=None, max_length=100)
+    phase: str | None = Field(default=None, max_length=100)
+    batch: str | None = Field(default=None, max_length=32)
+    status: str = Field(default=ProjectStatus.ACTIVE, max_length=16)
+    contractor: str | None = Field(default=None, max_length=200)
+    households: int | None = None
+    extra: dict[str, Any] = _json()
+
+
+class Node(SQLModel, table=True):
+    """A planned milestone; planned_date and completed_on are the current values."""
+
+    __table_args__ = (UniqueConstraint("project_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    planned_date: dt.date = Field(index=True)
+    completed_on: dt.date | None = None
+    extra: dict[str, Any] = _json()
+
+
+class NodeHistory(SQLModel, table=True):
+    """Append-only history of a node: its plans, extensions and completions."""
+
+    __tablename__ = "node_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    node_id: int = Field(foreign_key="node.id", index=True)
+    kind: str = Field(max_length=16)  # planned | extension | completion
+    planned_date: dt.date | None = None
+    previous_planned_date: dt.date | None = None
+    completed_on: dt.date | None = None
+    previous_completed_on: dt.date | None = None
+    reason: str | None = None
+    source: str = Field(max_length=32)
+    actor: str = Field(max_length=100)
+    recorded_at: dt.datetime = _ts()
+
+
+class Assignment(SQLModel, table=True):
+    """A person made responsible for a project from a date (append-only)."""
+
+    __table_args__ = (Index("ix_assignment_project_from", "project_id", "effective_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    person_pk: int = Field(foreign_key="person.id", index=True)
+    effective_from: dt.date
+    reason: str | None = None
+    source: str = Field(max_length=32)
+    actor: str = Field(max_length=100)
+    recorded_at: dt.datetime = _ts()
+
+
+class Deadline(SQLModel, table=True):
+    """One planned date of one node: each is its own deadline, met or missed once."""
+
+    __table_args__ = (
+        UniqueConstraint("node_id", "planned_date"),
+        Index("ix_deadline_status_planned", "status", "planned_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    node_id: int = Field(foreign_key="node.id")
+    planned_date: dt.date
+    status: str = Field(default=DeadlineStatus.OPEN, max_length=16)
+    closed_on: dt.date | None = None
+
+
+class Strike(SQLModel, table=True):
+    """One counted failure of a person (or of a project with nobody responsible)."""
+
+    __table_args__ = (
+        Index("ix_strike_person_status", "person_pk", "status"),
+        Index("ix_strike_detected", "detected_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_pk: int | None = Field(default=None, foreign_key="person.id")
+    project_id: int = Field(foreign_key="project.id")
+    planned_date: dt.date
+    detected_on: dt.date
+    first_project_code: str = Field(max_length=64)
+    first_node_code: str = Field(max_length=64)
+    status: str = Field(default=StrikeStatus.COUNTED, max_length=16)
+    level: int | None = None
+    action: str | None = Field(default=None, max_length=16)
+    decision: str | None = Field(default=None, max_length=16)
+    meeting_date: dt.date | None = None
+    decision_text: str | None = None
+    rule: str = Field(max_length=64)
+    explanation: dict[str, Any] = _json()
+    agenda: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = _ts()
+
+
+class Miss(SQLModel, table=True):
+    """A detected miss of one deadline; belongs to exactly one strike."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    deadline_id: int = Field(foreign_key="deadline.id", unique=True)
+    node_id: int = Field(foreign_key="node.id", index=True)
+    strike_id: int = Field(foreign_key="strike.id", index=True)
+    person_pk: int | None = Field(default=None, foreign_key="person.id")
+    planned_date: dt.date
+    detected_on: dt.date
+    revoked_on: dt.date | None = None
+    revoked_reason: str | None = None
+
+
+class StrikeEvent(SQLModel, table=True):
+    """Append-only record of everything that happened to a strike, with who and when."""
+
+    __tablename__ = "strike_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    strike_id: int = Field(foreign_key="strike.id", index=True)
+    kind: str = Field(max_length=24)
+    meeting_date: dt.date | None = None
+    text: str | None = None
+    old_level: int | None = None
+    new_level: int | None = None
+    actor: str = Field(max_length=100)
+    recorded_at: dt.datetime = _ts()
+
+
+class StatusChange(SQLModel, table=True):
+    """A change of a person's highest level or status: the ground for a correction notice."""
+
+    __tablename__ = "status_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_pk: int = Field(foreign_key="person.id", index=True)
+    old_level: int | None = None
+    new_level: int | None = None
+    old_status: str = Field(max_length=16)
+    new_status: str = Field(max_length=16)
+    cause: str = Field(max_length=32)  # strike | exemption | revocation | policy
+    strike_id: int | None = Field(default=None, foreign_key="strike.id")
+    day: dt.date | None = None
+    actor: str = Field(max_length=100)
+    recorded_at: dt.datetime = _ts()
+
+
+class Notice(SQLModel, table=True):
+    """A notice a decision called for; written before anything is rendered or sent."""
+
+    __table_args__ = (UniqueConstraint("key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=128)
+    kind: str = Field(max_length=32)
+    person_pk: int | None = Field(default=None, foreign_key="person.id")
+    strike_id: int | None = Field(default=None, foreign_key="strike.id")
+    status_change_id: int | None = Field(default=None, foreign_key="status_change.id")
+    payload: dict[str, Any] = _json()
+    created_at: dt.datetime = _ts()
+    rendered_at: dt.datetime | None = _ts(nullable=True)
+
+
+class EvaluationDay(SQLModel, table=True):
+    """The run ledger: one row per evaluated day, claimed in the day's own transaction."""
+
+    __tablename__ = "evaluation_day"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: dt.date = Field(unique=True)
+    run_id: str = Field(max_length=64)
+    misses: int = 0
+    new_strikes: int = 0
+    joined: int = 0
+    warnings: int = 0
+    actor: str = Field(max_length=100)
+    finished_at: dt.datetime = _ts()
+
+
+class ChangeLog(SQLModel, table=True):
+    """Append-only log of every change: who, when, what and why."""
+
+    __tablename__ = "change_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = _ts()
+    actor: str = Field(max_length=100)
+    entity: str = Field(max_length=32)
+    key: str = Field(max_length=200)
+    action: str = Field(max_length=32)
+    detail: dict[str, Any] = _json()
+    reason: str | None = None
+
+
+class Meta(SQLModel, table=True):
+    """Small key/value facts about the database (policy fingerprint, first evaluated day)."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+
+
+class JobRun(SQLModel, table=True):
+    """One scheduled job for one business date, claimed once across every process (the run history)."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job", "business_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=32)
+    business_date: dt.date
+    status: str = Field(max_length=16)  # running | done | failed
+    holder: str = Field(max_length=128)
+    attempts: int = 1
+    started_at: dt.datetime = _ts()
+    heartbeat_at: dt.datetime = _ts()
+    finished_at: dt.datetime | None = _ts(nullable=True)
+    detail: dict[str, Any] = _json()
+    error: str | None = None
+
+
+class Outbox(SQLModel, table=True):
+    """Every message to send: written before sending, sent once per notice and channel."""
+
+    __table_args__ = (UniqueConstraint("key"), Index("ix_outbox_status_next", "status", "next_attempt_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=160)  # idempotency key: source, id and channel
+    channel: str = Field(max_length=16)
+    recipient: str = Field(max_length=200)
+    subject: str
+    body: str
+    attachment: str | None = None
+    notice_id: int | None = Field(default=None, foreign_key="notice.id")
+    status: str = Field(default="queued", max_length=16)  # queued | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: dt.datetime = _ts()
+    last_error: str | None = None
+    holder: str | None = Field(default=None, max_length=128)
+    created_at: dt.datetime = _ts()
+    sent_at: dt.datetime | None = _ts(nullable=True)
