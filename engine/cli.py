@@ -130,7 +130,7 @@ class _progress:
         self._bar.start()
         self._task: Any = None
 
-        def update(label: str, done: int, total: int) -> None:
+        def update(label: str, done: int, total: int | None) -> None:
             if self._task is None:
                 self._task = self._bar.add_task(label, total=total)
             self._bar.update(self._task, completed=done)
@@ -535,3 +535,7 @@ def run(argv: list[str]) -> int:
 def main() -> None:
     """Entry point of the `duban` command."""
     sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

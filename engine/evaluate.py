@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from engine.context import App
-from engine.db import chunks, serialise, transaction
+from engine.db import allocate_ids, bulk_insert, chunks, serialise, transaction
 from engine.errors import Refused
-from engine.levels import as_counted, counted_strikes, record_status_change, rederive
+from engine.levels import rederive
 from engine.models import (
     Assignment,
     Deadline,
@@ -39,11 +39,12 @@ from engine.models import (
     Person,
     Project,
     ProjectStatus,
+    StatusChange,
     Strike,
     StrikeEvent,
     StrikeStatus,
 )
-from rules.decisions import MissFact
+from rules.decisions import CountedStrike, MissFact
 
 _NOT_EVALUATED = (ProjectStatus.RESERVE, ProjectStatus.CANCELLED)
 POLICY_KEY = "policy_fingerprint"
@@ -130,7 +131,8 @@ def _evaluate_day(app: App, day: dt.date, run_id: str, result: RunResult) -> boo
             last = last_evaluated_day(session)
             if last is not None and day != last + dt.timedelta(days=1):
                 return None
-            claim = EvaluationDay(day=day, run_id=run_id, actor=app.actor, finished_at=app.now())
+            now = app.now()
+            claim = EvaluationDay(day=day, run_id=run_id, actor=app.actor, started_at=now, finished_at=now)
             session.add(claim)
             session.flush()  # the claim: a second run on the same day blocks or fails here
             new_ids, misses = _decide_day(app, session, day)
@@ -200,75 +202,150 @@ def _decide_day(app: App, session: Session, day: dt.date) -> tuple[list[int], in
     return _record_misses(app, session, day, missed), len(missed)
 
 
+@dataclass(frozen=True)
+class _Held:
+    """A counted strike already on record, as much of it as the day's decisions need."""
+
+    id: int
+    planned_date: dt.date
+    detected_on: dt.date
+    project_code: str
+    node_code: str
+    level: int | None
+
+    def counted(self) -> CountedStrike:
+        return CountedStrike(ref=f"s{self.id}", planned_date=self.planned_date, detected_on=self.detected_on,
+                             project_code=self.project_code, node_code=self.node_code)
+
+
+_HELD_COLUMNS = (Strike.id, Strike.planned_date, Strike.detected_on, Strike.first_project_code,
+                 Strike.first_node_code, Strike.level)
+
+
+def _held_strikes(session: Session, person_pks: list[int]) -> dict[int, list[_Held]]:
+    """Each person's counted strikes in ladder order (plain rows: no ORM objects on the hot path)."""
+    found: dict[int, list[_Held]] = {pk: [] for pk in person_pks}
+    for chunk in chunks(person_pks):
+        for pk, *values in session.execute(select(Strike.person_pk, *_HELD_COLUMNS).where(
+                Strike.person_pk.in_(chunk), Strike.status == StrikeStatus.COUNTED)):
+            found[pk].append(_Held(*values))
+    for held in found.values():
+        held.sort(key=_ladder_key)
+    return found
+
+
+def _held_unassigned(session: Session, project_id: int) -> list[_Held]:
+    rows = session.execute(select(*_HELD_COLUMNS).where(
+        Strike.project_id == project_id, Strike.person_pk.is_(None), Strike.status == StrikeStatus.COUNTED))
+    return sorted((_Held(*row) for row in rows), key=_ladder_key)
+
+
+def _ladder_key(held: _Held) -> tuple[dt.date, dt.date, str, str]:
+    return (held.detected_on, held.planned_date, held.project_code, held.node_code)
+
+
+class _DayRecord:
+    """Rows of one evaluated day, collected while the rules decide, then written in bulk.
+
+    New strikes are referred to by their position until their ids are reserved, so that every
+    table of the day goes in with one executemany instead of one ORM flush per strike.
+    """
+
+    def __init__(self, app: App, day: dt.date) -> None:
+        self.app, self.day, self.now = app, day, app.now()
+        self.strikes: list[tuple[Any, ...]] = []
+        self.proposed: list[tuple[int, int | None, str]] = []  # (new strike, level, text)
+        self.notices: list[tuple[str, int, int, int]] = []  # (kind, new strike, person, level)
+        self.misses: list[tuple[int, int, int | _New, int | None, dt.date]] = []
+        self.joined: list[int] = []
+        self.changes: list[tuple[int, int | None, int | None, _New]] = []
+
+    def open(self, row: tuple[Any, ...]) -> _New:
+        self.strikes.append(row)
+        return _New(len(self.strikes) - 1)
+
+    def write(self, session: Session) -> list[int]:
+        ids = allocate_ids(session, Strike.__table__, len(self.strikes))
+
+        def resolve(ref: int | _New) -> int:
+            return ids[ref.index] if isinstance(ref, _New) else ref
+
+        app, day, now = self.app, self.day, self.now
+        bulk_insert(session, Strike.__table__, (
+            "id", "person_pk", "project_id", "planned_date", "first_project_code", "first_node_code", "level",
+            "action", "rule", "explanation", "agenda"), [(i, *row) for i, row in zip(ids, self.strikes, strict=True)],
+            {"detected_on": day, "status": StrikeStatus.COUNTED, "decision": Decision.PROPOSED, "created_at": now})
+        who = {"actor": app.actor, "recorded_at": now}
+        bulk_insert(session, StrikeEvent.__table__, ("strike_id", "new_level", "text"),
+                    [(ids[index], level, text) for index, level, text in self.proposed], {"kind": "proposed", **who})
+        bulk_insert(session, StrikeEvent.__table__, ("strike_id",), [(i,) for i in sorted(set(self.joined))],
+                    {"kind": "node_added", "text": "同一计划日期的节点后续发现逾期，并入本记录", **who})
+        bulk_insert(session, Notice.__table__, ("key", "kind", "person_pk", "strike_id", "payload"),
+                    [(f"{kind}:{ids[index]}", kind, person_pk, ids[index], {"level": level})
+                     for kind, index, person_pk, level in self.notices], {"created_at": now})
+        bulk_insert(session, Miss.__table__, ("deadline_id", "node_id", "strike_id", "person_pk", "planned_date"),
+                    [(deadline_id, node_id, resolve(ref), person_pk, planned)
+                     for deadline_id, node_id, ref, person_pk, planned in self.misses], {"detected_on": day})
+        policy = app.policy
+        bulk_insert(session, StatusChange.__table__, (
+            "person_pk", "old_level", "new_level", "old_status", "new_status", "strike_id"),
+            [(pk, old, new, policy.status_for(old), policy.status_for(new), ids[ref.index])
+             for pk, old, new, ref in self.changes], {"cause": "strike", "day": day, **who})
+        return ids
+
+
+@dataclass(frozen=True)
+class _New:
+    index: int
+
+
 def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due]) -> list[int]:
-    persons = {p.id: p for p in session.scalars(select(Person).where(
-        Person.id.in_({d.person_pk for d in missed if d.person_pk is not None})))}
+    person_ids: dict[int, str] = dict(session.execute(select(Person.id, Person.person_id).where(
+        Person.id.in_({d.person_pk for d in missed if d.person_pk is not None}))).all())
     by_subject: dict[tuple[str, int], list[_Due]] = defaultdict(list)
     for due in missed:  # already in (planned date, project, node) order
         key = ("person", due.person_pk) if due.person_pk is not None else ("project", due.project_id)
         by_subject[key].append(due)
-    counted = counted_strikes(session, [pk for kind, pk in by_subject if kind == "person"])
-    new_ids: list[int] = []
+    held = _held_strikes(session, [pk for kind, pk in by_subject if kind == "person"])
+    record = _DayRecord(app, day)
     for (kind, pk), dues in by_subject.items():
-        person = persons.get(pk) if kind == "person" else None
-        subject = f"person:{person.person_id}" if person else f"project:{dues[0].project_code}"
-        existing = counted.get(pk, []) if person else _unassigned_strikes(session, pk)
+        person_id = person_ids.get(pk) if kind == "person" else None
+        person_pk = pk if person_id else None
+        subject = f"person:{person_id}" if person_id else f"project:{dues[0].project_code}"
+        existing = held.get(pk, []) if person_id else _held_unassigned(session, pk)
         facts = [MissFact(ref=str(i), project_code=d.project_code, node_code=d.node_code,
-                          planned_date=d.planned_date, person_id=person.person_id if person else None)
-                 for i, d in enumerate(dues)]
-        outcome = app.rules.decide_misses(subject, day, [as_counted(s) for s in existing], facts)
-        strikes: dict[str, Strike] = {f"s{s.id}": s for s in existing}
+                          planned_date=d.planned_date, person_id=person_id) for i, d in enumerate(dues)]
+        outcome = app.rules.decide_misses(subject, day, [h.counted() for h in existing], facts)
+        refs: dict[str, int | _New] = {f"s{h.id}": h.id for h in existing}
         ranked = {r.strike_ref: r for r in outcome.ranked}
         for opened in outcome.opened:
             due = dues[int(opened.miss_ref)]
             rank = ranked.get(opened.strike_ref)
-            strike = Strike(
-                person_pk=person.id if person else None, project_id=due.project_id,
-                planned_date=due.planned_date, detected_on=day, first_project_code=due.project_code,
-                first_node_code=due.node_code, status=StrikeStatus.COUNTED,
-                level=rank.level if rank else None, action=rank.action if rank else None,
-                decision=Decision.PROPOSED, rule=opened.rule,
-                explanation=_explanation(app, opened.rule, rank, person, due),
-                agenda=[*opened.agenda, *(rank.agenda if rank else ())], created_at=app.now())
-            session.add(strike)
-            session.flush()
-            strikes[opened.strike_ref] = strike
-            new_ids.append(strike.id)
-            session.add(StrikeEvent(strike_id=strike.id, kind="proposed", new_level=strike.level,
-                                    text=rank.title if rank else "项目无负责人", actor=app.actor,
-                                    recorded_at=app.now()))
-            if rank is not None and person is not None:
-                session.add(Notice(key=f"{rank.notice}:{strike.id}", kind=rank.notice, person_pk=person.id,
-                                   strike_id=strike.id, payload={"level": rank.level}, created_at=app.now()))
-        joined_existing: set[int] = set()
+            new = record.open((
+                person_pk, due.project_id, due.planned_date, due.project_code, due.node_code,
+                rank.level if rank else None, rank.action if rank else None, opened.rule,
+                _explanation(app, opened.rule, rank, person_id, due), [*opened.agenda, *(rank.agenda if rank else ())]))
+            refs[opened.strike_ref] = new
+            record.proposed.append((new.index, rank.level if rank else None, rank.title if rank else "项目无负责人"))
+            if rank is not None and person_pk is not None:
+                record.notices.append((rank.notice, new.index, person_pk, rank.level))
         for join in outcome.joins:
-            target = strikes[join.strike_ref]
-            if not join.strike_ref.startswith("new:"):
-                joined_existing.add(target.id)
-        for opened_or_join in [*outcome.opened, *outcome.joins]:
-            due = dues[int(opened_or_join.miss_ref)]
-            session.add(Miss(deadline_id=due.deadline_id, node_id=due.node_id,
-                             strike_id=strikes[opened_or_join.strike_ref].id,
-                             person_pk=person.id if person else None, planned_date=due.planned_date,
-                             detected_on=day))
-        for strike_id in sorted(joined_existing):
-            session.add(StrikeEvent(strike_id=strike_id, kind="node_added", text="同一计划日期的节点后续发现逾期，并入本记录",
-                                    actor=app.actor, recorded_at=app.now()))
-        if person is not None and outcome.ranked:
-            old = max((s.level for s in existing if s.level is not None), default=None)
-            new = max([old or 0, *(r.level for r in outcome.ranked)])
-            record_status_change(app, session, person, old, new, "strike", new_ids[-1], day)
-    session.flush()
-    return new_ids
+            target = refs[join.strike_ref]
+            if not isinstance(target, _New):
+                record.joined.append(target)
+        for decided in [*outcome.opened, *outcome.joins]:
+            due = dues[int(decided.miss_ref)]
+            record.misses.append((due.deadline_id, due.node_id, refs[decided.strike_ref], person_pk, due.planned_date))
+        if person_pk is not None and outcome.ranked and record.strikes:
+            old = max((h.level for h in existing if h.level is not None), default=None)
+            new_level = max([old or 0, *(r.level for r in outcome.ranked)])
+            policy = app.policy
+            if old != new_level or policy.status_for(old) != policy.status_for(new_level):
+                record.changes.append((person_pk, old, new_level, _New(len(record.strikes) - 1)))
+    return record.write(session)
 
 
-def _unassigned_strikes(session: Session, project_id: int) -> list[Strike]:
-    return sorted(session.scalars(select(Strike).where(
-        Strike.project_id == project_id, Strike.person_pk.is_(None),
-        Strike.status == StrikeStatus.COUNTED)), key=lambda s: (s.detected_on, s.planned_date, s.first_node_code))
-
-
-def _explanation(app: App, rule: str, rank: Any, person: Person | None, due: _Due) -> dict[str, Any]:
+def _explanation(app: App, rule: str, rank: Any, person_id: str | None, due: _Due) -> dict[str, Any]:
     return {
         "rule": rule,
         "ladder_rule": rank.rule if rank else None,
@@ -277,7 +354,7 @@ def _explanation(app: App, rule: str, rank: Any, person: Person | None, due: _Du
         "grace_days": app.policy.grace_days,
         "grouping": app.policy.strike_grouping,
         "window_days": app.policy.strike_window_days,
-        "responsible": person.person_id if person else None,
+        "responsible": person_id,
         "completed_on": due.completed_on.isoformat() if due.completed_on else None,
     }
 

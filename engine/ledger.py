@@ -9,26 +9,26 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, literal, select
 from sqlmodel import Session
 
 from config.policy import PersonStatus
 from engine.context import App
 from engine.dates import parse_date
-from engine.db import chunks, transaction
+from engine.db import allocate_ids, batched, bulk_insert, chunks, serialise, transaction
 from engine.errors import Refused
 from engine.models import (
     FROM_THE_START,
     Assignment,
     ChangeLog,
     Deadline,
+    DeadlineStatus,
     Node,
     NodeHistory,
     Person,
@@ -88,11 +88,15 @@ class Row:
 
 @dataclass
 class Table:
-    """A table as read from a sheet or CSV file."""
+    """A table as read from a sheet or CSV file.
+
+    ``rows`` is consumed once: the nodes table of a national ledger (millions of rows) is read,
+    checked and written as a stream, never held in memory whole.
+    """
 
     name: str
     source: str
-    rows: list[Row]
+    rows: Iterable[Row]
 
 
 @dataclass
@@ -196,30 +200,29 @@ def _read_csv_folder(folder: Path, problems: Problems) -> dict[str, Table]:
         if key in tables:
             problems.add(file.name, None, None, None, f"重复的表 {key}")
             continue
-        raw = file.read_bytes()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            hint = ""
-            try:
-                raw.decode("gb18030")
-                hint = "（看起来是 GBK/GB18030 编码，请另存为 UTF-8）"
-            except UnicodeDecodeError:
-                pass
-            problems.add(file.name, None, None, None, f"不是 UTF-8 编码，第 {exc.start} 字节无法解码{hint}")
-            continue
-        if "\x00" in text:
-            problems.add(file.name, None, None, None, "文件含有空字符（NUL），不是文本 CSV")
-            continue
-        try:
-            rows = list(csv.reader(io.StringIO(text, newline="")))
-        except csv.Error as exc:
-            problems.add(file.name, None, None, None, f"CSV 格式错误：{exc}")
-            continue
-        tables[key] = _to_table(key, file.name, rows, problems)
+        tables[key] = _to_table(key, file.name, _csv_rows(file, problems), problems, text_only=True)
     if not tables:
         problems.add(str(folder), None, None, None, "文件夹中没有 persons.csv / projects.csv / nodes.csv（或 人员/项目/节点.csv）")
     return tables
+
+
+def _csv_rows(file: Path, problems: Problems) -> Iterator[list[Any]]:
+    """Stream the rows of a UTF-8 CSV file; a problem (encoding, NUL, CSV syntax) ends the file."""
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as handle:
+            yield from csv.reader(handle)
+    except UnicodeDecodeError as exc:
+        problems.add(file.name, None, None, None, f"不是 UTF-8 编码，第 {exc.start} 字节附近无法解码{_gbk_hint(file)}")
+    except csv.Error as exc:
+        problems.add(file.name, None, None, None, f"CSV 格式错误：{exc}")
+
+
+def _gbk_hint(file: Path) -> str:
+    try:
+        file.read_bytes().decode("gb18030")
+    except UnicodeDecodeError:
+        return ""
+    return "（看起来是 GBK/GB18030 编码，请另存为 UTF-8）"
 
 
 def _cell(value: Any) -> Any:
@@ -231,12 +234,18 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _to_table(key: str, source: str, rows: list[list[Any]], problems: Problems) -> Table:
-    table = Table(key, source, [])
-    header_index = next((i for i, row in enumerate(rows) if any(_cell(v) is not None for v in row)), None)
-    if header_index is None:
+def _to_table(key: str, source: str, rows: Iterable[list[Any]], problems: Problems, text_only: bool = False) -> Table:
+    """Read the header now (its problems are known at once); the data rows follow lazily."""
+    stream = iter(rows)
+    header_row: list[Any] | None = None
+    header_number = 0
+    for header_number, raw in enumerate(stream, start=1):  # noqa: B007  (the number is used below)
+        if any(_cell(v) is not None for v in raw):
+            header_row = raw
+            break
+    if header_row is None:
         problems.add(source, None, None, None, "表是空的（没有表头）")
-        return table
+        return Table(key, source, [])
     _chinese, columns = TABLES[key]
     lookup = {}
     for column in columns:
@@ -244,8 +253,8 @@ def _to_table(key: str, source: str, rows: list[list[Any]], problems: Problems) 
         lookup[column.chinese.lower()] = column.key
     header: list[tuple[str, bool] | None] = []
     seen: dict[str, int] = {}
-    for position, raw in enumerate(rows[header_index]):
-        name = _cell(raw)
+    for position, raw_name in enumerate(header_row):
+        name = _cell(raw_name)
         if name is None:
             header.append(None)
             continue
@@ -253,30 +262,44 @@ def _to_table(key: str, source: str, rows: list[list[Any]], problems: Problems) 
         known = lookup.get(text.lower())
         target = known or text
         if target in seen:
-            problems.add(source, header_index + 1, text, None, "表头重复")
+            problems.add(source, header_number, text, None, "表头重复")
         seen[target] = position
         header.append((target, known is not None))
     missing = [c for c in columns if c.required and c.key not in seen]
     for column in missing:
-        problems.add(source, header_index + 1, f"{column.chinese}/{column.key}", None, "缺少必填列")
-    for offset, raw_row in enumerate(rows[header_index + 1:], start=header_index + 2):
-        values: dict[str, Any] = {}
+        problems.add(source, header_number, f"{column.chinese}/{column.key}", None, "缺少必填列")
+    return Table(key, source, _data_rows(stream, header, header_number + 1, text_only))
+
+
+def _data_rows(stream: Iterator[list[Any]], header: list[tuple[str, bool] | None], first: int,
+               text_only: bool) -> Iterator[Row]:
+    width = len(header)
+    # The common shape, a full row of text cells under known columns only, takes a short path.
+    known = [(position, column[0]) for position, column in enumerate(header) if column is not None and column[1]]
+    simple = len(known) == width
+    for number, raw_row in enumerate(stream, start=first):
+        if simple and len(raw_row) == width and (text_only or all(type(v) is str for v in raw_row)):
+            values = {name: raw_row[position].strip() or None for position, name in known}
+            if any(values.values()):
+                yield Row(number, values, {})
+            continue
+        values = {}
         extra: dict[str, Any] = {}
         for position, raw in enumerate(raw_row):
             value = _cell(raw)
-            if position >= len(header) or header[position] is None:
+            column = header[position] if position < width else None
+            if column is None:
                 if value is not None:
                     extra[f"列{position + 1}"] = _plain(value)
                 continue
-            column_name, is_known = header[position]
+            column_name, is_known = column
             if is_known:
                 values[column_name] = value
             elif value is not None:
                 extra[column_name] = _plain(value)
         if not any(v is not None for v in values.values()) and not extra:
             continue  # blank line
-        table.rows.append(Row(offset, values, extra))
-    return table
+        yield Row(number, values, extra)
 
 
 def _plain(value: Any) -> Any:
@@ -432,59 +455,104 @@ def validate_projects(table: Table, problems: Problems) -> list[ProjectIn]:
     return out
 
 
-def validate_nodes(table: Table, problems: Problems, today: dt.date) -> list[NodeIn]:
-    """Validate the nodes table."""
-    out, seen = [], []
+def validate_nodes(table: Table, problems: Problems, today: dt.date, known_projects: Container[str]) -> Iterator[NodeIn]:
+    """Check the nodes table row by row, yielding the good rows as they are read.
+
+    A ledger of millions of nodes streams through here: per row only a key for the duplicate
+    check is kept. The plain case (text cells, ISO dates) takes a short path.
+    """
+    seen: dict[str, int] = {}
     for row in table.rows:
-        project_code = _text(table, row, "project_code", problems, True)
-        code = _text(table, row, "node_code", problems, True)
-        name = _text(table, row, "name", problems, True)
-        planned = _date(table, row, "planned_date", problems, True)
-        completed = _date(table, row, "completed_on", problems)
+        values = row.values
+        project_code, code, name = values.get("project_code"), values.get("node_code"), values.get("name")
+        planned_raw, completed_raw = values.get("planned_date"), values.get("completed_on")
+        if not (type(project_code) is str and type(code) is str and type(name) is str
+                and _plain_text(project_code) and _plain_text(code) and _plain_text(name)):
+            project_code = _text(table, row, "project_code", problems, True)
+            code = _text(table, row, "node_code", problems, True)
+            name = _text(table, row, "name", problems, True)
+        planned = _iso_date(planned_raw) or _date(table, row, "planned_date", problems, True)
+        completed = None
+        if completed_raw is not None:
+            completed = _iso_date(completed_raw) or _date(table, row, "completed_on", problems)
         if completed is not None and completed > today:
-            problems.add(table, row.number, "实际完成日期", row.values.get("completed_on"),
-                         f"完成日期晚于今天（{today.isoformat()}）")
-            completed = None
-            planned = None  # keep the row out of the write set; the import is refused anyway
-        if project_code and code:
-            seen.append((row.number, f"{project_code} / {code}"))
-        if project_code and code and name and planned:
-            out.append(NodeIn(row.number, project_code, code, name, planned, completed, row.extra))
-    _unique(table, seen, "节点编号", problems)
-    return out
+            problems.add(table, row.number, "实际完成日期", completed_raw, f"完成日期晚于今天（{today.isoformat()}）")
+            continue
+        if project_code is None or code is None:
+            continue
+        key = f"{project_code}\x1f{code}"
+        first = seen.setdefault(key, row.number)
+        if first != row.number:
+            problems.add(table, row.number, "节点编号", f"{project_code} / {code}", f"编号重复（第 {first} 行已有）")
+            continue
+        if project_code not in known_projects:
+            problems.add(table, row.number, "项目编号", project_code, "项目表中没有此项目")
+            continue
+        if name and planned:
+            yield NodeIn(row.number, project_code, code, name, planned, completed, row.extra)
+
+
+def _plain_text(value: str) -> bool:
+    return len(value) <= _MAX_CELL and _CONTROL.search(value) is None
+
+
+def _iso_date(value: Any) -> dt.date | None:
+    """The common case without the general parser: an ISO date string (None for anything else)."""
+    if type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
 
 
 # --------------------------------------------------------------------------------------- writing
 
 
 def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
-                  progress: Callable[[str, int, int], None] | None = None) -> ImportResult:
-    """Import a ledger; refuse it whole (Refused with every problem) when anything is wrong."""
+                  progress: Callable[[str, int, int | None], None] | None = None) -> ImportResult:
+    """Import a ledger; refuse it whole (Refused with every problem) when anything is wrong.
+
+    Persons and projects are read and checked first (they are small); the nodes then stream
+    through checking and writing in batches inside the same transaction. The first problem stops
+    the writing but not the checking, so every problem is still reported, and the transaction is
+    rolled back: nothing of a refused ledger stays.
+    """
     as_of = as_of or app.today()
     problems = Problems()
     tables = read_ledger(path, problems)
     persons = validate_persons(tables["persons"], problems) if "persons" in tables else []
     projects = validate_projects(tables["projects"], problems) if "projects" in tables else []
-    nodes = validate_nodes(tables["nodes"], problems, app.today()) if "nodes" in tables else []
-    if problems.lines:
-        raise Refused(*problems.lines)
+    result = ImportResult()
     with transaction(app.engine) as session:
-        _check_references(app, session, tables, persons, projects, nodes, problems)
+        serialise(session, "ledger-import")  # the new nodes' id range must be this import's alone
+        _check_references(app, session, tables, persons, projects, problems)
+        if not problems.lines:
+            _write_persons(app, session, persons, result)
+            _write_projects(app, session, projects, as_of, result)
+        if "nodes" in tables:
+            project_pks: dict[str, int] = dict(session.execute(select(Project.code, Project.id)).all())
+            known = project_pks.keys() | {p.code for p in projects}
+            writer = _NodeWriter(app, session, project_pks, result, problems)
+            nodes = validate_nodes(tables["nodes"], problems, app.today(), known)
+            for batch in batched(nodes, 5000):
+                if progress is not None:
+                    progress("节点", batch[-1].row, None)
+                writer.write(batch)
+            if not problems.lines:
+                writer.finish()
         if problems.lines:
-            raise Refused(*problems.lines)
-        result = ImportResult()
-        _write_persons(app, session, persons, result)
-        _write_projects(app, session, projects, as_of, result)
-        _write_nodes(app, session, nodes, result, progress)
+            raise Refused(*problems.lines)  # leaving the transaction by an exception rolls it back
         log(app, session, "ledger", str(path), "import",
             {k: v for k, v in vars(result).items() if v} | {"as_of": as_of.isoformat()})
     return result
 
 
 def _check_references(app: App, session: Session, tables: dict[str, Table], persons: list[PersonIn],
-                      projects: list[ProjectIn], nodes: list[NodeIn], problems: Problems) -> None:
+                      projects: list[ProjectIn], problems: Problems) -> None:
+    if not projects:
+        return
     known_persons = set(session.scalars(select(Person.person_id))) | {p.person_id for p in persons}
-    known_projects = set(session.scalars(select(Project.code))) | {p.code for p in projects}
     dismissed = _dismissed_persons(app, session)
     for project in projects:
         if project.responsible is None:
@@ -496,9 +564,6 @@ def _check_references(app: App, session: Session, tables: dict[str, Table], pers
             if current != project.responsible:
                 problems.add(tables["projects"], project.row, "负责人编号", project.responsible,
                              f"此人已被彻底免除负责人职务、永不使用（问责记录 #{dismissed[project.responsible]}），不能担任负责人")
-    for node in nodes:
-        if node.project_code not in known_projects:
-            problems.add(tables["nodes"], node.row, "项目编号", node.project_code, "项目表中没有此项目")
 
 
 def _dismissed_persons(app: App, session: Session) -> dict[str, int]:
@@ -605,26 +670,41 @@ def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of
             for code, pid in new_assignments])
 
 
-def _write_nodes(app: App, session: Session, nodes: list[NodeIn], result: ImportResult,
-                 progress: Callable[[str, int, int], None] | None) -> None:
-    if not nodes:
-        return
-    projects = {p.code: p for p in session.scalars(select(Project))}
-    existing: dict[tuple[int, str], Node] = {}
-    project_ids = sorted({projects[n.project_code].id for n in nodes})
-    for chunk in chunks(project_ids):
-        for node in session.scalars(select(Node).where(Node.project_id.in_(chunk))):
-            existing[(node.project_id, node.code)] = node
-    new_items: list[NodeIn] = []
-    total = len(nodes)
-    for done, item in enumerate(nodes, start=1):
-        project = projects[item.project_code]
-        current = existing.get((project.id, item.code))
-        if progress is not None and done % 5000 == 0:
-            progress("节点", done, total)
-        if current is None:
-            new_items.append(item)
-            continue
+class _NodeWriter:
+    """Writes checked node rows batch by batch: new nodes in bulk, changed ones with their history."""
+
+    def __init__(self, app: App, session: Session, project_pks: dict[str, int], result: ImportResult,
+                 problems: Problems) -> None:
+        self.app, self.session, self.result, self.problems = app, session, result, problems
+        self.project_pks = project_pks
+        # Projects created by this import have no nodes yet: their rows skip the lookup of existing ones.
+        self.had_nodes = set(session.scalars(select(Node.project_id).distinct()))
+        self.now = app.now()
+        self.new_ids = (2**62, 0)  # the id range of the nodes this import creates (imports run one at a time)
+
+    def write(self, batch: Sequence[NodeIn]) -> None:
+        """Write one batch, unless a problem was found: then only the checking goes on."""
+        if self.problems.lines:
+            return
+        old_projects = sorted({pk for n in batch if (pk := self.project_pks[n.project_code]) in self.had_nodes})
+        existing: dict[tuple[int, str], Node] = {}
+        for chunk in chunks(old_projects):
+            for node in self.session.scalars(select(Node).where(Node.project_id.in_(chunk))):
+                existing[(node.project_id, node.code)] = node
+        new_items = []
+        for item in batch:
+            current = existing.get((self.project_pks[item.project_code], item.code))
+            if current is None:
+                new_items.append(item)
+            else:
+                self._update(item, current)
+        if new_items:
+            self._insert(new_items)
+
+    def _update(self, item: NodeIn, current: Node) -> None:
+        app, session, result = self.app, self.session, self.result
+        project = session.get(Project, current.project_id)
+        assert project is not None
         changed = False
         if current.name != item.name or {**current.extra, **item.extra} != current.extra:
             log(app, session, "node", f"{project.code}/{item.code}", "update",
@@ -640,40 +720,42 @@ def _write_nodes(app: App, session: Session, nodes: list[NodeIn], result: Import
             result.completions += 1
             changed = True
         result.nodes_updated += changed
-    if new_items:
-        _insert_nodes(app, session, projects, new_items, result)
-    if progress is not None:
-        progress("节点", total, total)
 
+    def _insert(self, items: list[NodeIn]) -> None:
+        ids = allocate_ids(self.session, Node.__table__, len(items))
+        pks = self.project_pks
+        bulk_insert(self.session, Node.__table__,
+                    ("id", "project_id", "code", "name", "planned_date", "completed_on", "extra"),
+                    [(pk, pks[n.project_code], n.code, n.name, n.planned_date, n.completed_on, n.extra)
+                     for pk, n in zip(ids, items, strict=True)])
+        self.new_ids = (min(ids[0], self.new_ids[0]), max(ids[-1], self.new_ids[1]))
+        self.result.completions += sum(1 for n in items if n.completed_on is not None)
+        self.result.nodes_added += len(items)
 
-def _insert_nodes(app: App, session: Session, projects: dict[str, Project], items: list[NodeIn],
-                  result: ImportResult) -> None:
-    for batch in chunks(items, 5000):
-        session.execute(insert(Node.__table__), [
-            {"project_id": projects[n.project_code].id, "code": n.code, "name": n.name,
-             "planned_date": n.planned_date, "completed_on": n.completed_on, "extra": n.extra}
-            for n in batch])
-    wanted = {(projects[n.project_code].id, n.code) for n in items}
-    project_ids = sorted({pid for pid, _ in wanted})
-    node_pk: dict[tuple[int, str], int] = {}
-    for chunk in chunks(project_ids):
-        for pk, project_id, code in session.execute(select(Node.id, Node.project_id, Node.code).where(
-                Node.project_id.in_(chunk))):
-            if (project_id, code) in wanted:
-                node_pk[(project_id, code)] = pk
-    now = app.now()
-    deadlines, history = [], []
-    for n in items:
-        pk = node_pk[(projects[n.project_code].id, n.code)]
-        deadlines.append({"node_id": pk, "planned_date": n.planned_date, "status": "open"})
-        history.append({"node_id": pk, "kind": "planned", "planned_date": n.planned_date, "completed_on": None,
-                        "source": SOURCE, "actor": app.actor, "recorded_at": now, "reason": "台账导入"})
-        if n.completed_on is not None:
-            history.append({"node_id": pk, "kind": "completion", "planned_date": None,
-                            "completed_on": n.completed_on, "source": SOURCE, "actor": app.actor,
-                            "recorded_at": now, "reason": "台账导入"})
-            result.completions += 1
-    for rows, model in ((deadlines, Deadline), (history, NodeHistory)):
-        for rows_batch in chunks(rows, 5000):
-            session.execute(insert(model.__table__), rows_batch)
-    result.nodes_added += len(items)
+    def finish(self) -> None:
+        """Give the new nodes their deadlines and history, inside the database.
+
+        One INSERT ... SELECT per table instead of rows through Python; deadlines go in planned-date
+        order, so one day's deadlines sit together on disk and the daily evaluation that closes
+        them touches a few pages, not one page per deadline.
+        """
+        first, last = self.new_ids
+        if first > last:
+            return
+        node = Node.__table__
+        new = node.c.id.between(first, last)
+        self.session.execute(insert(Deadline.__table__).from_select(
+            ["node_id", "planned_date", "status"],
+            select(node.c.id, node.c.planned_date, literal(DeadlineStatus.OPEN.value)).where(new)
+            .order_by(node.c.planned_date, node.c.id)))
+        history = NodeHistory.__table__
+        who = [literal(SOURCE), literal(self.app.actor), literal(self.now, history.c.recorded_at.type),
+               literal("台账导入")]
+        columns = ["source", "actor", "recorded_at", "reason"]
+        self.session.execute(insert(history).from_select(
+            ["node_id", "kind", "planned_date", *columns],
+            select(node.c.id, literal("planned"), node.c.planned_date, *who).where(new).order_by(node.c.id)))
+        self.session.execute(insert(history).from_select(
+            ["node_id", "kind", "completed_on", *columns],
+            select(node.c.id, literal("completion"), node.c.completed_on, *who)
+            .where(new, node.c.completed_on.is_not(None)).order_by(node.c.id)))

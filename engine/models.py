@@ -124,7 +124,8 @@ class Node(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("project_id", "code"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    project_id: int = Field(foreign_key="project.id", index=True)
+    # No index of its own: the unique (project_id, code) index serves lookups by project.
+    project_id: int = Field(foreign_key="project.id")
     code: str = Field(max_length=64)
     name: str = Field(max_length=200)
     planned_date: dt.date = Field(index=True)
@@ -284,6 +285,7 @@ class EvaluationDay(SQLModel, table=True):
     joined: int = 0
     warnings: int = 0
     actor: str = Field(max_length=100)
+    started_at: dt.datetime | None = _ts(nullable=True)  # None on days evaluated before revision 0004
     finished_at: dt.datetime = _ts()
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from config.calendar import HolidayTableMissing, WorkCalendar, meeting_dates, previous_meeting
 from engine.context import App
+from engine.db import chunks
 from engine.figures import Figures, figures
 from engine.models import (
     Assignment,
@@ -73,10 +74,16 @@ def _strike_dict(strike: Strike) -> dict[str, Any]:
 
 
 def _nodes(session: Session, strike_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    names: dict[str, str] = dict(session.execute(select(Project.code, Project.name)).all())
-    completed = {(p, n): c for p, n, c in session.execute(
-        select(Project.code, Node.code, Node.completed_on).join(Project, Project.id == Node.project_id)
-        .join(Miss, Miss.node_id == Node.id).where(Miss.strike_id.in_(strike_ids)))}
+    # Only the projects these strikes name: the cost follows the document, not the size of the ledger.
+    completed: dict[tuple[str, str], Any] = {}
+    names: dict[str, str] = {}
+    for chunk in chunks(strike_ids):
+        for code, name, node_code, completed_on in session.execute(
+                select(Project.code, Project.name, Node.code, Node.completed_on)
+                .join(Project, Project.id == Node.project_id)
+                .join(Miss, Miss.node_id == Node.id).where(Miss.strike_id.in_(chunk))):
+            completed[(code, node_code)] = completed_on
+            names[code] = name
     found = strike_nodes(session, strike_ids)
     return {sid: [{**n, "project_name": names.get(n["project_code"], ""), "node_name": n["name"],
                    "completed_on": completed.get((n["project_code"], n["node_code"]))} for n in nodes]

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from engine.context import App
 from engine.dates import format_cn
+from engine.db import chunks
 from engine.models import Miss, Node, Person, Project, Strike, StrikeEvent, StrikeStatus
 
 
@@ -17,12 +18,12 @@ def strike_nodes(session: Session, strike_ids: list[int] | None = None) -> dict[
     """Return each strike's nodes (revoked ones last, flagged), in code order."""
     query = (select(Miss.strike_id, Project.code, Node.code, Node.name, Miss.planned_date, Miss.revoked_on)
              .join(Node, Node.id == Miss.node_id).join(Project, Project.id == Node.project_id))
-    if strike_ids is not None:
-        query = query.where(Miss.strike_id.in_(strike_ids))
+    queries = [query] if strike_ids is None else [query.where(Miss.strike_id.in_(c)) for c in chunks(strike_ids)]
     found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for strike_id, project_code, node_code, name, planned, revoked in session.execute(query):
-        found[strike_id].append({"project_code": project_code, "node_code": node_code, "name": name,
-                                 "planned_date": planned, "revoked": revoked is not None})
+    for chunk_query in queries:
+        for strike_id, project_code, node_code, name, planned, revoked in session.execute(chunk_query):
+            found[strike_id].append({"project_code": project_code, "node_code": node_code, "name": name,
+                                     "planned_date": planned, "revoked": revoked is not None})
     for nodes in found.values():
         nodes.sort(key=lambda n: (n["revoked"], n["project_code"], n["node_code"]))
     return found
