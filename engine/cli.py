@@ -28,6 +28,7 @@ strike_app = typer.Typer(no_args_is_help=True, help="问责记录：确认、豁
 notices_app = typer.Typer(no_args_is_help=True, help="通知、决定：生成文书。")
 report_app = typer.Typer(no_args_is_help=True, help="每日检点、每周通报。")
 db_app = typer.Typer(no_args_is_help=True, help="数据库：复制到另一个数据库。")
+audit_app = typer.Typer(no_args_is_help=True, help="记录在案：校验、导出防篡改审计链。")
 outbox_app = typer.Typer(help="发件箱：待发送、已发送、发送失败的消息。", invoke_without_command=True)
 app.add_typer(import_app, name="import")
 app.add_typer(node_app, name="node")
@@ -37,6 +38,7 @@ app.add_typer(notices_app, name="notices")
 app.add_typer(report_app, name="report")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -478,6 +480,43 @@ def db_copy(to: Annotated[str, typer.Option("--to", help="目标数据库地址�
     counts = copy_database(get_app().engine, to)
     out.print(f"已复制 {sum(counts.values())} 行到 {_safe_url(to)}："
               + "，".join(f"{name} {n}" for name, n in counts.items() if n))
+
+
+@audit_app.command("verify")
+def audit_verify(against: Annotated[Path | None, typer.Option("--against", help="先前导出的审计链（须为当前链的开头）")] = None,
+                 as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """校验审计链：完整则退出码 0 并给出条数；发现被改动、删除或插入的记录则退出码 1 并指出第一处。"""
+    from engine import audit
+
+    archived = None
+    if against is not None:
+        if not against.is_file():
+            raise Refused(f"{against}：文件不存在")
+        try:
+            archived = audit.read_archive(against)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Refused(f"{against}：不是 duban audit export 导出的审计链（{exc}）") from None
+    with transaction(get_app().engine) as session:
+        verdict = audit.verify(session, archived)
+    if as_json:
+        _print_json({"ok": verdict.problem is None, "entries": verdict.entries, "rows": verdict.rows,
+                     "problem": verdict.problem})
+        if verdict.problem is not None:
+            raise typer.Exit(1)
+        return
+    if verdict.problem is not None:
+        raise Refused(f"审计链校验未通过：{verdict.problem}（此前 {verdict.entries} 条记录完好）")
+    out.print(f"审计链完整：{verdict.entries} 条审计记录，覆盖 {verdict.rows} 行记录")
+
+
+@audit_app.command("export")
+def audit_export(path: Annotated[Path, typer.Argument(help="输出文件（JSON Lines）")]) -> None:
+    """导出审计链以便归档（每行一条，最后一行为链头）。"""
+    from engine import audit
+
+    with transaction(get_app().engine) as session:
+        count = audit.export(session, path)
+    out.print(f"已导出 {count} 条审计记录到 {path}")
 
 
 @app.command()

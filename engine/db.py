@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -84,11 +85,28 @@ def make_engine(url: str) -> Engine:
                         "（支持 sqlite:/// 与 postgresql+psycopg://）")
 
 
+WRITER_LOCK = "duban-writer"
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """Open a session whose work commits together or not at all."""
+    """Open a session whose work commits together or not at all, sealed into the audit chain.
+
+    Writers take turns: SQLite's BEGIN IMMEDIATE, and on PostgreSQL the same named lock for every
+    transaction, so the rows each transaction adds form one id range that it seals before commit.
+    """
+    from engine import audit
+
     with Session(engine, expire_on_commit=False) as session, session.begin():
+        serialise(session, WRITER_LOCK)
+        marks = audit.high_water(session)
         yield session
+        session.flush()
+        audit.seal(session, marks, _utc_now())
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def serialise(session: Session, name: str) -> None:
@@ -208,6 +226,10 @@ def upgrade(engine: Engine) -> str:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+    from engine import audit
+
+    with Session(engine) as session, session.begin():
+        audit.adopt(session, _utc_now())
     return current_revision(engine) or ""
 
 

@@ -350,3 +350,20 @@ class Outbox(SQLModel, table=True):
     holder: str | None = Field(default=None, max_length=128)
     created_at: dt.datetime = _ts()
     sent_at: dt.datetime | None = _ts(nullable=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One link of the tamper-evident chain: the rows one transaction added to one sealed table."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (UniqueConstraint("hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    table_name: str = Field(max_length=32)
+    first_id: int
+    last_id: int
+    rows: int
+    digest: str = Field(max_length=64)  # SHA-256 of the rows' sealed columns, in id order
+    recorded_at: dt.datetime = _ts()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)

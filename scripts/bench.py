@@ -14,7 +14,8 @@ memory (maxrss of that child) are measured from outside. Phases, in one run:
 3. one day     `duban evaluate --through 2024-11-01`;
 4. paperwork   `duban notices render` for the week's notices (strikes detected 2024-10-26..11-01; older
                notices are marked rendered first, as the daily job would have done) and `duban agenda`
-               for the next party-group meeting, in Word;
+               for the next party-group meeting, in Word (strikes detected before the previous meeting are
+               marked confirmed first, as that meeting would have done; the rest are on the agenda);
 and the same work as bare SQL on the same CSV files: load with csv + executemany, then one indexed
 query per day inserting the grouped (person, planned date) misses.
 
@@ -96,7 +97,8 @@ def duban_phases(ledger: Path, work: Path, profile: bool) -> dict[str, object]:
     results["week_notices"] = week
     results["notices"] = run_child("notices", command("notices", "notices", "render", "--out", str(out),
                                                       "--format", "md", "--format", "docx"), env)
-    meeting = next_meeting()
+    meeting, previous = next_meeting()
+    results["agenda_items"] = confirm_decided(db, previous)
     results["agenda"] = run_child("agenda", command("agenda", "agenda", "--meeting", meeting.isoformat(),
                                                     "--format", "docx", "--out", str(out / "agenda.docx")), env)
     with sqlite3.connect(db) as conn:
@@ -140,14 +142,26 @@ def mark_older_notices_rendered(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM notice WHERE rendered_at IS NULL").fetchone()[0])
 
 
-def next_meeting() -> dt.date:
-    """The first party-group meeting on or after the day after the campaign."""
+def next_meeting() -> tuple[dt.date, dt.date]:
+    """The first party-group meeting on or after the day after the campaign, and the one before it."""
     sys.path.insert(0, str(ROOT))
-    from config.calendar import WorkCalendar, meeting_dates
+    from config.calendar import WorkCalendar, meeting_dates, previous_meeting
     from config.policy import load_policy
 
     policy = load_policy(None)
-    return meeting_dates(policy.meetings, ONE_MORE, ONE_MORE + dt.timedelta(days=40), WorkCalendar())[0]
+    calendar = WorkCalendar()
+    meeting = meeting_dates(policy.meetings, ONE_MORE, ONE_MORE + dt.timedelta(days=40), calendar)[0]
+    previous = previous_meeting(policy.meetings, meeting, calendar)
+    assert previous is not None
+    return meeting, previous
+
+
+def confirm_decided(db: Path, previous: dt.date) -> int:
+    """Confirm strikes the earlier meetings would have decided; return how many the agenda still carries."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE strike SET decision = 'confirmed', meeting_date = ? "
+                     "WHERE decision = 'proposed' AND detected_on < ?", (previous.isoformat(), previous.isoformat()))
+        return int(conn.execute("SELECT count(*) FROM strike WHERE decision = 'proposed'").fetchone()[0])
 
 
 # --------------------------------------------------------------------------------------- bare SQL
@@ -258,7 +272,7 @@ def print_summary(report: dict) -> None:
     for month, row in duban["replay_per_day"].items():
         print(f"  {month}: {row['days']:3d} days, mean {row['mean_ms']:8.1f} ms, max {row['max_ms']:8.1f} ms, "
               f"{row['misses_per_day']:7.1f} misses/day")
-    print(f"\nweek's notices rendered: {duban['week_notices']}")
+    print(f"\nweek's notices rendered: {duban['week_notices']}; agenda items: {duban['agenda_items']}")
     print(f"strikes: duban {duban['strikes']:,}, expected {expected['expected_strikes_per_due_date']:,}"
           + (f", bare SQL {bare['strikes']:,}" if bare else ""))
     print(f"one more day: {duban['one_day']['seconds']:.2f} s as a command ({duban['one_day_in_transaction_s']:.3f} s "
