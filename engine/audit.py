@@ -92,29 +92,59 @@ def adopt(session: Session, now: dt.datetime) -> int:
     return seal(session, dict.fromkeys(SEALED, 0), now)
 
 
-def _rows(session: Session, table: Table, columns: tuple[str, ...], first: int, last: int) -> Iterator[tuple[Any, ...]]:
-    """The rows of an id range in id order, read in batches (a national import seals millions)."""
-    selected = [table.c[c] for c in columns]
-    start = first
-    while start <= last:
-        stop = min(start + _BATCH - 1, last)
-        yield from session.execute(select(*selected).where(table.c.id.between(start, stop)).order_by(table.c.id))
-        start = stop + 1
+def _windows(session: Session, table: Table, columns: tuple[str, ...], first: int,
+             last: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of an id range in id order, in fixed windows of ids (a national import seals millions).
+
+    Values are read as the driver gives them (untyped columns: no per-value conversion) and put in
+    SQLite's stored form, so a database copied from SQLite to PostgreSQL digests the same.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} "
+           f"WHERE id BETWEEN {mark} AND {mark} ORDER BY id")
+    cursor = connection.connection.cursor()  # the driver's own cursor: plain tuples, no per-row objects
+    canonical = _postgres_row if dialect.name == "postgresql" else None
+    try:
+        start = first
+        while start <= last:
+            stop = min(start + _BATCH - 1, last)
+            cursor.execute(sql, (start, stop))
+            rows = cursor.fetchall()
+            yield [canonical(row) for row in rows] if canonical else rows
+            start = stop + 1
+    finally:
+        cursor.close()
 
 
-def _canonical(value: Any) -> Any:
-    # Dates, times (UTC, as stored) and anything else JSON cannot hold: their ISO/str form.
-    return value.isoformat() if isinstance(value, dt.date) else str(value)
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _postgres_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime(_SQLITE_TIME)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)  # as engine.db stores JSON text on SQLite
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _postgres_row(row: Any) -> tuple[Any, ...]:
+    return tuple(_postgres_value(v) for v in row)
 
 
 def _digest(session: Session, table: Table, columns: tuple[str, ...], first: int, last: int) -> tuple[str, int]:
+    """SHA-256 over the rows' stored values (repr of each window of rows); windows are fixed by id."""
     sha = hashlib.sha256()
     count = 0
-    dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=_canonical, separators=(",", ":")).encode
-    for row in _rows(session, table, columns, first, last):
-        sha.update(dumps(list(row)).encode())
-        sha.update(b"\n")
-        count += 1
+    for window in _windows(session, table, columns, first, last):
+        sha.update(repr(window).encode())
+        count += len(window)
     return sha.hexdigest(), count
 
 

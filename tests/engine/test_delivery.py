@@ -194,7 +194,11 @@ def test_db_copy_moves_everything_to_postgresql(duban: Duban, tmp_path: Path) ->
         copied = (duban.json("--db", target, "strikes"), duban.json("--db", target, "persons"),
                   duban.json("--db", target, "nodes"))
         assert copied == source_view
+        # The audit chain sealed on SQLite verifies on PostgreSQL: digests do not depend on the backend.
+        sealed = duban.json("audit", "verify")
+        assert duban.json("--db", target, "audit", "verify") == sealed
         duban("--db", target, "evaluate", "--through", "2024-07-10")  # and it goes on working there
+        assert duban.json("--db", target, "audit", "verify")["entries"] > sealed["entries"]
         assert duban("db", "copy", "--to", target, ok=False).code == 1  # never into a database with data
     finally:
         with admin.begin() as conn:
