@@ -28,6 +28,7 @@ strike_app = typer.Typer(no_args_is_help=True, help="问责记录：确认、豁
 notices_app = typer.Typer(no_args_is_help=True, help="通知、决定：生成文书。")
 report_app = typer.Typer(no_args_is_help=True, help="每日检点、每周通报。")
 db_app = typer.Typer(no_args_is_help=True, help="数据库：复制到另一个数据库。")
+export_app = typer.Typer(no_args_is_help=True, help="导出数据。")
 audit_app = typer.Typer(no_args_is_help=True, help="记录在案：校验、导出防篡改审计链。")
 outbox_app = typer.Typer(help="发件箱：待发送、已发送、发送失败的消息。", invoke_without_command=True)
 app.add_typer(import_app, name="import")
@@ -39,6 +40,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(export_app, name="export")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -517,6 +519,46 @@ def audit_export(path: Annotated[Path, typer.Argument(help="输出文件（JSON 
     with transaction(get_app().engine) as session:
         count = audit.export(session, path)
     out.print(f"已导出 {count} 条审计记录到 {path}")
+
+
+@export_app.command("ledger")
+def export_ledger_cmd(path: Annotated[Path, typer.Argument(help="输出的 .xlsx 工作簿")]) -> None:
+    """导出当前台账（人员、项目、节点，可修改后再导入）及问责记录到 Excel。"""
+    from engine.export import export_ledger
+
+    counts = export_ledger(get_app(), path)
+    out.print(f"已导出到 {path}：" + "，".join(f"{name} {n} 行" for name, n in counts.items()))
+
+
+@app.command()
+def backup(path: Annotated[Path, typer.Argument(help="备份文件（不存在的新文件）")]) -> None:
+    """备份数据库（SQLite：在线备份，一致且经完整性检查；PostgreSQL：给出 pg_dump 用法）。"""
+    from engine.backup import backup as run_backup
+
+    result = run_backup(get_app(), path)
+    out.print(f"已备份到 {result.path}（{result.bytes / 1024 / 1024:.1f} MB，人员 {result.persons} 名，问责记录 {result.strikes} 条，"
+              "完整性检查通过）")
+
+
+@app.command()
+def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备份文件")],
+            replace: Annotated[bool, typer.Option("--replace", help="替换已有数据的数据库（现有数据库先另存）")] = False) -> None:
+    """从备份恢复数据库，随后升级结构并校验审计链。"""
+    from engine import audit
+    from engine.backup import restore as run_restore
+
+    application = get_app(check_schema=False)
+    result = run_restore(application, path, replace)
+    application.engine.dispose()  # connections opened before the file was replaced must not be reused
+    upgrade(application.engine)
+    with transaction(application.engine) as session:
+        verdict = audit.verify(session)
+    if result.kept is not None:
+        out.print(f"原数据库已另存为 {result.kept}")
+    out.print(f"已从 {path} 恢复：人员 {result.persons} 名，问责记录 {result.strikes} 条")
+    if verdict.problem is not None:
+        raise Refused(f"恢复的数据库审计链校验未通过：{verdict.problem}")
+    out.print(f"审计链完整：{verdict.entries} 条审计记录")
 
 
 @app.command()

@@ -280,9 +280,12 @@ class _DayRecord:
                     [(ids[index], level, text) for index, level, text in self.proposed], {"kind": "proposed", **who})
         bulk_insert(session, StrikeEvent.__table__, ("strike_id",), [(i,) for i in sorted(set(self.joined))],
                     {"kind": "node_added", "text": "同一计划日期的节点后续发现逾期，并入本记录", **who})
-        bulk_insert(session, Notice.__table__, ("key", "kind", "person_pk", "strike_id", "payload"),
-                    [(f"{kind}:{ids[index]}", kind, person_pk, ids[index], {"level": level})
-                     for kind, index, person_pk, level in self.notices], {"created_at": now})
+        # Notices get their ids here too: a notice's number is printed on it, so it must not skip.
+        notice_ids = allocate_ids(session, Notice.__table__, len(self.notices))
+        bulk_insert(session, Notice.__table__, ("id", "key", "kind", "person_pk", "strike_id", "payload"),
+                    [(notice_id, f"{kind}:{ids[index]}", kind, person_pk, ids[index], {"level": level})
+                     for notice_id, (kind, index, person_pk, level) in zip(notice_ids, self.notices, strict=True)],
+                    {"created_at": now})
         bulk_insert(session, Miss.__table__, ("deadline_id", "node_id", "strike_id", "person_pk", "planned_date"),
                     [(deadline_id, node_id, resolve(ref), person_pk, planned)
                      for deadline_id, node_id, ref, person_pk, planned in self.misses], {"detected_on": day})
