@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck pytest clean
+.PHONY: setup demo test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "duban needs Python 3.11 or 3.12 (durable-rules 2.0.28 does not build on 3.13): install one, or set PYTHON=/path/to/python3.12"; exit 1; }
@@ -28,6 +28,11 @@ typecheck: setup
 
 pytest: setup
 	$(BIN)/pytest -n 2
+
+# Not part of `make test`: minutes and ~1 GB. SIZE=city|province|national (default national).
+SIZE ?= national
+bench: setup
+	$(BIN)/python scripts/bench.py --size $(SIZE)
 
 clean:
 	rm -rf $(VENV) out duban.db duban.db-wal duban.db-shm

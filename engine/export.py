@@ -20,7 +20,8 @@ from engine.context import App
 from engine.db import transaction
 from engine.errors import Refused
 from engine.ledger import TABLES
-from engine.models import Assignment, Node, Person, Project, Strike
+from engine.models import Node, Person, Project, Strike
+from engine.records import holders
 from engine.views import ACTION_CN, STATUS_CN
 
 STATUS_WORDS_CN = {"reserve": "储备", "active": "在建", "completed": "完工", "cancelled": "取消"}
@@ -56,12 +57,9 @@ def _sheets(session: Session) -> Iterator[tuple[str, list[str], Iterable[tuple[A
     yield "人员", _header("persons"), (
         (p.person_id, p.name, p.unit, p.phone, p.email)
         for p in session.scalars(select(Person).order_by(Person.person_id)))
-    holders: dict[int, str] = {}
-    for project_id, person_pk in session.execute(
-            select(Assignment.project_id, Assignment.person_pk).order_by(Assignment.effective_from, Assignment.id)):
-        holders[project_id] = persons[person_pk]
+    held = {project_id: persons[pk] for project_id, pk in holders(session).items()}
     yield "项目", _header("projects"), (
-        (p.code, p.name, p.district, p.phase, p.batch, STATUS_WORDS_CN.get(p.status, p.status), holders.get(p.id or 0),
+        (p.code, p.name, p.district, p.phase, p.batch, STATUS_WORDS_CN.get(p.status, p.status), held.get(p.id or 0),
          p.contractor, p.households)
         for p in session.scalars(select(Project).order_by(Project.code)))
     yield "节点", _header("nodes"), (

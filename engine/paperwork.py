@@ -19,7 +19,6 @@ from engine.context import App
 from engine.db import chunks
 from engine.figures import Figures, figures
 from engine.models import (
-    Assignment,
     EvaluationDay,
     Miss,
     Node,
@@ -32,6 +31,7 @@ from engine.models import (
     StrikeEvent,
     StrikeStatus,
 )
+from engine.records import holders as responsible_on
 from engine.views import ACTION_CN, STATUS_CN, explain, strike_nodes
 from notifications.charts import progress_chart
 from notifications.kinds import Kind
@@ -149,18 +149,6 @@ def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCal
 # ------------------------------------------------------------------------------------- agenda
 
 
-def current_holders(session: Session, on: dt.date) -> dict[int, int | None]:
-    """Return each project's responsible person (pk) on a day."""
-    holders: dict[int, tuple[dt.date, int, int]] = {}
-    for project_id, effective_from, assignment_id, person_pk in session.execute(
-            select(Assignment.project_id, Assignment.effective_from, Assignment.id, Assignment.person_pk)
-            .where(Assignment.effective_from <= on)):
-        key = (effective_from, assignment_id, person_pk)
-        if project_id not in holders or key > holders[project_id]:
-            holders[project_id] = key
-    return {pid: value[2] for pid, value in holders.items()}
-
-
 def _person_statuses(app: App, session: Session) -> dict[int, str]:
     return {pk: str(app.policy.status_for(level)) for pk, level in session.execute(
         select(Strike.person_pk, func.max(Strike.level)).where(
@@ -214,7 +202,7 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
         requests.append({"strike": _strike_dict(asked), "person": _person(persons.get(asked.person_pk or 0)),
                          "reason": reason, "nodes": _nodes(session, [strike_id]).get(strike_id, [])})
     statuses = _person_statuses(app, session)
-    holders = current_holders(session, meeting)
+    holders = responsible_on(session, meeting)
     needs = []
     unassigned_projects = {s.project_id for s in pending if s.person_pk is None}
     for project in session.scalars(select(Project).where(Project.status == ProjectStatus.ACTIVE).order_by(Project.code)):

@@ -42,6 +42,22 @@ def log(app: App, session: Session, entity: str, key: str, action: str, detail: 
                           detail=detail, reason=reason))
 
 
+def holders(session: Session, on: dt.date = dt.date.max) -> dict[int, int]:
+    """Each project's responsible person (pk) on a day: the assignment in force then.
+
+    The latest effective date wins, and of two on the same date the later recorded. The one
+    place that answers "who holds this project"; by default, the latest assignment of all.
+    """
+    found: dict[int, tuple[dt.date, int, int]] = {}
+    for project_id, effective_from, assignment_id, person_pk in session.execute(
+            select(Assignment.project_id, Assignment.effective_from, Assignment.id, Assignment.person_pk)
+            .where(Assignment.effective_from <= on)):
+        key = (effective_from, assignment_id, person_pk)
+        if project_id not in found or key > found[project_id]:
+            found[project_id] = key
+    return {project_id: key[2] for project_id, key in found.items()}
+
+
 def find_node(session: Session, project_code: str, node_code: str) -> tuple[Project, Node]:
     """Return a project's node or refuse naming what is unknown."""
     project = session.scalars(select(Project).where(Project.code == project_code)).first()

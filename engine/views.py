@@ -125,15 +125,10 @@ PROJECT_STATUS_CN = {"reserve": "储备", "active": "在建", "completed": "完�
 
 def projects_view(session: Session) -> list[dict[str, Any]]:
     """Return every project with its current responsible person and node counts."""
-    from engine.models import Assignment
+    from engine.records import holders
 
-    latest: dict[int, tuple[Any, int, str]] = {}
-    for project_id, effective_from, assignment_id, person_id in session.execute(
-            select(Assignment.project_id, Assignment.effective_from, Assignment.id, Person.person_id)
-            .join(Person, Person.id == Assignment.person_pk)):
-        key = (effective_from, assignment_id, person_id)
-        if project_id not in latest or key > latest[project_id]:
-            latest[project_id] = key
+    person_ids: dict[int, str] = dict(session.execute(select(Person.id, Person.person_id)).all())
+    latest = {project_id: person_ids[pk] for project_id, pk in holders(session).items()}
     counts = {pid: (total, done) for pid, total, done in session.execute(
         select(Node.project_id, func.count(), func.count(Node.completed_on)).group_by(Node.project_id))}
     out = []
@@ -142,7 +137,7 @@ def projects_view(session: Session) -> list[dict[str, Any]]:
         out.append({"project_code": project.code, "name": project.name, "district": project.district,
                     "phase": project.phase, "batch": project.batch, "status": project.status,
                     "status_cn": PROJECT_STATUS_CN.get(project.status, project.status),
-                    "responsible_person_id": latest[project.id][2] if project.id in latest else None,
+                    "responsible_person_id": latest.get(project.id or 0),
                     "contractor": project.contractor, "households": project.households,
                     "nodes": total, "completed": done})
     return out
