@@ -17,3 +17,9 @@ def test_migrations_match_the_models(tmp_path):
         context = MigrationContext.configure(connection, opts={"compare_type": False})
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
+
+
+def test_the_head_revision_constant_is_alembics_head():
+    from engine.db import HEAD_REVISION, head_revision
+
+    assert head_revision() == HEAD_REVISION
