@@ -65,22 +65,26 @@ _BATCH = 20_000
 
 
 def high_water(session: Session) -> dict[str, int]:
-    """The largest id of each sealed table as the transaction begins (rows up to it are not ours)."""
-    return {name: session.execute(select(func.max(table.c.id))).scalar() or 0
-            for name, (table, _columns) in SEALED.items()}
+    """The largest id of each sealed table (one round trip); rows up to it are not this transaction's."""
+    row = session.execute(select(*(select(func.max(table.c.id)).scalar_subquery()
+                                   for table, _columns in SEALED.values()))).one()
+    return {name: value or 0 for name, value in zip(SEALED, row, strict=True)}
 
 
 def seal(session: Session, marks: dict[str, int], now: dt.datetime) -> int:
     """Seal the rows this transaction added to each table; return how many entries were written."""
+    now_marks = high_water(session)
+    prev: str | None = None
     written = 0
     for name, (table, columns) in SEALED.items():
-        last = session.execute(select(func.max(table.c.id))).scalar() or 0
-        if last <= marks[name]:
+        first, last = marks[name] + 1, now_marks[name]
+        if last < first:
             continue
-        first = marks[name] + 1
         digest, rows = _digest(session, table, columns, first, last)
         if rows:
-            _append(session, name, first, last, rows, digest, now)
+            if prev is None:
+                prev = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
+            prev = _append(session, name, first, last, rows, digest, now, prev or GENESIS)
             written += 1
     return written
 
@@ -153,13 +157,15 @@ def _entry_hash(prev: str, table: str, first: int, last: int, rows: int, digest:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _append(session: Session, table: str, first: int, last: int, rows: int, digest: str, at: dt.datetime) -> None:
-    head = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
-    prev = head or GENESIS
+def _append(session: Session, table: str, first: int, last: int, rows: int, digest: str, at: dt.datetime,
+            prev: str) -> str:
+    """Add one entry after ``prev``; return its hash (the next entry's prev)."""
     at = at.astimezone(dt.UTC)
+    entry_hash = _entry_hash(prev, table, first, last, rows, digest, at)
     session.add(AuditEntry(table_name=table, first_id=first, last_id=last, rows=rows, digest=digest,
-                           recorded_at=at, prev_hash=prev, hash=_entry_hash(prev, table, first, last, rows, digest, at)))
+                           recorded_at=at, prev_hash=prev, hash=entry_hash))
     session.flush()
+    return entry_hash
 
 
 # ------------------------------------------------------------------------------------------ verify

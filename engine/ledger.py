@@ -21,7 +21,7 @@ from sqlmodel import Session
 from config.policy import PersonStatus
 from engine.context import App
 from engine.dates import parse_date
-from engine.db import allocate_ids, batched, bulk_insert, chunks, serialise, transaction
+from engine.db import allocate_ids, batched, bulk_insert, chunks, transaction
 from engine.errors import Refused
 from engine.models import (
     FROM_THE_START,
@@ -525,7 +525,6 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
     projects = validate_projects(tables["projects"], problems) if "projects" in tables else []
     result = ImportResult()
     with transaction(app.engine) as session:
-        serialise(session, "ledger-import")  # the new nodes' id range must be this import's alone
         _check_references(app, session, tables, persons, projects, problems)
         if not problems.lines:
             _write_persons(app, session, persons, result)
@@ -680,7 +679,8 @@ class _NodeWriter:
         # Projects created by this import have no nodes yet: their rows skip the lookup of existing ones.
         self.had_nodes = set(session.scalars(select(Node.project_id).distinct()))
         self.now = app.now()
-        self.new_ids = (2**62, 0)  # the id range of the nodes this import creates (imports run one at a time)
+        # The id range of the nodes this import creates: writers take turns (db.transaction), so it is ours alone.
+        self.new_ids = (2**62, 0)
 
     def write(self, batch: Sequence[NodeIn]) -> None:
         """Write one batch, unless a problem was found: then only the checking goes on."""
