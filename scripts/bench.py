@@ -33,6 +33,7 @@ import platform
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,17 +52,20 @@ def days(first: dt.date, last: dt.date) -> list[dt.date]:
 
 def run_child(label: str, argv: list[str], env: dict[str, str]) -> dict[str, float]:
     """Run one phase in a child process; return its wall seconds and peak memory (MB)."""
-    started = time.perf_counter()
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    stdout = child.stdout.read().decode() if child.stdout else ""
-    stderr = child.stderr.read().decode() if child.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.exit(f"{label} failed (exit {code}):\n{stdout}\n{stderr}")
-    print(f"  {label:<10} {wall:8.2f} s  {usage.ru_maxrss / 1024:7.0f} MB   {stdout.strip().splitlines()[-1][:100]}",
-          flush=True)
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        # Output goes to files, not pipes: a child with much to say must never block while we wait.
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, env=env, stdout=stdout, stderr=stderr)
+        _pid, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        said, complained = stdout.read().decode(), stderr.read().decode()
+    if child.returncode != 0:
+        sys.exit(f"{label} failed (exit {child.returncode}):\n{said}\n{complained}")
+    last = said.strip().splitlines()[-1][:100] if said.strip() else ""
+    print(f"  {label:<10} {wall:8.2f} s  {usage.ru_maxrss / 1024:7.0f} MB   {last}", flush=True)
     return {"seconds": round(wall, 3), "peak_mb": round(usage.ru_maxrss / 1024, 1)}
 
 
