@@ -25,7 +25,7 @@ from sqlmodel import Session
 from engine.context import App
 from engine.db import allocate_ids, bulk_insert, chunks, transaction
 from engine.errors import Refused
-from engine.levels import rederive
+from engine.levels import ladder_key, rederive
 from engine.models import (
     Assignment,
     Deadline,
@@ -209,13 +209,13 @@ class _Held:
     id: int
     planned_date: dt.date
     detected_on: dt.date
-    project_code: str
-    node_code: str
+    first_project_code: str
+    first_node_code: str
     level: int | None
 
     def counted(self) -> CountedStrike:
         return CountedStrike(ref=f"s{self.id}", planned_date=self.planned_date, detected_on=self.detected_on,
-                             project_code=self.project_code, node_code=self.node_code)
+                             project_code=self.first_project_code, node_code=self.first_node_code)
 
 
 _HELD_COLUMNS = (Strike.id, Strike.planned_date, Strike.detected_on, Strike.first_project_code,
@@ -230,18 +230,14 @@ def _held_strikes(session: Session, person_pks: list[int]) -> dict[int, list[_He
                 Strike.person_pk.in_(chunk), Strike.status == StrikeStatus.COUNTED)):
             found[pk].append(_Held(*values))
     for held in found.values():
-        held.sort(key=_ladder_key)
+        held.sort(key=ladder_key)
     return found
 
 
 def _held_unassigned(session: Session, project_id: int) -> list[_Held]:
     rows = session.execute(select(*_HELD_COLUMNS).where(
         Strike.project_id == project_id, Strike.person_pk.is_(None), Strike.status == StrikeStatus.COUNTED))
-    return sorted((_Held(*row) for row in rows), key=_ladder_key)
-
-
-def _ladder_key(held: _Held) -> tuple[dt.date, dt.date, str, str]:
-    return (held.detected_on, held.planned_date, held.project_code, held.node_code)
+    return sorted((_Held(*row) for row in rows), key=ladder_key)
 
 
 class _DayRecord:

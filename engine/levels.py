@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -30,7 +31,20 @@ def counted_strikes(session: Session, person_pks: list[int]) -> dict[int, list[S
     return found
 
 
-def ladder_key(strike: Strike) -> tuple[dt.date, dt.date, str, str]:
+class Ordered(Protocol):
+    """What ladder order needs of a strike (a stored Strike or the evaluation's lighter rows)."""
+
+    @property
+    def detected_on(self) -> dt.date: ...
+    @property
+    def planned_date(self) -> dt.date: ...
+    @property
+    def first_project_code(self) -> str: ...
+    @property
+    def first_node_code(self) -> str: ...
+
+
+def ladder_key(strike: Ordered) -> tuple[dt.date, dt.date, str, str]:
     """Return the ordering key of levels: detected, planned date, project, node."""
     return (strike.detected_on, strike.planned_date, strike.first_project_code, strike.first_node_code)
 
