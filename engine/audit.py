@@ -61,6 +61,8 @@ for _model, _columns in (
     _table: Table = _model.__table__
     SEALED[_table.name] = (_table, _columns or tuple(c.name for c in _table.columns))
 
+#: Ids per window of the digest. Part of the digest format (each window is hashed as one list):
+#: changing it makes every existing chain fail to verify.
 _BATCH = 20_000
 
 

@@ -16,6 +16,16 @@ _PATTERNS = (
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
+def parse_iso(value: object) -> dt.date | None:
+    """The common case, an ISO date string, without the general parser (None for anything else)."""
+    if type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
 def parse_date(value: object) -> dt.date:
     """Return a date from a cell: a date, an Excel serial number, or a text form of the spec.
 
@@ -33,11 +43,9 @@ def parse_date(value: object) -> dt.date:
         if float(value).is_integer() and 1 <= value <= 2958465:
             return _EXCEL_EPOCH + dt.timedelta(days=int(value))
         raise ValueError("不是日期")
-    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
-        try:  # the common case, ISO, without the regex tour
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
+    iso = parse_iso(value)  # the common case, without the regex tour
+    if iso is not None:
+        return iso
     text = str(value).strip().translate(_FULLWIDTH)
     # A datetime written as text by some exports ("2024-07-31 00:00:00").
     text = re.sub(r"[ T]00:00(:00)?$", "", text)

@@ -24,14 +24,11 @@ class DatabaseError(Exception):
     """The database cannot be used as asked (shown to users in one line)."""
 
 
-def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
-    """Yield slices of at most ``size`` items (bounded IN lists and executemany batches)."""
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def chunks(items: Iterable[T], size: int = 500) -> Iterator[list[T]]:
+    """Yield lists of at most ``size`` items from any iterable, lazily (itertools.batched is 3.12+).
 
-
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Yield lists of at most ``size`` items from any iterable, lazily (itertools.batched is 3.12+)."""
+    Bounded IN lists, executemany batches, and streams (the nodes of a national ledger).
+    """
     batch: list[T] = []
     for item in items:
         batch.append(item)
@@ -172,7 +169,7 @@ def bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: It
            f"VALUES ({', '.join([mark] * len(names))})")
     connection = session.connection()
     total = 0
-    for chunk in batched(rows, batch):
+    for chunk in chunks(rows, batch):
         # Column by column: each column's conversion runs in one tight loop, then zip makes the rows.
         cols: list[Sequence[Any]] = list(zip(*chunk, strict=True))
         for i, convert in enumerate(converters):

@@ -25,7 +25,7 @@ from sqlmodel import Session
 from engine.context import App
 from engine.db import allocate_ids, bulk_insert, chunks, transaction
 from engine.errors import Refused
-from engine.levels import ladder_key, rederive
+from engine.levels import as_counted, ladder_key, rederive, status_moved
 from engine.models import (
     Assignment,
     Deadline,
@@ -44,7 +44,7 @@ from engine.models import (
     StrikeEvent,
     StrikeStatus,
 )
-from rules.decisions import CountedStrike, MissFact
+from rules.decisions import MissFact
 
 _NOT_EVALUATED = (ProjectStatus.RESERVE, ProjectStatus.CANCELLED)
 POLICY_KEY = "policy_fingerprint"
@@ -213,10 +213,6 @@ class _Held:
     first_node_code: str
     level: int | None
 
-    def counted(self) -> CountedStrike:
-        return CountedStrike(ref=f"s{self.id}", planned_date=self.planned_date, detected_on=self.detected_on,
-                             project_code=self.first_project_code, node_code=self.first_node_code)
-
 
 _HELD_COLUMNS = (Strike.id, Strike.planned_date, Strike.detected_on, Strike.first_project_code,
                  Strike.first_node_code, Strike.level)
@@ -314,9 +310,10 @@ def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due])
         existing = held.get(pk, []) if person_id else _held_unassigned(session, pk)
         facts = [MissFact(ref=str(i), project_code=d.project_code, node_code=d.node_code,
                           planned_date=d.planned_date, person_id=person_id) for i, d in enumerate(dues)]
-        outcome = app.rules.decide_misses(subject, day, [h.counted() for h in existing], facts)
+        outcome = app.rules.decide_misses(subject, day, [as_counted(h) for h in existing], facts)
         refs: dict[str, int | _New] = {f"s{h.id}": h.id for h in existing}
         ranked = {r.strike_ref: r for r in outcome.ranked}
+        new: _New | None = None
         for opened in outcome.opened:
             due = dues[int(opened.miss_ref)]
             rank = ranked.get(opened.strike_ref)
@@ -335,12 +332,11 @@ def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due])
         for decided in [*outcome.opened, *outcome.joins]:
             due = dues[int(decided.miss_ref)]
             record.misses.append((due.deadline_id, due.node_id, refs[decided.strike_ref], person_pk, due.planned_date))
-        if person_pk is not None and outcome.ranked and record.strikes:
+        if person_pk is not None and outcome.ranked and new is not None:
             old = max((h.level for h in existing if h.level is not None), default=None)
             new_level = max([old or 0, *(r.level for r in outcome.ranked)])
-            policy = app.policy
-            if old != new_level or policy.status_for(old) != policy.status_for(new_level):
-                record.changes.append((person_pk, old, new_level, _New(len(record.strikes) - 1)))
+            if status_moved(app, old, new_level):
+                record.changes.append((person_pk, old, new_level, new))  # caused by the day's last new strike
     return record.write(session)
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -22,15 +24,11 @@ from engine.errors import Refused
 from engine.ledger import TABLES
 from engine.models import Node, Person, Project, Strike
 from engine.records import holders
-from engine.views import ACTION_CN, STATUS_CN
-
-STATUS_WORDS_CN = {"reserve": "储备", "active": "在建", "completed": "完工", "cancelled": "取消"}
+from engine.views import ACTION_CN, PROJECT_STATUS_CN, STATUS_CN
 
 
 def export_ledger(app: App, path: Path) -> dict[str, int]:
     """Write the workbook atomically; return the rows written per sheet."""
-    from openpyxl import Workbook
-
     if path.suffix.lower() != ".xlsx":
         raise Refused(f"{path}：导出文件应为 .xlsx")
     if not path.parent.is_dir():
@@ -59,7 +57,7 @@ def _sheets(session: Session) -> Iterator[tuple[str, list[str], Iterable[tuple[A
         for p in session.scalars(select(Person).order_by(Person.person_id)))
     held = {project_id: persons[pk] for project_id, pk in holders(session).items()}
     yield "项目", _header("projects"), (
-        (p.code, p.name, p.district, p.phase, p.batch, STATUS_WORDS_CN.get(p.status, p.status), held.get(p.id or 0),
+        (p.code, p.name, p.district, p.phase, p.batch, PROJECT_STATUS_CN.get(p.status, p.status), held.get(p.id or 0),
          p.contractor, p.households)
         for p in session.scalars(select(Project).order_by(Project.code)))
     yield "节点", _header("nodes"), (
@@ -78,8 +76,6 @@ def _header(table: str) -> list[str]:
 
 
 def _text_cell(sheet: Any, value: str) -> Any:
-    from openpyxl.cell import WriteOnlyCell
-
     cell = WriteOnlyCell(sheet, value=value)
     cell.data_type = "s"  # text, even when it starts with = + - @: Excel never evaluates it
     return cell
@@ -89,8 +85,6 @@ def _cell(sheet: Any, value: Any) -> Any:
     if isinstance(value, str):
         return _text_cell(sheet, value)
     if isinstance(value, dt.date):
-        from openpyxl.cell import WriteOnlyCell
-
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = "yyyy-mm-dd"
         return cell

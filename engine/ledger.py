@@ -20,8 +20,8 @@ from sqlmodel import Session
 
 from config.policy import PersonStatus
 from engine.context import App
-from engine.dates import parse_date
-from engine.db import allocate_ids, batched, bulk_insert, chunks, transaction
+from engine.dates import parse_date, parse_iso
+from engine.db import allocate_ids, bulk_insert, chunks, transaction
 from engine.errors import Refused
 from engine.models import (
     FROM_THE_START,
@@ -471,10 +471,10 @@ def validate_nodes(table: Table, problems: Problems, today: dt.date, known_proje
             project_code = _text(table, row, "project_code", problems, True)
             code = _text(table, row, "node_code", problems, True)
             name = _text(table, row, "name", problems, True)
-        planned = _iso_date(planned_raw) or _date(table, row, "planned_date", problems, True)
+        planned = parse_iso(planned_raw) or _date(table, row, "planned_date", problems, True)
         completed = None
         if completed_raw is not None:
-            completed = _iso_date(completed_raw) or _date(table, row, "completed_on", problems)
+            completed = parse_iso(completed_raw) or _date(table, row, "completed_on", problems)
         if completed is not None and completed > today:
             problems.add(table, row.number, "实际完成日期", completed_raw, f"完成日期晚于今天（{today.isoformat()}）")
             continue
@@ -494,16 +494,6 @@ def validate_nodes(table: Table, problems: Problems, today: dt.date, known_proje
 
 def _plain_text(value: str) -> bool:
     return len(value) <= _MAX_CELL and _CONTROL.search(value) is None
-
-
-def _iso_date(value: Any) -> dt.date | None:
-    """The common case without the general parser: an ISO date string (None for anything else)."""
-    if type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
 
 
 # --------------------------------------------------------------------------------------- writing
@@ -534,7 +524,7 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
             known = project_pks.keys() | {p.code for p in projects}
             writer = _NodeWriter(app, session, project_pks, result, problems)
             nodes = validate_nodes(tables["nodes"], problems, app.today(), known)
-            for batch in batched(nodes, 5000):
+            for batch in chunks(nodes, 5000):
                 if progress is not None:
                     progress("节点", batch[-1].row, None)
                 writer.write(batch)

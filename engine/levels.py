@@ -32,8 +32,10 @@ def counted_strikes(session: Session, person_pks: list[int]) -> dict[int, list[S
 
 
 class Ordered(Protocol):
-    """What ladder order needs of a strike (a stored Strike or the evaluation's lighter rows)."""
+    """What ladder order and the rules need of a strike (a stored Strike or the evaluation's lighter rows)."""
 
+    @property
+    def id(self) -> int | None: ...
     @property
     def detected_on(self) -> dt.date: ...
     @property
@@ -49,7 +51,7 @@ def ladder_key(strike: Ordered) -> tuple[dt.date, dt.date, str, str]:
     return (strike.detected_on, strike.planned_date, strike.first_project_code, strike.first_node_code)
 
 
-def as_counted(strike: Strike) -> CountedStrike:
+def as_counted(strike: Ordered) -> CountedStrike:
     """Return the rules' view of a stored strike."""
     return CountedStrike(ref=f"s{strike.id}", planned_date=strike.planned_date, detected_on=strike.detected_on,
                          project_code=strike.first_project_code, node_code=strike.first_node_code)
@@ -69,14 +71,19 @@ def status_of(app: App, session: Session, person_pk: int) -> PersonStatus:
     return app.policy.status_for(highest_level(session, person_pk))
 
 
+def status_moved(app: App, old_level: int | None, new_level: int | None) -> bool:
+    """Whether a person's highest level or status changed: what makes a status change to record."""
+    return old_level != new_level or app.policy.status_for(old_level) != app.policy.status_for(new_level)
+
+
 def record_status_change(app: App, session: Session, person: Person, old_level: int | None,
                          new_level: int | None, cause: str, strike_id: int | None,
                          day: dt.date | None) -> StatusChange | None:
     """Record a change of a person's highest level or status; corrections get a notice."""
+    if not status_moved(app, old_level, new_level):
+        return None
     old_status = app.policy.status_for(old_level)
     new_status = app.policy.status_for(new_level)
-    if old_level == new_level and old_status == new_status:
-        return None
     change = StatusChange(person_pk=person.id, old_level=old_level, new_level=new_level,
                           old_status=old_status, new_status=new_status, cause=cause, strike_id=strike_id,
                           day=day, actor=app.actor, recorded_at=app.now())

@@ -95,10 +95,15 @@ def test_a_rewritten_chain_does_not_match_the_archive(duban: Duban, tmp_path: Pa
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(lines))
     duban("evaluate", "--through", "2024-07-28")
     assert duban("audit", "verify", "--against", archive).code == 0  # the archive is a prefix
-    # Someone rewrites the head entry wholesale (recomputing its hash): only the archive shows it.
-    execute(duban, "UPDATE audit_entry SET hash = 'f' || substr(hash, 2) WHERE id = 1")
+    # Someone with database access edits a strike and rebuilds the whole chain consistently, as duban
+    # itself would: the database alone then verifies, and only the archive can show the rewrite.
+    execute(duban, "UPDATE strike_event SET text = '改过' WHERE id = (SELECT min(id) FROM strike_event)")
+    execute(duban, "DELETE FROM audit_entry")
+    duban("init")  # reseals every row from scratch (the path for databases older than the chain)
+    assert duban("audit", "verify").code == 0
     result = duban("audit", "verify", "--against", archive, ok=False)
     assert result.code == 1
+    assert "与归档不一致" in result.err
 
 
 def test_upgrading_an_existing_database_adopts_its_rows(duban: Duban, tmp_path: Path) -> None:
