@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck pytest bench clean
+.PHONY: setup demo test lint typecheck pytest bench browser serve clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "duban needs Python 3.11 or 3.12 (durable-rules 2.0.28 does not build on 3.13): install one, or set PYTHON=/path/to/python3.12"; exit 1; }
@@ -18,7 +18,21 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/duban demo
 
-test: setup lint typecheck pytest
+serve: setup
+	$(BIN)/duban serve
+
+test: setup browser lint typecheck pytest
+
+# Debian's Chromium, ChromeDriver and a CJK font for the browser tests (tests/engine/web/test_browser.py).
+# Installed with apt where missing and possible (root on Debian); elsewhere those tests skip, except under CI.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing $(BROWSER_PACKAGES) for the browser tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; }; \
+	else echo "browser tests will be skipped: install Debian's chromium and chromium-driver to run them"; fi
 
 lint: setup
 	$(BIN)/ruff check .

@@ -18,6 +18,21 @@ CONFIG_FILE_ENV = "DUBAN_CONFIG"
 DEFAULT_CONFIG_FILE = Path("duban.toml")
 
 
+class WebSettings(BaseModel):
+    """The web view (`duban serve`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: A session ends after this many hours without a request (sign in again).
+    session_hours: int = Field(default=8, ge=1, le=24 * 30)
+    #: Send cookies only over HTTPS (turn on behind an HTTPS proxy).
+    cookie_secure: bool = False
+    #: The largest ledger upload accepted.
+    max_upload_mb: int = Field(default=50, ge=1, le=1024)
+
+
 class Settings(BaseModel):
     """Where the data lives and how the engine runs; read from duban.toml and DUBAN_* variables."""
 
@@ -38,6 +53,7 @@ class Settings(BaseModel):
     #: A job whose holder has not been heard of for this long is taken over by another scheduler.
     lease_minutes: int = Field(default=10, ge=1, le=24 * 60)
     delivery: DeliverySettings = DeliverySettings()
+    web: WebSettings = WebSettings()
     config_file: Path | None = None
 
     @field_validator("timezone")

@@ -43,7 +43,14 @@ DEMO_DIR = Path(__file__).with_name("demo")
 LEDGER = DEMO_DIR / "ledger.xlsx"
 CAMPAIGN = DEMO_DIR / "campaign.csv"
 START, END = dt.date(2024, 7, 1), dt.date(2024, 10, 31)
+#: The morning after the campaign: its daily check finds October's last misses, left for the 4 November
+#: meeting to decide, so that `duban serve` opens on a meeting with work to do.
+LAST_CHECK = END + dt.timedelta(days=1)
 DEMO_KEY = "demo_database"
+#: Accounts of the demo database's web view (never created anywhere else): name → (role, district, name shown).
+DEMO_ACCOUNTS = {"bangong": ("office", None, "工作专班"), "lingdao": ("leader", None, "局领导"),
+                 "binhe": ("district", "滨河片区", "滨河片区工作人员")}
+DEMO_PASSWORD = "duban-demo"
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,7 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
     events = load_events()
     reserve = _reserve_pool(app)  # rotated as the meetings use it
     day = START
-    while day <= END:
+    while day <= LAST_CHECK:
         app.fixed_today = day
         evaluate(app, day, START if day == START else None)
         with transaction(app.engine) as session:
@@ -123,15 +130,25 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
             _meeting(app, day, reserve)
         for event in events.get(day, []):
             _record(app, event)
-        if day.weekday() == 6 or day == END:
+        if day.weekday() == 6 or day == LAST_CHECK:
             with transaction(app.engine) as session:
                 bulletin = weekly_context(app, session, day, out / "bulletins")
             write_all_formats(app, Kind.WEEKLY_BULLETIN, bulletin, out / "bulletins", f"bulletin-{day.isoformat()}")
         render_notices(app, out, calendar=calendar)
         day += dt.timedelta(days=1)
+    _demo_accounts(app)
     _summary(app, console, time.monotonic() - started)
     console.print(f"文书已写入 {out.resolve()}：notices/（通知、决定）、agendas/（党组会议程）、"
                   "daily/（每日检点）、bulletins/（每周通报及进度图）")
+
+
+def _demo_accounts(app: App) -> None:
+    from engine.models import Role
+    from engine.users import add_user
+
+    with transaction(app.engine) as session:
+        for name, (role, district, shown) in DEMO_ACCOUNTS.items():
+            add_user(app, session, name, shown, Role(role), district, DEMO_PASSWORD)
 
 
 def _reserve_pool(app: App) -> list[str]:
@@ -226,4 +243,9 @@ def _summary(app: App, console: Console, seconds: float) -> None:
     console.print(people_table)
     console.print(f"截至 {END.isoformat()}：项目 {week.projects} 个，开工率 {week.start_rate:.1%}，完工率 {week.completion_rate:.1%}；"
                   f"本周应完成节点 {week.due_in_week} 个，已完成 {week.done_in_week} 个；逾期未完成节点 {week.overdue_open} 个")
+    pending = sum(1 for s in strikes if s["status"] == "counted" and s["decision"] == "proposed")
+    console.print(f"{LAST_CHECK.isoformat()} 的每日检点发现 {pending} 条问责记录，待 2024-11-04 党组会决定。")
     console.print(f"用时 {seconds:.1f} 秒。查看：duban strikes、duban persons、duban strike explain 编号")
+    console.print("网页：运行 duban serve，打开 http://127.0.0.1:8000/ ，用 "
+                  + "、".join(f"{name}（{shown}）" for name, (_r, _d, shown) in DEMO_ACCOUNTS.items())
+                  + f" 登录，演示密码 {DEMO_PASSWORD}")

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from config import ConfigError, load_settings
 from engine.context import App
-from engine.db import DatabaseError, require_schema, transaction, upgrade
+from engine.db import DatabaseError, reading, require_schema, transaction, upgrade
 from engine.errors import Refused
 from rules.host import RulesError
 
@@ -31,6 +31,7 @@ db_app = typer.Typer(no_args_is_help=True, help="数据库：复制到另一个�
 export_app = typer.Typer(no_args_is_help=True, help="导出数据。")
 audit_app = typer.Typer(no_args_is_help=True, help="记录在案：校验、导出防篡改审计链。")
 outbox_app = typer.Typer(help="发件箱：待发送、已发送、发送失败的消息。", invoke_without_command=True)
+user_app = typer.Typer(no_args_is_help=True, help="网页账号：新增、列出、改密码、停用。")
 app.add_typer(import_app, name="import")
 app.add_typer(node_app, name="node")
 app.add_typer(project_app, name="project")
@@ -41,6 +42,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(export_app, name="export")
+app.add_typer(user_app, name="user")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -150,14 +152,11 @@ class _progress:
 def node_complete(project: str, node: str, on: Annotated[str, typer.Option("--on", help="完成日期")],
                   reason: Annotated[str | None, typer.Option("--reason")] = None) -> None:
     """记录节点完成。"""
-    from engine.records import find_node, record_completion
+    from engine.actions import complete_node
 
     day = _iso(on)
     assert day is not None
-    application = get_app()
-    with transaction(application.engine) as session:
-        found_project, found_node = find_node(session, project, node)
-        changed = record_completion(application, session, found_project, found_node, day, "cli", reason)
+    changed = complete_node(get_app(), project, node, day, reason)
     out.print(f"{project} {node}：完成日期 {day.isoformat()}" + ("" if changed else "（与已有记录相同，未变化）"))
 
 
@@ -165,17 +164,11 @@ def node_complete(project: str, node: str, on: Annotated[str, typer.Option("--on
 def node_extend(project: str, node: str, to: Annotated[str, typer.Option("--to", help="新的计划日期")],
                 reason: Annotated[str, typer.Option("--reason", help="批准延期的理由")]) -> None:
     """记录批准的延期（新的计划完成日期）。"""
-    from engine.records import change_planned_date, find_node
+    from engine.actions import extend_node
 
     day = _iso(to)
     assert day is not None
-    application = get_app()
-    if not reason.strip():
-        raise Refused("延期必须写明理由（--reason）")
-    with transaction(application.engine) as session:
-        found_project, found_node = find_node(session, project, node)
-        old = found_node.planned_date
-        changed = change_planned_date(application, session, found_project, found_node, day, reason, "cli")
+    old, changed = extend_node(get_app(), project, node, day, reason)
     out.print(f"{project} {node}：计划日期 {old.isoformat()} → {day.isoformat()}" if changed
               else f"{project} {node}：计划日期已是 {day.isoformat()}，未变化")
 
@@ -184,19 +177,11 @@ def node_extend(project: str, node: str, to: Annotated[str, typer.Option("--to",
 def project_assign(project: str, person: str, from_: Annotated[str, typer.Option("--from", help="生效日期")],
                    reason: Annotated[str | None, typer.Option("--reason")] = None) -> None:
     """指定项目负责人（自某日起生效）；永不使用人员被拒绝。"""
-    from sqlalchemy import select
-
-    from engine.models import Project
-    from engine.records import assign, find_person
+    from engine.actions import assign_project
 
     day = _iso(from_)
     assert day is not None
-    application = get_app()
-    with transaction(application.engine) as session:
-        found = session.scalars(select(Project).where(Project.code == project)).first()
-        if found is None:
-            raise Refused(f"项目 {project} 不存在")
-        assign(application, session, found, find_person(session, person), day, "cli", reason)
+    assign_project(get_app(), project, person, day, reason)
     out.print(f"项目 {project} 的负责人自 {day.isoformat()} 起为 {person}")
 
 
@@ -238,13 +223,11 @@ def _strike(session: Any, strike_id: int) -> Any:
 def strike_confirm(strike_id: int, meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")],
                    text: Annotated[str | None, typer.Option("--text", help="决定内容")] = None) -> None:
     """记录党组会对问责记录的确认。"""
-    from engine.records import confirm
+    from engine.actions import confirm_strike
 
     day = _iso(meeting)
     assert day is not None
-    application = get_app()
-    with transaction(application.engine) as session:
-        confirm(application, session, _strike(session, strike_id), day, text)
+    confirm_strike(get_app(), strike_id, day, text)
     out.print(f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认")
 
 
@@ -252,23 +235,19 @@ def strike_confirm(strike_id: int, meeting: Annotated[str, typer.Option("--meeti
 def strike_exempt(strike_id: int, reason: Annotated[str, typer.Option("--reason", help="豁免理由")],
                   meeting: Annotated[str | None, typer.Option("--meeting", help="党组会日期")] = None) -> None:
     """豁免问责记录（不再计入，之后的等级随之下调）。"""
-    from engine.records import exempt
+    from engine.actions import exempt_strike
 
     meeting_day = _iso(meeting)
-    application = get_app()
-    with transaction(application.engine) as session:
-        exempt(application, session, _strike(session, strike_id), reason, meeting_day)
+    exempt_strike(get_app(), strike_id, reason, meeting_day)
     out.print(f"问责记录 #{strike_id} 已豁免：{reason}")
 
 
 @strike_app.command("request-exemption")
 def strike_request_exemption(strike_id: int, reason: Annotated[str, typer.Option("--reason", help="申请免责的理由")]) -> None:
     """登记免责申请（列入下次党组会议程）。"""
-    from engine.records import request_exemption
+    from engine.actions import ask_exemption
 
-    application = get_app()
-    with transaction(application.engine) as session:
-        request_exemption(application, session, _strike(session, strike_id), reason)
+    ask_exemption(get_app(), strike_id, reason)
     out.print(f"问责记录 #{strike_id} 的免责申请已登记，将提交党组会审议")
 
 
@@ -278,7 +257,7 @@ def strike_explain(strike_id: int) -> None:
     from engine.views import explain
 
     application = get_app()
-    with transaction(application.engine) as session:
+    with reading(application.engine) as session:
         lines = explain(application, session, _strike(session, strike_id))
     for line in lines:
         out.print(line, markup=False)
@@ -290,7 +269,7 @@ def strikes(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")]
     from engine.views import ACTION_CN, STATUS_CN, strikes_json
 
     application = get_app()
-    with transaction(application.engine) as session:
+    with reading(application.engine) as session:
         data = strikes_json(session)
     if as_json:
         _print_json(data)
@@ -310,7 +289,7 @@ def persons(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")]
     from engine.views import STATUS_CN, persons_json
 
     application = get_app()
-    with transaction(application.engine) as session:
+    with reading(application.engine) as session:
         data = persons_json(application, session)
     if as_json:
         _print_json(data)
@@ -327,7 +306,7 @@ def projects(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")
     from engine.views import projects_view
 
     application = get_app()
-    with transaction(application.engine) as session:
+    with reading(application.engine) as session:
         data = projects_view(session)
     if as_json:
         _print_json(data)
@@ -346,7 +325,7 @@ def nodes(project: Annotated[str | None, typer.Argument(help="只列出此项目
     from engine.views import nodes_view
 
     application = get_app()
-    with transaction(application.engine) as session:
+    with reading(application.engine) as session:
         data = nodes_view(session, project)
     if as_json:
         _print_json(data)
@@ -498,7 +477,7 @@ def audit_verify(against: Annotated[Path | None, typer.Option("--against", help=
             archived = audit.read_archive(against)
         except (ValueError, UnicodeDecodeError) as exc:
             raise Refused(f"{against}：不是 duban audit export 导出的审计链（{exc}）") from None
-    with transaction(get_app().engine) as session:
+    with reading(get_app().engine) as session:
         verdict = audit.verify(session, archived)
     if as_json:
         _print_json({"ok": verdict.problem is None, "entries": verdict.entries, "rows": verdict.rows,
@@ -516,7 +495,7 @@ def audit_export(path: Annotated[Path, typer.Argument(help="输出文件（JSON 
     """导出审计链以便归档（每行一条，最后一行为链头）。"""
     from engine import audit
 
-    with transaction(get_app().engine) as session:
+    with reading(get_app().engine) as session:
         count = audit.export(session, path)
     out.print(f"已导出 {count} 条审计记录到 {path}")
 
@@ -568,6 +547,114 @@ def deliver() -> None:
 
     counts = send(get_app())
     out.print(f"发送：成功 {counts['sent']} 条，失败 {counts['failed']} 条")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise Refused("请在终端中输入密码，或用 --password-stdin 从标准输入读取")
+    value: str = typer.prompt("密码", hide_input=True, confirmation_prompt="再输入一次")
+    return value
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="登录用户名（字母、数字、点、下划线、连字符）")],
+    role: Annotated[str, typer.Option("--role", help="leader（领导，只读）、office（工作专班）、district（片区）")],
+    district: Annotated[str | None, typer.Option("--district", help="片区工作人员所属片区")] = None,
+    display_name: Annotated[str | None, typer.Option("--display-name", help="显示的姓名")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码（脚本用）")] = False,
+) -> None:
+    """新增网页账号（密码以 argon2 散列保存）。"""
+    from engine.models import Role
+    from engine.users import ROLE_CN, add_user
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise typer.BadParameter(f"角色应为 leader、office 或 district：{role!r}") from None
+    application = get_app()
+    password = _password(password_stdin)
+    with transaction(application.engine) as session:
+        add_user(application, session, name, display_name, chosen, district, password)
+    out.print(f"已新增账号 {name}（{ROLE_CN[chosen]}{'，' + district if district else ''}）")
+
+
+@user_app.command("list")
+def user_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出网页账号。"""
+    from engine.users import ROLE_CN, users
+
+    application = get_app()
+    with reading(application.engine) as session:
+        rows = [{"name": u.name, "display_name": u.display_name, "role": u.role, "district": u.district,
+                 "active": u.active, "created_by": u.created_by,
+                 "created_at": u.created_at.astimezone(application.settings.tz).isoformat(timespec="seconds")}
+                for u in users(session)]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("用户名", "姓名", "角色", "片区", "状态", "创建人", "创建时间")
+    for r in rows:
+        table.add_row(r["name"], r["display_name"], ROLE_CN.get(r["role"], r["role"]), r["district"] or "",
+                      "启用" if r["active"] else "停用", r["created_by"], r["created_at"])
+    out.print(table)
+
+
+@user_app.command("passwd")
+def user_passwd(name: str,
+                password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False) -> None:
+    """修改账号密码（该账号已登录的会话随之失效）。"""
+    from engine.users import set_password
+
+    application = get_app()
+    password = _password(password_stdin)
+    with transaction(application.engine) as session:
+        set_password(application, session, name, password)
+    out.print(f"账号 {name} 的密码已修改")
+
+
+def _set_active(name: str, active: bool) -> None:
+    from engine.users import set_active
+
+    application = get_app()
+    with transaction(application.engine) as session:
+        set_active(application, session, name, active)
+    out.print(f"账号 {name} 已{'启用' if active else '停用'}")
+
+
+@user_app.command("disable")
+def user_disable(name: str) -> None:
+    """停用账号（立即退出其全部会话）。"""
+    _set_active(name, False)
+
+
+@user_app.command("enable")
+def user_enable(name: str) -> None:
+    """重新启用账号。"""
+    _set_active(name, True)
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option("--host", help="监听地址（默认 127.0.0.1）")] = None,
+          port: Annotated[int | None, typer.Option("--port", help="端口（默认 8000）")] = None) -> None:
+    """运行网页服务（挂图作战、人员、党组会、文书、台账导入、记录在案）。"""
+    import uvicorn
+
+    from engine.users import count_users
+    from engine.web import create_app
+
+    application = get_app()
+    chosen_host = host or application.settings.web.host
+    chosen_port = port or application.settings.web.port
+    with reading(application.engine) as session:
+        accounts = count_users(session)
+    err.print(f"督办网页服务：http://{chosen_host}:{chosen_port}/ （数据库 {_safe_url(application.settings.database_url)}）")
+    if not accounts:
+        err.print("尚无账号：请先运行 duban user add 用户名 --role office 创建账号")
+    uvicorn.run(create_app(application), host=chosen_host, port=chosen_port, log_level="warning",
+                access_log=False, server_header=False)
 
 
 @app.command()

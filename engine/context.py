@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,6 +27,8 @@ class App:
     policy: Policy = field(init=False)
     #: When set, "today" is this date (the demo replays a past campaign day by day).
     fixed_today: dt.date | None = None
+    #: Who acts, when not the configured actor (a signed-in web user: ``web:NAME``).
+    acting_as: str | None = None
 
     def __post_init__(self) -> None:
         self.policy = self.settings.policy()
@@ -60,7 +63,13 @@ class App:
     @property
     def actor(self) -> str:
         """Return who is acting, for the record."""
-        return self.settings.actor
+        return self.acting_as or self.settings.actor
+
+    def as_actor(self, actor: str) -> App:
+        """Return this application acting for someone else; engine, rules and calendar are shared."""
+        other = copy.copy(self)  # cached properties live in __dict__: the copy shares them
+        other.acting_as = actor
+        return other
 
     def now(self) -> dt.datetime:
         """Return the current aware time."""

@@ -39,6 +39,15 @@ def chunks(items: Iterable[T], size: int = 500) -> Iterator[list[T]]:
         yield batch
 
 
+def fetch(session: Session, statement: Any) -> list[tuple[Any, ...]]:
+    """Run a Core select and return plain tuples, fetched at once: the path for whole-ledger reads.
+
+    The ORM's row objects and row-by-row iteration cost more than the query on reads of every
+    project or every open node (the board, the figures).
+    """
+    return [tuple(row) for row in session.connection().execute(statement).fetchall()]
+
+
 def normalise_url(url: str) -> str:
     """Map plain postgresql:// URLs to the psycopg 3 driver."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -73,7 +82,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reader (``reading``) takes a snapshot without the write lock: in WAL mode it
+            # never waits for a writer, and a long import never stalls the web pages.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     if parsed.get_backend_name() == "postgresql":
@@ -83,6 +94,27 @@ def make_engine(url: str) -> Engine:
 
 
 WRITER_LOCK = "duban-writer"
+#: Execution option that marks a connection as a reader (see ``reading``).
+READ_ONLY = "duban_read_only"
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """Open a read-only session on one consistent snapshot, without the writer lock.
+
+    Pages and listings read here, so they never queue behind an import or an evaluation:
+    SQLite begins a deferred transaction (WAL readers see the last commit), PostgreSQL a
+    REPEATABLE READ READ ONLY one. Nothing is sealed: nothing can be written.
+    """
+    bound = engine.execution_options(**{READ_ONLY: True})
+    with Session(bound, expire_on_commit=False) as session:
+        try:
+            if engine.dialect.name == "postgresql":
+                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            yield session
+        finally:
+            session.expunge_all()  # objects read stay usable after the snapshot ends (a rollback would expire them)
+            session.rollback()
 
 
 @contextmanager
@@ -253,7 +285,7 @@ def head_revision() -> str:
 
 #: The newest revision in engine/migrations (a test keeps it equal to Alembic's head). Every
 #: command checks it; reading it from here spares each command the import of Alembic.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0007"
 
 
 def require_schema(engine: Engine) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from config.calendar import WorkCalendar
 from engine.context import App
-from engine.db import transaction
+from engine.db import reading, transaction
 from engine.errors import Refused
 from engine.models import Notice, Person
 from engine.outbox import enqueue_notice
@@ -60,7 +60,7 @@ def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, 
             kind = Kind(notice.kind)
             context = notice_context(app, session, notice, calendar)
             person = session.get(Person, notice.person_pk) if notice.person_pk else None
-            stem = f"{notice.id:05d}-{kind.value}-{person.person_id if person else 'none'}"
+            stem = notice_stem(notice, person)
             folder = out / "notices"
             folder.mkdir(parents=True, exist_ok=True)
             for fmt in formats:
@@ -73,12 +73,34 @@ def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, 
     return written
 
 
+def notice_stem(notice: Notice, person: Person | None) -> str:
+    """Return the file name of a notice without its suffix (its number, kind and person)."""
+    return f"{notice.id:05d}-{notice.kind}-{person.person_id if person else 'none'}"
+
+
+def notice_file(app: App, notice_id: int, fmt: Format, folder: Path, calendar: WorkCalendar | None = None) -> Path:
+    """Write one notice into a folder (a download): the same text, without marking it rendered or sending it."""
+    with reading(app.engine) as session:
+        notice = session.get(Notice, notice_id)
+        if notice is None:
+            raise Refused(f"通知 #{notice_id} 不存在")
+        kind = Kind(notice.kind)
+        if fmt not in REGISTRY[kind].formats:
+            raise Refused(f"{REGISTRY[kind].title}不提供 {fmt.value} 格式")
+        context = notice_context(app, session, notice, calendar or app.calendar)
+        person = session.get(Person, notice.person_pk) if notice.person_pk else None
+        stem = notice_stem(notice, person)
+    folder.mkdir(parents=True, exist_ok=True)
+    return _atomic_write(renderer(app), kind, fmt, context, folder / f"{stem}.{fmt.value}")
+
+
 def write_agenda(app: App, meeting: dt.date, fmt: Format, path: Path | None,
-                 calendar: WorkCalendar | None = None) -> tuple[str | None, Path | None]:
-    """Render a meeting's agenda; return the text (Markdown/HTML to print) or the file written."""
-    with transaction(app.engine) as session:
-        context = agenda_context(app, session, meeting, calendar or WorkCalendar())
-    return _emit(app, Kind.MEETING_AGENDA, fmt, context, path, f"agenda-{meeting.isoformat()}")
+                 calendar: WorkCalendar | None = None, district: str | None = None) -> tuple[str | None, Path | None]:
+    """Render a meeting's agenda (of one district, if given); return the text to print or the file written."""
+    with reading(app.engine) as session:
+        context = agenda_context(app, session, meeting, calendar or WorkCalendar(), district)
+    suffix = "" if district is None else f"-{district}"
+    return _emit(app, Kind.MEETING_AGENDA, fmt, context, path, f"agenda-{meeting.isoformat()}{suffix}")
 
 
 def write_all_formats(app: App, kind: Kind, context: dict[str, object], folder: Path, stem: str) -> list[Path]:
@@ -87,22 +109,26 @@ def write_all_formats(app: App, kind: Kind, context: dict[str, object], folder: 
             for fmt in REGISTRY[kind].formats]
 
 
-def write_daily(app: App, day: dt.date, fmt: Format, path: Path | None) -> tuple[str | None, Path | None]:
-    """Render the daily check report of a day."""
-    with transaction(app.engine) as session:
-        context = daily_context(app, session, day)
-    return _emit(app, Kind.DAILY_REPORT, fmt, context, path, f"daily-{day.isoformat()}")
+def write_daily(app: App, day: dt.date, fmt: Format, path: Path | None,
+                district: str | None = None) -> tuple[str | None, Path | None]:
+    """Render the daily check report of a day (of one district, if given)."""
+    with reading(app.engine) as session:
+        context = daily_context(app, session, day, district)
+    suffix = "" if district is None else f"-{district}"
+    return _emit(app, Kind.DAILY_REPORT, fmt, context, path, f"daily-{day.isoformat()}{suffix}")
 
 
-def write_weekly(app: App, week_of: dt.date, fmt: Format, path: Path | None) -> tuple[str | None, Path | None]:
-    """Render the weekly bulletin of the week holding a day; its chart is written beside it."""
+def write_weekly(app: App, week_of: dt.date, fmt: Format, path: Path | None,
+                 district: str | None = None) -> tuple[str | None, Path | None]:
+    """Render the weekly bulletin of the week holding a day (of one district, if given); its chart goes beside it."""
     monday = week_of - dt.timedelta(days=week_of.weekday())
     chart_dir = path.parent if path else app.settings.out_dir / "bulletins"
-    with transaction(app.engine) as session:
-        context = weekly_context(app, session, week_of, chart_dir)
+    with reading(app.engine) as session:
+        context = weekly_context(app, session, week_of, chart_dir, district)
     if path is None and fmt is not Format.DOCX and context["chart"]:
         context["chart"] = str(chart_dir / str(context["chart"]))  # printed text: name the chart in full
-    return _emit(app, Kind.WEEKLY_BULLETIN, fmt, context, path, f"bulletins/bulletin-{monday.isoformat()}")
+    suffix = "" if district is None else f"-{district}"
+    return _emit(app, Kind.WEEKLY_BULLETIN, fmt, context, path, f"bulletins/bulletin-{monday.isoformat()}{suffix}")
 
 
 def _emit(app: App, kind: Kind, fmt: Format, context: dict[str, object], path: Path | None,

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Where a problem of the user's input is and what it is (a ledger cell, a file, a sheet)."""
+
+    where: str
+    row: int | None
+    column: str | None
+    value: str | None
+    reason: str
+
 
 class Refused(Exception):
-    """The request was refused; nothing was changed. ``problems`` holds one line each."""
+    """The request was refused; nothing was changed. ``problems`` holds one line each.
 
-    def __init__(self, *problems: str) -> None:
+    ``details`` holds the same problems with their places, when the input was a file (the web
+    view shows them as a table).
+    """
+
+    def __init__(self, *problems: str, details: Sequence[Problem] = ()) -> None:
         super().__init__("\n".join(problems))
         self.problems = list(problems)
+        self.details = list(details)

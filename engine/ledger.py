@@ -22,7 +22,7 @@ from config.policy import PersonStatus
 from engine.context import App
 from engine.dates import parse_date, parse_iso
 from engine.db import allocate_ids, bulk_insert, chunks, transaction
-from engine.errors import Refused
+from engine.errors import Problem, Refused
 from engine.models import (
     FROM_THE_START,
     Assignment,
@@ -104,6 +104,7 @@ class Problems:
     """Every problem found in a ledger, one line each."""
 
     lines: list[str] = field(default_factory=list)
+    items: list[Problem] = field(default_factory=list)
 
     def add(self, table: Table | str, row: int | None, column: str | None, value: Any, reason: str) -> None:
         """Record one problem with its place."""
@@ -113,10 +114,13 @@ class Problems:
             parts.append(f"第 {row} 行")
         if column is not None:
             parts.append(f"列「{column}」")
+        shown = None
         if value is not None:
             shown = str(value)
-            parts.append(f"值「{shown[:60]}{'…' if len(shown) > 60 else ''}」")
+            shown = f"{shown[:60]}{'…' if len(shown) > 60 else ''}"
+            parts.append(f"值「{shown}」")
         self.lines.append(f"{'，'.join(parts)}：{reason}")
+        self.items.append(Problem(where, row, column, shown, reason))
 
 
 @dataclass
@@ -146,15 +150,18 @@ def _table_key(name: str) -> str | None:
     return None
 
 
-def read_ledger(path: Path, problems: Problems) -> dict[str, Table]:
-    """Read a workbook or a folder of CSV files into raw tables (no validation of values yet)."""
+def read_ledger(path: Path, problems: Problems, name: str | None = None) -> dict[str, Table]:
+    """Read a workbook or a folder of CSV files into raw tables (no validation of values yet).
+
+    ``name`` is what problems call the file (an upload is saved under another name).
+    """
     if path.is_dir():
         return _read_csv_folder(path, problems)
     if not path.exists():
         problems.add(str(path), None, None, None, "文件或文件夹不存在")
         return {}
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
-        return _read_workbook(path, problems)
+        return _read_workbook(path, problems, name or path.name)
     if path.suffix.lower() == ".csv":
         problems.add(str(path), None, None, None, "请导入包含 persons.csv、projects.csv、nodes.csv 的文件夹，或 .xlsx 工作簿")
         return {}
@@ -162,13 +169,13 @@ def read_ledger(path: Path, problems: Problems) -> dict[str, Table]:
     return {}
 
 
-def _read_workbook(path: Path, problems: Problems) -> dict[str, Table]:
+def _read_workbook(path: Path, problems: Problems, name: str) -> dict[str, Table]:
     from python_calamine import CalamineWorkbook
 
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises several error types for unreadable files
-        problems.add(str(path), None, None, None, f"无法读取工作簿：{exc}")
+        problems.add(name, None, None, None, f"无法读取工作簿：{exc}")
         return {}
     tables: dict[str, Table] = {}
     for sheet_name in workbook.sheet_names:
@@ -176,16 +183,16 @@ def _read_workbook(path: Path, problems: Problems) -> dict[str, Table]:
         if key is None:
             continue
         if key in tables:
-            problems.add(f"{path.name}[{sheet_name}]", None, None, None, f"重复的表 {key}")
+            problems.add(f"{name}[{sheet_name}]", None, None, None, f"重复的表 {key}")
             continue
         try:
             rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
         except Exception as exc:
-            problems.add(f"{path.name}[{sheet_name}]", None, None, None, f"无法读取工作表：{exc}")
+            problems.add(f"{name}[{sheet_name}]", None, None, None, f"无法读取工作表：{exc}")
             continue
-        tables[key] = _to_table(key, f"{path.name}[{sheet_name}]", rows, problems)
+        tables[key] = _to_table(key, f"{name}[{sheet_name}]", rows, problems)
     if not tables:
-        problems.add(str(path), None, None, None, "工作簿中没有 人员/项目/节点（persons/projects/nodes）工作表")
+        problems.add(name, None, None, None, "工作簿中没有 人员/项目/节点（persons/projects/nodes）工作表")
     return tables
 
 
@@ -500,7 +507,8 @@ def _plain_text(value: str) -> bool:
 
 
 def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
-                  progress: Callable[[str, int, int | None], None] | None = None) -> ImportResult:
+                  progress: Callable[[str, int, int | None], None] | None = None,
+                  source_name: str | None = None) -> ImportResult:
     """Import a ledger; refuse it whole (Refused with every problem) when anything is wrong.
 
     Persons and projects are read and checked first (they are small); the nodes then stream
@@ -510,7 +518,7 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
     """
     as_of = as_of or app.today()
     problems = Problems()
-    tables = read_ledger(path, problems)
+    tables = read_ledger(path, problems, source_name)
     persons = validate_persons(tables["persons"], problems) if "persons" in tables else []
     projects = validate_projects(tables["projects"], problems) if "projects" in tables else []
     result = ImportResult()
@@ -531,8 +539,8 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
             if not problems.lines:
                 writer.finish()
         if problems.lines:
-            raise Refused(*problems.lines)  # leaving the transaction by an exception rolls it back
-        log(app, session, "ledger", str(path), "import",
+            raise Refused(*problems.lines, details=problems.items)  # leaving by an exception rolls it back
+        log(app, session, "ledger", source_name or str(path), "import",
             {k: v for k, v in vars(result).items() if v} | {"as_of": as_of.isoformat()})
     return result
 

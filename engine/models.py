@@ -121,7 +121,12 @@ class Project(SQLModel, table=True):
 class Node(SQLModel, table=True):
     """A planned milestone; planned_date and completed_on are the current values."""
 
-    __table_args__ = (UniqueConstraint("project_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "code"),
+        # The nodes not done by a day (completed_on NULL or later) as one index-only range: traffic
+        # lights and progress figures read only these, whatever the size of the ledger.
+        Index("ix_node_completion", "completed_on", "planned_date", "project_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # No index of its own: the unique (project_id, code) index serves lookups by project.
@@ -367,3 +372,57 @@ class AuditEntry(SQLModel, table=True):
     recorded_at: dt.datetime = _ts()
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class Role(StrEnum):
+    """What a web account may do; values are stored, so never rename them."""
+
+    LEADER = "leader"      # reads everything, changes nothing
+    OFFICE = "office"      # the task-force office: imports, decisions, corrections
+    DISTRICT = "district"  # reads and corrects only the projects of one district
+
+
+class User(SQLModel, table=True):
+    """A web account (created with `duban user add`); the password is kept only as an argon2 hash."""
+
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    display_name: str = Field(max_length=100)
+    role: str = Field(max_length=16)
+    district: str | None = Field(default=None, max_length=100)
+    password_hash: str = Field(max_length=200)
+    active: bool = True
+    created_at: dt.datetime = _ts()
+    created_by: str = Field(max_length=100)
+    password_changed_at: dt.datetime = _ts()
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, the database only its SHA-256."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    csrf: str = Field(max_length=64)
+    created_at: dt.datetime = _ts()
+    last_seen_at: dt.datetime = _ts()
+    expires_at: dt.datetime = _ts()
+    ended_at: dt.datetime | None = _ts(nullable=True)
+    client: str | None = Field(default=None, max_length=64)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Every sign-in attempt, kept for the rate limit and for the record."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_name_at", "name", "at"), Index("ix_login_attempt_client_at", "client", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    client: str | None = Field(default=None, max_length=64)
+    at: dt.datetime = _ts()
+    ok: bool

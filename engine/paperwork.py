@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from config.calendar import HolidayTableMissing, WorkCalendar, meeting_dates, previous_meeting
+from engine.board import lights_as_of, progress_by
 from engine.context import App
 from engine.db import chunks
 from engine.figures import Figures, figures
@@ -155,14 +156,14 @@ def _person_statuses(app: App, session: Session) -> dict[int, str]:
             Strike.status == StrikeStatus.COUNTED, Strike.person_pk.is_not(None)).group_by(Strike.person_pk))}
 
 
-def red_projects(app: App, session: Session, day: dt.date) -> list[dict[str, Any]]:
+def red_projects(app: App, session: Session, day: dt.date, district: str | None = None) -> list[dict[str, Any]]:
     """Return projects with an overdue, uncompleted node as of a day (red), with those nodes."""
     grace = dt.timedelta(days=app.policy.grace_days)
     rows = session.execute(
         select(Project.code, Project.name, Project.district, Node.code, Node.name, Node.planned_date)
         .join(Project, Project.id == Node.project_id)
         .where(Project.status.in_(_EVALUATED), Node.planned_date < day - grace,
-               (Node.completed_on.is_(None)) | (Node.completed_on > day))).all()
+               (Node.completed_on.is_(None)) | (Node.completed_on > day), *_in_district(district))).all()
     grouped: dict[str, dict[str, Any]] = {}
     for code, name, district, node_code, node_name, planned in sorted(rows, key=lambda r: (r[0], r[3])):
         entry = grouped.setdefault(code, {"project_code": code, "project_name": name, "district": district or "",
@@ -172,17 +173,43 @@ def red_projects(app: App, session: Session, day: dt.date) -> list[dict[str, Any
     return list(grouped.values())
 
 
-def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkCalendar) -> dict[str, Any]:
-    """Return the party-group meeting agenda of §7 for the meeting on a date."""
+def _in_district(district: str | None) -> list[Any]:
+    """The condition on Project that keeps one district (none: the whole ledger)."""
+    return [] if district is None else [Project.district == district]
+
+
+def _strikes_in_district(district: str | None) -> list[Any]:
+    """The condition on Strike that keeps the strikes of one district's projects."""
+    if district is None:
+        return []
+    return [Strike.project_id.in_(select(Project.id).where(Project.district == district))]
+
+
+def _persons(session: Session, pks: Any) -> dict[int | None, Person]:
+    """The persons a document names (not every person of the ledger)."""
+    wanted = sorted({pk for pk in pks if pk is not None})
+    found: dict[int | None, Person] = {}
+    for chunk in chunks(wanted):
+        found.update((p.id, p) for p in session.scalars(select(Person).where(Person.id.in_(chunk))))
+    return found
+
+
+def _scoped_title(title: str, district: str | None) -> str:
+    return title if district is None else f"{title}（{district}）"
+
+
+def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkCalendar,
+                   district: str | None = None) -> dict[str, Any]:
+    """Return the party-group meeting agenda of §7 for the meeting on a date (of one district, if given)."""
     previous = previous_meeting(app.policy.meetings, meeting, calendar)
     pending = list(session.scalars(select(Strike).where(
         Strike.status == StrikeStatus.COUNTED, Strike.decision == "proposed",
-        Strike.detected_on <= meeting).order_by(Strike.id)))
-    persons = {p.id: p for p in session.scalars(select(Person))}
+        Strike.detected_on <= meeting, *_strikes_in_district(district)).order_by(Strike.id)))
     nodes = _nodes(session, [s.id for s in pending if s.id is not None])
     items: dict[str, list[dict[str, Any]]] = {"reviews": [], "decisions": [], "unassigned": []}
+    persons_pending = _persons(session, (s.person_pk for s in pending))
     for strike in pending:
-        entry = {"strike": _strike_dict(strike), "person": _person(persons.get(strike.person_pk or 0)),
+        entry = {"strike": _strike_dict(strike), "person": _person(persons_pending.get(strike.person_pk)),
                  "nodes": nodes.get(strike.id or 0, []),
                  "new": previous is None or strike.detected_on > previous}
         if strike.person_pk is None:
@@ -193,19 +220,26 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
             items["decisions"].append(entry)
     requested = session.execute(
         select(StrikeEvent.strike_id, StrikeEvent.text, StrikeEvent.recorded_at).join(Strike, Strike.id == StrikeEvent.strike_id)
-        .where(StrikeEvent.kind == "exemption_requested", Strike.status == StrikeStatus.COUNTED)
+        .where(StrikeEvent.kind == "exemption_requested", Strike.status == StrikeStatus.COUNTED,
+               *_strikes_in_district(district))
         .order_by(StrikeEvent.id)).all()
-    requests = []
-    for strike_id, reason, _at in requested:
-        asked = session.get(Strike, strike_id)
-        assert asked is not None
-        requests.append({"strike": _strike_dict(asked), "person": _person(persons.get(asked.person_pk or 0)),
-                         "reason": reason, "nodes": _nodes(session, [strike_id]).get(strike_id, [])})
+    asked = {s.id: s for chunk in chunks(sorted({r[0] for r in requested}))
+             for s in session.scalars(select(Strike).where(Strike.id.in_(chunk)))}
     statuses = _person_statuses(app, session)
     holders = responsible_on(session, meeting)
+    active = list(session.scalars(select(Project).where(Project.status == ProjectStatus.ACTIVE,
+                                                        *_in_district(district)).order_by(Project.code)))
+    persons = _persons(session, [*(s.person_pk for s in pending), *(s.person_pk for s in asked.values()),
+                                 *(holders.get(p.id or 0) for p in active)])
+    requests = []
+    asked_nodes = _nodes(session, list(asked))
+    for strike_id, reason, _at in requested:
+        strike = asked[strike_id]
+        requests.append({"strike": _strike_dict(strike), "person": _person(persons.get(strike.person_pk)),
+                         "reason": reason, "nodes": asked_nodes.get(strike_id, [])})
     needs = []
     unassigned_projects = {s.project_id for s in pending if s.person_pk is None}
-    for project in session.scalars(select(Project).where(Project.status == ProjectStatus.ACTIVE).order_by(Project.code)):
+    for project in active:
         holder = holders.get(project.id or 0)
         status = statuses.get(holder or 0, "active") if holder else None
         if holder is None:
@@ -217,58 +251,52 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
         needs.append({"project_code": project.code, "project_name": project.name, "reason": reason})
     return {
         "kind": Kind.MEETING_AGENDA.value,
-        "meta": {"title": f"{app.settings.issuer}党组会议议程（{meeting.year}年{meeting.month}月{meeting.day}日）",
+        "meta": {"title": _scoped_title(f"{app.settings.issuer}党组会议议程（{meeting.year}年{meeting.month}月{meeting.day}日）",
+                                        district),
                  "issuer": app.settings.issuer, "doc_number": None, "recipient": None,
                  "signature": app.settings.office, "date": meeting, "draft": False},
         "meeting": meeting, "previous": previous, **items, "exemption_requests": requests,
-        "needs_person": needs, "red_projects": red_projects(app, session, meeting),
-        "figures": _figures(figures(session, app.policy, meeting)),
+        "needs_person": needs, "red_projects": red_projects(app, session, meeting, district),
+        "figures": _figures(figures(session, app.policy, meeting, district)), "district": district,
     }
 
 
 # ------------------------------------------------------------------------------------ reports
 
 
-def lights(app: App, session: Session, day: dt.date) -> dict[str, list[dict[str, Any]]]:
+def lights(app: App, session: Session, day: dt.date, district: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """Return projects by traffic light (§6): red overdue, yellow due within the warning days, green."""
-    grace = dt.timedelta(days=app.policy.grace_days)
-    warn = dt.timedelta(days=app.policy.warning_days)
-    colour: dict[int, str] = {}
-    for project_id, planned, completed in session.execute(
-            select(Node.project_id, Node.planned_date, Node.completed_on).join(Project, Project.id == Node.project_id)
-            .where(Project.status.in_(_EVALUATED), Node.planned_date <= day + warn)):
-        if completed is not None and completed <= day:
-            continue
-        if planned < day - grace:
-            colour[project_id] = "red"
-        elif colour.get(project_id) != "red":
-            colour[project_id] = "yellow"
+    colour = lights_as_of(app, session, day, district)
     out: dict[str, list[dict[str, Any]]] = {"red": [], "yellow": [], "green": []}
-    for project in session.scalars(select(Project).where(Project.status.in_(_EVALUATED)).order_by(Project.code)):
+    for project in session.scalars(select(Project).where(Project.status.in_(_EVALUATED), *_in_district(district))
+                                   .order_by(Project.code)):
         out[colour.get(project.id or 0, "green")].append(
             {"project_code": project.code, "project_name": project.name, "district": project.district or ""})
     return out
 
 
-def daily_context(app: App, session: Session, day: dt.date) -> dict[str, Any]:
-    """Return the daily check report (每日检点) of a day."""
+def daily_context(app: App, session: Session, day: dt.date, district: str | None = None) -> dict[str, Any]:
+    """Return the daily check report (每日检点) of a day (of one district, if given)."""
+    here = _in_district(district)
     due = session.execute(
         select(Project.code, Project.name, Node.code, Node.name, Node.completed_on).join(Project, Project.id == Node.project_id)
-        .where(Project.status.in_(_EVALUATED), Node.planned_date == day)).all()
+        .where(Project.status.in_(_EVALUATED), Node.planned_date == day, *here)).all()
     done = session.execute(
         select(Project.code, Project.name, Node.code, Node.name, Node.planned_date).join(Project, Project.id == Node.project_id)
-        .where(Node.completed_on == day)).all()
+        .where(Node.completed_on == day, *here)).all()
     overdue = session.execute(
         select(Project.code, Project.name, Node.code, Node.name, Miss.planned_date).join(Node, Node.id == Miss.node_id)
-        .join(Project, Project.id == Node.project_id).where(Miss.detected_on == day)).all()
-    strikes = list(session.scalars(select(Strike).where(Strike.detected_on == day).order_by(Strike.id)))
-    persons = {p.id: p for p in session.scalars(select(Person))}
+        .join(Project, Project.id == Node.project_id).where(Miss.detected_on == day, *here)).all()
+    strikes = list(session.scalars(select(Strike).where(Strike.detected_on == day, *_strikes_in_district(district))
+                                   .order_by(Strike.id)))
+    persons = _persons(session, (s.person_pk for s in strikes))
     nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
     evaluated = session.scalar(select(EvaluationDay.day).where(EvaluationDay.day == day))
-    light = lights(app, session, day)
+    light = lights(app, session, day, district)
     return {
         "kind": Kind.DAILY_REPORT.value,
-        "meta": {"title": f"老旧小区改造每日检点（{day.year}年{day.month}月{day.day}日）", "issuer": app.settings.issuer,
+        "meta": {"title": _scoped_title(f"老旧小区改造每日检点（{day.year}年{day.month}月{day.day}日）", district),
+                 "issuer": app.settings.issuer,
                  "doc_number": None, "recipient": None, "signature": app.settings.office, "date": day, "draft": False},
         "day": day, "evaluated": evaluated is not None,
         "due": [{"project_code": p, "project_name": pn, "node_code": n, "node_name": nn,
@@ -277,41 +305,10 @@ def daily_context(app: App, session: Session, day: dt.date) -> dict[str, Any]:
                   "late": pl < day} for p, pn, n, nn, pl in sorted(done)],
         "newly_overdue": [{"project_code": p, "project_name": pn, "node_code": n, "node_name": nn, "planned_date": pl}
                           for p, pn, n, nn, pl in sorted(overdue)],
-        "strikes": [{"strike": _strike_dict(s), "person": _person(persons.get(s.person_pk or 0)),
+        "strikes": [{"strike": _strike_dict(s), "person": _person(persons.get(s.person_pk)),
                      "nodes": nodes.get(s.id or 0, [])} for s in strikes],
-        "lights": light, "counts": {k: len(v) for k, v in light.items()},
+        "lights": light, "counts": {k: len(v) for k, v in light.items()}, "district": district,
     }
-
-
-def _ranking(session: Session, day: dt.date, column: Any, grace: dt.timedelta) -> list[dict[str, Any]]:
-    stats: dict[str, dict[str, int]] = defaultdict(lambda: {"projects": 0, "due": 0, "on_time": 0, "overdue": 0, "nodes": 0,
-                                                           "completed_projects": 0})
-    per_project: dict[int, list[bool]] = defaultdict(list)
-    names: dict[int, str] = {}
-    for project_id, group, planned, completed in session.execute(
-            select(Project.id, column, Node.planned_date, Node.completed_on).join(Node, Node.project_id == Project.id)
-            .where(Project.status.in_(_EVALUATED))):
-        key = group or "（未填）"
-        names[project_id] = key
-        entry = stats[key]
-        entry["nodes"] += 1
-        finished = completed is not None and completed <= day
-        per_project[project_id].append(finished)
-        if planned + grace < day:
-            entry["due"] += 1
-            if finished and completed <= planned + grace:
-                entry["on_time"] += 1
-            if not finished:
-                entry["overdue"] += 1
-    for project_id, done in per_project.items():
-        stats[names[project_id]]["projects"] += 1
-        stats[names[project_id]]["completed_projects"] += all(done)
-    rows = [{"name": name, **values, "on_time_rate": values["on_time"] / values["due"] if values["due"] else 1.0}
-            for name, values in stats.items()]
-    rows.sort(key=lambda r: (-r["on_time_rate"], r["overdue"], r["name"]))
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
-    return rows
 
 
 def _batch_end(batch: str | None) -> dt.date | None:
@@ -322,21 +319,22 @@ def _batch_end(batch: str | None) -> dt.date | None:
         return None
 
 
-def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path | None) -> dict[str, Any]:
-    """Return the weekly bulletin (每周通报) of the week (Monday–Sunday) holding a day."""
+def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path | None,
+                   district: str | None = None) -> dict[str, Any]:
+    """Return the weekly bulletin (每周通报) of the week (Monday–Sunday) holding a day (of one district, if given)."""
     monday = week_of - dt.timedelta(days=week_of.weekday())
     sunday = monday + dt.timedelta(days=6)
     first_day = session.scalar(select(func.min(EvaluationDay.day))) or session.scalar(select(func.min(Node.planned_date))) or monday
     first_monday = first_day - dt.timedelta(days=first_day.weekday())
     issue = max((monday - first_monday).days // 7 + 1, 1)
     as_of = sunday
-    grace = dt.timedelta(days=app.policy.grace_days)
+    here = _in_district(district)
     batches: dict[str, dict[str, Any]] = {}
     done_by_project: dict[int, list[bool]] = defaultdict(list)
     batch_of: dict[int, str] = {}
     for project_id, batch, completed in session.execute(
             select(Project.id, Project.batch, Node.completed_on).join(Node, Node.project_id == Project.id)
-            .where(Project.status.in_(_EVALUATED))):
+            .where(Project.status.in_(_EVALUATED), *here)):
         batch_of[project_id] = batch or "（未填）"
         done_by_project[project_id].append(completed is not None and completed <= as_of)
     for project_id, done in done_by_project.items():
@@ -347,15 +345,16 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
     for entry in batches.values():
         entry["rate"] = entry["completed"] / entry["projects"] if entry["projects"] else 0.0
         entry["due"] = entry["deadline"] is not None and entry["deadline"] <= as_of
-    strikes = list(session.scalars(select(Strike).where(Strike.detected_on.between(monday, sunday)).order_by(Strike.id)))
-    persons = {p.id: p for p in session.scalars(select(Person))}
+    strikes = list(session.scalars(select(Strike).where(Strike.detected_on.between(monday, sunday),
+                                                        *_strikes_in_district(district)).order_by(Strike.id)))
+    persons = _persons(session, (s.person_pk for s in strikes))
     nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
     chart = None
     if chart_dir is not None:
         planned_days = sorted(session.scalars(select(Node.planned_date).join(Project, Project.id == Node.project_id)
-                                              .where(Project.status.in_(_EVALUATED))))
+                                              .where(Project.status.in_(_EVALUATED), *here)))
         done_days = sorted(d for d in session.scalars(select(Node.completed_on).join(Project, Project.id == Node.project_id)
-                                                      .where(Project.status.in_(_EVALUATED))) if d is not None)
+                                                      .where(Project.status.in_(_EVALUATED), *here)) if d is not None)
         start = min(planned_days[0], done_days[0] if done_days else planned_days[0]) if planned_days else monday
         points, i, j = [], 0, 0
         day = start
@@ -367,20 +366,23 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
             points.append((day, i, j))
             day += dt.timedelta(days=1)
         chart_dir.mkdir(parents=True, exist_ok=True)
-        chart = progress_chart(points, chart_dir / f"progress-{monday.isoformat()}.png",
+        suffix = "" if district is None else f"-{district}"
+        chart = progress_chart(points, chart_dir / f"progress-{monday.isoformat()}{suffix}.png",
                                f"计划节点累计完成情况（截至{as_of.month}月{as_of.day}日）")
     return {
         "kind": Kind.WEEKLY_BULLETIN.value,
-        "meta": {"title": f"关于老旧小区改造进展情况的通报（第{issue}期）", "issuer": app.settings.issuer,
+        "meta": {"title": _scoped_title(f"关于老旧小区改造进展情况的通报（第{issue}期）", district),
+                 "issuer": app.settings.issuer,
                  "doc_number": _doc_number(app, monday.year, issue).replace("督", "督通"), "recipient": "各项目负责人、各施工单位：",
                  "signature": app.settings.office, "date": sunday, "draft": False},
         "issue": issue, "monday": monday, "sunday": sunday,
-        "figures": _figures(figures(session, app.policy, as_of)),
+        "figures": _figures(figures(session, app.policy, as_of, district)),
         "batches": sorted(batches.values(), key=lambda b: b["batch"]),
-        "districts": _ranking(session, as_of, Project.district, grace),
-        "contractors": _ranking(session, as_of, Project.contractor, grace),
-        "red_projects": red_projects(app, session, as_of),
-        "strikes": [{"strike": _strike_dict(s), "person": _person(persons.get(s.person_pk or 0)),
+        "districts": progress_by(app, session, as_of, "district", district),
+        "contractors": progress_by(app, session, as_of, "contractor", district),
+        "red_projects": red_projects(app, session, as_of, district),
+        "district": district,
+        "strikes": [{"strike": _strike_dict(s), "person": _person(persons.get(s.person_pk)),
                      "nodes": nodes.get(s.id or 0, [])} for s in strikes],
         "chart": chart.name if chart else None,
     }

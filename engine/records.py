@@ -7,6 +7,7 @@ Every function here is called inside the caller's transaction and appends histor
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from sqlmodel import Session
 from config.policy import PersonStatus
 from engine.context import App
 from engine.dates import format_cn
+from engine.db import chunks
 from engine.errors import Refused
 from engine.levels import rederive, status_of
 from engine.models import (
@@ -42,19 +44,23 @@ def log(app: App, session: Session, entity: str, key: str, action: str, detail: 
                           detail=detail, reason=reason))
 
 
-def holders(session: Session, on: dt.date = dt.date.max) -> dict[int, int]:
+def holders(session: Session, on: dt.date = dt.date.max, project_ids: Iterable[int] | None = None) -> dict[int, int]:
     """Each project's responsible person (pk) on a day: the assignment in force then.
 
     The latest effective date wins, and of two on the same date the later recorded. The one
-    place that answers "who holds this project"; by default, the latest assignment of all.
+    place that answers "who holds this project"; by default, the latest assignment of all
+    projects (``project_ids`` limits it to some).
     """
+    query = (select(Assignment.project_id, Assignment.effective_from, Assignment.id, Assignment.person_pk)
+             .where(Assignment.effective_from <= on))
+    queries = [query] if project_ids is None else [query.where(Assignment.project_id.in_(chunk))
+                                                     for chunk in chunks(sorted(set(project_ids)))]
     found: dict[int, tuple[dt.date, int, int]] = {}
-    for project_id, effective_from, assignment_id, person_pk in session.execute(
-            select(Assignment.project_id, Assignment.effective_from, Assignment.id, Assignment.person_pk)
-            .where(Assignment.effective_from <= on)):
-        key = (effective_from, assignment_id, person_pk)
-        if project_id not in found or key > found[project_id]:
-            found[project_id] = key
+    for chunk_query in queries:
+        for project_id, effective_from, assignment_id, person_pk in session.execute(chunk_query):
+            key = (effective_from, assignment_id, person_pk)
+            if project_id not in found or key > found[project_id]:
+                found[project_id] = key
     return {project_id: key[2] for project_id, key in found.items()}
 
 

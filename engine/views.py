@@ -152,3 +152,119 @@ def nodes_view(session: Session, project_code: str | None = None) -> list[dict[s
     rows = sorted(session.execute(query).all(), key=lambda r: (r[0], r[1]))
     return [{"project_code": p, "node_code": n, "name": name, "planned_date": planned.isoformat(),
              "completed_on": done.isoformat() if done else None} for p, n, name, planned, done in rows]
+
+
+# ------------------------------------------------------------------------ persons, register, project
+
+
+def visible_person_pks(session: Session, district: str) -> set[int]:
+    """Return the persons district staff may see: ever responsible for, or struck on, a project of theirs."""
+    in_district = select(Project.id).where(Project.district == district)
+    from engine.models import Assignment
+
+    held = set(session.scalars(select(Assignment.person_pk).where(Assignment.project_id.in_(in_district))))
+    struck = set(session.scalars(select(Strike.person_pk).where(Strike.project_id.in_(in_district),
+                                                              Strike.person_pk.is_not(None))))
+    return held | {pk for pk in struck if pk is not None}
+
+
+def persons_page(app: App, session: Session, status: str | None = None, text: str | None = None,
+                 district: str | None = None, page: int = 1, per_page: int = 50) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of persons (status, counted strikes, highest level) and how many match."""
+    from engine.versioned import cached
+
+    everyone = cached(session, ("persons", district, app.policy.fingerprint()),
+                      lambda: _persons_with_status(app, session, district))
+    wanted = (text or "").strip().lower()
+    rows = [row for row in everyone if (not status or row["status"] == status)
+            and (not wanted or wanted in row["person_id"].lower() or wanted in row["name"].lower())]
+    start = (max(page, 1) - 1) * per_page
+    return rows[start:start + per_page], len(rows)
+
+
+def _persons_with_status(app: App, session: Session, district: str | None) -> list[dict[str, Any]]:
+    stats = {pk: (count, level) for pk, count, level in session.execute(
+        select(Strike.person_pk, func.count(), func.max(Strike.level))
+        .where(Strike.status == StrikeStatus.COUNTED, Strike.person_pk.is_not(None))
+        .group_by(Strike.person_pk))}
+    visible = visible_person_pks(session, district) if district is not None else None
+    rows = []
+    for pk, person_id, name, unit in session.connection().execute(
+            select(Person.id, Person.person_id, Person.name, Person.unit).order_by(Person.person_id)):
+        if visible is not None and pk not in visible:
+            continue
+        count, level = stats.get(pk, (0, None))
+        person_status = str(app.policy.status_for(level))
+        rows.append({"pk": pk, "person_id": person_id, "name": name, "unit": unit or "", "status": person_status,
+                     "status_cn": STATUS_CN[person_status], "counted_strikes": count, "level": level})
+    return rows
+
+
+def person_ladder(app: App, session: Session, person: Person) -> list[dict[str, Any]]:
+    """Return every strike of a person, in ladder order for the counted ones, each with its explanation."""
+    strikes = list(session.scalars(select(Strike).where(Strike.person_pk == person.id)))
+    from engine.levels import ladder_key
+
+    strikes.sort(key=lambda s: (s.status != StrikeStatus.COUNTED, ladder_key(s), s.id))
+    nodes = strike_nodes(session, [s.id for s in strikes if s.id is not None])
+    districts: dict[int, str | None] = dict(session.execute(select(Project.id, Project.district)
+                                     .where(Project.id.in_({s.project_id for s in strikes}))).all())
+    return [{"strike": s, "nodes": nodes.get(s.id or 0, []), "district": districts.get(s.project_id),
+             "explanation": explain(app, session, s),
+             "action_cn": ACTION_CN.get(s.action or "", ""), "status_cn": STATUS_CN.get(s.status, s.status),
+             "decision_cn": STATUS_CN.get(s.decision or "", "")} for s in strikes]
+
+
+def never_use_register(app: App, session: Session, district: str | None = None) -> list[dict[str, Any]]:
+    """Return the never-use register (永不使用人员名册): each dismissed person and the strike that dismissed them."""
+    from config.policy import PersonStatus
+
+    dismissal_level = next(r.level for r in app.policy.ladder if r.status == PersonStatus.DISMISSED)
+    visible = visible_person_pks(session, district) if district is not None else None
+    first: dict[int, Strike] = {}
+    for strike in session.scalars(select(Strike).where(Strike.status == StrikeStatus.COUNTED,
+                                                      Strike.level >= dismissal_level).order_by(Strike.id)):
+        if strike.person_pk is not None and (visible is None or strike.person_pk in visible):
+            current = first.get(strike.person_pk)
+            if current is None or (strike.level or 0) < (current.level or 0):
+                first[strike.person_pk] = strike
+    persons = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(first)))}
+    nodes = strike_nodes(session, [s.id for s in first.values() if s.id is not None])
+    out = []
+    for pk, strike in sorted(first.items(), key=lambda item: (item[1].detected_on, persons[item[0]].person_id)):
+        person = persons[pk]
+        out.append({"person_id": person.person_id, "name": person.name, "unit": person.unit or "",
+                    "strike_id": strike.id, "level": strike.level, "detected_on": strike.detected_on,
+                    "decision": strike.decision, "decision_cn": STATUS_CN.get(strike.decision or "", ""),
+                    "meeting_date": strike.meeting_date, "nodes": nodes.get(strike.id or 0, [])})
+    return out
+
+
+def project_history(app: App, session: Session, project: Project) -> dict[str, Any]:
+    """Return a project's assignments, node history and strikes, oldest first: what its page shows."""
+    from engine.models import Assignment, NodeHistory
+
+    rows = list(session.scalars(select(Assignment).where(Assignment.project_id == project.id)
+                                .order_by(Assignment.effective_from, Assignment.id)))
+    strikes = list(session.scalars(select(Strike).where(Strike.project_id == project.id).order_by(Strike.id)))
+    pks = {a.person_pk for a in rows} | {s.person_pk for s in strikes if s.person_pk is not None}
+    persons: dict[int | None, str] = {}
+    names: dict[int | None, str] = {}
+    for pk, person_id, name in session.execute(select(Person.id, Person.person_id, Person.name)
+                                               .where(Person.id.in_(pks))):
+        persons[pk], names[pk] = person_id, name
+    assignments = [{"person_id": persons.get(a.person_pk), "name": names.get(a.person_pk),
+                    "effective_from": a.effective_from, "reason": a.reason, "source": a.source, "actor": a.actor,
+                    "recorded_at": a.recorded_at} for a in rows]
+    node_codes: dict[int, str] = dict(session.execute(select(Node.id, Node.code).where(Node.project_id == project.id)).all())
+    history = [{"node_code": node_codes[h.node_id], "kind": h.kind, "planned_date": h.planned_date,
+                "previous_planned_date": h.previous_planned_date, "completed_on": h.completed_on,
+                "previous_completed_on": h.previous_completed_on, "reason": h.reason, "source": h.source,
+                "actor": h.actor, "recorded_at": h.recorded_at}
+               for h in session.scalars(select(NodeHistory).where(NodeHistory.node_id.in_(node_codes))
+                                        .order_by(NodeHistory.id))]
+    return {"assignments": assignments, "history": history, "strikes": strikes,
+            "strike_persons": {s.id: (persons.get(s.person_pk), names.get(s.person_pk)) for s in strikes}}
+
+
+HISTORY_KIND_CN = {"planned": "计划", "extension": "延期", "completion": "完成"}

@@ -10,6 +10,7 @@ The guards answer the defects measured in notes/durable-rules.md:
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -96,6 +97,8 @@ class Session:
 
 
 _HOST: QuietHost | None = None
+#: The C core is not thread-safe and keeps one live session: threads (the web server's) take turns.
+_TURN = threading.RLock()
 
 
 def _shared_host() -> QuietHost:
@@ -116,20 +119,21 @@ class RuleHost:
     @contextmanager
     def session(self, ruleset: str, subject: str, state: dict[str, Any]) -> Iterator[Session]:
         """Open a fresh session for one subject and always delete it afterwards."""
-        if self._live is not None:
-            raise RulesError(f"session for {self._live} still live; sessions must not overlap")
-        sid = "1"  # one live session at a time, so one sid: no hash can collide with another
-        self._live = subject
-        session = Session(self._host, ruleset, sid, subject)
-        try:
-            self._host.update_state(ruleset, {**state, "sid": sid, "subject": subject})
-            yield session
-        finally:
+        with _TURN:
+            if self._live is not None:
+                raise RulesError(f"session for {self._live} still live; sessions must not overlap")
+            sid = "1"  # one live session at a time, so one sid: no hash can collide with another
+            self._live = subject
+            session = Session(self._host, ruleset, sid, subject)
             try:
-                # delete_state on a session that never received a message crashes the C core
-                # (SIGSEGV) when the ruleset has never seen one; such a session holds no facts,
-                # and the next update_state replaces its state whole.
-                if session.touched:
-                    self._host.delete_state(ruleset, sid)
+                self._host.update_state(ruleset, {**state, "sid": sid, "subject": subject})
+                yield session
             finally:
-                self._live = None
+                try:
+                    # delete_state on a session that never received a message crashes the C core
+                    # (SIGSEGV) when the ruleset has never seen one; such a session holds no facts,
+                    # and the next update_state replaces its state whole.
+                    if session.touched:
+                        self._host.delete_state(ruleset, sid)
+                finally:
+                    self._live = None
