@@ -23,7 +23,7 @@ serve: setup
 
 test: setup browser lint typecheck pytest
 
-# Debian's Chromium, ChromeDriver and a CJK font for the browser tests (tests/engine/web/test_browser.py).
+# Debian's Chromium, ChromeDriver and a CJK font for the browser tests (tests/engine/app/web/test_browser.py).
 # Installed with apt where missing and possible (root on Debian); elsewhere those tests skip, except under CI.
 BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
 browser:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from config import Policy, Settings
 from engine import clock
-from engine.db import make_engine
+from engine.store.db import make_engine
 
 if TYPE_CHECKING:
     from config.calendar import WorkCalendar

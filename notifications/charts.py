@@ -22,6 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
+from notifications.files import replacing
+
 __all__ = ["CJK_FONT_NAME", "cjk_font_path", "progress_chart"]
 
 #: Family name of the bundled CJK font, usable wherever matplotlib takes a font family (after ``cjk_font_path()``).
@@ -132,5 +134,6 @@ def progress_chart(points: Sequence[tuple[datetime.date, int, int]], path: pathl
         axes.spines[["top", "right"]].set_visible(False)
 
         figure.tight_layout()
-        figure.savefig(path, format="png", dpi=_DPI)
+        with replacing(path) as temp:
+            figure.savefig(temp, format="png", dpi=_DPI)
     return path

@@ -7,7 +7,6 @@ one message and raise on failure; the outbox (engine/outbox.py) owns retries and
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import smtplib
 import ssl
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from config.delivery import DeliverySettings, FileDropSettings, SmtpSettings, WebhookSettings
+from notifications.files import write_atomic
 
 
 class DeliveryError(Exception):
@@ -50,9 +50,7 @@ class FileDrop:
         folder = self.settings.dir
         folder.mkdir(parents=True, exist_ok=True)
         safe = message.key.replace(":", "_").replace("/", "_")
-        temp = folder / f".{safe}.tmp"
-        temp.write_text(f"收件人：{message.recipient}\n主题：{message.subject}\n\n{message.body}", encoding="utf-8")
-        os.replace(temp, folder / f"{safe}.txt")
+        write_atomic(folder / f"{safe}.txt", f"收件人：{message.recipient}\n主题：{message.subject}\n\n{message.body}")
         if message.attachment is not None:
             shutil.copyfile(message.attachment, folder / f"{safe}{message.attachment.suffix}")
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import datetime
 import io
-import os
 import re
 import unicodedata
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,9 @@ from docx.styles.style import ParagraphStyle
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
+
+from notifications.files import write_atomic
+from notifications.wording import cn_date
 
 __all__ = [
     "BODY_FONT",
@@ -415,11 +416,6 @@ def _add_field(paragraph: Paragraph, instruction: str, placeholder: str, font: s
     field_char("separate")
     _style_run(paragraph.add_run(placeholder), font, size)
     field_char("end")
-
-
-def cn_date(day: datetime.date) -> str:
-    """Format a date the way 公文 print it: 2024年7月31日, Arabic numerals without leading zeros."""
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 # --- document set-up ---------------------------------------------------------------------------------------------
@@ -840,10 +836,4 @@ def write_docx(body_markdown: str, meta: DocMeta, path: Path) -> None:
     document = build_document(body_markdown, meta, path.parent)
     buffer = io.BytesIO()
     document.save(buffer)
-    # Write beside the target and rename, so a reader (mailer, download) never sees a half-written file.
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        temporary.write_bytes(buffer.getvalue())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomic(path, buffer.getvalue())  # a reader (mailer, download) never sees half a file

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +9,9 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefine
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from notifications.kinds import REGISTRY, Format, Kind, template_name
+from notifications.wording import cn_date
 
 _UPPER = "〇一二三四五六七八九十"
-
-
-def cn_date(value: dt.date | None) -> str:
-    """Write a date the official way: 2024年7月31日."""
-    if value is None:
-        return ""
-    return f"{value.year}年{value.month}月{value.day}日"
 
 
 def cn_number(value: int) -> str:

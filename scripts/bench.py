@@ -85,9 +85,9 @@ def duban_phases(ledger: Path, work: Path, profile: bool) -> dict[str, object]:
     out = work / "out"
     url = f"sqlite:///{db}"
     env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_TODAY": ONE_MORE.isoformat(), "DUBAN_OUT_DIR": str(out)}
-    duban = [sys.executable, "-c", "from engine.cli import main; main()"]
+    duban = [sys.executable, "-c", "from engine.app.cli import main; main()"]
     if profile:
-        duban = [sys.executable, "-m", "cProfile", "-o", str(work / "{phase}.prof"), "-m", "engine.cli"]
+        duban = [sys.executable, "-m", "cProfile", "-o", str(work / "{phase}.prof"), "-m", "engine.app.cli"]
 
     def command(phase: str, *args: str) -> list[str]:
         return [part.replace("{phase}", phase) for part in duban] + list(args)

@@ -1,4 +1,4 @@
-"""Generate the bundled demo: engine/demo/ledger.xlsx (the ledger) and engine/demo/campaign.csv (the 2024 campaign).
+"""Generate the bundled demo: engine/app/demo/ledger.xlsx (the ledger) and engine/app/demo/campaign.csv (the 2024 campaign).
 
 Deterministic: one random.Random(2024), no clock, no hash-seed dependence; running it twice gives the same bytes.
 The demo follows the Lüliang report: 126 projects of 综合改造一期/二期 in 离石区, finished in four batches (end of July,
@@ -6,7 +6,7 @@ August, September, October), every node worked backwards from the batch's comple
 most nodes are done on time while a few responsible persons (and the contractors and districts they work in) fall
 behind, so that the three-strike rule has something to do at every level.
 
-    python scripts/make_demo_ledger.py [--out-dir engine/demo]
+    python scripts/make_demo_ledger.py [--out-dir engine/app/demo]
 """
 
 from __future__ import annotations

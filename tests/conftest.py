@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.cli import run
+from engine.app.cli import run
+
+#: The project's root (config/, docs/, engine/ … beside tests/).
+ROOT = Path(__file__).resolve().parents[1]
 
 # Tests run in a deliberately non-UTC zone, with "today" fixed unless a test moves it.
 os.environ["TZ"] = "Asia/Shanghai"

@@ -13,7 +13,7 @@ import time_machine
 
 from notifications.kinds import REGISTRY, Format, Kind, template_name
 from notifications.render import Renderer
-from tests.conftest import Duban, node, person, project, write_ledger
+from tests.conftest import ROOT, Duban, node, person, project, write_ledger
 
 GOLDEN = Path(__file__).with_name("golden")
 UPDATE = os.environ.get("DUBAN_UPDATE_GOLDEN") == "1"
@@ -102,7 +102,7 @@ def test_ledger_text_is_data_never_template_code(duban: Duban, tmp_path: Path) -
 
 def test_registry_every_kind_has_a_template_for_every_format_and_an_example() -> None:
     renderer = Renderer()
-    templates = Path(__file__).parents[2] / "notifications" / "templates"
+    templates = ROOT / "notifications" / "templates"
     for kind, info in REGISTRY.items():
         assert info.title and info.category in {"notice", "decision", "agenda", "report", "bulletin"}, kind
         for fmt in info.formats:

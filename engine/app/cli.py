@@ -1,0 +1,709 @@
+"""The command line, `duban` (督办): the contract of spec/cli.md and the office's daily tools."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from config import ConfigError, load_settings
+from engine.context import App
+from engine.errors import Refused
+from engine.store.db import DatabaseError, reading, require_schema, transaction, upgrade
+from rules.host import RulesError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="督办：老旧小区改造计划节点问责与督办规则引擎。")
+import_app = typer.Typer(no_args_is_help=True, help="导入数据。")
+node_app = typer.Typer(no_args_is_help=True, help="节点：完成、延期。")
+project_app = typer.Typer(no_args_is_help=True, help="项目：指定负责人。")
+strike_app = typer.Typer(no_args_is_help=True, help="问责记录：确认、豁免、说明。")
+notices_app = typer.Typer(no_args_is_help=True, help="通知、决定：生成文书。")
+report_app = typer.Typer(no_args_is_help=True, help="每日检点、每周通报。")
+db_app = typer.Typer(no_args_is_help=True, help="数据库：复制到另一个数据库。")
+export_app = typer.Typer(no_args_is_help=True, help="导出数据。")
+audit_app = typer.Typer(no_args_is_help=True, help="记录在案：校验、导出防篡改审计链。")
+outbox_app = typer.Typer(help="发件箱：待发送、已发送、发送失败的消息。", invoke_without_command=True)
+user_app = typer.Typer(no_args_is_help=True, help="网页账号：新增、列出、改密码、停用。")
+app.add_typer(import_app, name="import")
+app.add_typer(node_app, name="node")
+app.add_typer(project_app, name="project")
+app.add_typer(strike_app, name="strike")
+app.add_typer(notices_app, name="notices")
+app.add_typer(report_app, name="report")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(export_app, name="export")
+app.add_typer(user_app, name="user")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _iso(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"日期应为 YYYY-MM-DD 格式：{value!r}") from None
+
+
+DateArg = Annotated[str, typer.Option(help="日期 YYYY-MM-DD")]
+
+
+class _State:
+    db: str | None = None
+    config: Path | None = None
+    app: App | None = None
+
+
+_state = _State()
+
+
+@app.callback()
+def _main(
+    db: Annotated[str | None, typer.Option("--db", help="数据库地址（默认 DUBAN_DATABASE_URL、配置文件或 ./duban.db）")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="配置文件 duban.toml")] = None,
+) -> None:
+    _state.db, _state.config = db, config
+
+
+def get_app(check_schema: bool = True) -> App:
+    """Build the application from the options, environment and config file."""
+    if _state.app is None:
+        _state.app = App(load_settings(_state.db, _state.config))
+    if check_schema:
+        require_schema(_state.app.engine)
+    return _state.app
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None) + "\n")
+
+
+@app.command()
+def init() -> None:
+    """创建或升级数据库结构（可重复运行）。"""
+    application = get_app(check_schema=False)
+    revision = upgrade(application.engine)
+    out.print(f"数据库已就绪（结构版本 {revision}）：{_safe_url(application.settings.database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@import_app.command("ledger")
+def import_ledger_cmd(
+    path: Annotated[Path, typer.Argument(help=".xlsx 工作簿或 CSV 文件夹")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="负责人变更的生效日期（默认今天）")] = None,
+) -> None:
+    """导入工作台账（全部成功或全部不变）。"""
+    from engine.ledger import import_ledger
+
+    as_of_day = _iso(as_of)
+    application = get_app()
+    with _progress() as progress:
+        result = import_ledger(application, path, as_of_day, progress)
+    parts = [f"{label} {value}" for label, value in (
+        ("新增人员", result.persons_added), ("更新人员", result.persons_updated),
+        ("新增项目", result.projects_added), ("更新项目", result.projects_updated),
+        ("新增节点", result.nodes_added), ("更新节点", result.nodes_updated),
+        ("延期", result.extensions), ("完成", result.completions), ("负责人变更", result.reassignments)) if value]
+    out.print(f"已导入 {path}：" + ("，".join(parts) if parts else "没有变化"))
+
+
+class _progress:
+    """A progress bar on the terminal for imports that take more than a moment."""
+
+    def __enter__(self) -> Any:
+        if not err.is_terminal:
+            return None
+        from rich.progress import Progress
+
+        self._bar = Progress(console=err, transient=True)
+        self._bar.start()
+        self._task: Any = None
+
+        def update(label: str, done: int, total: int | None) -> None:
+            if self._task is None:
+                self._task = self._bar.add_task(label, total=total)
+            self._bar.update(self._task, completed=done)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if err.is_terminal:
+            self._bar.stop()
+
+
+@node_app.command("complete")
+def node_complete(project: str, node: str, on: Annotated[str, typer.Option("--on", help="完成日期")],
+                  reason: Annotated[str | None, typer.Option("--reason")] = None) -> None:
+    """记录节点完成。"""
+    from engine.record.actions import complete_node
+
+    day = _iso(on)
+    assert day is not None
+    changed = complete_node(get_app(), project, node, day, reason)
+    out.print(f"{project} {node}：完成日期 {day.isoformat()}" + ("" if changed else "（与已有记录相同，未变化）"))
+
+
+@node_app.command("extend")
+def node_extend(project: str, node: str, to: Annotated[str, typer.Option("--to", help="新的计划日期")],
+                reason: Annotated[str, typer.Option("--reason", help="批准延期的理由")]) -> None:
+    """记录批准的延期（新的计划完成日期）。"""
+    from engine.record.actions import extend_node
+
+    day = _iso(to)
+    assert day is not None
+    old, changed = extend_node(get_app(), project, node, day, reason)
+    out.print(f"{project} {node}：计划日期 {old.isoformat()} → {day.isoformat()}" if changed
+              else f"{project} {node}：计划日期已是 {day.isoformat()}，未变化")
+
+
+@project_app.command("assign")
+def project_assign(project: str, person: str, from_: Annotated[str, typer.Option("--from", help="生效日期")],
+                   reason: Annotated[str | None, typer.Option("--reason")] = None) -> None:
+    """指定项目负责人（自某日起生效）；永不使用人员被拒绝。"""
+    from engine.record.actions import assign_project
+
+    day = _iso(from_)
+    assert day is not None
+    assign_project(get_app(), project, person, day, reason)
+    out.print(f"项目 {project} 的负责人自 {day.isoformat()} 起为 {person}")
+
+
+@app.command()
+def evaluate(
+    through: Annotated[str, typer.Option("--through", help="评估到此日（含）")],
+    from_: Annotated[str | None, typer.Option("--from", help="首次评估的起始日")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """逐日评估尚未评估的日期，直到 --through。"""
+    from engine.evaluation.daily import evaluate as run
+
+    through_day = _iso(through)
+    assert through_day is not None
+    application = get_app()
+    result = run(application, through_day, _iso(from_))
+    if as_json:
+        _print_json({"evaluated_days": [d.isoformat() for d in result.evaluated_days],
+                     "new_strikes": result.new_strikes, "warnings": result.warnings})
+        return
+    if not result.evaluated_days:
+        out.print(f"没有需要评估的日期（已评估至 {through_day.isoformat()} 或之后）")
+        return
+    out.print(f"已评估 {result.evaluated_days[0].isoformat()} 至 {result.evaluated_days[-1].isoformat()}，"
+              f"共 {len(result.evaluated_days)} 天：逾期节点 {result.misses} 个，新问责记录 {len(result.new_strikes)} 条，"
+              f"预警节点 {result.warnings} 个")
+
+
+def _strike(session: Any, strike_id: int) -> Any:
+    from engine.store.models import Strike
+
+    strike = session.get(Strike, strike_id)
+    if strike is None:
+        raise Refused(f"问责记录 #{strike_id} 不存在")
+    return strike
+
+
+@strike_app.command("confirm")
+def strike_confirm(strike_id: int, meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")],
+                   text: Annotated[str | None, typer.Option("--text", help="决定内容")] = None) -> None:
+    """记录党组会对问责记录的确认。"""
+    from engine.record.actions import confirm_strike
+
+    day = _iso(meeting)
+    assert day is not None
+    confirm_strike(get_app(), strike_id, day, text)
+    out.print(f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认")
+
+
+@strike_app.command("exempt")
+def strike_exempt(strike_id: int, reason: Annotated[str, typer.Option("--reason", help="豁免理由")],
+                  meeting: Annotated[str | None, typer.Option("--meeting", help="党组会日期")] = None) -> None:
+    """豁免问责记录（不再计入，之后的等级随之下调）。"""
+    from engine.record.actions import exempt_strike
+
+    meeting_day = _iso(meeting)
+    exempt_strike(get_app(), strike_id, reason, meeting_day)
+    out.print(f"问责记录 #{strike_id} 已豁免：{reason}")
+
+
+@strike_app.command("request-exemption")
+def strike_request_exemption(strike_id: int, reason: Annotated[str, typer.Option("--reason", help="申请免责的理由")]) -> None:
+    """登记免责申请（列入下次党组会议程）。"""
+    from engine.record.actions import ask_exemption
+
+    ask_exemption(get_app(), strike_id, reason)
+    out.print(f"问责记录 #{strike_id} 的免责申请已登记，将提交党组会审议")
+
+
+@strike_app.command("explain")
+def strike_explain(strike_id: int) -> None:
+    """说明问责记录的事实与依据的规则。"""
+    from engine.views.strikes import explain
+
+    application = get_app()
+    with reading(application.engine) as session:
+        lines = explain(application, session, _strike(session, strike_id))
+    for line in lines:
+        out.print(line, markup=False)
+
+
+@app.command()
+def strikes(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出全部问责记录。"""
+    from engine.views.strikes import ACTION_CN, STATUS_CN, strikes_json
+
+    application = get_app()
+    with reading(application.engine) as session:
+        data = strikes_json(session)
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("编号", "责任人", "项目", "节点", "计划日期", "发现日期", "等级", "处理", "状态", "决定")
+    for s in data:
+        table.add_row(str(s["id"]), s["person_id"] or "（无）", "、".join(s["project_codes"]),
+                      "、".join(f"{n['project_code']}/{n['node_code']}" for n in s["nodes"]), s["planned_date"],
+                      s["detected_on"], str(s["level"] or ""), ACTION_CN.get(s["action"] or "", ""),
+                      STATUS_CN.get(s["status"], s["status"]), STATUS_CN.get(s["decision"] or "", ""))
+    out.print(table)
+
+
+@app.command()
+def persons(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出全部人员及其状态。"""
+    from engine.views.strikes import STATUS_CN, persons_json
+
+    application = get_app()
+    with reading(application.engine) as session:
+        data = persons_json(application, session)
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("人员编号", "姓名", "状态", "计入的问责记录")
+    for p in data:
+        table.add_row(p["person_id"], p["name"], STATUS_CN.get(p["status"], p["status"]), str(p["counted_strikes"]))
+    out.print(table)
+
+
+@app.command()
+def projects(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出全部项目及当前负责人。"""
+    from engine.views.strikes import projects_view
+
+    application = get_app()
+    with reading(application.engine) as session:
+        data = projects_view(session)
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("项目编号", "项目名称", "片区", "批次", "状态", "负责人", "节点", "已完成")
+    for p in data:
+        table.add_row(p["project_code"], p["name"], p["district"] or "", p["batch"] or "", p["status_cn"],
+                      p["responsible_person_id"] or "（无）", str(p["nodes"]), str(p["completed"]))
+    out.print(table)
+
+
+@app.command()
+def nodes(project: Annotated[str | None, typer.Argument(help="只列出此项目的节点")] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出节点（计划日期、完成日期）。"""
+    from engine.views.strikes import nodes_view
+
+    application = get_app()
+    with reading(application.engine) as session:
+        data = nodes_view(session, project)
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("项目编号", "节点编号", "节点名称", "计划完成日期", "实际完成日期")
+    for n in data:
+        table.add_row(n["project_code"], n["node_code"], n["name"], n["planned_date"], n["completed_on"] or "")
+    out.print(table)
+
+
+FormatOpt = Annotated[str, typer.Option("--format", help="md、html 或 docx")]
+
+
+def _format(value: str) -> Any:
+    from notifications.kinds import Format
+
+    try:
+        return Format(value.lower())
+    except ValueError:
+        raise typer.BadParameter(f"格式应为 md、html 或 docx：{value!r}") from None
+
+
+def _document(write: Any, day_text: str, fmt: str, out_path: Path | None) -> None:
+    # Options are checked before the database is touched: a bad date is a usage error (exit 2).
+    day, chosen = _iso(day_text), _format(fmt)
+    text, path = write(get_app(), day, chosen, out_path)
+    if text is not None:
+        sys.stdout.write(text)
+    elif path is not None:
+        out.print(f"已写入 {path}")
+
+
+@app.command()
+def agenda(meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")], fmt: FormatOpt = "md",
+           out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None) -> None:
+    """生成党组会议程。"""
+    from engine.paperwork.documents import write_agenda
+
+    _document(write_agenda, meeting, fmt, out_path)
+
+
+@notices_app.command("render")
+def notices_render(out_dir: Annotated[Path, typer.Option("--out", help="输出目录")],
+                   fmt: Annotated[list[str] | None, typer.Option("--format", help="md、html、docx（可多次；默认全部）")] = None) -> None:
+    """生成尚未生成的全部通知、决定（每份只生成一次）。"""
+    from engine.paperwork.documents import render_notices
+    from notifications.kinds import Format
+
+    formats = [_format(f) for f in fmt] if fmt else list(Format)
+    application = get_app()
+    written = render_notices(application, out_dir, formats)
+    out.print(f"已生成 {len(written)} 个文件，写入 {out_dir / 'notices'}" if written else "没有尚未生成的通知")
+
+
+@report_app.command("daily")
+def report_daily(date: Annotated[str, typer.Option("--date", help="检点日期")], fmt: FormatOpt = "md",
+                 out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印）")] = None) -> None:
+    """生成每日检点报告。"""
+    from engine.paperwork.documents import write_daily
+
+    _document(write_daily, date, fmt, out_path)
+
+
+@report_app.command("weekly")
+def report_weekly(week_of: Annotated[str, typer.Option("--week-of", help="该周内任一日期")], fmt: FormatOpt = "md",
+                  out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None) -> None:
+    """生成每周通报（附进度图）。"""
+    from engine.paperwork.documents import write_weekly
+
+    _document(write_weekly, week_of, fmt, out_path)
+
+
+@app.command()
+def schedule(once: Annotated[bool, typer.Option("--once", help="补跑到期任务后即退出（不常驻）")] = False) -> None:
+    """常驻运行调度：每天定时评估、生成检点、通报与议程；先补跑错过的日期。"""
+    import logging
+
+    from engine.app.scheduler import serve
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    serve(get_app(), once=once)
+
+
+@app.command()
+def runs(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出调度任务的运行记录。"""
+    from engine.app.scheduler import runs as history
+
+    data = history(get_app())
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("编号", "任务", "业务日期", "状态", "执行者", "次数", "开始", "结束", "结果")
+    for r in data:
+        table.add_row(str(r["id"]), r["job"], r["business_date"], r["status"], r["holder"], str(r["attempts"]),
+                      r["started_at"], r["finished_at"] or "", r["error"] or json.dumps(r["detail"], ensure_ascii=False))
+    out.print(table)
+
+
+@outbox_app.callback()
+def outbox_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出发件箱（不带子命令时）。"""
+    if ctx.invoked_subcommand is not None:
+        return
+    from engine.delivery.outbox import listing
+
+    data = listing(get_app())
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("编号", "渠道", "收件人", "主题", "状态", "尝试次数", "错误", "发送时间")
+    for r in data:
+        table.add_row(str(r["id"]), r["channel"], r["recipient"], r["subject"], r["status"], str(r["attempts"]),
+                      r["last_error"] or "", r["sent_at"] or "")
+    out.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry() -> None:
+    """立即重发发送失败的消息。"""
+    from engine.delivery.outbox import retry
+
+    counts = retry(get_app())
+    out.print(f"重发：成功 {counts['sent']} 条，失败 {counts['failed']} 条")
+
+
+@db_app.command("copy")
+def db_copy(to: Annotated[str, typer.Option("--to", help="目标数据库地址（须为空库），如 postgresql+psycopg://…")]) -> None:
+    """把当前数据库完整复制到另一个空数据库（例如从 SQLite 迁到 PostgreSQL）。"""
+    from engine.store.copy import copy_database
+
+    counts = copy_database(get_app().engine, to)
+    out.print(f"已复制 {sum(counts.values())} 行到 {_safe_url(to)}："
+              + "，".join(f"{name} {n}" for name, n in counts.items() if n))
+
+
+@audit_app.command("verify")
+def audit_verify(against: Annotated[Path | None, typer.Option("--against", help="先前导出的审计链（须为当前链的开头）")] = None,
+                 as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """校验审计链：完整则退出码 0 并给出条数；发现被改动、删除或插入的记录则退出码 1 并指出第一处。"""
+    from engine.store import audit
+
+    archived = None
+    if against is not None:
+        if not against.is_file():
+            raise Refused(f"{against}：文件不存在")
+        try:
+            archived = audit.read_archive(against)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Refused(f"{against}：不是 duban audit export 导出的审计链（{exc}）") from None
+    with reading(get_app().engine) as session:
+        verdict = audit.verify(session, archived)
+    if as_json:
+        _print_json({"ok": verdict.problem is None, "entries": verdict.entries, "rows": verdict.rows,
+                     "problem": verdict.problem})
+        if verdict.problem is not None:
+            raise typer.Exit(1)
+        return
+    if verdict.problem is not None:
+        raise Refused(f"审计链校验未通过：{verdict.problem}（此前 {verdict.entries} 条记录完好）")
+    out.print(f"审计链完整：{verdict.entries} 条审计记录，覆盖 {verdict.rows} 行记录")
+
+
+@audit_app.command("export")
+def audit_export(path: Annotated[Path, typer.Argument(help="输出文件（JSON Lines）")]) -> None:
+    """导出审计链以便归档（每行一条，最后一行为链头）。"""
+    from engine.store import audit
+
+    with reading(get_app().engine) as session:
+        count = audit.export(session, path)
+    out.print(f"已导出 {count} 条审计记录到 {path}")
+
+
+@export_app.command("ledger")
+def export_ledger_cmd(path: Annotated[Path, typer.Argument(help="输出的 .xlsx 工作簿")]) -> None:
+    """导出当前台账（人员、项目、节点，可修改后再导入）及问责记录到 Excel。"""
+    from engine.ledger.export import export_ledger
+
+    counts = export_ledger(get_app(), path)
+    out.print(f"已导出到 {path}：" + "，".join(f"{name} {n} 行" for name, n in counts.items()))
+
+
+@app.command()
+def backup(path: Annotated[Path, typer.Argument(help="备份文件（不存在的新文件）")]) -> None:
+    """备份数据库（SQLite：在线备份，一致且经完整性检查；PostgreSQL：给出 pg_dump 用法）。"""
+    from engine.store.backup import backup as run_backup
+
+    result = run_backup(get_app(), path)
+    out.print(f"已备份到 {result.path}（{result.bytes / 1024 / 1024:.1f} MB，人员 {result.persons} 名，问责记录 {result.strikes} 条，"
+              "完整性检查通过）")
+
+
+@app.command()
+def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备份文件")],
+            replace: Annotated[bool, typer.Option("--replace", help="替换已有数据的数据库（现有数据库先另存）")] = False) -> None:
+    """从备份恢复数据库，随后升级结构并校验审计链。"""
+    from engine.store import audit
+    from engine.store.backup import restore as run_restore
+
+    application = get_app(check_schema=False)
+    result = run_restore(application, path, replace)
+    application.engine.dispose()  # connections opened before the file was replaced must not be reused
+    upgrade(application.engine)
+    with transaction(application.engine) as session:
+        verdict = audit.verify(session)
+    if result.kept is not None:
+        out.print(f"原数据库已另存为 {result.kept}")
+    out.print(f"已从 {path} 恢复：人员 {result.persons} 名，问责记录 {result.strikes} 条")
+    if verdict.problem is not None:
+        raise Refused(f"恢复的数据库审计链校验未通过：{verdict.problem}")
+    out.print(f"审计链完整：{verdict.entries} 条审计记录")
+
+
+@app.command()
+def deliver() -> None:
+    """发送发件箱中到期的消息（失败的按退避时间重试）。"""
+    from engine.delivery.outbox import deliver as send
+
+    counts = send(get_app())
+    out.print(f"发送：成功 {counts['sent']} 条，失败 {counts['failed']} 条")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise Refused("请在终端中输入密码，或用 --password-stdin 从标准输入读取")
+    value: str = typer.prompt("密码", hide_input=True, confirmation_prompt="再输入一次")
+    return value
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="登录用户名（字母、数字、点、下划线、连字符）")],
+    role: Annotated[str, typer.Option("--role", help="leader（领导，只读）、office（工作专班）、district（片区）")],
+    district: Annotated[str | None, typer.Option("--district", help="片区工作人员所属片区")] = None,
+    display_name: Annotated[str | None, typer.Option("--display-name", help="显示的姓名")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码（脚本用）")] = False,
+) -> None:
+    """新增网页账号（密码以 argon2 散列保存）。"""
+    from engine.app.users import ROLE_CN, add_user
+    from engine.store.models import Role
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise typer.BadParameter(f"角色应为 leader、office 或 district：{role!r}") from None
+    application = get_app()
+    password = _password(password_stdin)
+    with transaction(application.engine) as session:
+        add_user(application, session, name, display_name, chosen, district, password)
+    out.print(f"已新增账号 {name}（{ROLE_CN[chosen]}{'，' + district if district else ''}）")
+
+
+@user_app.command("list")
+def user_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出网页账号。"""
+    from engine.app.users import ROLE_CN, users
+
+    application = get_app()
+    with reading(application.engine) as session:
+        rows = [{"name": u.name, "display_name": u.display_name, "role": u.role, "district": u.district,
+                 "active": u.active, "created_by": u.created_by,
+                 "created_at": u.created_at.astimezone(application.settings.tz).isoformat(timespec="seconds")}
+                for u in users(session)]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("用户名", "姓名", "角色", "片区", "状态", "创建人", "创建时间")
+    for r in rows:
+        table.add_row(r["name"], r["display_name"], ROLE_CN.get(r["role"], r["role"]), r["district"] or "",
+                      "启用" if r["active"] else "停用", r["created_by"], r["created_at"])
+    out.print(table)
+
+
+@user_app.command("passwd")
+def user_passwd(name: str,
+                password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False) -> None:
+    """修改账号密码（该账号已登录的会话随之失效）。"""
+    from engine.app.users import set_password
+
+    application = get_app()
+    password = _password(password_stdin)
+    with transaction(application.engine) as session:
+        set_password(application, session, name, password)
+    out.print(f"账号 {name} 的密码已修改")
+
+
+def _set_active(name: str, active: bool) -> None:
+    from engine.app.users import set_active
+
+    application = get_app()
+    with transaction(application.engine) as session:
+        set_active(application, session, name, active)
+    out.print(f"账号 {name} 已{'启用' if active else '停用'}")
+
+
+@user_app.command("disable")
+def user_disable(name: str) -> None:
+    """停用账号（立即退出其全部会话）。"""
+    _set_active(name, False)
+
+
+@user_app.command("enable")
+def user_enable(name: str) -> None:
+    """重新启用账号。"""
+    _set_active(name, True)
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option("--host", help="监听地址（默认 127.0.0.1）")] = None,
+          port: Annotated[int | None, typer.Option("--port", help="端口（默认 8000）")] = None) -> None:
+    """运行网页服务（挂图作战、人员、党组会、文书、台账导入、记录在案）。"""
+    import uvicorn
+
+    from engine.app.users import count_users
+    from engine.app.web import create_app
+
+    application = get_app()
+    chosen_host = host or application.settings.web.host
+    chosen_port = port or application.settings.web.port
+    with reading(application.engine) as session:
+        accounts = count_users(session)
+    err.print(f"督办网页服务：http://{chosen_host}:{chosen_port}/ （数据库 {_safe_url(application.settings.database_url)}）")
+    if not accounts:
+        err.print("尚无账号：请先运行 duban user add 用户名 --role office 创建账号")
+    uvicorn.run(create_app(application), host=chosen_host, port=chosen_port, log_level="warning",
+                access_log=False, server_header=False)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="文书输出目录（默认 ./out）")] = None,
+) -> None:
+    """在内置演示台账上运行主流程（见 README）。"""
+    from engine.app.campaign import run_demo
+
+    application = get_app(check_schema=False)
+    run_demo(application, out, out_dir)
+
+
+def run(argv: list[str]) -> int:
+    """Run one command and return its exit code: refusals print one line per problem, never a trace."""
+    _state.db = _state.config = None
+    _state.app = None
+    try:
+        app(args=argv, prog_name="duban")  # standalone: usage errors exit 2 through SystemExit
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Refused as exc:
+        for line in exc.problems:
+            err.print(line, markup=False, soft_wrap=True)
+        return 1
+    except (ConfigError, DatabaseError) as exc:
+        err.print(str(exc), markup=False, soft_wrap=True)
+        return 1
+    except RulesError as exc:
+        err.print(f"规则引擎未能得出确定结论，本日未记录任何结果：{exc}", markup=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err.print("已中断")
+        return 130
+    except Exception as exc:  # the last line of defence: one line, the trace only on request
+        if os.environ.get("DUBAN_DEBUG"):
+            raise
+        err.print(f"内部错误：{type(exc).__name__}: {exc}（设置 DUBAN_DEBUG=1 查看详细信息）", markup=False, soft_wrap=True)
+        return 1
+    finally:
+        if _state.app is not None and "engine" in vars(_state.app):
+            _state.app.engine.dispose()
+    return 0
+
+
+def main() -> None:
+    """Entry point of the `duban` command."""
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

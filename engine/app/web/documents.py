@@ -1,0 +1,155 @@
+"""Downloads: the agenda, notices, daily report and weekly bulletin in every format, and the bulletin's chart.
+
+Every file is written by the same functions as `duban agenda`, `duban report …` and
+`duban notices render` (engine.paperwork.documents), into a temporary folder removed after sending.
+District staff get their district's edition of each document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from sqlalchemy import func, select
+from starlette.background import BackgroundTask
+
+from engine.app.users import Viewer
+from engine.app.web.pages import page_number, parse_day, render
+from engine.app.web.security import Can, Forbidden, NotFound, duban, route, scope_of, signed_in
+from engine.errors import Refused
+from engine.paperwork.contexts import next_meeting
+from engine.paperwork.documents import notice_file, write_agenda, write_daily, write_weekly
+from engine.store.db import reading
+from engine.store.models import Notice, Person, Project, Strike
+from engine.views.board import default_as_of
+from notifications.kinds import REGISTRY, Format, Kind
+
+router = APIRouter()
+PER_PAGE = 50
+MEDIA = {Format.MD: "text/markdown; charset=utf-8", Format.HTML: "text/html; charset=utf-8",
+         Format.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+
+
+def _format(kind: Kind, value: str | None) -> Format:
+    try:
+        fmt = Format((value or "docx").lower())
+    except ValueError:
+        raise NotFound(f"没有 {value} 格式（可用：md、html、docx）") from None
+    if fmt not in REGISTRY[kind].formats:
+        raise NotFound(f"{REGISTRY[kind].title}不提供 {fmt.value} 格式")
+    return fmt
+
+
+def _send(path: Path, folder: Path, name: str, fmt: Format) -> FileResponse:
+    return FileResponse(path, media_type=MEDIA[fmt], filename=f"{name}.{fmt.value}",
+                        background=BackgroundTask(shutil.rmtree, folder, True))
+
+
+def _scratch() -> Path:
+    return Path(tempfile.mkdtemp(prefix="duban-web-"))
+
+
+@route(router, "GET", "/documents", Can.READ, "文书：议程、通知、每日检点、每周通报下载")
+def documents_page(request: Request, kind: str | None = None, page: str | None = None,
+                   viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+    """List what can be downloaded: the documents by date, and every notice."""
+    app = duban(request)
+    number = page_number(page)
+    scope = scope_of(viewer)
+    with reading(app.engine) as session:
+        as_of = default_as_of(session, app.today())
+        query = (select(Notice, Person.person_id, Person.name).outerjoin(Person, Person.id == Notice.person_pk)
+                 .outerjoin(Strike, Strike.id == Notice.strike_id))
+        if scope is not None:
+            query = query.join(Project, Project.id == Strike.project_id).where(Project.district == scope)
+        if kind in {k.value for k in Kind}:
+            query = query.where(Notice.kind == kind)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        notices = [{"notice": n, "person_id": pid, "name": name, "title": REGISTRY[Kind(n.kind)].title}
+                   for n, pid, name in session.execute(query.order_by(Notice.id.desc())
+                                                       .offset((number - 1) * PER_PAGE).limit(PER_PAGE))]
+    meeting = next_meeting(app, app.calendar, as_of) or as_of
+    monday = as_of - dt.timedelta(days=as_of.weekday())
+    kinds = [(k.value, REGISTRY[k].title) for k in (Kind.REVIEW_NOTICE, Kind.SUSPENSION_DECISION,
+                                                   Kind.DISMISSAL_DECISION, Kind.CORRECTION_NOTICE)]
+    return render(request, "documents.html", notices=notices, total=total, page=number,
+                  pages=max(1, -(-total // PER_PAGE)), meeting=meeting, day=as_of, monday=monday, kinds=kinds,
+                  kind=kind if kind in dict(kinds) else None)
+
+
+def _day(value: str | None, what: str) -> dt.date:
+    day = parse_day(value)
+    if day is None:
+        raise NotFound(f"{what}应为 YYYY-MM-DD 格式")
+    return day
+
+
+@route(router, "GET", "/documents/agenda", Can.READ, "下载党组会议程（md、html、docx）")
+def agenda_file(request: Request, meeting: str | None = None, format: str | None = None,
+                viewer: Viewer = Depends(signed_in)) -> FileResponse:
+    """Write the agenda of a meeting, as `duban agenda` does."""
+    day, fmt, folder = _day(meeting, "会议日期"), _format(Kind.MEETING_AGENDA, format), _scratch()
+    _, path = write_agenda(duban(request), day, fmt, folder / f"agenda.{fmt.value}", district=scope_of(viewer))
+    assert path is not None
+    return _send(path, folder, f"党组会议程-{day.isoformat()}", fmt)
+
+
+@route(router, "GET", "/documents/daily", Can.READ, "下载每日检点（md、html）")
+def daily_file(request: Request, date: str | None = None, format: str | None = None,
+               viewer: Viewer = Depends(signed_in)) -> FileResponse:
+    """Write the daily check report of a day, as `duban report daily` does."""
+    day, fmt, folder = _day(date, "检点日期"), _format(Kind.DAILY_REPORT, format or "html"), _scratch()
+    _, path = write_daily(duban(request), day, fmt, folder / f"daily.{fmt.value}", scope_of(viewer))
+    assert path is not None
+    return _send(path, folder, f"每日检点-{day.isoformat()}", fmt)
+
+
+@route(router, "GET", "/documents/bulletin", Can.READ, "下载每周通报（md、html、docx）")
+def bulletin_file(request: Request, week: str | None = None, format: str | None = None,
+                  viewer: Viewer = Depends(signed_in)) -> FileResponse:
+    """Write the weekly bulletin of the week holding a day, as `duban report weekly` does."""
+    day, fmt, folder = _day(week, "日期"), _format(Kind.WEEKLY_BULLETIN, format), _scratch()
+    _, path = write_weekly(duban(request), day, fmt, folder / f"bulletin.{fmt.value}", scope_of(viewer))
+    assert path is not None
+    monday = day - dt.timedelta(days=day.weekday())
+    return _send(path, folder, f"每周通报-{monday.isoformat()}", fmt)
+
+
+@route(router, "GET", "/documents/chart", Can.READ, "每周通报的进度图（PNG）")
+def bulletin_chart(request: Request, week: str | None = None, viewer: Viewer = Depends(signed_in)) -> FileResponse:
+    """Draw the bulletin's progress chart of the week holding a day."""
+    day, folder = _day(week, "日期"), _scratch()
+    write_weekly(duban(request), day, Format.MD, folder / "bulletin.md", scope_of(viewer))
+    charts = sorted(folder.glob("progress-*.png"))
+    if not charts:
+        shutil.rmtree(folder, True)
+        raise NotFound("这一周没有可画的进度（没有计划节点）")
+    return FileResponse(charts[0], media_type="image/png", background=BackgroundTask(shutil.rmtree, folder, True))
+
+
+@route(router, "GET", "/documents/notices/{notice_id}", Can.READ, "下载一份通知或决定（md、html、docx）")
+def notice_download(request: Request, notice_id: int, format: str | None = None,
+                    viewer: Viewer = Depends(signed_in)) -> FileResponse:
+    """Write one notice, with the same text `duban notices render` writes (it is not marked sent)."""
+    app = duban(request)
+    with reading(app.engine) as session:
+        notice = session.get(Notice, notice_id)
+        if notice is None:
+            raise NotFound(f"通知 #{notice_id} 不存在")
+        district = session.scalar(select(Project.district).join(Strike, Strike.project_id == Project.id)
+                                  .where(Strike.id == notice.strike_id)) if notice.strike_id else None
+        kind = Kind(notice.kind)
+    scope = scope_of(viewer)
+    if scope is not None and district != scope:
+        raise Forbidden("无权查看其他片区的通知")
+    fmt, folder = _format(kind, format), _scratch()
+    try:
+        path = notice_file(app, notice_id, fmt, folder)
+    except Refused as exc:
+        shutil.rmtree(folder, True)
+        raise NotFound(exc.problems[0]) from None
+    return _send(path, folder, f"{REGISTRY[kind].title}-{path.stem}", fmt)

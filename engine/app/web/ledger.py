@@ -1,0 +1,68 @@
+"""Uploading the ledger: the same import as `duban import ledger`, every problem shown, nothing changed on refusal."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse
+
+from engine.app.users import Viewer
+from engine.app.web.pages import parse_day, render
+from engine.app.web.security import Can, duban, route, signed_in
+from engine.errors import Refused
+from engine.ledger import import_ledger
+
+router = APIRouter()
+ACCEPTED = (".xlsx", ".xlsm")
+SUMMARY = (("新增人员", "persons_added"), ("更新人员", "persons_updated"), ("新增项目", "projects_added"),
+           ("更新项目", "projects_updated"), ("新增节点", "nodes_added"), ("更新节点", "nodes_updated"),
+           ("延期", "extensions"), ("完成", "completions"), ("负责人变更", "reassignments"))
+
+
+@route(router, "GET", "/ledger", Can.IMPORT, "上传工作台账")
+def ledger_form(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+    """Show the upload form."""
+    return render(request, "ledger.html", result=None, problems=None, today=duban(request).today(), filename=None)
+
+
+@route(router, "POST", "/ledger", Can.IMPORT, "导入工作台账（全部成功或全部不变）")
+def ledger_upload(request: Request, workbook: UploadFile = File(...), as_of: str = Form(""),
+                  viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+    """Import an uploaded workbook; show what changed, or every problem with its place."""
+    app = duban(request).as_actor(viewer.actor)
+    name = Path(workbook.filename or "台账.xlsx").name
+    suffix = Path(name).suffix.lower()
+
+    def page(status: int, **context: object) -> HTMLResponse:
+        return render(request, "ledger.html", http_status=status, today=app.today(), filename=name,
+                      **{"result": None, "problems": None, **context})
+
+    if suffix not in ACCEPTED:
+        return page(400, problems=[{"where": name, "row": None, "column": None, "value": None,
+                                    "reason": "请上传 .xlsx 工作簿（Excel 2007 及以后版本）"}])
+    day = parse_day(as_of) if as_of else app.today()
+    if day is None:
+        return page(400, problems=[{"where": "负责人变更生效日期", "row": None, "column": None, "value": as_of,
+                                    "reason": "应为 YYYY-MM-DD 格式"}])
+    limit = app.settings.web.max_upload_mb * 1024 * 1024
+    folder = Path(tempfile.mkdtemp(prefix="duban-upload-"))
+    try:
+        target = folder / f"upload{suffix}"
+        with target.open("wb") as handle:
+            shutil.copyfileobj(workbook.file, handle, 1024 * 1024)
+        if target.stat().st_size > limit:
+            return page(413, problems=[{"where": name, "row": None, "column": None, "value": None,
+                                        "reason": f"文件超过 {app.settings.web.max_upload_mb} MB"}])
+        try:
+            result = import_ledger(app, target, day, source_name=name)
+        except Refused as exc:
+            rows = [vars(p) for p in exc.details] or [{"where": name, "row": None, "column": None, "value": None,
+                                                       "reason": line} for line in exc.problems]
+            return page(422, problems=rows)
+    finally:
+        shutil.rmtree(folder, True)
+    changes = [(label, getattr(result, key)) for label, key in SUMMARY if getattr(result, key)]
+    return page(200, result=changes)

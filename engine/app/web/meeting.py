@@ -1,0 +1,127 @@
+"""The party-group meeting: its agenda with the decision forms, and each strike's page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from config.calendar import HolidayTableMissing, meeting_dates
+from engine.app.users import Viewer
+from engine.app.web.pages import parse_day, redirect, render
+from engine.app.web.security import Can, NotFound, check_strike, duban, require_scope, route, scope_of, signed_in
+from engine.errors import Refused
+from engine.paperwork.contexts import agenda_context, next_meeting
+from engine.record import actions
+from engine.store.db import reading
+from engine.store.models import Person, Project, Strike, StrikeEvent
+from engine.views.board import default_as_of
+from engine.views.strikes import explain, strike_nodes
+
+router = APIRouter()
+
+
+def _meetings_around(request: Request, chosen: dt.date) -> list[dt.date]:
+    app = duban(request)
+    with reading(app.engine) as session:
+        first = session.scalar(select(func.min(Strike.detected_on))) or chosen
+    try:
+        found = meeting_dates(app.policy.meetings, min(first, chosen) - dt.timedelta(days=7),
+                              chosen + dt.timedelta(days=14), app.calendar)
+    except HolidayTableMissing:
+        found = []
+    return sorted(set(found) | {chosen}, reverse=True)
+
+
+@route(router, "GET", "/meeting", Can.READ, "党组会：议程与待决定事项")
+def meeting_page(request: Request, date: str | None = None, other: str | None = None,
+                 viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+    """Show the agenda of the next (or the chosen) meeting, with a form for every decision."""
+    app = duban(request)
+    with reading(app.engine) as session:
+        as_of = default_as_of(session, app.today())
+    meeting = parse_day(other) or parse_day(date) or next_meeting(app, app.calendar, as_of) or as_of
+    with reading(app.engine) as session:
+        agenda = agenda_context(app, session, meeting, app.calendar, scope_of(viewer))
+        ids = [item["strike"]["id"] for key in ("reviews", "decisions", "unassigned", "exemption_requests")
+               for item in agenda[key]]
+        strikes = {s.id: s for s in session.scalars(select(Strike).where(Strike.id.in_(ids)))}
+        explanations = {strike_id: explain(app, session, strikes[strike_id]) for strike_id in ids}
+    return render(request, "meeting.html", agenda=agenda, meeting=meeting, meetings=_meetings_around(request, meeting),
+                  explanations=explanations, back=f"/meeting?date={meeting.isoformat()}")
+
+
+def _strike(session: Session, strike_id: int, viewer: Viewer) -> tuple[Strike, Project]:
+    strike = session.get(Strike, strike_id)
+    if strike is None:
+        raise NotFound(f"问责记录 #{strike_id} 不存在")
+    project = session.get(Project, strike.project_id)
+    assert project is not None
+    require_scope(viewer, project.district)
+    return strike, project
+
+
+@route(router, "GET", "/strikes/{strike_id}", Can.READ, "问责记录：事实、规则与全部记录")
+def strike_page(request: Request, strike_id: int, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+    """Show a strike with its explanation, exactly as `duban strike explain` prints it."""
+    app = duban(request)
+    with reading(app.engine) as session:
+        strike, project = _strike(session, strike_id, viewer)
+        lines = explain(app, session, strike)
+        nodes = strike_nodes(session, [strike_id]).get(strike_id, [])
+        person = session.get(Person, strike.person_pk) if strike.person_pk else None
+        requested = session.scalar(select(func.count()).select_from(StrikeEvent).where(
+            StrikeEvent.strike_id == strike_id, StrikeEvent.kind == "exemption_requested")) or 0
+        meeting = next_meeting(app, app.calendar, default_as_of(session, app.today()))
+    return render(request, "strike.html", strike=strike, project=project, lines=lines, nodes=nodes, person=person,
+                  requested=requested, meeting=meeting)
+
+
+def _back(back: str, strike_id: int) -> str:
+    if back.startswith("/meeting") or back.startswith("/strikes/") or back.startswith("/persons/"):
+        return f"{back}#strike-{strike_id}"
+    return f"/strikes/{strike_id}"
+
+
+@route(router, "POST", "/strikes/{strike_id}/confirm", Can.DECIDE, "记录党组会确认（含决定内容）")
+def confirm(request: Request, strike_id: int, meeting: str = Form(""), text: str = Form(""), back: str = Form(""),
+            viewer: Viewer = Depends(signed_in)) -> Response:
+    """Record the meeting's confirmation, as `duban strike confirm` does."""
+    check_strike(duban(request), viewer, strike_id)
+    day = parse_day(meeting)
+    if day is None:
+        return redirect(request, _back(back, strike_id), "会议日期应为 YYYY-MM-DD 格式", "error")
+    try:
+        actions.confirm_strike(duban(request).as_actor(viewer.actor), strike_id, day, text.strip() or None)
+    except Refused as exc:
+        return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 未确认：", "error", exc.problems)
+    return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认")
+
+
+@route(router, "POST", "/strikes/{strike_id}/exempt", Can.DECIDE, "记录党组会豁免（须写明理由）")
+def exempt(request: Request, strike_id: int, reason: str = Form(""), meeting: str = Form(""), back: str = Form(""),
+           viewer: Viewer = Depends(signed_in)) -> Response:
+    """Exempt a strike, as `duban strike exempt` does (later levels move down, corrections follow)."""
+    check_strike(duban(request), viewer, strike_id)
+    try:
+        actions.exempt_strike(duban(request).as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
+    except Refused as exc:
+        return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 未豁免：", "error", exc.problems)
+    return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 已豁免：{reason.strip()}")
+
+
+@route(router, "POST", "/strikes/{strike_id}/request-exemption", Can.CORRECT, "登记免责申请（列入下次党组会）")
+def request_exemption(request: Request, strike_id: int, reason: str = Form(""), back: str = Form(""),
+                      viewer: Viewer = Depends(signed_in)) -> Response:
+    """Record an exemption request, as `duban strike request-exemption` does."""
+    check_strike(duban(request), viewer, strike_id)
+    try:
+        actions.ask_exemption(duban(request).as_actor(viewer.actor), strike_id, reason,
+                              actions.Scope(scope_of(viewer)))
+    except Refused as exc:
+        return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请未登记：", "error",
+                        exc.problems)
+    return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请已登记，将提交党组会审议")

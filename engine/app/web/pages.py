@@ -1,0 +1,112 @@
+"""Rendering the web pages: one autoescaped Jinja environment, the layout's context, flash messages."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from engine.app.users import ROLE_CN, Viewer
+from engine.app.web.security import CSRF_FIELD, GRANTS, Can
+from engine.views.board import LIGHT_CN, NODE_STATE_CN
+from engine.views.strikes import ACTION_CN, STATUS_CN
+from notifications.render import percent
+from notifications.wording import cn_date
+
+TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
+FLASH_COOKIE = "duban_flash"
+
+
+def _when(value: dt.datetime | None, tz: dt.tzinfo | None = None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if tz else value.strftime("%Y-%m-%d %H:%M")
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
+                      autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(cn_date=cn_date, percent=percent, when=_when,
+                       iso=lambda d: d.isoformat() if d else "")
+    env.globals.update(LIGHT_CN=LIGHT_CN, NODE_STATE_CN=NODE_STATE_CN, STATUS_CN=STATUS_CN, ACTION_CN=ACTION_CN,
+                       ROLE_CN=ROLE_CN, Can=Can, CSRF_FIELD=CSRF_FIELD)
+    return env
+
+
+ENV = _environment()
+
+
+def query_string(base: dict[str, Any], **changes: Any) -> str:
+    """Return ``?…`` for a link that keeps the current filters and changes some (None drops one)."""
+    merged = {k: v for k, v in {**base, **changes}.items() if v not in (None, "")}
+    return "?" + urlencode(merged) if merged else ""
+
+
+ENV.globals["query_string"] = query_string
+
+
+def render(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page with the layout's context: the viewer, what they may do, a flash message."""
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    app = request.app.state.duban
+    flash = _read_flash(request)
+    html = ENV.get_template(template).render(
+        request=request, viewer=viewer, grants=GRANTS[viewer.role] if viewer else frozenset(),
+        flash=flash, tz=app.settings.tz, path=request.url.path, **context)
+    response = HTMLResponse(html, status_code=http_status)
+    if flash is not None:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def redirect(request: Request, url: str, message: str | None = None, kind: str = "ok",
+             lines: list[str] | None = None) -> RedirectResponse:
+    """Redirect after a POST (303), carrying a one-time message to the next page."""
+    response = RedirectResponse(url, status_code=303)
+    if message is not None or lines:
+        payload = json.dumps({"kind": kind, "message": message or "", "lines": lines or []}, ensure_ascii=False)
+        response.set_cookie(FLASH_COOKIE, base64.urlsafe_b64encode(payload.encode()).decode(), httponly=True,
+                            samesite="lax", path="/", max_age=60,
+                            secure=request.app.state.duban.settings.web.cookie_secure)
+    return response
+
+
+def _read_flash(request: Request) -> dict[str, Any] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {"kind": str(data.get("kind", "ok")), "message": str(data.get("message", "")),
+            "lines": [str(line) for line in data.get("lines", [])][:200]}
+
+
+def parse_day(value: str | None) -> dt.date | None:
+    """Read a date from a query or form field (ISO), or None when it is empty or not a date."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def page_number(value: str | None) -> int:
+    """Read a page number (1 when missing or not a number)."""
+    try:
+        return max(1, int(value or 1))
+    except ValueError:
+        return 1

@@ -1,0 +1,70 @@
+"""Persons: each one's ladder with the explanation of every strike, and the never-use register."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from engine.app.users import Viewer
+from engine.app.web.pages import page_number, render
+from engine.app.web.security import Can, NotFound, can, duban, in_scope, route, scope_of, signed_in
+from engine.record.holders import holders
+from engine.store.db import reading
+from engine.store.models import Assignment, Person, Project
+from engine.views.strikes import never_use_register, person_ladder, persons_page, visible_person_pks
+
+router = APIRouter()
+PER_PAGE = 50
+STATUSES = ("active", "reviewed", "suspended", "dismissed")
+
+
+@route(router, "GET", "/persons", Can.READ, "人员：状态与计入的问责记录")
+def persons(request: Request, status: str | None = None, q: str | None = None, page: str | None = None,
+            viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+    """List persons with their derived status, filtered and paginated."""
+    app = duban(request)
+    number = page_number(page)
+    with reading(app.engine) as session:
+        rows, total = persons_page(app, session, status if status in STATUSES else None, q, scope_of(viewer),
+                                   number, PER_PAGE)
+    filters = {"status": status if status in STATUSES else None, "q": q or None}
+    template = "_persons_results.html" if request.headers.get("hx-request") else "persons.html"
+    return render(request, template, rows=rows, total=total, page=number, pages=max(1, -(-total // PER_PAGE)),
+                  filters=filters, statuses=STATUSES)
+
+
+@route(router, "GET", "/persons/{person_id}", Can.READ, "人员：问责阶梯与每条问责记录的说明")
+def person(request: Request, person_id: str, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+    """Show a person's ladder: every strike, its level, status, decision and explanation."""
+    app = duban(request)
+    with reading(app.engine) as session:
+        found = session.scalars(select(Person).where(Person.person_id == person_id)).first()
+        if found is None:
+            raise NotFound(f"人员 {person_id} 不存在")
+        scope = scope_of(viewer)
+        if scope is not None and found.id not in visible_person_pks(session, scope):
+            raise NotFound(f"人员 {person_id} 不在您的片区")
+        ladder = person_ladder(app, session, found)
+        shown = [entry for entry in ladder if in_scope(viewer, entry["district"])]
+        hidden = len(ladder) - len(shown)
+        mine = list(session.scalars(select(Project).where(Project.id.in_(
+            select(Assignment.project_id).where(Assignment.person_pk == found.id))).order_by(Project.code)))
+        held = holders(session, project_ids=[p.id or 0 for p in mine])
+        projects = [{"code": p.code, "name": p.name, "district": p.district or "", "current": held.get(p.id or 0) == found.id}
+                    for p in mine if in_scope(viewer, p.district)]
+        status = str(app.policy.status_for(max((e["strike"].level for e in ladder
+                                                if e["strike"].status == "counted" and e["strike"].level), default=None)))
+    contacts = {"phone": found.phone, "email": found.email} if can(viewer, Can.CONTACTS) else None
+    return render(request, "person.html", person=found, ladder=shown, hidden=hidden, projects=projects,
+                  status=status, contacts=contacts,
+                  counted=sum(1 for e in ladder if e["strike"].status == "counted"))
+
+
+@route(router, "GET", "/register", Can.READ, "永不使用人员名册")
+def register(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+    """Show the never-use register: every dismissed person and the strike that dismissed them."""
+    app = duban(request)
+    with reading(app.engine) as session:
+        rows = never_use_register(app, session, scope_of(viewer))
+    return render(request, "register.html", rows=rows)

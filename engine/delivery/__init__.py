@@ -1,0 +1,1 @@
+"""Delivery: the outbox, written before anything is sent, claimed per attempt, retried with backoff."""

@@ -1,0 +1,368 @@
+"""The daily evaluation: find what fell due, let the rules decide, record it, one day at a time.
+
+Data flow of one evaluated day D (all in one transaction):
+1. claim D in ``evaluation_day`` (unique: a concurrent run blocks or fails here, never doubles);
+2. select the open deadlines with planned date + grace < D (indexed; cost follows what fell due);
+3. close those met on time, skip those of reserve/cancelled projects, the rest are misses;
+4. find each miss's responsible person on its planned date (assignments with effective dates);
+5. per subject (person, or project with nobody), the rules group misses into strikes and rank them;
+6. write strikes, misses, events, notices and status changes; commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from engine.context import App
+from engine.errors import Refused
+from engine.evaluation.levels import as_counted, ladder_key, rederive, status_moved
+from engine.record.holders import assignment_history, holder_on
+from engine.store.db import allocate_ids, bulk_insert, chunks, transaction
+from engine.store.models import (
+    Deadline,
+    DeadlineStatus,
+    Decision,
+    EvaluationDay,
+    Meta,
+    Miss,
+    Node,
+    Notice,
+    Person,
+    Project,
+    ProjectStatus,
+    StatusChange,
+    Strike,
+    StrikeEvent,
+    StrikeStatus,
+)
+from rules.decisions import MissFact
+
+_NOT_EVALUATED = (ProjectStatus.RESERVE, ProjectStatus.CANCELLED)
+POLICY_KEY = "policy_fingerprint"
+
+
+@dataclass
+class RunResult:
+    """What one `evaluate` run did."""
+
+    evaluated_days: list[dt.date] = field(default_factory=list)
+    new_strikes: list[int] = field(default_factory=list)
+    misses: int = 0
+    warnings: int = 0
+
+
+@dataclass
+class _Due:
+    deadline_id: int
+    planned_date: dt.date
+    node_id: int
+    node_code: str
+    completed_on: dt.date | None
+    project_id: int
+    project_code: str
+    project_status: str
+    person_pk: int | None = None
+
+
+def last_evaluated_day(session: Session) -> dt.date | None:
+    """Return the last evaluated day, or None before the first run."""
+    day: dt.date | None = session.scalar(select(func.max(EvaluationDay.day)))
+    return day
+
+
+def first_day(session: Session) -> dt.date | None:
+    """Return the day after the earliest planned date (the default start of the first run)."""
+    earliest: dt.date | None = session.scalar(select(func.min(Deadline.planned_date)))
+    return earliest + dt.timedelta(days=1) if earliest else None
+
+
+def evaluate(app: App, through: dt.date, start: dt.date | None = None,
+             progress: Any = None) -> RunResult:
+    """Evaluate every day not yet evaluated up to ``through``, each in its own transaction."""
+    if through > app.today():
+        raise Refused(f"不能评估未来的日期：{through.isoformat()} 晚于今天 {app.today().isoformat()}")
+    settle_policy(app)
+    result = RunResult()
+    run_id = uuid.uuid4().hex[:12]
+    with transaction(app.engine) as session:
+        last = last_evaluated_day(session)
+        default_start = first_day(session)
+    if last is not None and start is not None and start != last + dt.timedelta(days=1):
+        raise Refused(f"已评估至 {last.isoformat()}，下一个评估日应为 {(last + dt.timedelta(days=1)).isoformat()}，"
+                      f"与 --from {start.isoformat()} 不一致")
+    if last is None and start is None and default_start is None:
+        return result
+    day = last + dt.timedelta(days=1) if last is not None else (start or default_start)
+    assert day is not None
+    total = max((through - day).days + 1, 0)
+    if progress is not None:
+        progress.start(total)
+    while day <= through:
+        done = _evaluate_day(app, day, run_id, result)
+        if done is None:
+            # Another run took this day meanwhile: go on after the newest evaluated day.
+            with transaction(app.engine) as session:
+                last = last_evaluated_day(session)
+            assert last is not None
+            day = last + dt.timedelta(days=1)
+            continue
+        result.evaluated_days.append(day)
+        if progress is not None:
+            progress.advance()
+        day += dt.timedelta(days=1)
+    if result.evaluated_days:
+        with transaction(app.engine) as session:
+            result.warnings = count_warnings(app, session, result.evaluated_days[-1])
+    return result
+
+
+def _evaluate_day(app: App, day: dt.date, run_id: str, result: RunResult) -> bool | None:
+    try:
+        with transaction(app.engine) as session:
+            last = last_evaluated_day(session)
+            if last is not None and day != last + dt.timedelta(days=1):
+                return None
+            now = app.now()
+            claim = EvaluationDay(day=day, run_id=run_id, actor=app.actor, started_at=now, finished_at=now)
+            session.add(claim)
+            session.flush()  # the claim: a second run on the same day blocks or fails here
+            new_ids, misses = _decide_day(app, session, day)
+            claim.misses, claim.new_strikes = misses, len(new_ids)
+            claim.finished_at = app.now()
+            session.add(claim)
+    except IntegrityError:
+        return None
+    result.new_strikes.extend(new_ids)
+    result.misses += misses
+    return True
+
+
+def _due_deadlines(session: Session, cutoff: dt.date) -> list[_Due]:
+    rows = session.execute(
+        select(Deadline.id, Deadline.planned_date, Node.id, Node.code, Node.completed_on,
+               Project.id, Project.code, Project.status)
+        .join(Node, Node.id == Deadline.node_id)
+        .join(Project, Project.id == Node.project_id)
+        .where(Deadline.status == DeadlineStatus.OPEN, Deadline.planned_date <= cutoff)
+    ).all()
+    # Sorted here, not in SQL: code order must not depend on the database's collation.
+    return sorted((_Due(*row) for row in rows), key=lambda d: (d.planned_date, d.project_code, d.node_code))
+
+
+def _responsible(session: Session, dues: list[_Due]) -> None:
+    history = assignment_history(session, {d.project_id for d in dues})
+    for due in dues:
+        due.person_pk = holder_on(history, due.project_id, due.planned_date)
+
+
+def _decide_day(app: App, session: Session, day: dt.date) -> tuple[list[int], int]:
+    grace = dt.timedelta(days=app.policy.grace_days)
+    dues = _due_deadlines(session, day - dt.timedelta(days=1) - grace)
+    met, skipped, missed = [], [], []
+    for due in dues:
+        end = app.deadline_end(due.planned_date)
+        if end >= day:
+            continue  # a holiday deadline moved to the next working day: not due yet
+        if due.project_status in _NOT_EVALUATED:
+            skipped.append(due.deadline_id)
+        elif due.completed_on is not None and due.completed_on <= end:
+            met.append(due.deadline_id)
+        else:
+            missed.append(due)
+    for ids, status in ((met, DeadlineStatus.MET), (skipped, DeadlineStatus.SKIPPED),
+                        ([d.deadline_id for d in missed], DeadlineStatus.MISSED)):
+        for chunk in chunks(ids):
+            session.execute(update(Deadline).where(Deadline.id.in_(chunk))
+                            .values(status=status, closed_on=day))
+    if not missed:
+        return [], 0
+    _responsible(session, missed)
+    return _record_misses(app, session, day, missed), len(missed)
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A counted strike already on record, as much of it as the day's decisions need."""
+
+    id: int
+    planned_date: dt.date
+    detected_on: dt.date
+    first_project_code: str
+    first_node_code: str
+    level: int | None
+
+
+_HELD_COLUMNS = (Strike.id, Strike.planned_date, Strike.detected_on, Strike.first_project_code,
+                 Strike.first_node_code, Strike.level)
+
+
+def _held_strikes(session: Session, person_pks: list[int]) -> dict[int, list[_Held]]:
+    """Each person's counted strikes in ladder order (plain rows: no ORM objects on the hot path)."""
+    found: dict[int, list[_Held]] = {pk: [] for pk in person_pks}
+    for chunk in chunks(person_pks):
+        for pk, *values in session.execute(select(Strike.person_pk, *_HELD_COLUMNS).where(
+                Strike.person_pk.in_(chunk), Strike.status == StrikeStatus.COUNTED)):
+            found[pk].append(_Held(*values))
+    for held in found.values():
+        held.sort(key=ladder_key)
+    return found
+
+
+def _held_unassigned(session: Session, project_id: int) -> list[_Held]:
+    rows = session.execute(select(*_HELD_COLUMNS).where(
+        Strike.project_id == project_id, Strike.person_pk.is_(None), Strike.status == StrikeStatus.COUNTED))
+    return sorted((_Held(*row) for row in rows), key=ladder_key)
+
+
+class _DayRecord:
+    """Rows of one evaluated day, collected while the rules decide, then written in bulk.
+
+    New strikes are referred to by their position until their ids are reserved, so that every
+    table of the day goes in with one executemany instead of one ORM flush per strike.
+    """
+
+    def __init__(self, app: App, day: dt.date) -> None:
+        self.app, self.day, self.now = app, day, app.now()
+        self.strikes: list[tuple[Any, ...]] = []
+        self.proposed: list[tuple[int, int | None, str]] = []  # (new strike, level, text)
+        self.notices: list[tuple[str, int, int, int]] = []  # (kind, new strike, person, level)
+        self.misses: list[tuple[int, int, int | _New, int | None, dt.date]] = []
+        self.joined: list[int] = []
+        self.changes: list[tuple[int, int | None, int | None, _New]] = []
+
+    def open(self, row: tuple[Any, ...]) -> _New:
+        self.strikes.append(row)
+        return _New(len(self.strikes) - 1)
+
+    def write(self, session: Session) -> list[int]:
+        ids = allocate_ids(session, Strike.__table__, len(self.strikes))
+
+        def resolve(ref: int | _New) -> int:
+            return ids[ref.index] if isinstance(ref, _New) else ref
+
+        app, day, now = self.app, self.day, self.now
+        bulk_insert(session, Strike.__table__, (
+            "id", "person_pk", "project_id", "planned_date", "first_project_code", "first_node_code", "level",
+            "action", "rule", "explanation", "agenda"), [(i, *row) for i, row in zip(ids, self.strikes, strict=True)],
+            {"detected_on": day, "status": StrikeStatus.COUNTED, "decision": Decision.PROPOSED, "created_at": now})
+        who = {"actor": app.actor, "recorded_at": now}
+        bulk_insert(session, StrikeEvent.__table__, ("strike_id", "new_level", "text"),
+                    [(ids[index], level, text) for index, level, text in self.proposed], {"kind": "proposed", **who})
+        bulk_insert(session, StrikeEvent.__table__, ("strike_id",), [(i,) for i in sorted(set(self.joined))],
+                    {"kind": "node_added", "text": "同一计划日期的节点后续发现逾期，并入本记录", **who})
+        # Notices get their ids here too: a notice's number is printed on it, so it must not skip.
+        notice_ids = allocate_ids(session, Notice.__table__, len(self.notices))
+        bulk_insert(session, Notice.__table__, ("id", "key", "kind", "person_pk", "strike_id", "payload"),
+                    [(notice_id, f"{kind}:{ids[index]}", kind, person_pk, ids[index], {"level": level})
+                     for notice_id, (kind, index, person_pk, level) in zip(notice_ids, self.notices, strict=True)],
+                    {"created_at": now})
+        bulk_insert(session, Miss.__table__, ("deadline_id", "node_id", "strike_id", "person_pk", "planned_date"),
+                    [(deadline_id, node_id, resolve(ref), person_pk, planned)
+                     for deadline_id, node_id, ref, person_pk, planned in self.misses], {"detected_on": day})
+        policy = app.policy
+        bulk_insert(session, StatusChange.__table__, (
+            "person_pk", "old_level", "new_level", "old_status", "new_status", "strike_id"),
+            [(pk, old, new, policy.status_for(old), policy.status_for(new), ids[ref.index])
+             for pk, old, new, ref in self.changes], {"cause": "strike", "day": day, **who})
+        return ids
+
+
+@dataclass(frozen=True)
+class _New:
+    index: int
+
+
+def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due]) -> list[int]:
+    person_ids: dict[int, str] = dict(session.execute(select(Person.id, Person.person_id).where(
+        Person.id.in_({d.person_pk for d in missed if d.person_pk is not None}))).all())
+    by_subject: dict[tuple[str, int], list[_Due]] = defaultdict(list)
+    for due in missed:  # already in (planned date, project, node) order
+        key = ("person", due.person_pk) if due.person_pk is not None else ("project", due.project_id)
+        by_subject[key].append(due)
+    held = _held_strikes(session, [pk for kind, pk in by_subject if kind == "person"])
+    record = _DayRecord(app, day)
+    for (kind, pk), dues in by_subject.items():
+        person_id = person_ids.get(pk) if kind == "person" else None
+        person_pk = pk if person_id else None
+        subject = f"person:{person_id}" if person_id else f"project:{dues[0].project_code}"
+        existing = held.get(pk, []) if person_id else _held_unassigned(session, pk)
+        facts = [MissFact(ref=str(i), project_code=d.project_code, node_code=d.node_code,
+                          planned_date=d.planned_date, person_id=person_id) for i, d in enumerate(dues)]
+        outcome = app.rules.decide_misses(subject, day, [as_counted(h) for h in existing], facts)
+        refs: dict[str, int | _New] = {f"s{h.id}": h.id for h in existing}
+        ranked = {r.strike_ref: r for r in outcome.ranked}
+        new: _New | None = None
+        for opened in outcome.opened:
+            due = dues[int(opened.miss_ref)]
+            rank = ranked.get(opened.strike_ref)
+            new = record.open((
+                person_pk, due.project_id, due.planned_date, due.project_code, due.node_code,
+                rank.level if rank else None, rank.action if rank else None, opened.rule,
+                _explanation(app, opened.rule, rank, person_id, due), [*opened.agenda, *(rank.agenda if rank else ())]))
+            refs[opened.strike_ref] = new
+            record.proposed.append((new.index, rank.level if rank else None, rank.title if rank else "项目无负责人"))
+            if rank is not None and person_pk is not None:
+                record.notices.append((rank.notice, new.index, person_pk, rank.level))
+        for join in outcome.joins:
+            target = refs[join.strike_ref]
+            if not isinstance(target, _New):
+                record.joined.append(target)
+        for decided in [*outcome.opened, *outcome.joins]:
+            due = dues[int(decided.miss_ref)]
+            record.misses.append((due.deadline_id, due.node_id, refs[decided.strike_ref], person_pk, due.planned_date))
+        if person_pk is not None and outcome.ranked and new is not None:
+            old = max((h.level for h in existing if h.level is not None), default=None)
+            new_level = max([old or 0, *(r.level for r in outcome.ranked)])
+            if status_moved(app, old, new_level):
+                record.changes.append((person_pk, old, new_level, new))  # caused by the day's last new strike
+    return record.write(session)
+
+
+def _explanation(app: App, rule: str, rank: Any, person_id: str | None, due: _Due) -> dict[str, Any]:
+    return {
+        "rule": rule,
+        "ladder_rule": rank.rule if rank else None,
+        "counted_before": rank.counted_before if rank else None,
+        "title": rank.title if rank else None,
+        "grace_days": app.policy.grace_days,
+        "grouping": app.policy.strike_grouping,
+        "window_days": app.policy.strike_window_days,
+        "responsible": person_id,
+        "completed_on": due.completed_on.isoformat() if due.completed_on else None,
+    }
+
+
+def count_warnings(app: App, session: Session, day: dt.date) -> int:
+    """Count uncompleted nodes of evaluated projects due within the warning window (yellow)."""
+    grace = dt.timedelta(days=app.policy.grace_days)
+    warn = dt.timedelta(days=app.policy.warning_days)
+    count: int = session.scalar(
+        select(func.count()).select_from(Node).join(Project, Project.id == Node.project_id).where(
+            Node.planned_date >= day - grace, Node.planned_date <= day + warn,
+            or_(Node.completed_on.is_(None), Node.completed_on > day),
+            Project.status.not_in(_NOT_EVALUATED))
+    ) or 0
+    return count
+
+
+def settle_policy(app: App) -> None:
+    """Re-derive every person's levels when the policy's grouping, window or ladder changed."""
+    fingerprint = app.policy.fingerprint()
+    with transaction(app.engine) as session:  # writers take turns: two runs cannot both insert it
+        meta = session.get(Meta, POLICY_KEY)
+        if meta is not None and meta.value == fingerprint:
+            return
+        if meta is not None:
+            pks = sorted(set(session.scalars(select(Strike.person_pk).where(
+                and_(Strike.person_pk.is_not(None), Strike.status == StrikeStatus.COUNTED)))))
+            for pk in pks:
+                rederive(app, session, pk, "policy", None, app.today())
+        session.merge(Meta(key=POLICY_KEY, value=fingerprint))

@@ -1,0 +1,138 @@
+"""Levels and statuses, derived from counted strikes by the rules, and their corrections."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from config.policy import PersonStatus
+from engine.context import App
+from engine.store.db import chunks
+from engine.store.models import Notice, Person, StatusChange, Strike, StrikeEvent, StrikeStatus
+from rules.decisions import CountedStrike
+
+
+def counted_strikes(session: Session, person_pks: list[int]) -> dict[int, list[Strike]]:
+    """Return each person's counted strikes in ladder order."""
+    found: dict[int, list[Strike]] = {pk: [] for pk in person_pks}
+    for chunk in chunks(person_pks):
+        rows = session.scalars(
+            select(Strike).where(Strike.person_pk.in_(chunk),
+                                 Strike.status == StrikeStatus.COUNTED)
+        )
+        for strike in rows:
+            found[strike.person_pk].append(strike)
+    for pk, strikes in found.items():
+        strikes.sort(key=ladder_key)
+        found[pk] = strikes
+    return found
+
+
+class Ordered(Protocol):
+    """What ladder order and the rules need of a strike (a stored Strike or the evaluation's lighter rows)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def detected_on(self) -> dt.date: ...
+    @property
+    def planned_date(self) -> dt.date: ...
+    @property
+    def first_project_code(self) -> str: ...
+    @property
+    def first_node_code(self) -> str: ...
+
+
+def ladder_key(strike: Ordered) -> tuple[dt.date, dt.date, str, str]:
+    """Return the ordering key of levels: detected, planned date, project, node."""
+    return (strike.detected_on, strike.planned_date, strike.first_project_code, strike.first_node_code)
+
+
+def as_counted(strike: Ordered) -> CountedStrike:
+    """Return the rules' view of a stored strike."""
+    return CountedStrike(ref=f"s{strike.id}", planned_date=strike.planned_date, detected_on=strike.detected_on,
+                         project_code=strike.first_project_code, node_code=strike.first_node_code)
+
+
+def highest_level(session: Session, person_pk: int) -> int | None:
+    """Return the highest level among a person's counted strikes (None when there is none)."""
+    level: int | None = session.scalar(
+        select(func.max(Strike.level)).where(Strike.person_pk == person_pk,
+                                              Strike.status == StrikeStatus.COUNTED)
+    )
+    return level
+
+
+def status_of(app: App, session: Session, person_pk: int) -> PersonStatus:
+    """Return a person's derived status."""
+    return app.policy.status_for(highest_level(session, person_pk))
+
+
+def status_moved(app: App, old_level: int | None, new_level: int | None) -> bool:
+    """Whether a person's highest level or status changed: what makes a status change to record."""
+    return old_level != new_level or app.policy.status_for(old_level) != app.policy.status_for(new_level)
+
+
+def record_status_change(app: App, session: Session, person: Person, old_level: int | None,
+                         new_level: int | None, cause: str, strike_id: int | None,
+                         day: dt.date | None) -> StatusChange | None:
+    """Record a change of a person's highest level or status; corrections get a notice."""
+    if not status_moved(app, old_level, new_level):
+        return None
+    old_status = app.policy.status_for(old_level)
+    new_status = app.policy.status_for(new_level)
+    change = StatusChange(person_pk=person.id, old_level=old_level, new_level=new_level,
+                          old_status=old_status, new_status=new_status, cause=cause, strike_id=strike_id,
+                          day=day, actor=app.actor, recorded_at=app.now())
+    session.add(change)
+    session.flush()
+    if cause != "strike":
+        session.add(Notice(key=f"correction:status:{change.id}", kind="correction_notice", person_pk=person.id,
+                           strike_id=strike_id, status_change_id=change.id,
+                           payload={"cause": cause, "old_level": old_level, "new_level": new_level,
+                                    "old_status": str(old_status), "new_status": str(new_status)},
+                           created_at=app.now()))
+    return change
+
+
+def rederive(app: App, session: Session, person_pk: int, cause: str, strike_id: int | None,
+             day: dt.date | None = None) -> None:
+    """Re-rank a person's counted strikes through the rules and record every level that moved."""
+    person = session.get(Person, person_pk)
+    assert person is not None
+    old_level = _cached_highest(session, person_pk, strike_id)
+    for stopped in session.scalars(select(Strike).where(
+            Strike.person_pk == person_pk, Strike.status != StrikeStatus.COUNTED,
+            Strike.level.is_not(None))):
+        stopped.level, stopped.action, stopped.decision = None, None, None
+        session.add(stopped)
+    strikes = counted_strikes(session, [person_pk])[person_pk]
+    by_ref = {f"s{s.id}": s for s in strikes}
+    ranked = app.rules.derive_levels(f"person:{person.person_id}", [as_counted(s) for s in strikes])
+    for decision in ranked:
+        strike = by_ref[decision.strike_ref]
+        if strike.level != decision.level or strike.action != decision.action:
+            session.add(StrikeEvent(strike_id=strike.id, kind="level_changed", old_level=strike.level,
+                                    new_level=decision.level, text=_cause_text(cause), actor=app.actor,
+                                    recorded_at=app.now()))
+            strike.level, strike.action = decision.level, decision.action
+            session.add(strike)
+    new_level = max((d.level for d in ranked), default=None)
+    session.flush()
+    record_status_change(app, session, person, old_level, new_level, cause, strike_id, day)
+
+
+def _cached_highest(session: Session, person_pk: int, changed_strike_id: int | None) -> int | None:
+    # The highest level before the change: counted strikes plus the one that just stopped counting.
+    levels = [s.level for s in session.scalars(select(Strike).where(Strike.person_pk == person_pk))
+              if s.level is not None and (s.status == StrikeStatus.COUNTED or s.id == changed_strike_id)]
+    return max(levels, default=None)
+
+
+def _cause_text(cause: str) -> str:
+    return {"exemption": "豁免后重新计算等级", "revocation": "撤销后重新计算等级",
+            "policy": "策略变更后重新计算等级"}.get(cause, cause)
+

@@ -1,0 +1,1 @@
+"""The paperwork: the contexts of notices, agendas, reports and bulletins, and writing them to files."""

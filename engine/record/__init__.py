@@ -1,0 +1,1 @@
+"""Writing to the record: completions, extensions, assignments, decisions — each appended with who, when, why."""

@@ -1,0 +1,223 @@
+"""Recording what happened: completions, extensions, assignments, decisions.
+
+Every function here is called inside the caller's transaction and appends history
+(who, when, why); nothing is overwritten without a trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from config.policy import PersonStatus
+from engine.context import App
+from engine.errors import Refused
+from engine.evaluation.levels import rederive, status_of
+from engine.store.models import (
+    Assignment,
+    ChangeLog,
+    Deadline,
+    DeadlineStatus,
+    Decision,
+    Miss,
+    Node,
+    NodeHistory,
+    Notice,
+    Person,
+    Project,
+    Strike,
+    StrikeEvent,
+    StrikeStatus,
+)
+from notifications.wording import cn_date
+
+
+def log(app: App, session: Session, entity: str, key: str, action: str, detail: dict[str, Any],
+        reason: str | None = None) -> None:
+    """Append one entry to the change log."""
+    session.add(ChangeLog(at=app.now(), actor=app.actor, entity=entity, key=key, action=action,
+                          detail=detail, reason=reason))
+
+
+def find_node(session: Session, project_code: str, node_code: str) -> tuple[Project, Node]:
+    """Return a project's node or refuse naming what is unknown."""
+    project = session.scalars(select(Project).where(Project.code == project_code)).first()
+    if project is None:
+        raise Refused(f"项目 {project_code} 不存在")
+    node = session.scalars(select(Node).where(Node.project_id == project.id, Node.code == node_code)).first()
+    if node is None:
+        raise Refused(f"项目 {project_code} 没有节点 {node_code}")
+    return project, node
+
+
+def find_person(session: Session, person_id: str) -> Person:
+    """Return a person by id or refuse."""
+    person = session.scalars(select(Person).where(Person.person_id == person_id)).first()
+    if person is None:
+        raise Refused(f"人员 {person_id} 不存在")
+    return person
+
+
+def open_deadline(session: Session, node_id: int, planned_date: dt.date) -> None:
+    """Make a planned date a live deadline (new, or reopened after being superseded)."""
+    existing = session.scalars(select(Deadline).where(Deadline.node_id == node_id,
+                                                   Deadline.planned_date == planned_date)).first()
+    if existing is None:
+        session.add(Deadline(node_id=node_id, planned_date=planned_date))
+    elif existing.status == DeadlineStatus.SUPERSEDED:
+        existing.status, existing.closed_on = DeadlineStatus.OPEN, None
+        session.add(existing)
+
+
+def change_planned_date(app: App, session: Session, project: Project, node: Node, new_date: dt.date,
+                        reason: str, source: str) -> bool:
+    """Record an extension (a new planned date); a detected miss of the old date stays."""
+    old = node.planned_date
+    if new_date == old:
+        return False
+    for deadline in session.scalars(select(Deadline).where(Deadline.node_id == node.id,
+                                                        Deadline.status == DeadlineStatus.OPEN)):
+        deadline.status, deadline.closed_on = DeadlineStatus.SUPERSEDED, app.today()
+        session.add(deadline)
+    node.planned_date = new_date
+    session.add(node)
+    session.flush()
+    open_deadline(session, node.id, new_date)
+    session.add(NodeHistory(node_id=node.id, kind="extension", planned_date=new_date,
+                            previous_planned_date=old, reason=reason, source=source, actor=app.actor,
+                            recorded_at=app.now()))
+    log(app, session, "node", f"{project.code}/{node.code}", "extend",
+        {"from": old.isoformat(), "to": new_date.isoformat(), "source": source}, reason)
+    return True
+
+
+def record_completion(app: App, session: Session, project: Project, node: Node, completed_on: dt.date,
+                      source: str, reason: str | None = None) -> bool:
+    """Record a completion; one dated within a missed deadline's grace revokes that miss."""
+    if completed_on > app.today():
+        raise Refused(f"完成日期 {completed_on.isoformat()} 晚于今天 {app.today().isoformat()}")
+    previous = node.completed_on
+    if previous == completed_on:
+        return False
+    node.completed_on = completed_on
+    session.add(node)
+    session.add(NodeHistory(node_id=node.id, kind="completion", completed_on=completed_on,
+                            previous_completed_on=previous, reason=reason, source=source, actor=app.actor,
+                            recorded_at=app.now()))
+    log(app, session, "node", f"{project.code}/{node.code}", "complete",
+        {"on": completed_on.isoformat(), "previous": previous.isoformat() if previous else None,
+         "source": source}, reason)
+    session.flush()
+    _revoke_misses_met_by(app, session, node, completed_on)
+    return True
+
+
+def _revoke_misses_met_by(app: App, session: Session, node: Node, completed_on: dt.date) -> None:
+    misses = session.scalars(select(Miss).where(Miss.node_id == node.id, Miss.revoked_on.is_(None))).all()
+    for miss in misses:
+        if completed_on > app.deadline_end(miss.planned_date):
+            continue
+        miss.revoked_on = app.today()
+        miss.revoked_reason = f"补录完成日期 {cn_date(completed_on)}，未超过计划日期 {cn_date(miss.planned_date)}"
+        session.add(miss)
+        session.flush()
+        strike = session.get(Strike, miss.strike_id)
+        assert strike is not None
+        remaining = session.scalars(select(Miss).where(Miss.strike_id == strike.id,
+                                                    Miss.revoked_on.is_(None))).first()
+        if remaining is not None:
+            session.add(StrikeEvent(strike_id=strike.id, kind="node_revoked", text=miss.revoked_reason,
+                                    actor=app.actor, recorded_at=app.now()))
+            continue
+        if strike.status != StrikeStatus.COUNTED:
+            continue
+        strike.status = StrikeStatus.REVOKED
+        session.add(strike)
+        session.add(StrikeEvent(strike_id=strike.id, kind="revoked", text=miss.revoked_reason,
+                                actor=app.actor, recorded_at=app.now()))
+        _correction_for_strike(app, session, strike, "revoked", miss.revoked_reason)
+        log(app, session, "strike", str(strike.id), "revoke", {"node_id": node.id}, miss.revoked_reason)
+        session.flush()
+        if strike.person_pk is not None:
+            rederive(app, session, strike.person_pk, "revocation", strike.id, app.today())
+
+
+def _correction_for_strike(app: App, session: Session, strike: Strike, what: str, reason: str) -> None:
+    session.add(Notice(key=f"correction:strike:{strike.id}:{what}", kind="correction_notice",
+                       person_pk=strike.person_pk, strike_id=strike.id,
+                       payload={"cause": what, "reason": reason, "old_level": strike.level},
+                       created_at=app.now()))
+
+
+def assign(app: App, session: Session, project: Project, person: Person, effective_from: dt.date,
+           source: str, reason: str | None = None) -> None:
+    """Make a person responsible for a project from a date; a dismissed person is refused."""
+    if status_of(app, session, person.id) == PersonStatus.DISMISSED:
+        strike = dismissal_strike(session, person.id)
+        raise Refused(f"人员 {person.person_id}（{person.name}）已被彻底免除负责人职务、永不使用"
+                      f"（问责记录 #{strike}），不能担任项目 {project.code} 的负责人")
+    session.add(Assignment(project_id=project.id, person_pk=person.id, effective_from=effective_from,
+                           reason=reason, source=source, actor=app.actor, recorded_at=app.now()))
+    log(app, session, "project", project.code, "assign",
+        {"person_id": person.person_id, "from": effective_from.isoformat(), "source": source}, reason)
+
+
+def dismissal_strike(session: Session, person_pk: int) -> int | None:
+    """Return the id of the counted strike that dismissed a person (the highest level)."""
+    strike = session.scalars(select(Strike).where(Strike.person_pk == person_pk,
+                                               Strike.status == StrikeStatus.COUNTED)
+                          .order_by(Strike.level.desc(), Strike.id)).first()
+    return strike.id if strike else None
+
+
+def confirm(app: App, session: Session, strike: Strike, meeting: dt.date, text: str | None) -> None:
+    """Record the meeting's confirmation of a counted strike."""
+    if strike.status != StrikeStatus.COUNTED:
+        raise Refused(f"问责记录 #{strike.id} 状态为 {strike.status}，不能确认")
+    if strike.person_pk is None:
+        raise Refused(f"问责记录 #{strike.id} 没有责任人，请先为项目指定负责人")
+    if strike.decision == Decision.CONFIRMED:
+        raise Refused(f"问责记录 #{strike.id} 已于 {strike.meeting_date} 的党组会确认")
+    if meeting < strike.detected_on:
+        raise Refused(f"会议日期 {meeting.isoformat()} 早于问责记录 #{strike.id} 的发现日期 "
+                      f"{strike.detected_on.isoformat()}")
+    strike.decision, strike.meeting_date, strike.decision_text = Decision.CONFIRMED, meeting, text
+    session.add(strike)
+    session.add(StrikeEvent(strike_id=strike.id, kind="confirmed", meeting_date=meeting, text=text,
+                            actor=app.actor, recorded_at=app.now()))
+    log(app, session, "strike", str(strike.id), "confirm", {"meeting": meeting.isoformat()}, text)
+
+
+def exempt(app: App, session: Session, strike: Strike, reason: str, meeting: dt.date | None) -> None:
+    """Exempt a strike: it stops counting and the person's later strikes move down."""
+    if not reason.strip():
+        raise Refused("豁免必须写明理由（--reason）")
+    if strike.status != StrikeStatus.COUNTED:
+        raise Refused(f"问责记录 #{strike.id} 状态为 {strike.status}，不能豁免")
+    strike.status = StrikeStatus.EXEMPTED
+    strike.decision_text = reason
+    if meeting is not None:
+        strike.meeting_date = meeting
+    session.add(strike)
+    session.add(StrikeEvent(strike_id=strike.id, kind="exempted", meeting_date=meeting, text=reason,
+                            actor=app.actor, recorded_at=app.now()))
+    _correction_for_strike(app, session, strike, "exempted", reason)
+    log(app, session, "strike", str(strike.id), "exempt", {"meeting": meeting.isoformat() if meeting else None},
+        reason)
+    session.flush()
+    if strike.person_pk is not None:
+        rederive(app, session, strike.person_pk, "exemption", strike.id, app.today())
+
+
+def request_exemption(app: App, session: Session, strike: Strike, reason: str) -> None:
+    """Record that the office asks the meeting to exempt a strike (it goes on the next agenda)."""
+    if not reason.strip():
+        raise Refused("免责申请必须写明理由（--reason）")
+    if strike.status != StrikeStatus.COUNTED:
+        raise Refused(f"问责记录 #{strike.id} 状态为 {strike.status}，无需申请免责")
+    session.add(StrikeEvent(strike_id=strike.id, kind="exemption_requested", text=reason, actor=app.actor,
+                            recorded_at=app.now()))
+    log(app, session, "strike", str(strike.id), "request_exemption", {}, reason)

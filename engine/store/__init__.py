@@ -1,0 +1,1 @@
+"""The store: the data model, the database (SQLite or PostgreSQL), the audit chain, backups, migrations."""

@@ -1,0 +1,130 @@
+"""The record (记录在案) as people read it: who did what, when and why, newest first.
+
+Every source is a table that is already appended to by the engine (the change log, strike
+events, status changes, evaluated days, sign-ins); nothing here writes. The audit chain's
+state is read cheaply (its head); verifying it is ``engine.store.audit.verify``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from engine.store.models import AuditEntry, ChangeLog, EvaluationDay, LoginAttempt, StatusChange, Strike, StrikeEvent
+
+#: The record's sections: key → title.
+SECTIONS = {"changes": "变更记录", "strikes": "问责记录事件", "statuses": "人员状态变化", "days": "每日评估",
+            "logins": "登录记录"}
+ENTITY_CN = {"node": "节点", "project": "项目", "person": "人员", "strike": "问责记录", "ledger": "台账",
+             "user": "账号"}
+ACTION_CN = {"create": "新增", "update": "修改", "extend": "延期", "complete": "完成", "assign": "指定负责人",
+             "confirm": "党组会确认", "exempt": "豁免", "revoke": "撤销", "request_exemption": "申请免责",
+             "import": "导入台账", "password": "修改密码", "disable": "停用", "enable": "启用"}
+CAUSE_CN = {"strike": "新的问责记录", "exemption": "豁免", "revocation": "撤销", "policy": "问责策略调整"}
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """Which section of the record, filtered by who acted and when."""
+
+    section: str = "changes"
+    actor: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    page: int = 1
+    per_page: int = 100
+
+
+def _window(column: Any, query: RecordQuery, tz: dt.tzinfo) -> list[Any]:
+    conditions = []
+    if query.since is not None:
+        conditions.append(column >= dt.datetime.combine(query.since, dt.time(0), tzinfo=tz))
+    if query.until is not None:
+        conditions.append(column < dt.datetime.combine(query.until + dt.timedelta(days=1), dt.time(0), tzinfo=tz))
+    return conditions
+
+
+def record(session: Session, query: RecordQuery, tz: dt.tzinfo) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of a section of the record and how many entries match."""
+    if query.section not in SECTIONS:
+        raise ValueError(f"unknown section {query.section!r}")
+    model, at = {"changes": (ChangeLog, ChangeLog.at), "strikes": (StrikeEvent, StrikeEvent.recorded_at),
+                 "statuses": (StatusChange, StatusChange.recorded_at),
+                 "days": (EvaluationDay, EvaluationDay.finished_at), "logins": (LoginAttempt, LoginAttempt.at)
+                 }[query.section]
+    conditions = _window(at, query, tz)
+    if query.actor:
+        who = LoginAttempt.name if model is LoginAttempt else model.actor
+        conditions.append(who == query.actor)
+    total = session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
+    rows = session.scalars(select(model).where(*conditions).order_by(model.id.desc())
+                           .offset((max(query.page, 1) - 1) * query.per_page).limit(query.per_page))
+    return [_entry(query.section, row, tz) for row in rows], total
+
+
+def _local(value: dt.datetime, tz: dt.tzinfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _entry(section: str, row: Any, tz: dt.tzinfo) -> dict[str, Any]:
+    if section == "changes":
+        return {"at": _local(row.at, tz), "actor": row.actor, "what": f"{ENTITY_CN.get(row.entity, row.entity)} {row.key}",
+                "action": ACTION_CN.get(row.action, row.action), "detail": row.detail, "reason": row.reason or ""}
+    if section == "strikes":
+        from engine.views.strikes import EVENT_CN
+
+        levels = f"（等级 {row.old_level} → {row.new_level}）" if row.kind == "level_changed" else ""
+        return {"at": _local(row.recorded_at, tz), "actor": row.actor, "what": f"问责记录 #{row.strike_id}",
+                "strike_id": row.strike_id, "action": EVENT_CN.get(row.kind, row.kind) + levels,
+                "detail": {"meeting": row.meeting_date.isoformat()} if row.meeting_date else {},
+                "reason": row.text or ""}
+    if section == "statuses":
+        from engine.views.strikes import STATUS_CN
+
+        return {"at": _local(row.recorded_at, tz), "actor": row.actor, "what": f"人员（内部编号 {row.person_pk}）",
+                "person_pk": row.person_pk,
+                "action": f"{STATUS_CN.get(row.old_status, row.old_status)} → {STATUS_CN.get(row.new_status, row.new_status)}",
+                "detail": {"strike": row.strike_id} if row.strike_id else {},
+                "reason": CAUSE_CN.get(row.cause, row.cause)}
+    if section == "days":
+        return {"at": _local(row.finished_at, tz), "actor": row.actor, "what": f"评估 {row.day.isoformat()}",
+                "action": "每日评估", "detail": {"逾期节点": row.misses, "新问责记录": row.new_strikes},
+                "reason": ""}
+    return {"at": _local(row.at, tz), "actor": row.name, "what": row.client or "", "action": "登录成功" if row.ok else "登录失败",
+            "detail": {}, "reason": ""}
+
+
+def strike_person_names(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Name the persons of status changes (the table keeps only their internal key)."""
+    from engine.store.models import Person
+
+    pks = {e["person_pk"] for e in entries if "person_pk" in e}
+    if not pks:
+        return
+    names = {pk: f"{name}（{pid}）" for pk, pid, name in session.execute(
+        select(Person.id, Person.person_id, Person.name).where(Person.id.in_(pks)))}
+    for entry in entries:
+        if "person_pk" in entry:
+            entry["what"] = names.get(entry["person_pk"], entry["what"])
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """The audit chain's head, read without verifying it."""
+
+    entries: int
+    head_hash: str | None
+    last_sealed: dt.datetime | None
+    strikes: int
+
+
+def chain_state(session: Session) -> ChainState:
+    """Return the audit chain's length and head (verification is a separate, slower step)."""
+    count = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    head = session.execute(select(AuditEntry.hash, AuditEntry.recorded_at).order_by(AuditEntry.id.desc()).limit(1)).first()
+    strikes = session.scalar(select(func.count()).select_from(Strike)) or 0
+    return ChainState(count, head[0] if head else None, head[1] if head else None, strikes)

@@ -1,0 +1,270 @@
+"""Read models: what `strikes`, `persons` and `strike explain` print (JSON fields are a contract)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from engine.context import App
+from engine.store.db import chunks
+from engine.store.models import Miss, Node, Person, Project, Strike, StrikeEvent, StrikeStatus
+from notifications.wording import cn_date
+
+
+def strike_nodes(session: Session, strike_ids: list[int] | None = None) -> dict[int, list[dict[str, Any]]]:
+    """Return each strike's nodes (revoked ones last, flagged), in code order."""
+    query = (select(Miss.strike_id, Project.code, Node.code, Node.name, Miss.planned_date, Miss.revoked_on)
+             .join(Node, Node.id == Miss.node_id).join(Project, Project.id == Node.project_id))
+    queries = [query] if strike_ids is None else [query.where(Miss.strike_id.in_(c)) for c in chunks(strike_ids)]
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for chunk_query in queries:
+        for strike_id, project_code, node_code, name, planned, revoked in session.execute(chunk_query):
+            found[strike_id].append({"project_code": project_code, "node_code": node_code, "name": name,
+                                     "planned_date": planned, "revoked": revoked is not None})
+    for nodes in found.values():
+        nodes.sort(key=lambda n: (n["revoked"], n["project_code"], n["node_code"]))
+    return found
+
+
+def strikes_json(session: Session) -> list[dict[str, Any]]:
+    """Return every strike as `duban strikes --json` prints it, ordered by id."""
+    persons: dict[int, str] = dict(session.execute(select(Person.id, Person.person_id)).all())
+    nodes = strike_nodes(session)
+    out = []
+    for strike in session.scalars(select(Strike).order_by(Strike.id)):
+        listed = [n for n in nodes.get(strike.id, []) if not n["revoked"]] or nodes.get(strike.id, [])
+        counted = strike.status == StrikeStatus.COUNTED
+        out.append({
+            "id": strike.id,
+            "person_id": persons.get(strike.person_pk) if strike.person_pk else None,
+            "project_codes": sorted({n["project_code"] for n in listed}),
+            "nodes": [{"project_code": n["project_code"], "node_code": n["node_code"],
+                       "planned_date": n["planned_date"].isoformat()} for n in listed],
+            "planned_date": strike.planned_date.isoformat(),
+            "detected_on": strike.detected_on.isoformat(),
+            "level": strike.level if counted else None,
+            "action": strike.action if counted else None,
+            "status": strike.status,
+            "decision": strike.decision if counted else None,
+        })
+    return out
+
+
+def persons_json(app: App, session: Session) -> list[dict[str, Any]]:
+    """Return every person with derived status and counted strikes, ordered by person id."""
+    stats = {pk: (count, level) for pk, count, level in session.execute(
+        select(Strike.person_pk, func.count(), func.max(Strike.level))
+        .where(Strike.status == StrikeStatus.COUNTED, Strike.person_pk.is_not(None))
+        .group_by(Strike.person_pk))}
+    out = []
+    for person in session.scalars(select(Person).order_by(Person.person_id)):
+        count, level = stats.get(person.id, (0, None))
+        out.append({"person_id": person.person_id, "name": person.name,
+                    "status": str(app.policy.status_for(level)), "counted_strikes": count})
+    return out
+
+
+ACTION_CN = {"review": "做检查", "suspension": "免职留用", "dismissal": "永不使用"}
+STATUS_CN = {"counted": "计入", "exempted": "已豁免", "revoked": "已撤销", "active": "正常", "reviewed": "已检查",
+             "suspended": "免职留用", "dismissed": "永不使用", "proposed": "待党组会决定", "confirmed": "党组会已确认"}
+RULE_CN = {
+    "open_strike": "该负责人在此计划日期尚无问责记录，新立一条问责记录",
+    "open_unassigned": "计划日期当天项目没有负责人：记录逾期，项目列入“需指定负责人”议题",
+    "join_same_due_date": "同一负责人同一计划日期的逾期节点合并为一条问责记录",
+    "join_same_node": "同一节点同一计划日期的逾期并入原问责记录",
+}
+
+
+def explain(app: App, session: Session, strike: Strike) -> list[str]:
+    """Return the facts and the rules behind a strike, in Chinese, one line each."""
+    person = session.get(Person, strike.person_pk) if strike.person_pk else None
+    project = session.get(Project, strike.project_id)
+    assert project is not None
+    assert strike.id is not None
+    nodes = strike_nodes(session, [strike.id])[strike.id]
+    info = strike.explanation
+    grace = info.get("grace_days", 0)
+    lines = [f"问责记录 #{strike.id}（{STATUS_CN.get(strike.status, strike.status)}）"]
+    lines.append(f"责任人：{person.person_id} {person.name}（计划日期当天的项目负责人）" if person
+                 else f"责任人：无（项目 {project.code} {project.name} 在计划日期当天没有负责人）")
+    for node in nodes:
+        mark = "（已撤销：补录的完成日期未逾期）" if node["revoked"] else ""
+        lines.append(f"逾期节点：{node['project_code']} {node['node_code']} {node['name']}，"
+                     f"计划完成日期 {cn_date(node['planned_date'])}{mark}")
+    deadline = "计划日期当天结束" if not grace else f"计划日期后 {grace} 天（宽限期）结束"
+    lines.append(f"事实：截至{deadline}仍未完成，于 {cn_date(strike.detected_on)} 的每日检点中发现")
+    lines.append(f"规则：{RULE_CN.get(strike.rule, strike.rule)}")
+    if len(nodes) > 1:
+        join = "join_same_due_date" if info.get("grouping", "per_due_date") == "per_due_date" else "join_same_node"
+        lines.append(f"规则：{RULE_CN[join]}")
+    if strike.status == StrikeStatus.COUNTED and strike.level is not None:
+        window = info.get("window_days")
+        scope = "整个改造期间" if not window else f"发现日前 {window} 天内"
+        lines.append(f"等级：第 {strike.level} 次（{scope}计入的问责记录按发现日期、计划日期、项目编号、节点编号排序）"
+                     f" → {ACTION_CN.get(strike.action or '', strike.action)}：{app.policy.rung_for(strike.level).title}")
+        lines.append(f"决定：{STATUS_CN.get(strike.decision or '', strike.decision)}"
+                     + (f"（{cn_date(strike.meeting_date)} 党组会）" if strike.meeting_date else ""))
+    for event in session.scalars(select(StrikeEvent).where(StrikeEvent.strike_id == strike.id).order_by(StrikeEvent.id)):
+        when = event.recorded_at.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M")
+        detail = f"：{event.text}" if event.text else ""
+        levels = f"（等级 {event.old_level} → {event.new_level}）" if event.kind == "level_changed" else ""
+        lines.append(f"记录：{when} {event.actor} {EVENT_CN.get(event.kind, event.kind)}{levels}{detail}")
+    return lines
+
+
+EVENT_CN = {"proposed": "提出", "confirmed": "党组会确认", "exempted": "豁免", "revoked": "撤销",
+            "node_revoked": "撤销其中一个节点", "node_added": "并入节点", "level_changed": "等级变化",
+            "exemption_requested": "申请免责"}
+
+
+PROJECT_STATUS_CN = {"reserve": "储备", "active": "在建", "completed": "完工", "cancelled": "取消"}
+
+
+def projects_view(session: Session) -> list[dict[str, Any]]:
+    """Return every project with its current responsible person and node counts."""
+    from engine.record.holders import holders
+
+    person_ids: dict[int, str] = dict(session.execute(select(Person.id, Person.person_id)).all())
+    latest = {project_id: person_ids[pk] for project_id, pk in holders(session).items()}
+    counts = {pid: (total, done) for pid, total, done in session.execute(
+        select(Node.project_id, func.count(), func.count(Node.completed_on)).group_by(Node.project_id))}
+    out = []
+    for project in session.scalars(select(Project).order_by(Project.code)):
+        total, done = counts.get(project.id, (0, 0))
+        out.append({"project_code": project.code, "name": project.name, "district": project.district,
+                    "phase": project.phase, "batch": project.batch, "status": project.status,
+                    "status_cn": PROJECT_STATUS_CN.get(project.status, project.status),
+                    "responsible_person_id": latest.get(project.id or 0),
+                    "contractor": project.contractor, "households": project.households,
+                    "nodes": total, "completed": done})
+    return out
+
+
+def nodes_view(session: Session, project_code: str | None = None) -> list[dict[str, Any]]:
+    """Return nodes with their current planned and completion dates."""
+    query = select(Project.code, Node.code, Node.name, Node.planned_date, Node.completed_on).join(
+        Project, Project.id == Node.project_id)
+    if project_code is not None:
+        query = query.where(Project.code == project_code)
+    rows = sorted(session.execute(query).all(), key=lambda r: (r[0], r[1]))
+    return [{"project_code": p, "node_code": n, "name": name, "planned_date": planned.isoformat(),
+             "completed_on": done.isoformat() if done else None} for p, n, name, planned, done in rows]
+
+
+# ------------------------------------------------------------------------ persons, register, project
+
+
+def visible_person_pks(session: Session, district: str) -> set[int]:
+    """Return the persons district staff may see: ever responsible for, or struck on, a project of theirs."""
+    in_district = select(Project.id).where(Project.district == district)
+    from engine.store.models import Assignment
+
+    held = set(session.scalars(select(Assignment.person_pk).where(Assignment.project_id.in_(in_district))))
+    struck = set(session.scalars(select(Strike.person_pk).where(Strike.project_id.in_(in_district),
+                                                              Strike.person_pk.is_not(None))))
+    return held | {pk for pk in struck if pk is not None}
+
+
+def persons_page(app: App, session: Session, status: str | None = None, text: str | None = None,
+                 district: str | None = None, page: int = 1, per_page: int = 50) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of persons (status, counted strikes, highest level) and how many match."""
+    from engine.store.versioned import cached
+
+    everyone = cached(session, ("persons", district, app.policy.fingerprint()),
+                      lambda: _persons_with_status(app, session, district))
+    wanted = (text or "").strip().lower()
+    rows = [row for row in everyone if (not status or row["status"] == status)
+            and (not wanted or wanted in row["person_id"].lower() or wanted in row["name"].lower())]
+    start = (max(page, 1) - 1) * per_page
+    return rows[start:start + per_page], len(rows)
+
+
+def _persons_with_status(app: App, session: Session, district: str | None) -> list[dict[str, Any]]:
+    stats = {pk: (count, level) for pk, count, level in session.execute(
+        select(Strike.person_pk, func.count(), func.max(Strike.level))
+        .where(Strike.status == StrikeStatus.COUNTED, Strike.person_pk.is_not(None))
+        .group_by(Strike.person_pk))}
+    visible = visible_person_pks(session, district) if district is not None else None
+    rows = []
+    for pk, person_id, name, unit in session.connection().execute(
+            select(Person.id, Person.person_id, Person.name, Person.unit).order_by(Person.person_id)):
+        if visible is not None and pk not in visible:
+            continue
+        count, level = stats.get(pk, (0, None))
+        person_status = str(app.policy.status_for(level))
+        rows.append({"pk": pk, "person_id": person_id, "name": name, "unit": unit or "", "status": person_status,
+                     "status_cn": STATUS_CN[person_status], "counted_strikes": count, "level": level})
+    return rows
+
+
+def person_ladder(app: App, session: Session, person: Person) -> list[dict[str, Any]]:
+    """Return every strike of a person, in ladder order for the counted ones, each with its explanation."""
+    strikes = list(session.scalars(select(Strike).where(Strike.person_pk == person.id)))
+    from engine.evaluation.levels import ladder_key
+
+    strikes.sort(key=lambda s: (s.status != StrikeStatus.COUNTED, ladder_key(s), s.id))
+    nodes = strike_nodes(session, [s.id for s in strikes if s.id is not None])
+    districts: dict[int, str | None] = dict(session.execute(select(Project.id, Project.district)
+                                     .where(Project.id.in_({s.project_id for s in strikes}))).all())
+    return [{"strike": s, "nodes": nodes.get(s.id or 0, []), "district": districts.get(s.project_id),
+             "explanation": explain(app, session, s),
+             "action_cn": ACTION_CN.get(s.action or "", ""), "status_cn": STATUS_CN.get(s.status, s.status),
+             "decision_cn": STATUS_CN.get(s.decision or "", "")} for s in strikes]
+
+
+def never_use_register(app: App, session: Session, district: str | None = None) -> list[dict[str, Any]]:
+    """Return the never-use register (永不使用人员名册): each dismissed person and the strike that dismissed them."""
+    from config.policy import PersonStatus
+
+    dismissal_level = next(r.level for r in app.policy.ladder if r.status == PersonStatus.DISMISSED)
+    visible = visible_person_pks(session, district) if district is not None else None
+    first: dict[int, Strike] = {}
+    for strike in session.scalars(select(Strike).where(Strike.status == StrikeStatus.COUNTED,
+                                                      Strike.level >= dismissal_level).order_by(Strike.id)):
+        if strike.person_pk is not None and (visible is None or strike.person_pk in visible):
+            current = first.get(strike.person_pk)
+            if current is None or (strike.level or 0) < (current.level or 0):
+                first[strike.person_pk] = strike
+    persons = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(first)))}
+    nodes = strike_nodes(session, [s.id for s in first.values() if s.id is not None])
+    out = []
+    for pk, strike in sorted(first.items(), key=lambda item: (item[1].detected_on, persons[item[0]].person_id)):
+        person = persons[pk]
+        out.append({"person_id": person.person_id, "name": person.name, "unit": person.unit or "",
+                    "strike_id": strike.id, "level": strike.level, "detected_on": strike.detected_on,
+                    "decision": strike.decision, "decision_cn": STATUS_CN.get(strike.decision or "", ""),
+                    "meeting_date": strike.meeting_date, "nodes": nodes.get(strike.id or 0, [])})
+    return out
+
+
+def project_history(app: App, session: Session, project: Project) -> dict[str, Any]:
+    """Return a project's assignments, node history and strikes, oldest first: what its page shows."""
+    from engine.store.models import Assignment, NodeHistory
+
+    rows = list(session.scalars(select(Assignment).where(Assignment.project_id == project.id)
+                                .order_by(Assignment.effective_from, Assignment.id)))
+    strikes = list(session.scalars(select(Strike).where(Strike.project_id == project.id).order_by(Strike.id)))
+    pks = {a.person_pk for a in rows} | {s.person_pk for s in strikes if s.person_pk is not None}
+    persons: dict[int | None, str] = {}
+    names: dict[int | None, str] = {}
+    for pk, person_id, name in session.execute(select(Person.id, Person.person_id, Person.name)
+                                               .where(Person.id.in_(pks))):
+        persons[pk], names[pk] = person_id, name
+    assignments = [{"person_id": persons.get(a.person_pk), "name": names.get(a.person_pk),
+                    "effective_from": a.effective_from, "reason": a.reason, "source": a.source, "actor": a.actor,
+                    "recorded_at": a.recorded_at} for a in rows]
+    node_codes: dict[int, str] = dict(session.execute(select(Node.id, Node.code).where(Node.project_id == project.id)).all())
+    history = [{"node_code": node_codes[h.node_id], "kind": h.kind, "planned_date": h.planned_date,
+                "previous_planned_date": h.previous_planned_date, "completed_on": h.completed_on,
+                "previous_completed_on": h.previous_completed_on, "reason": h.reason, "source": h.source,
+                "actor": h.actor, "recorded_at": h.recorded_at}
+               for h in session.scalars(select(NodeHistory).where(NodeHistory.node_id.in_(node_codes))
+                                        .order_by(NodeHistory.id))]
+    return {"assignments": assignments, "history": history, "strikes": strikes,
+            "strike_persons": {s.id: (persons.get(s.person_pk), names.get(s.person_pk)) for s in strikes}}
+
+
+HISTORY_KIND_CN = {"planned": "计划", "extension": "延期", "completion": "完成"}
