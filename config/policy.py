@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from notifications.kinds import LADDER_KINDS, AgendaItem, Kind
+
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
 
 
@@ -52,9 +54,24 @@ class LadderRung(BaseModel):
     level: int = Field(ge=1)
     action: Action
     status: PersonStatus
-    notice: str = Field(min_length=1)
-    agenda: str = Field(min_length=1)
+    notice: Kind
+    agenda: AgendaItem
     title: str = Field(min_length=1)
+
+    @field_validator("notice", mode="before")
+    @classmethod
+    def _notice_is_registered(cls, value: object) -> object:
+        # Checked against the registry when the policy loads: a typo must not reach the record.
+        if value not in {k.value for k in LADDER_KINDS}:
+            raise ValueError(f"应为已登记的通知种类之一：{'、'.join(k.value for k in LADDER_KINDS)}")
+        return value
+
+    @field_validator("agenda", mode="before")
+    @classmethod
+    def _agenda_is_registered(cls, value: object) -> object:
+        if value not in {item.value for item in AgendaItem}:
+            raise ValueError(f"应为已登记的议程事项之一：{'、'.join(item.value for item in AgendaItem)}")
+        return value
 
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -127,7 +144,7 @@ def _format_errors(path: Path, error: ValidationError, data: object) -> str:
             except (KeyError, IndexError, TypeError):
                 value = item.get("input")
                 break
-        lines.append(f"{path}: 键 {loc or '(整体)'} 的值 {value!r} 无效：{item['msg']}")
+        lines.append(f"{path}: 键 {loc or '(整体)'} 的值 {value!r} 无效：{item['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from engine.store.db import make_engine
 
 if TYPE_CHECKING:
     from config.calendar import WorkCalendar
+    from notifications.wording import Wording
     from rules.escalation import EscalationRules
 
 
@@ -44,6 +45,13 @@ class App:
         from rules.escalation import EscalationRules
 
         return EscalationRules.for_policy(self.policy)
+
+    @cached_property
+    def wording(self) -> Wording:
+        """Return the words users read for stored values (shipped, with the templates folder's overrides)."""
+        from notifications.wording import Wording
+
+        return Wording.load(self.settings.templates_dir)
 
     @cached_property
     def calendar(self) -> WorkCalendar:

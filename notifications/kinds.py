@@ -18,6 +18,30 @@ class Kind(StrEnum):
     WEEKLY_BULLETIN = "weekly_bulletin"
 
 
+#: The kinds a rung of the policy's ladder may call for (one notice to the person per counted strike).
+LADDER_KINDS = (Kind.REVIEW_NOTICE, Kind.SUSPENSION_DECISION, Kind.DISMISSAL_DECISION)
+
+
+class AgendaItem(StrEnum):
+    """What a strike puts on the party-group meeting's agenda; values are stored in the decision trace.
+
+    The policy's ladder names one per rung; the agenda places each strike by it.
+    """
+
+    PRESENT_REVIEW = "present_review"                      # the person presents a self-review
+    CONFIRM_SUSPENSION = "confirm_suspension"              # the meeting confirms a removal from the post
+    CONFIRM_DISMISSAL = "confirm_dismissal"                # the meeting confirms a removal for good
+    NEEDS_RESPONSIBLE_PERSON = "needs_responsible_person"  # the project needs (another) responsible person
+
+
+#: The agenda's sections, in order, and the items each holds.
+AGENDA_SECTIONS: dict[str, tuple[AgendaItem, ...]] = {
+    "reviews": (AgendaItem.PRESENT_REVIEW,),
+    "decisions": (AgendaItem.CONFIRM_SUSPENSION, AgendaItem.CONFIRM_DISMISSAL),
+    "unassigned": (AgendaItem.NEEDS_RESPONSIBLE_PERSON,),
+}
+
+
 class Format(StrEnum):
     """Output formats."""
 

@@ -1,10 +1,43 @@
-"""What goes into the rules and what comes out: plain models, no engine types."""
+"""What goes into the rules and what comes out: plain, typed models, no engine types.
+
+The rules return one ``Verdict`` per miss: the rule that put the miss in its strike, and for a
+strike it opened, its ``Ranking`` — the counted strikes it was ranked against, the level, the
+ladder rung and everything the rung calls for. Rule ids are StrEnums whose values are stored in
+the decision trace (engine/evaluation/traces.py), so they are never renamed.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
+
+from config.policy import Action, PersonStatus
+from notifications.kinds import AgendaItem, Kind
+
+
+class GroupingRule(StrEnum):
+    """The rule that put a miss in its strike; values are stored."""
+
+    OPEN_STRIKE = "open_strike"                # no strike of the person for this group yet: a new one
+    OPEN_UNASSIGNED = "open_unassigned"        # nobody responsible on the planned date: recorded, no level
+    JOIN_SAME_DUE_DATE = "join_same_due_date"  # the person's strike of the same planned date takes it
+    JOIN_SAME_NODE = "join_same_node"          # per_node grouping: the strike of the same node and date
+
+
+class RankRule(StrEnum):
+    """How a counted strike's level was counted; values are stored."""
+
+    WHOLE_CAMPAIGN = "rank_whole_campaign"  # 1 + every earlier counted strike of the person
+    WITHIN_WINDOW = "rank_within_window"    # 1 + the earlier counted strikes detected within the window
+
+
+class LadderRule(StrEnum):
+    """Which rung of the ladder applied; values are stored."""
+
+    RUNG = "ladder_rung"          # the level's own rung
+    TOP_RUNG = "ladder_top_rung"  # a level above the last rung: the last rung covers it
 
 
 class MissFact(BaseModel):
@@ -31,46 +64,34 @@ class CountedStrike(BaseModel):
     node_code: str
 
 
-class Join(BaseModel):
-    """A miss joins an existing (or just opened) strike."""
-
-    model_config = ConfigDict(frozen=True)
-
-    miss_ref: str
-    strike_ref: str
-    rule: str
-
-
-class Opened(BaseModel):
-    """A miss opens a new strike."""
-
-    model_config = ConfigDict(frozen=True)
-
-    miss_ref: str
-    strike_ref: str
-    rule: str
-    agenda: tuple[str, ...] = ()
-
-
-class Ranked(BaseModel):
-    """A counted strike's level on the ladder and everything the level calls for."""
+class Ranking(BaseModel):
+    """A counted strike's place on the ladder, and why."""
 
     model_config = ConfigDict(frozen=True)
 
     strike_ref: str
+    rule: RankRule
+    window_days: int | None
     level: int
-    counted_before: int
-    action: str
-    status: str
-    notice: str
-    agenda: tuple[str, ...]
+    counted_before: tuple[str, ...]  # the refs of the counted strikes ranked before it, oldest first
+    ladder_rule: LadderRule
+    rung: int
+    action: Action
+    status: PersonStatus
+    notice: Kind
+    agenda: tuple[AgendaItem, ...]
     title: str
-    rule: str
 
 
-class Outcome(BaseModel):
-    """Every decision of one session, in the order the rules made them."""
+class Verdict(BaseModel):
+    """What the rules decided about one miss."""
 
-    joins: list[Join] = []
-    opened: list[Opened] = []
-    ranked: list[Ranked] = []
+    model_config = ConfigDict(frozen=True)
+
+    miss_ref: str
+    strike_ref: str
+    grouping: GroupingRule
+    opens: bool
+    agenda: tuple[AgendaItem, ...] = ()  # what the grouping itself puts on the agenda (nobody responsible)
+    ranking: Ranking | None = None       # the level of a counted strike this miss opened
+    policy: str                          # the fingerprint of the policy that decided

@@ -1,7 +1,6 @@
 """The escalation ruleset, built from the policy, and the two questions it answers.
 
-Rules (``duban_escalation``), one session per subject (a person, or a project that had
-nobody responsible):
+Rules, one session per subject (a person, or a project that had nobody responsible):
 
 * ``join_same_due_date`` / ``join_same_node`` — a miss whose group (planned date, or node
   and date under per_node grouping) already has a counted strike of the subject joins it;
@@ -9,10 +8,11 @@ nobody responsible):
 * ``open_unassigned`` — a miss with nobody responsible opens a strike with no level and
   puts the project on the agenda as needing a responsible person;
 * ``rank`` — a counted strike's level is 1 + the subject's counted strikes before it
-  (within the window when the policy has one);
-* ``ladder_level_N`` — one rule per rung: the level's action, notice, agenda items, status.
+  (within the window when the policy has one); the refs of those strikes are kept;
+* ``ladder_rung_N`` — one rule per rung: the level's action, notice, agenda items, status.
 
-Consequences only write decisions into the session state; they do no I/O.
+Consequences only write decisions into the session state; they do no I/O. ``decide_misses``
+turns them into one ``Verdict`` per miss, ``derive_levels`` into one ``Ranking`` per strike.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import durable.lang as dl
 from durable.lang import c, m, none, ruleset, when_all
 
 from config.policy import Action, LadderRung, Policy
-from rules.decisions import CountedStrike, Join, MissFact, Opened, Outcome, Ranked
+from notifications.kinds import AgendaItem
+from rules.decisions import CountedStrike, GroupingRule, LadderRule, MissFact, Ranking, RankRule, Verdict
 from rules.host import RuleHost, RulesError
 
 RULESET = "duban_escalation"
-NEEDS_RESPONSIBLE_PERSON = "needs_responsible_person"
 _REMOVES_POST = {Action.SUSPENSION, Action.DISMISSAL}
 
 
@@ -44,26 +44,27 @@ def _decide(c: Any, kind: str, decision: dict[str, Any]) -> None:
     c.s.decisions = [*list(c.s.decisions or []), {"kind": kind, **decision}]
 
 
-def _open(c: Any, rule: str, agenda: list[str]) -> str:
+def _open(c: Any, rule: GroupingRule, agenda: list[str]) -> str:
     # A new strike is a fact, so that later misses of the same group join it.
     _same_subject(c, c.e)
     ref = f"new:{c.e.ref}"
     c.assert_fact({"t": "strike", "ref": ref, "planned_date": c.e.planned_date, "node_key": c.e.node_key,
                    "subject": c.s.subject})
-    _decide(c, "open", {"miss_ref": c.e.ref, "strike_ref": ref, "rule": rule, "agenda": agenda})
+    _decide(c, "open", {"miss_ref": c.e.ref, "strike_ref": ref, "grouping": str(rule), "agenda": agenda})
     return ref
 
 
-def _rung_consequence(rung: LadderRung, agenda: list[str]) -> Callable[[Any], None]:
+def _rung_consequence(rung: LadderRung, last: bool, agenda: list[str]) -> Callable[[Any], None]:
     def consequence(c: Any) -> None:
         _same_subject(c, c.m)
-        _decide(c, "ranked", {
-            "strike_ref": c.m.ref, "level": c.m.level, "counted_before": c.m.before,
-            "action": str(rung.action), "status": str(rung.status), "notice": rung.notice,
-            "agenda": agenda, "title": rung.title, "rule": f"ladder_level_{rung.level}",
+        above = last and c.m.level > rung.level
+        _decide(c, "rung", {
+            "strike_ref": c.m.ref, "ladder_rule": str(LadderRule.TOP_RUNG if above else LadderRule.RUNG),
+            "rung": rung.level, "action": str(rung.action), "status": str(rung.status), "notice": str(rung.notice),
+            "agenda": agenda, "title": rung.title,
         })
 
-    consequence.__name__ = f"ladder_level_{rung.level}"
+    consequence.__name__ = f"ladder_rung_{rung.level}"
     return consequence
 
 
@@ -80,7 +81,8 @@ def _definitions(policy: Policy, name: str) -> dict[str, dict[str, Any]]:
             )
             def join_same_node(c: Any) -> None:
                 _same_subject(c, c.e)
-                _decide(c, "join", {"miss_ref": c.e.ref, "strike_ref": c.g.ref, "rule": "join_same_node"})
+                _decide(c, "join", {"miss_ref": c.e.ref, "strike_ref": c.g.ref,
+                                    "grouping": str(GroupingRule.JOIN_SAME_NODE)})
 
             group_match = (m.t == "strike") & (m.planned_date == c.e.planned_date) & (m.node_key == c.e.node_key)
         else:
@@ -91,53 +93,58 @@ def _definitions(policy: Policy, name: str) -> dict[str, dict[str, Any]]:
             )
             def join_same_due_date(c: Any) -> None:
                 _same_subject(c, c.e)
-                _decide(c, "join", {"miss_ref": c.e.ref, "strike_ref": c.g.ref, "rule": "join_same_due_date"})
+                _decide(c, "join", {"miss_ref": c.e.ref, "strike_ref": c.g.ref,
+                                    "grouping": str(GroupingRule.JOIN_SAME_DUE_DATE)})
 
             group_match = (m.t == "strike") & (m.planned_date == c.e.planned_date)
 
         @when_all(c.e << ((m.t == "miss") & (m.has_person == True)), none(group_match))  # noqa: E712
         def open_strike(c: Any) -> None:
-            ref = _open(c, "open_strike", [])
+            ref = _open(c, GroupingRule.OPEN_STRIKE, [])
             c.post({"t": "counted", "ref": ref, "detected_on": c.s.day, "subject": c.s.subject})
 
         @when_all(c.e << ((m.t == "miss") & (m.has_person == False)), none(group_match))  # noqa: E712
         def open_unassigned(c: Any) -> None:
-            _open(c, "open_unassigned", [NEEDS_RESPONSIBLE_PERSON])
+            _open(c, GroupingRule.OPEN_UNASSIGNED, [str(AgendaItem.NEEDS_RESPONSIBLE_PERSON)])
 
         @when_all(m.t == "counted")
         def rank(c: Any) -> None:
             _same_subject(c, c.m)
             day = c.m.detected_on
-            earlier = list(c.s.counted_days or [])
-            if window is not None:
-                earlier = [d for d in earlier if d >= day - window]
-            c.s.counted_days = [*list(c.s.counted_days or []), day]
-            c.post({"t": "ranked", "ref": c.m.ref, "level": len(earlier) + 1, "before": len(earlier),
-                    "subject": c.s.subject})
+            refs, days = list(c.s.counted_refs or []), list(c.s.counted_days or [])
+            earlier = [ref for ref, d in zip(refs, days, strict=True) if window is None or d >= day - window]
+            c.s.counted_refs, c.s.counted_days = [*refs, c.m.ref], [*days, day]
+            _decide(c, "rank", {"strike_ref": c.m.ref, "level": len(earlier) + 1, "counted_before": earlier})
+            c.post({"t": "ranked", "ref": c.m.ref, "level": len(earlier) + 1, "subject": c.s.subject})
 
         for rung in policy.ladder:
             last = rung.level == len(policy.ladder)
             condition = (m.t == "ranked") & ((m.level >= rung.level) if last else (m.level == rung.level))
-            agenda = [rung.agenda, *([NEEDS_RESPONSIBLE_PERSON] if rung.action in _REMOVES_POST else [])]
-
-            when_all(condition)(_rung_consequence(rung, agenda))
+            agenda = [str(rung.agenda), *([str(AgendaItem.NEEDS_RESPONSIBLE_PERSON)] if rung.action in _REMOVES_POST
+                                          else [])]
+            when_all(condition)(_rung_consequence(rung, last, agenda))
 
     dl._rulesets.pop(name, None)  # keep durable's process-wide registry empty
     full_name, definition = rs.define()
     return {full_name: definition}
 
 
-def _outcome(state: dict[str, Any]) -> Outcome:
-    outcome = Outcome()
-    for item in state.get("decisions") or []:
-        kind = item.pop("kind")
-        if kind == "join":
-            outcome.joins.append(Join(**item))
-        elif kind == "open":
-            outcome.opened.append(Opened(**item))
-        else:
-            outcome.ranked.append(Ranked(**item))
-    return outcome
+def _rankings(policy: Policy, decisions: list[dict[str, Any]]) -> dict[str, Ranking]:
+    """Join each strike's rank and rung decisions into its Ranking."""
+    ranks = {d["strike_ref"]: d for d in decisions if d["kind"] == "rank"}
+    rungs = {d["strike_ref"]: d for d in decisions if d["kind"] == "rung"}
+    if ranks.keys() != rungs.keys():
+        raise RulesError(f"ranked {sorted(ranks)} but applied rungs to {sorted(rungs)}")
+    window = policy.strike_window_days
+    out = {}
+    for ref, rank in ranks.items():
+        rung = rungs[ref]
+        out[ref] = Ranking(strike_ref=ref, rule=RankRule.WHOLE_CAMPAIGN if window is None else RankRule.WITHIN_WINDOW,
+                           window_days=window, level=rank["level"], counted_before=tuple(rank["counted_before"]),
+                           ladder_rule=rung["ladder_rule"], rung=rung["rung"], action=rung["action"],
+                           status=rung["status"], notice=rung["notice"], agenda=tuple(rung["agenda"]),
+                           title=rung["title"])
+    return out
 
 
 _COMPILED: dict[str, EscalationRules] = {}
@@ -149,6 +156,7 @@ class EscalationRules:
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        self.fingerprint = policy.fingerprint()
         # Every compiled policy lives on the one process-wide host, so each needs its own name.
         self._ruleset = f"{RULESET}_{next(_SERIAL)}"
         self._host = RuleHost(_definitions(policy, self._ruleset))
@@ -171,13 +179,13 @@ class EscalationRules:
         day: dt.date,
         counted: list[CountedStrike],
         misses: list[MissFact],
-    ) -> Outcome:
-        """Decide what the subject's new misses of ``day`` mean, given its counted strikes.
+    ) -> list[Verdict]:
+        """Decide what the subject's new misses of ``day`` mean, given its counted strikes: one verdict per miss.
 
         ``counted`` must be in ladder order; ``misses`` in (planned date, project, node) order.
         """
-        state = {"day": day.toordinal(), "counted_days": [s.detected_on.toordinal() for s in counted],
-                 "decisions": []}
+        state = {"day": day.toordinal(), "counted_refs": [s.ref for s in counted],
+                 "counted_days": [s.detected_on.toordinal() for s in counted], "decisions": []}
         with self._host.session(self._ruleset, subject, state) as session:
             wanted = {miss.planned_date for miss in misses}
             for strike in counted:
@@ -189,21 +197,33 @@ class EscalationRules:
                 session.post({"t": "miss", "ref": miss.ref, "planned_date": miss.planned_date.isoformat(),
                               "node_key": f"{miss.project_code}|{miss.node_code}",
                               "has_person": miss.person_id is not None})
-            outcome = _outcome(session.finish())
-        decided = {j.miss_ref for j in outcome.joins} | {o.miss_ref for o in outcome.opened}
-        if decided != {miss.ref for miss in misses} or len(outcome.joins) + len(outcome.opened) != len(misses):
-            raise RulesError(f"rules decided {len(decided)} of {len(misses)} misses for {subject}")
-        return outcome
+            decisions = list(session.finish().get("decisions") or [])
+        rankings = _rankings(self.policy, decisions)
+        by_miss: dict[str, Verdict] = {}
+        for d in decisions:
+            if d["kind"] not in ("open", "join"):
+                continue
+            if d["miss_ref"] in by_miss:
+                raise RulesError(f"miss {d['miss_ref']} of {subject} decided twice")
+            opens = d["kind"] == "open"
+            by_miss[d["miss_ref"]] = Verdict(
+                miss_ref=d["miss_ref"], strike_ref=d["strike_ref"], grouping=d["grouping"], opens=opens,
+                agenda=tuple(d.get("agenda") or ()), ranking=rankings.get(d["strike_ref"]) if opens else None,
+                policy=self.fingerprint)
+        if set(by_miss) != {miss.ref for miss in misses}:
+            raise RulesError(f"rules decided {len(by_miss)} of {len(misses)} misses for {subject}")
+        return [by_miss[miss.ref] for miss in misses]
 
-    def derive_levels(self, subject: str, counted: list[CountedStrike]) -> list[Ranked]:
+    def derive_levels(self, subject: str, counted: list[CountedStrike]) -> list[Ranking]:
         """Rank a subject's counted strikes (given in ladder order) from scratch."""
-        with self._host.session(self._ruleset, subject, {"day": 0, "counted_days": [], "decisions": []}) as session:
+        state = {"day": 0, "counted_refs": [], "counted_days": [], "decisions": []}
+        with self._host.session(self._ruleset, subject, state) as session:
             for strike in counted:
                 session.post({"t": "counted", "ref": strike.ref, "detected_on": strike.detected_on.toordinal()})
-            ranked = _outcome(session.finish()).ranked
-        if [r.strike_ref for r in ranked] != [s.ref for s in counted]:
-            raise RulesError(f"rules ranked {len(ranked)} of {len(counted)} strikes for {subject}")
-        return ranked
+            rankings = _rankings(self.policy, list(session.finish().get("decisions") or []))
+        if list(rankings) != [s.ref for s in counted]:
+            raise RulesError(f"rules ranked {len(rankings)} of {len(counted)} strikes for {subject}")
+        return list(rankings.values())
 
 
 def ladder_order(strikes: list[CountedStrike]) -> list[CountedStrike]:

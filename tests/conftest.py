@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Tests run in a deliberately non-UTC zone, with "today" fixed unless a test moves it.
 os.environ["TZ"] = "Asia/Shanghai"
+time.tzset()  # without it the process keeps the zone it started in, and the setting above is only decoration
 TODAY = "2024-12-31"
 POSTGRES_URL_ENV = "DUBAN_TEST_POSTGRES_URL"
 
@@ -167,3 +169,4 @@ def project(code: str, responsible: str | None, status: str = "在建") -> list[
 def node(project_code: str, code: str, planned: str, completed: str | None = None) -> list[Any]:
     """A nodes row."""
     return [project_code, code, f"节点{code}", planned, completed]
+

@@ -92,7 +92,7 @@ def prepare_database(app: App) -> None:
         app.engine.dispose()
         for suffix in ("", "-wal", "-shm"):
             Path(url.database + suffix).unlink(missing_ok=True)
-    upgrade(app.engine)
+    upgrade(app.engine, app.policy, app.settings.tz)
     with transaction(app.engine) as session:
         if session.scalar(select(Person.id).limit(1)) is not None:
             raise Refused("数据库中已有数据；演示需要一个空数据库")
@@ -222,7 +222,9 @@ def _reassign(app: App, session: Session, day: dt.date, removed: set[int], reser
 
 
 def _summary(app: App, console: Console, seconds: float) -> None:
-    from engine.views.strikes import ACTION_CN, STATUS_CN, persons_json, strikes_json
+    from engine.views.strikes import persons_json, strikes_json
+
+    words = app.wording
 
     with transaction(app.engine) as session:
         strikes = strikes_json(session)
@@ -231,7 +233,7 @@ def _summary(app: App, console: Console, seconds: float) -> None:
     by_level = Counter((s["level"], s["action"]) for s in strikes if s["status"] == "counted" and s["level"])
     table = Table("问责等级", "处理", "计入条数", title="2024 年 7 月至 10 月 问责记录")
     for (level, action), count in sorted(by_level.items()):
-        table.add_row(f"第 {level} 次", ACTION_CN.get(action, action), str(count))
+        table.add_row(f"第 {level} 次", words.word("action", action), str(count))
     table.add_row("—", "项目无负责人", str(sum(1 for s in strikes if s["person_id"] is None)))
     table.add_row("—", "已豁免", str(sum(1 for s in strikes if s["status"] == "exempted")))
     table.add_row("—", "已撤销（补录按期完成）", str(sum(1 for s in strikes if s["status"] == "revoked")))
@@ -239,7 +241,7 @@ def _summary(app: App, console: Console, seconds: float) -> None:
     statuses = Counter(p["status"] for p in people)
     people_table = Table("人员状态", "人数", title="负责人状态")
     for key in ("active", "reviewed", "suspended", "dismissed"):
-        people_table.add_row(STATUS_CN[key], str(statuses.get(key, 0)))
+        people_table.add_row(words.word("person_status", key), str(statuses.get(key, 0)))
     console.print(people_table)
     console.print(f"截至 {END.isoformat()}：项目 {week.projects} 个，开工率 {week.start_rate:.1%}，完工率 {week.completion_rate:.1%}；"
                   f"本周应完成节点 {week.due_in_week} 个，已完成 {week.done_in_week} 个；逾期未完成节点 {week.overdue_open} 个")

@@ -17,6 +17,7 @@ from config import ConfigError, load_settings
 from engine.context import App
 from engine.errors import Refused
 from engine.store.db import DatabaseError, reading, require_schema, transaction, upgrade
+from notifications.wording import WordingError
 from rules.host import RulesError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -94,7 +95,7 @@ def _print_json(data: Any) -> None:
 def init() -> None:
     """创建或升级数据库结构（可重复运行）。"""
     application = get_app(check_schema=False)
-    revision = upgrade(application.engine)
+    revision = upgrade(application.engine, application.policy, application.settings.tz)
     out.print(f"数据库已就绪（结构版本 {revision}）：{_safe_url(application.settings.database_url)}")
 
 
@@ -266,7 +267,7 @@ def strike_explain(strike_id: int) -> None:
 @app.command()
 def strikes(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出全部问责记录。"""
-    from engine.views.strikes import ACTION_CN, STATUS_CN, strikes_json
+    from engine.views.strikes import strikes_json
 
     application = get_app()
     with reading(application.engine) as session:
@@ -274,19 +275,20 @@ def strikes(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")]
     if as_json:
         _print_json(data)
         return
+    words = application.wording
     table = Table("编号", "责任人", "项目", "节点", "计划日期", "发现日期", "等级", "处理", "状态", "决定")
     for s in data:
         table.add_row(str(s["id"]), s["person_id"] or "（无）", "、".join(s["project_codes"]),
                       "、".join(f"{n['project_code']}/{n['node_code']}" for n in s["nodes"]), s["planned_date"],
-                      s["detected_on"], str(s["level"] or ""), ACTION_CN.get(s["action"] or "", ""),
-                      STATUS_CN.get(s["status"], s["status"]), STATUS_CN.get(s["decision"] or "", ""))
+                      s["detected_on"], str(s["level"] or ""), words.word("action", s["action"]),
+                      words.word("strike_status", s["status"]), words.word("decision", s["decision"]))
     out.print(table)
 
 
 @app.command()
 def persons(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出全部人员及其状态。"""
-    from engine.views.strikes import STATUS_CN, persons_json
+    from engine.views.strikes import persons_json
 
     application = get_app()
     with reading(application.engine) as session:
@@ -296,7 +298,8 @@ def persons(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")]
         return
     table = Table("人员编号", "姓名", "状态", "计入的问责记录")
     for p in data:
-        table.add_row(p["person_id"], p["name"], STATUS_CN.get(p["status"], p["status"]), str(p["counted_strikes"]))
+        table.add_row(p["person_id"], p["name"], application.wording.word("person_status", p["status"]),
+                      str(p["counted_strikes"]))
     out.print(table)
 
 
@@ -313,7 +316,8 @@ def projects(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")
         return
     table = Table("项目编号", "项目名称", "片区", "批次", "状态", "负责人", "节点", "已完成")
     for p in data:
-        table.add_row(p["project_code"], p["name"], p["district"] or "", p["batch"] or "", p["status_cn"],
+        table.add_row(p["project_code"], p["name"], p["district"] or "", p["batch"] or "",
+                      application.wording.word("project_status", p["status"]),
                       p["responsible_person_id"] or "（无）", str(p["nodes"]), str(p["completed"]))
     out.print(table)
 
@@ -529,7 +533,7 @@ def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备
     application = get_app(check_schema=False)
     result = run_restore(application, path, replace)
     application.engine.dispose()  # connections opened before the file was replaced must not be reused
-    upgrade(application.engine)
+    upgrade(application.engine, application.policy, application.settings.tz)
     with transaction(application.engine) as session:
         verdict = audit.verify(session)
     if result.kept is not None:
@@ -567,7 +571,7 @@ def user_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码（脚本用）")] = False,
 ) -> None:
     """新增网页账号（密码以 argon2 散列保存）。"""
-    from engine.app.users import ROLE_CN, add_user
+    from engine.app.users import add_user
     from engine.store.models import Role
 
     try:
@@ -578,13 +582,13 @@ def user_add(
     password = _password(password_stdin)
     with transaction(application.engine) as session:
         add_user(application, session, name, display_name, chosen, district, password)
-    out.print(f"已新增账号 {name}（{ROLE_CN[chosen]}{'，' + district if district else ''}）")
+    out.print(f"已新增账号 {name}（{application.wording.word('role', chosen)}{'，' + district if district else ''}）")
 
 
 @user_app.command("list")
 def user_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出网页账号。"""
-    from engine.app.users import ROLE_CN, users
+    from engine.app.users import users
 
     application = get_app()
     with reading(application.engine) as session:
@@ -597,7 +601,7 @@ def user_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON"
         return
     table = Table("用户名", "姓名", "角色", "片区", "状态", "创建人", "创建时间")
     for r in rows:
-        table.add_row(r["name"], r["display_name"], ROLE_CN.get(r["role"], r["role"]), r["district"] or "",
+        table.add_row(r["name"], r["display_name"], application.wording.word("role", r["role"]), r["district"] or "",
                       "启用" if r["active"] else "停用", r["created_by"], r["created_at"])
     out.print(table)
 
@@ -680,7 +684,7 @@ def run(argv: list[str]) -> int:
         for line in exc.problems:
             err.print(line, markup=False, soft_wrap=True)
         return 1
-    except (ConfigError, DatabaseError) as exc:
+    except (ConfigError, DatabaseError, WordingError) as exc:
         err.print(str(exc), markup=False, soft_wrap=True)
         return 1
     except RulesError as exc:

@@ -34,7 +34,6 @@ TOUCH_EVERY = dt.timedelta(minutes=5)
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
 _HASHER = PasswordHasher()
 
-ROLE_CN = {Role.LEADER: "领导", Role.OFFICE: "工作专班", Role.DISTRICT: "片区"}
 
 
 @dataclass(frozen=True)

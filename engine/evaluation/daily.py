@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,13 +25,16 @@ from sqlmodel import Session
 from engine.context import App
 from engine.errors import Refused
 from engine.evaluation.levels import as_counted, ladder_key, rederive, status_moved
+from engine.evaluation.traces import TRACE_VERSION
 from engine.record.holders import assignment_history, holder_on
 from engine.store.db import allocate_ids, bulk_insert, chunks, transaction
 from engine.store.models import (
     Deadline,
     DeadlineStatus,
     Decision,
+    DecisionTrace,
     EvaluationDay,
+    EventKind,
     Meta,
     Miss,
     Node,
@@ -38,12 +42,14 @@ from engine.store.models import (
     Person,
     Project,
     ProjectStatus,
+    StatusCause,
     StatusChange,
     Strike,
     StrikeEvent,
     StrikeStatus,
+    TraceKind,
 )
-from rules.decisions import MissFact
+from rules.decisions import MissFact, Verdict
 
 _NOT_EVALUATED = (ProjectStatus.RESERVE, ProjectStatus.CANCELLED)
 POLICY_KEY = "policy_fingerprint"
@@ -233,14 +239,22 @@ class _DayRecord:
         self.app, self.day, self.now = app, day, app.now()
         self.strikes: list[tuple[Any, ...]] = []
         self.proposed: list[tuple[int, int | None, str]] = []  # (new strike, level, text)
-        self.notices: list[tuple[str, int, int, int]] = []  # (kind, new strike, person, level)
+        self.notices: list[tuple[str, int, int, int, int]] = []  # (kind, new strike, person, level, trace)
         self.misses: list[tuple[int, int, int | _New, int | None, dt.date]] = []
         self.joined: list[int] = []
         self.changes: list[tuple[int, int | None, int | None, _New]] = []
+        #: (strike, verdict, the subject's strike refs, the miss, who was responsible)
+        self.verdicts: list[tuple[int | _New, Verdict, dict[str, int | _New], _Due, str | None]] = []
 
     def open(self, row: tuple[Any, ...]) -> _New:
         self.strikes.append(row)
         return _New(len(self.strikes) - 1)
+
+    def decided(self, strike: int | _New, verdict: Verdict, refs: dict[str, int | _New], due: _Due,
+                person_id: str | None) -> int:
+        """Keep a verdict to store as its strike's trace; return its position (for the notice that cites it)."""
+        self.verdicts.append((strike, verdict, refs, due, person_id))
+        return len(self.verdicts) - 1
 
     def write(self, session: Session) -> list[int]:
         ids = allocate_ids(session, Strike.__table__, len(self.strikes))
@@ -251,33 +265,68 @@ class _DayRecord:
         app, day, now = self.app, self.day, self.now
         bulk_insert(session, Strike.__table__, (
             "id", "person_pk", "project_id", "planned_date", "first_project_code", "first_node_code", "level",
-            "action", "rule", "explanation", "agenda"), [(i, *row) for i, row in zip(ids, self.strikes, strict=True)],
-            {"detected_on": day, "status": StrikeStatus.COUNTED, "decision": Decision.PROPOSED, "created_at": now})
+            "action", "rule"), [(i, *row) for i, row in zip(ids, self.strikes, strict=True)],
+            {"detected_on": day, "status": StrikeStatus.COUNTED, "decision": Decision.PROPOSED, "created_at": now,
+             "explanation": {}, "agenda": []})
+        trace_ids = allocate_ids(session, DecisionTrace.__table__, len(self.verdicts))
+        policy = app.policy
+        bulk_insert(session, DecisionTrace.__table__, ("id", "strike_id", "kind", "body"), [
+            (trace_id, resolve(strike), kind, _trace_body(app, kind, verdict, refs, due, person_id, resolve))
+            for trace_id, (strike, verdict, refs, due, person_id) in zip(trace_ids, self.verdicts, strict=True)
+            for kind in (TraceKind.OPENED if verdict.opens else TraceKind.JOINED,)],
+            {"version": TRACE_VERSION, "decided_on": day, "decided_at": now, "rebuilt": False})
         who = {"actor": app.actor, "recorded_at": now}
         bulk_insert(session, StrikeEvent.__table__, ("strike_id", "new_level", "text"),
-                    [(ids[index], level, text) for index, level, text in self.proposed], {"kind": "proposed", **who})
+                    [(ids[index], level, text) for index, level, text in self.proposed],
+                    {"kind": EventKind.PROPOSED, **who})
         bulk_insert(session, StrikeEvent.__table__, ("strike_id",), [(i,) for i in sorted(set(self.joined))],
-                    {"kind": "node_added", "text": "同一计划日期的节点后续发现逾期，并入本记录", **who})
+                    {"kind": EventKind.NODE_ADDED, "text": "同一计划日期的节点后续发现逾期，并入本记录", **who})
         # Notices get their ids here too: a notice's number is printed on it, so it must not skip.
         notice_ids = allocate_ids(session, Notice.__table__, len(self.notices))
         bulk_insert(session, Notice.__table__, ("id", "key", "kind", "person_pk", "strike_id", "payload"),
-                    [(notice_id, f"{kind}:{ids[index]}", kind, person_pk, ids[index], {"level": level})
-                     for notice_id, (kind, index, person_pk, level) in zip(notice_ids, self.notices, strict=True)],
+                    [(notice_id, f"{kind}:{ids[index]}", kind, person_pk, ids[index],
+                      {"level": level, "trace": trace_ids[trace]})
+                     for notice_id, (kind, index, person_pk, level, trace) in zip(notice_ids, self.notices, strict=True)],
                     {"created_at": now})
         bulk_insert(session, Miss.__table__, ("deadline_id", "node_id", "strike_id", "person_pk", "planned_date"),
                     [(deadline_id, node_id, resolve(ref), person_pk, planned)
                      for deadline_id, node_id, ref, person_pk, planned in self.misses], {"detected_on": day})
-        policy = app.policy
         bulk_insert(session, StatusChange.__table__, (
             "person_pk", "old_level", "new_level", "old_status", "new_status", "strike_id"),
             [(pk, old, new, policy.status_for(old), policy.status_for(new), ids[ref.index])
-             for pk, old, new, ref in self.changes], {"cause": "strike", "day": day, **who})
+             for pk, old, new, ref in self.changes], {"cause": StatusCause.STRIKE, "day": day, **who})
         return ids
 
 
 @dataclass(frozen=True)
 class _New:
     index: int
+
+
+def _trace_body(app: App, kind: TraceKind, verdict: Verdict, refs: dict[str, int | _New], due: _Due,
+                person_id: str | None, resolve: Callable[[int | _New], int]) -> dict[str, Any]:
+    """A verdict as its trace body: ``traces.body(Trace(...))``, built as a plain dict on the hot path."""
+    out: dict[str, Any] = {
+        "version": TRACE_VERSION, "kind": str(kind), "grouping": str(verdict.grouping),
+        "node": {"project_code": due.project_code, "node_code": due.node_code,
+                 "planned_date": due.planned_date.isoformat()},
+        "agenda": [str(a) for a in verdict.agenda], "policy": verdict.policy,
+        "grace_days": app.policy.grace_days, "grouping_policy": app.policy.strike_grouping, "rebuilt": False}
+    ranking = verdict.ranking
+    if ranking is not None:
+        ranked: dict[str, Any] = {
+            "rule": str(ranking.rule), "level": ranking.level,
+            "counted_before": [resolve(refs[ref]) for ref in ranking.counted_before],
+            "ladder_rule": str(ranking.ladder_rule), "rung": ranking.rung, "action": str(ranking.action),
+            "status": str(ranking.status), "notice": str(ranking.notice), "agenda": [str(a) for a in ranking.agenda],
+            "title": ranking.title}
+        if ranking.window_days is not None:
+            ranked["window_days"] = ranking.window_days
+        out["ranking"] = ranked
+        out["agenda"] = [*out["agenda"], *ranked["agenda"]]
+    if person_id is not None:
+        out["responsible"] = person_id
+    return out
 
 
 def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due]) -> list[int]:
@@ -296,48 +345,35 @@ def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due])
         existing = held.get(pk, []) if person_id else _held_unassigned(session, pk)
         facts = [MissFact(ref=str(i), project_code=d.project_code, node_code=d.node_code,
                           planned_date=d.planned_date, person_id=person_id) for i, d in enumerate(dues)]
-        outcome = app.rules.decide_misses(subject, day, [as_counted(h) for h in existing], facts)
+        verdicts = app.rules.decide_misses(subject, day, [as_counted(h) for h in existing], facts)
         refs: dict[str, int | _New] = {f"s{h.id}": h.id for h in existing}
-        ranked = {r.strike_ref: r for r in outcome.ranked}
         new: _New | None = None
-        for opened in outcome.opened:
-            due = dues[int(opened.miss_ref)]
-            rank = ranked.get(opened.strike_ref)
-            new = record.open((
-                person_pk, due.project_id, due.planned_date, due.project_code, due.node_code,
-                rank.level if rank else None, rank.action if rank else None, opened.rule,
-                _explanation(app, opened.rule, rank, person_id, due), [*opened.agenda, *(rank.agenda if rank else ())]))
-            refs[opened.strike_ref] = new
-            record.proposed.append((new.index, rank.level if rank else None, rank.title if rank else "项目无负责人"))
-            if rank is not None and person_pk is not None:
-                record.notices.append((rank.notice, new.index, person_pk, rank.level))
-        for join in outcome.joins:
-            target = refs[join.strike_ref]
-            if not isinstance(target, _New):
-                record.joined.append(target)
-        for decided in [*outcome.opened, *outcome.joins]:
-            due = dues[int(decided.miss_ref)]
-            record.misses.append((due.deadline_id, due.node_id, refs[decided.strike_ref], person_pk, due.planned_date))
-        if person_pk is not None and outcome.ranked and new is not None:
+        levels = []
+        for verdict in verdicts:  # in miss order: a group's first miss opens it, the rest join
+            due = dues[int(verdict.miss_ref)]
+            rank = verdict.ranking
+            if verdict.opens:
+                new = record.open((person_pk, due.project_id, due.planned_date, due.project_code, due.node_code,
+                                   rank.level if rank else None, rank.action if rank else None, verdict.grouping))
+                refs[verdict.strike_ref] = new
+                trace = record.decided(new, verdict, refs, due, person_id)
+                record.proposed.append((new.index, rank.level if rank else None, rank.title if rank else "项目无负责人"))
+                if rank is not None:
+                    levels.append(rank.level)
+                    if person_pk is not None:
+                        record.notices.append((rank.notice, new.index, person_pk, rank.level, trace))
+            else:
+                target = refs[verdict.strike_ref]
+                record.decided(target, verdict, refs, due, person_id)
+                if not isinstance(target, _New):
+                    record.joined.append(target)
+            record.misses.append((due.deadline_id, due.node_id, refs[verdict.strike_ref], person_pk, due.planned_date))
+        if person_pk is not None and levels and new is not None:
             old = max((h.level for h in existing if h.level is not None), default=None)
-            new_level = max([old or 0, *(r.level for r in outcome.ranked)])
+            new_level = max([old or 0, *levels])
             if status_moved(app, old, new_level):
                 record.changes.append((person_pk, old, new_level, new))  # caused by the day's last new strike
     return record.write(session)
-
-
-def _explanation(app: App, rule: str, rank: Any, person_id: str | None, due: _Due) -> dict[str, Any]:
-    return {
-        "rule": rule,
-        "ladder_rule": rank.rule if rank else None,
-        "counted_before": rank.counted_before if rank else None,
-        "title": rank.title if rank else None,
-        "grace_days": app.policy.grace_days,
-        "grouping": app.policy.strike_grouping,
-        "window_days": app.policy.strike_window_days,
-        "responsible": person_id,
-        "completed_on": due.completed_on.isoformat() if due.completed_on else None,
-    }
 
 
 def count_warnings(app: App, session: Session, day: dt.date) -> int:

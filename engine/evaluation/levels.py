@@ -10,8 +10,20 @@ from sqlmodel import Session
 
 from config.policy import PersonStatus
 from engine.context import App
+from engine.evaluation import traces
 from engine.store.db import chunks
-from engine.store.models import Notice, Person, StatusChange, Strike, StrikeEvent, StrikeStatus
+from engine.store.models import (
+    DecisionTrace,
+    EventKind,
+    Notice,
+    Person,
+    StatusCause,
+    StatusChange,
+    Strike,
+    StrikeEvent,
+    StrikeStatus,
+    TraceKind,
+)
 from rules.decisions import CountedStrike
 
 
@@ -111,15 +123,26 @@ def rederive(app: App, session: Session, person_pk: int, cause: str, strike_id: 
         session.add(stopped)
     strikes = counted_strikes(session, [person_pk])[person_pk]
     by_ref = {f"s{s.id}": s for s in strikes}
+    ids = {ref: strike.id or 0 for ref, strike in by_ref.items()}
     ranked = app.rules.derive_levels(f"person:{person.person_id}", [as_counted(s) for s in strikes])
+    before = traces.current(session, ids.values())
+    now, today = app.now(), day or app.today()
     for decision in ranked:
         strike = by_ref[decision.strike_ref]
+        ranking = traces.traced_ranking(decision, ids)
         if strike.level != decision.level or strike.action != decision.action:
-            session.add(StrikeEvent(strike_id=strike.id, kind="level_changed", old_level=strike.level,
-                                    new_level=decision.level, text=_cause_text(cause), actor=app.actor,
-                                    recorded_at=app.now()))
+            session.add(StrikeEvent(strike_id=strike.id, kind=EventKind.LEVEL_CHANGED, old_level=strike.level,
+                                    new_level=decision.level, text=app.wording.word("recalculated", cause), actor=app.actor,
+                                    recorded_at=now))
             strike.level, strike.action = decision.level, decision.action
             session.add(strike)
+        current = before.get(strike.id or 0)
+        if current is None or current.ranking != ranking:  # the level, or the strikes it rests on, moved
+            trace = traces.Trace(kind=TraceKind.RERANKED, ranking=ranking, agenda=ranking.agenda,
+                                 cause=StatusCause(cause), responsible=person.person_id, policy=app.rules.fingerprint,
+                                 grace_days=app.policy.grace_days, grouping_policy=app.policy.strike_grouping)
+            session.add(DecisionTrace(strike_id=strike.id, kind=TraceKind.RERANKED, version=traces.TRACE_VERSION,
+                                      body=traces.body(trace), decided_on=today, decided_at=now))
     new_level = max((d.level for d in ranked), default=None)
     session.flush()
     record_status_change(app, session, person, old_level, new_level, cause, strike_id, day)
@@ -130,9 +153,3 @@ def _cached_highest(session: Session, person_pk: int, changed_strike_id: int | N
     levels = [s.level for s in session.scalars(select(Strike).where(Strike.person_pk == person_pk))
               if s.level is not None and (s.status == StrikeStatus.COUNTED or s.id == changed_strike_id)]
     return max(levels, default=None)
-
-
-def _cause_text(cause: str) -> str:
-    return {"exemption": "豁免后重新计算等级", "revocation": "撤销后重新计算等级",
-            "policy": "策略变更后重新计算等级"}.get(cause, cause)
-

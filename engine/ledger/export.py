@@ -20,11 +20,15 @@ from sqlmodel import Session
 from engine.context import App
 from engine.errors import Refused
 from engine.ledger import TABLES
+from engine.ledger.check import STATUS_WORDS
 from engine.record.holders import holders
 from engine.store.db import transaction
 from engine.store.models import Node, Person, Project, Strike
-from engine.views.strikes import ACTION_CN, PROJECT_STATUS_CN, STATUS_CN
 from notifications.files import replacing
+from notifications.wording import Wording
+
+#: A project's status as the ledger format writes it (储备/在建/完工/取消): what imports back.
+LEDGER_STATUS = {status: word for word, status in STATUS_WORDS.items() if not word.isascii()}
 
 
 def export_ledger(app: App, path: Path) -> dict[str, int]:
@@ -36,7 +40,7 @@ def export_ledger(app: App, path: Path) -> dict[str, int]:
     workbook = Workbook(write_only=True)
     counts: dict[str, int] = {}
     with transaction(app.engine) as session:
-        for title, header, rows in _sheets(session):
+        for title, header, rows in _sheets(session, app.wording):
             sheet = workbook.create_sheet(title)
             sheet.append([_text_cell(sheet, h) for h in header])
             count = 0
@@ -49,14 +53,14 @@ def export_ledger(app: App, path: Path) -> dict[str, int]:
     return counts
 
 
-def _sheets(session: Session) -> Iterator[tuple[str, list[str], Iterable[tuple[Any, ...]]]]:
+def _sheets(session: Session, words: Wording) -> Iterator[tuple[str, list[str], Iterable[tuple[Any, ...]]]]:
     persons: dict[int, str] = dict(session.execute(select(Person.id, Person.person_id)).all())
     yield "人员", _header("persons"), (
         (p.person_id, p.name, p.unit, p.phone, p.email)
         for p in session.scalars(select(Person).order_by(Person.person_id)))
     held = {project_id: persons[pk] for project_id, pk in holders(session).items()}
     yield "项目", _header("projects"), (
-        (p.code, p.name, p.district, p.phase, p.batch, PROJECT_STATUS_CN.get(p.status, p.status), held.get(p.id or 0),
+        (p.code, p.name, p.district, p.phase, p.batch, LEDGER_STATUS.get(p.status, p.status), held.get(p.id or 0),
          p.contractor, p.households)
         for p in session.scalars(select(Project).order_by(Project.code)))
     yield "节点", _header("nodes"), (
@@ -65,8 +69,8 @@ def _sheets(session: Session) -> Iterator[tuple[str, list[str], Iterable[tuple[A
             .join(Project, Project.id == Node.project_id).order_by(Project.code, Node.code)))
     yield "问责记录", ["编号", "人员编号", "项目编号", "节点编号", "计划完成日期", "发现日期", "等级", "处理", "状态", "决定"], (
         (s.id, persons.get(s.person_pk or 0), s.first_project_code, s.first_node_code, s.planned_date, s.detected_on,
-         s.level, ACTION_CN.get(s.action or "", ""), STATUS_CN.get(s.status, s.status),
-         STATUS_CN.get(s.decision or "", ""))
+         s.level, words.word("action", s.action), words.word("strike_status", s.status),
+         words.word("decision", s.decision))
         for s in session.scalars(select(Strike).order_by(Strike.id)))
 
 

@@ -15,11 +15,15 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from config.calendar import HolidayTableMissing, WorkCalendar, meeting_dates, previous_meeting
+from config.policy import Action, PersonStatus
 from engine.context import App
+from engine.evaluation import traces
 from engine.record.holders import holders as responsible_on
 from engine.store.db import chunks
 from engine.store.models import (
+    Decision,
     EvaluationDay,
+    EventKind,
     Miss,
     Node,
     Notice,
@@ -33,9 +37,9 @@ from engine.store.models import (
 )
 from engine.views.board import lights_as_of, progress_by
 from engine.views.figures import Figures, figures
-from engine.views.strikes import ACTION_CN, STATUS_CN, explain, strike_nodes
+from engine.views.strikes import basis, explain, strike_nodes
 from notifications.charts import progress_chart
-from notifications.kinds import Kind
+from notifications.kinds import AGENDA_SECTIONS, Kind
 
 _EVALUATED = (ProjectStatus.ACTIVE, ProjectStatus.COMPLETED)
 
@@ -63,14 +67,18 @@ def _doc_number(app: App, year: int, serial: int) -> str:
     return f"{app.settings.doc_prefix}〔{year}〕{serial}号"
 
 
-def _strike_dict(strike: Strike) -> dict[str, Any]:
+def _strike_dict(app: App, strike: Strike, trace: traces.Trace | None) -> dict[str, Any]:
+    """A strike as the templates print it, with its decision (from the trace) and the words for its values."""
+    words = app.wording
+    ranking = trace.ranking if trace is not None else None
     return {
         "id": strike.id, "level": strike.level, "action": strike.action,
-        "action_cn": ACTION_CN.get(strike.action or "", ""), "status": strike.status,
-        "status_cn": STATUS_CN.get(strike.status, strike.status), "decision": strike.decision,
-        "decision_cn": STATUS_CN.get(strike.decision or "", ""), "planned_date": strike.planned_date,
+        "action_cn": words.word("action", strike.action), "status": strike.status,
+        "status_cn": words.word("strike_status", strike.status), "decision": strike.decision,
+        "decision_cn": words.word("decision", strike.decision), "planned_date": strike.planned_date,
         "detected_on": strike.detected_on, "meeting_date": strike.meeting_date,
-        "title": strike.explanation.get("title") or "", "counted_before": strike.explanation.get("counted_before"),
+        "title": ranking.title if ranking else "", "counted_before": len(ranking.counted_before) if ranking else None,
+        "agenda": list(trace.agenda) if trace is not None else [],
     }
 
 
@@ -115,7 +123,9 @@ def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCal
         if change is not None and change.day:
             issued = change.day
     draft = kind in (Kind.SUSPENSION_DECISION, Kind.DISMISSAL_DECISION) and (
-        strike is None or strike.decision != "confirmed")
+        strike is None or strike.decision != Decision.CONFIRMED)
+    decision = traces.for_notice(session, notice)
+    rests_on = decision.ranking.counted_before if decision is not None and decision.ranking else ()
     context: dict[str, Any] = {
         "kind": kind.value,
         "meta": {"title": _TITLES[kind].format(name=name), "issuer": app.settings.issuer,
@@ -124,25 +134,28 @@ def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCal
                  "date": issued, "draft": draft},
         "person": _person(person),
         # A notice says what was decided when it was issued; later corrections get their own notice.
-        "strike": {**_strike_dict(strike), "level": notice.payload.get("level", strike.level)} if strike else None,
+        "strike": {**_strike_dict(app, strike, decision), "level": notice.payload.get("level", strike.level)}
+        if strike else None,
         "nodes": _nodes(session, [strike.id]).get(strike.id, []) if strike and strike.id else [],
-        "explanation": explain(app, session, strike) if strike else [],
+        "explanation": explain(app, session, strike, decision) if strike else [],
+        # The earlier strikes the level rests on (a suspension or dismissal cites them by number and date).
+        "basis": [{**b, "nodes": [{**n, "label": f"{n['project_code']} {n['project_name']}“{n['node_name']}”"}
+                                  for n in _nodes(session, [b["id"]]).get(b["id"], []) if not n["revoked"]]}
+                  for b in basis(session, rests_on)],
         "meeting": next_meeting(app, calendar, issued),
         "payload": notice.payload,
         "policy": {"grace_days": app.policy.grace_days},
     }
     if kind is Kind.CORRECTION_NOTICE:
         payload = notice.payload
+        words = app.wording
         context["correction"] = {
             "cause": payload.get("cause"),
-            "cause_cn": {"exempted": "经党组会研究予以豁免", "revoked": "补录的完成日期表明节点按期完成，撤销问责",
-                         "exemption": "此前的问责记录被豁免，等级随之重新计算",
-                         "revocation": "此前的问责记录被撤销，等级随之重新计算",
-                         "policy": "问责策略调整，等级重新计算"}.get(payload.get("cause", ""), payload.get("cause", "")),
+            "cause_cn": words.word("correction", payload.get("cause")),
             "reason": payload.get("reason"),
             "old_level": payload.get("old_level"), "new_level": payload.get("new_level"),
-            "old_status_cn": STATUS_CN.get(payload.get("old_status", ""), ""),
-            "new_status_cn": STATUS_CN.get(payload.get("new_status", ""), ""),
+            "old_status_cn": words.word("person_status", payload.get("old_status")),
+            "new_status_cn": words.word("person_status", payload.get("new_status")),
         }
     return context
 
@@ -203,24 +216,21 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
     """Return the party-group meeting agenda of §7 for the meeting on a date (of one district, if given)."""
     previous = previous_meeting(app.policy.meetings, meeting, calendar)
     pending = list(session.scalars(select(Strike).where(
-        Strike.status == StrikeStatus.COUNTED, Strike.decision == "proposed",
+        Strike.status == StrikeStatus.COUNTED, Strike.decision == Decision.PROPOSED,
         Strike.detected_on <= meeting, *_strikes_in_district(district)).order_by(Strike.id)))
     nodes = _nodes(session, [s.id for s in pending if s.id is not None])
-    items: dict[str, list[dict[str, Any]]] = {"reviews": [], "decisions": [], "unassigned": []}
+    items: dict[str, list[dict[str, Any]]] = {section: [] for section in AGENDA_SECTIONS}
     persons_pending = _persons(session, (s.person_pk for s in pending))
+    decided = traces.current(session, [s.id or 0 for s in pending])
     for strike in pending:
-        entry = {"strike": _strike_dict(strike), "person": _person(persons_pending.get(strike.person_pk)),
+        trace = decided[strike.id or 0]
+        entry = {"strike": _strike_dict(app, strike, trace), "person": _person(persons_pending.get(strike.person_pk)),
                  "nodes": nodes.get(strike.id or 0, []),
                  "new": previous is None or strike.detected_on > previous}
-        if strike.person_pk is None:
-            items["unassigned"].append(entry)
-        elif strike.action == "review":
-            items["reviews"].append(entry)
-        else:
-            items["decisions"].append(entry)
+        items[_section(trace)].append(entry)
     requested = session.execute(
         select(StrikeEvent.strike_id, StrikeEvent.text, StrikeEvent.recorded_at).join(Strike, Strike.id == StrikeEvent.strike_id)
-        .where(StrikeEvent.kind == "exemption_requested", Strike.status == StrikeStatus.COUNTED,
+        .where(StrikeEvent.kind == EventKind.EXEMPTION_REQUESTED, Strike.status == StrikeStatus.COUNTED,
                *_strikes_in_district(district))
         .order_by(StrikeEvent.id)).all()
     asked = {s.id: s for chunk in chunks(sorted({r[0] for r in requested}))
@@ -233,19 +243,23 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
                                  *(holders.get(p.id or 0) for p in active)])
     requests = []
     asked_nodes = _nodes(session, list(asked))
+    asked_traces = traces.current(session, list(asked))
     for strike_id, reason, _at in requested:
         strike = asked[strike_id]
-        requests.append({"strike": _strike_dict(strike), "person": _person(persons.get(strike.person_pk)),
+        requests.append({"strike": _strike_dict(app, strike, asked_traces.get(strike_id)),
+                         "person": _person(persons.get(strike.person_pk)),
                          "reason": reason, "nodes": asked_nodes.get(strike_id, [])})
     needs = []
     unassigned_projects = {s.project_id for s in pending if s.person_pk is None}
+    # A person whose rung removes them from the post leaves their projects needing someone.
+    removed = {str(r.status) for r in app.policy.ladder if r.action in (Action.SUSPENSION, Action.DISMISSAL)}
     for project in active:
         holder = holders.get(project.id or 0)
-        status = statuses.get(holder or 0, "active") if holder else None
+        status = statuses.get(holder or 0, PersonStatus.ACTIVE) if holder else None
         if holder is None:
             reason = "无负责人" + ("，且已有逾期节点" if project.id in unassigned_projects else "")
-        elif status in ("suspended", "dismissed"):
-            reason = f"原负责人 {persons[holder].name}（{persons[holder].person_id}）{STATUS_CN[status]}"
+        elif status in removed:
+            reason = f"原负责人 {persons[holder].name}（{persons[holder].person_id}）{app.wording.word('person_status', status)}"
         else:
             continue
         needs.append({"project_code": project.code, "project_name": project.name, "reason": reason})
@@ -259,6 +273,15 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
         "needs_person": needs, "red_projects": red_projects(app, session, meeting, district),
         "figures": _figures(figures(session, app.policy, meeting, district)), "district": district,
     }
+
+
+def _section(trace: traces.Trace) -> str:
+    """The agenda section of a strike: the first of its decision's agenda items that has one."""
+    for item in trace.agenda:
+        for section, held in AGENDA_SECTIONS.items():
+            if item in held:
+                return section
+    raise ValueError(f"no agenda section for items {list(trace.agenda)}")
 
 
 # ------------------------------------------------------------------------------------ reports
@@ -291,6 +314,7 @@ def daily_context(app: App, session: Session, day: dt.date, district: str | None
                                    .order_by(Strike.id)))
     persons = _persons(session, (s.person_pk for s in strikes))
     nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
+    decided = traces.current(session, [s.id or 0 for s in strikes])
     evaluated = session.scalar(select(EvaluationDay.day).where(EvaluationDay.day == day))
     light = lights(app, session, day, district)
     return {
@@ -305,7 +329,7 @@ def daily_context(app: App, session: Session, day: dt.date, district: str | None
                   "late": pl < day} for p, pn, n, nn, pl in sorted(done)],
         "newly_overdue": [{"project_code": p, "project_name": pn, "node_code": n, "node_name": nn, "planned_date": pl}
                           for p, pn, n, nn, pl in sorted(overdue)],
-        "strikes": [{"strike": _strike_dict(s), "person": _person(persons.get(s.person_pk)),
+        "strikes": [{"strike": _strike_dict(app, s, decided.get(s.id or 0)), "person": _person(persons.get(s.person_pk)),
                      "nodes": nodes.get(s.id or 0, [])} for s in strikes],
         "lights": light, "counts": {k: len(v) for k, v in light.items()}, "district": district,
     }
@@ -349,6 +373,7 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
                                                         *_strikes_in_district(district)).order_by(Strike.id)))
     persons = _persons(session, (s.person_pk for s in strikes))
     nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
+    decided = traces.current(session, [s.id or 0 for s in strikes])
     chart = None
     if chart_dir is not None:
         planned_days = sorted(session.scalars(select(Node.planned_date).join(Project, Project.id == Node.project_id)
@@ -382,7 +407,7 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
         "contractors": progress_by(app, session, as_of, "contractor", district),
         "red_projects": red_projects(app, session, as_of, district),
         "district": district,
-        "strikes": [{"strike": _strike_dict(s), "person": _person(persons.get(s.person_pk)),
+        "strikes": [{"strike": _strike_dict(app, s, decided.get(s.id or 0)), "person": _person(persons.get(s.person_pk)),
                      "nodes": nodes.get(s.id or 0, [])} for s in strikes],
         "chart": chart.name if chart else None,
     }

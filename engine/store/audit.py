@@ -34,6 +34,7 @@ from engine.store.models import (
     Assignment,
     AuditEntry,
     ChangeLog,
+    DecisionTrace,
     EvaluationDay,
     Miss,
     NodeHistory,
@@ -58,6 +59,7 @@ for _model, _columns in (
     (StrikeEvent, ()),
     (StatusChange, ()),
     (Notice, ("id", "key", "kind", "person_pk", "strike_id", "status_change_id", "payload", "created_at")),
+    (DecisionTrace, ()),  # since revision 0008; older entries never name it, so their digests stand
 ):
     _table: Table = _model.__table__
     SEALED[_table.name] = (_table, _columns or tuple(c.name for c in _table.columns))

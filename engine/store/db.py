@@ -246,8 +246,12 @@ def _converter(process: Callable[[Any], Any] | None) -> Callable[[Sequence[Any]]
     return convert
 
 
-def upgrade(engine: Engine) -> str:
-    """Create or upgrade the schema to the newest revision; return that revision."""
+def upgrade(engine: Engine, policy: Any = None, tz: dt.tzinfo | None = None) -> str:
+    """Create or upgrade the schema to the newest revision, then run its data steps; return the revision.
+
+    ``policy`` and ``tz`` serve the rebuild of decision traces (revision 0008) where the old
+    records are silent; by default the shipped policy and Asia/Shanghai.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -260,6 +264,13 @@ def upgrade(engine: Engine) -> str:
 
     with Session(engine) as session, session.begin():
         audit.adopt(session, _utc_now())
+    from zoneinfo import ZoneInfo
+
+    from config.policy import load_policy
+    from engine.store.migrations.traces_0008 import rebuild_traces
+
+    with transaction(engine) as session:  # sealed: the rebuilt traces join the audit chain
+        rebuild_traces(session, policy or load_policy(), tz or ZoneInfo("Asia/Shanghai"))
     return current_revision(engine) or ""
 
 
@@ -285,7 +296,7 @@ def head_revision() -> str:
 
 #: The newest revision in engine/store/migrations (a test keeps it equal to Alembic's head). Every
 #: command checks it; reading it from here spares each command the import of Alembic.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 
 def require_schema(engine: Engine) -> None:

@@ -91,6 +91,90 @@ class Decision(StrEnum):
     CONFIRMED = "confirmed"
 
 
+class EventKind(StrEnum):
+    """What happened to a strike (strike_event.kind); values are stored."""
+
+    PROPOSED = "proposed"
+    NODE_ADDED = "node_added"
+    CONFIRMED = "confirmed"
+    EXEMPTED = "exempted"
+    REVOKED = "revoked"
+    NODE_REVOKED = "node_revoked"
+    LEVEL_CHANGED = "level_changed"
+    EXEMPTION_REQUESTED = "exemption_requested"
+
+
+class StatusCause(StrEnum):
+    """Why a person's level or status moved (status_change.cause, a reranking's cause); values are stored."""
+
+    STRIKE = "strike"
+    EXEMPTION = "exemption"
+    REVOCATION = "revocation"
+    POLICY = "policy"
+
+
+class HistoryKind(StrEnum):
+    """What a node_history row records; values are stored."""
+
+    PLANNED = "planned"
+    EXTENSION = "extension"
+    COMPLETION = "completion"
+
+
+class JobStatus(StrEnum):
+    """A scheduled job's state (job_run.status); values are stored."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OutboxStatus(StrEnum):
+    """A message's state in the outbox; values are stored."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class LogEntity(StrEnum):
+    """What a change_log row is about; values are stored."""
+
+    NODE = "node"
+    PROJECT = "project"
+    PERSON = "person"
+    STRIKE = "strike"
+    LEDGER = "ledger"
+    USER = "user"
+
+
+class LogAction(StrEnum):
+    """What a change_log row records; values are stored."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    EXTEND = "extend"
+    COMPLETE = "complete"
+    ASSIGN = "assign"
+    CONFIRM = "confirm"
+    EXEMPT = "exempt"
+    REVOKE = "revoke"
+    REQUEST_EXEMPTION = "request_exemption"
+    IMPORT = "import"
+    PASSWORD = "password"
+    DISABLE = "disable"
+    ENABLE = "enable"
+
+
+class TraceKind(StrEnum):
+    """Which decision a trace records (decision_trace.kind); values are stored."""
+
+    OPENED = "opened"      # a miss opened the strike: its grouping rule and, if counted, its ranking
+    JOINED = "joined"      # a later miss joined the strike: its grouping rule
+    RERANKED = "reranked"  # the strike's level or the strikes it rests on changed (exemption, revocation, policy)
+
+
 class Person(SQLModel, table=True):
     """A person who can be responsible for projects."""
 
@@ -145,7 +229,7 @@ class NodeHistory(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     node_id: int = Field(foreign_key="node.id", index=True)
-    kind: str = Field(max_length=16)  # planned | extension | completion
+    kind: str = Field(max_length=16)  # HistoryKind
     planned_date: dt.date | None = None
     previous_planned_date: dt.date | None = None
     completed_on: dt.date | None = None
@@ -207,7 +291,9 @@ class Strike(SQLModel, table=True):
     decision: str | None = Field(default=None, max_length=16)
     meeting_date: dt.date | None = None
     decision_text: str | None = None
-    rule: str = Field(max_length=64)
+    rule: str = Field(max_length=64)  # the GroupingRule that opened it (also in its trace)
+    #: Before revision 0008, the free-form reasons and agenda items; sealed, so kept as recorded.
+    #: Since then empty: the decision trace (decision_trace) holds the typed reasons.
     explanation: dict[str, Any] = _json()
     agenda: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime = _ts()
@@ -234,7 +320,7 @@ class StrikeEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     strike_id: int = Field(foreign_key="strike.id", index=True)
-    kind: str = Field(max_length=24)
+    kind: str = Field(max_length=24)  # EventKind
     meeting_date: dt.date | None = None
     text: str | None = None
     old_level: int | None = None
@@ -254,7 +340,7 @@ class StatusChange(SQLModel, table=True):
     new_level: int | None = None
     old_status: str = Field(max_length=16)
     new_status: str = Field(max_length=16)
-    cause: str = Field(max_length=32)  # strike | exemption | revocation | policy
+    cause: str = Field(max_length=32)  # StatusCause
     strike_id: int | None = Field(default=None, foreign_key="strike.id")
     day: dt.date | None = None
     actor: str = Field(max_length=100)
@@ -275,6 +361,27 @@ class Notice(SQLModel, table=True):
     payload: dict[str, Any] = _json()
     created_at: dt.datetime = _ts()
     rendered_at: dt.datetime | None = _ts(nullable=True)
+
+
+class DecisionTrace(SQLModel, table=True):
+    """One decision about a strike, and why: the rules' verdict, typed and versioned (append-only, sealed).
+
+    Every strike has an ``opened`` trace; each later miss that joined it a ``joined`` trace; each
+    change of its level or of the strikes it rests on a ``reranked`` trace. ``body`` is
+    ``engine.evaluation.traces.Trace`` at ``version``; explanations, notices, the agenda and the
+    web view read only these.
+    """
+
+    __tablename__ = "decision_trace"
+
+    id: int | None = Field(default=None, primary_key=True)
+    strike_id: int = Field(foreign_key="strike.id", index=True)
+    kind: str = Field(max_length=16)  # TraceKind
+    version: int
+    body: dict[str, Any] = _json()
+    decided_on: dt.date
+    decided_at: dt.datetime = _ts()
+    rebuilt: bool = False  # rebuilt by the 0008 upgrade from what older revisions recorded
 
 
 class EvaluationDay(SQLModel, table=True):
@@ -325,7 +432,7 @@ class JobRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     job: str = Field(max_length=32)
     business_date: dt.date
-    status: str = Field(max_length=16)  # running | done | failed
+    status: str = Field(max_length=16)  # JobStatus
     holder: str = Field(max_length=128)
     attempts: int = 1
     started_at: dt.datetime = _ts()
@@ -348,7 +455,7 @@ class Outbox(SQLModel, table=True):
     body: str
     attachment: str | None = None
     notice_id: int | None = Field(default=None, foreign_key="notice.id")
-    status: str = Field(default="queued", max_length=16)  # queued | sending | sent | failed
+    status: str = Field(default=OutboxStatus.QUEUED, max_length=16)
     attempts: int = 0
     next_attempt_at: dt.datetime = _ts()
     last_error: str | None = None

@@ -30,11 +30,10 @@ from engine.views.figures import Figures, figures, not_done
 
 EVALUATED = (ProjectStatus.ACTIVE, ProjectStatus.COMPLETED)
 COLOURS = ("red", "yellow", "green")
+#: A node's states as of a day (node_state); their words are the wording's node_state section.
+NODE_STATES = ("done", "done_late", "overdue", "due_soon", "pending")
 #: Board filters beyond the three lights: green or yellow now, but red at some time before.
 WAS_RED = "was_red"
-LIGHT_CN = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", WAS_RED: "曾亮红灯", "none": "未纳入"}
-NODE_STATE_CN = {"done": "按期完成", "done_late": "逾期后完成", "overdue": "逾期未完成", "due_soon": "临近计划日期",
-                 "pending": "未到计划日期"}
 UNFILLED = "（未填）"
 NOBODY = "（无负责人）"
 
@@ -46,7 +45,7 @@ def default_as_of(session: Session, today: dt.date) -> dt.date:
 
 
 def node_state(app: App, planned: dt.date, completed: dt.date | None, on: dt.date) -> str:
-    """Return a node's state as of a day (a key of NODE_STATE_CN)."""
+    """Return a node's state as of a day (its words: the node_state section of the wording)."""
     end = app.deadline_end(planned)
     if completed is not None and completed <= on:
         return "done" if completed <= end else "done_late"

@@ -15,16 +15,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from engine.store.models import AuditEntry, ChangeLog, EvaluationDay, LoginAttempt, StatusChange, Strike, StrikeEvent
+from notifications.wording import Wording
 
 #: The record's sections: key → title.
 SECTIONS = {"changes": "变更记录", "strikes": "问责记录事件", "statuses": "人员状态变化", "days": "每日评估",
             "logins": "登录记录"}
-ENTITY_CN = {"node": "节点", "project": "项目", "person": "人员", "strike": "问责记录", "ledger": "台账",
-             "user": "账号"}
-ACTION_CN = {"create": "新增", "update": "修改", "extend": "延期", "complete": "完成", "assign": "指定负责人",
-             "confirm": "党组会确认", "exempt": "豁免", "revoke": "撤销", "request_exemption": "申请免责",
-             "import": "导入台账", "password": "修改密码", "disable": "停用", "enable": "启用"}
-CAUSE_CN = {"strike": "新的问责记录", "exemption": "豁免", "revocation": "撤销", "policy": "问责策略调整"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +43,7 @@ def _window(column: Any, query: RecordQuery, tz: dt.tzinfo) -> list[Any]:
     return conditions
 
 
-def record(session: Session, query: RecordQuery, tz: dt.tzinfo) -> tuple[list[dict[str, Any]], int]:
+def record(session: Session, query: RecordQuery, tz: dt.tzinfo, words: Wording) -> tuple[list[dict[str, Any]], int]:
     """Return one page of a section of the record and how many entries match."""
     if query.section not in SECTIONS:
         raise ValueError(f"unknown section {query.section!r}")
@@ -63,33 +58,29 @@ def record(session: Session, query: RecordQuery, tz: dt.tzinfo) -> tuple[list[di
     total = session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
     rows = session.scalars(select(model).where(*conditions).order_by(model.id.desc())
                            .offset((max(query.page, 1) - 1) * query.per_page).limit(query.per_page))
-    return [_entry(query.section, row, tz) for row in rows], total
+    return [_entry(query.section, row, tz, words) for row in rows], total
 
 
 def _local(value: dt.datetime, tz: dt.tzinfo) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _entry(section: str, row: Any, tz: dt.tzinfo) -> dict[str, Any]:
+def _entry(section: str, row: Any, tz: dt.tzinfo, words: Wording) -> dict[str, Any]:
     if section == "changes":
-        return {"at": _local(row.at, tz), "actor": row.actor, "what": f"{ENTITY_CN.get(row.entity, row.entity)} {row.key}",
-                "action": ACTION_CN.get(row.action, row.action), "detail": row.detail, "reason": row.reason or ""}
+        return {"at": _local(row.at, tz), "actor": row.actor, "what": f"{words.word('log_entity', row.entity)} {row.key}",
+                "action": words.word("log_action", row.action), "detail": row.detail, "reason": row.reason or ""}
     if section == "strikes":
-        from engine.views.strikes import EVENT_CN
-
         levels = f"（等级 {row.old_level} → {row.new_level}）" if row.kind == "level_changed" else ""
         return {"at": _local(row.recorded_at, tz), "actor": row.actor, "what": f"问责记录 #{row.strike_id}",
-                "strike_id": row.strike_id, "action": EVENT_CN.get(row.kind, row.kind) + levels,
+                "strike_id": row.strike_id, "action": words.word("event_kind", row.kind) + levels,
                 "detail": {"meeting": row.meeting_date.isoformat()} if row.meeting_date else {},
                 "reason": row.text or ""}
     if section == "statuses":
-        from engine.views.strikes import STATUS_CN
-
         return {"at": _local(row.recorded_at, tz), "actor": row.actor, "what": f"人员（内部编号 {row.person_pk}）",
                 "person_pk": row.person_pk,
-                "action": f"{STATUS_CN.get(row.old_status, row.old_status)} → {STATUS_CN.get(row.new_status, row.new_status)}",
+                "action": f"{words.word('person_status', row.old_status)} → {words.word('person_status', row.new_status)}",
                 "detail": {"strike": row.strike_id} if row.strike_id else {},
-                "reason": CAUSE_CN.get(row.cause, row.cause)}
+                "reason": words.word("cause", row.cause)}
     if section == "days":
         return {"at": _local(row.finished_at, tz), "actor": row.actor, "what": f"评估 {row.day.isoformat()}",
                 "action": "每日评估", "detail": {"逾期节点": row.misses, "新问责记录": row.new_strikes},

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from engine.context import App
+from engine.evaluation import traces
 from engine.store.db import chunks
-from engine.store.models import Miss, Node, Person, Project, Strike, StrikeEvent, StrikeStatus
+from engine.store.models import EventKind, Miss, Node, Person, Project, Strike, StrikeEvent, StrikeStatus, TraceKind
 from notifications.wording import cn_date
 
 
@@ -67,60 +68,68 @@ def persons_json(app: App, session: Session) -> list[dict[str, Any]]:
     return out
 
 
-ACTION_CN = {"review": "做检查", "suspension": "免职留用", "dismissal": "永不使用"}
-STATUS_CN = {"counted": "计入", "exempted": "已豁免", "revoked": "已撤销", "active": "正常", "reviewed": "已检查",
-             "suspended": "免职留用", "dismissed": "永不使用", "proposed": "待党组会决定", "confirmed": "党组会已确认"}
-RULE_CN = {
-    "open_strike": "该负责人在此计划日期尚无问责记录，新立一条问责记录",
-    "open_unassigned": "计划日期当天项目没有负责人：记录逾期，项目列入“需指定负责人”议题",
-    "join_same_due_date": "同一负责人同一计划日期的逾期节点合并为一条问责记录",
-    "join_same_node": "同一节点同一计划日期的逾期并入原问责记录",
-}
+def explain(app: App, session: Session, strike: Strike, decision: traces.Trace | None = None) -> list[str]:
+    """Return the facts and the rules behind a strike, in Chinese, one line each — read from its decision trace.
 
-
-def explain(app: App, session: Session, strike: Strike) -> list[str]:
-    """Return the facts and the rules behind a strike, in Chinese, one line each."""
+    The level printed is that of ``decision`` (a notice's), by default the strike's current one.
+    """
+    words = app.wording
     person = session.get(Person, strike.person_pk) if strike.person_pk else None
     project = session.get(Project, strike.project_id)
     assert project is not None
     assert strike.id is not None
-    nodes = strike_nodes(session, [strike.id])[strike.id]
-    info = strike.explanation
-    grace = info.get("grace_days", 0)
-    lines = [f"问责记录 #{strike.id}（{STATUS_CN.get(strike.status, strike.status)}）"]
+    nodes = strike_nodes(session, [strike.id]).get(strike.id, [])
+    recorded = traces.of_strike(session, strike.id)
+    opened = next((t for row, t in recorded if row.kind == TraceKind.OPENED), None)
+    if opened is None:
+        raise ValueError(f"strike #{strike.id} has no decision trace: run duban init")
+    if decision is None:
+        decision = next(t for row, t in reversed(recorded) if row.kind != TraceKind.JOINED)
+    lines = [f"问责记录 #{strike.id}（{words.word('strike_status', strike.status)}）"]
     lines.append(f"责任人：{person.person_id} {person.name}（计划日期当天的项目负责人）" if person
                  else f"责任人：无（项目 {project.code} {project.name} 在计划日期当天没有负责人）")
     for node in nodes:
         mark = "（已撤销：补录的完成日期未逾期）" if node["revoked"] else ""
         lines.append(f"逾期节点：{node['project_code']} {node['node_code']} {node['name']}，"
                      f"计划完成日期 {cn_date(node['planned_date'])}{mark}")
+    grace = opened.grace_days
     deadline = "计划日期当天结束" if not grace else f"计划日期后 {grace} 天（宽限期）结束"
     lines.append(f"事实：截至{deadline}仍未完成，于 {cn_date(strike.detected_on)} 的每日检点中发现")
-    lines.append(f"规则：{RULE_CN.get(strike.rule, strike.rule)}")
-    if len(nodes) > 1:
-        join = "join_same_due_date" if info.get("grouping", "per_due_date") == "per_due_date" else "join_same_node"
-        lines.append(f"规则：{RULE_CN[join]}")
-    if strike.status == StrikeStatus.COUNTED and strike.level is not None:
-        window = info.get("window_days")
-        scope = "整个改造期间" if not window else f"发现日前 {window} 天内"
-        lines.append(f"等级：第 {strike.level} 次（{scope}计入的问责记录按发现日期、计划日期、项目编号、节点编号排序）"
-                     f" → {ACTION_CN.get(strike.action or '', strike.action)}：{app.policy.rung_for(strike.level).title}")
-        lines.append(f"决定：{STATUS_CN.get(strike.decision or '', strike.decision)}"
+    lines.append(f"规则：{words.word('grouping_rule', opened.grouping)}")
+    for rule in dict.fromkeys(t.grouping for row, t in recorded if row.kind == TraceKind.JOINED):
+        lines.append(f"规则：{words.word('grouping_rule', rule)}")
+    ranking = decision.ranking
+    if strike.status == StrikeStatus.COUNTED and ranking is not None:
+        lines.append(f"等级：第 {ranking.level} 次（{words.word('rank_rule', ranking.rule, window=ranking.window_days)}）"
+                     f" → {words.word('action', ranking.action)}：{ranking.title}")
+        if ranking.counted_before:
+            lines.append(f"依据：此前计入的问责记录 {basis_text(session, ranking.counted_before)}")
+        lines.append(f"决定：{words.word('decision', strike.decision)}"
                      + (f"（{cn_date(strike.meeting_date)} 党组会）" if strike.meeting_date else ""))
+    notes = list(dict.fromkeys(t.note for _row, t in recorded if t.note))
+    if notes:
+        lines.append(f"说明：依据由数据库升级时按原有记录重建（{'；'.join(notes)}）")
     for event in session.scalars(select(StrikeEvent).where(StrikeEvent.strike_id == strike.id).order_by(StrikeEvent.id)):
         when = event.recorded_at.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M")
         detail = f"：{event.text}" if event.text else ""
-        levels = f"（等级 {event.old_level} → {event.new_level}）" if event.kind == "level_changed" else ""
-        lines.append(f"记录：{when} {event.actor} {EVENT_CN.get(event.kind, event.kind)}{levels}{detail}")
+        levels = f"（等级 {event.old_level} → {event.new_level}）" if event.kind == EventKind.LEVEL_CHANGED else ""
+        lines.append(f"记录：{when} {event.actor} {words.word('event_kind', event.kind)}{levels}{detail}")
     return lines
 
 
-EVENT_CN = {"proposed": "提出", "confirmed": "党组会确认", "exempted": "豁免", "revoked": "撤销",
-            "node_revoked": "撤销其中一个节点", "node_added": "并入节点", "level_changed": "等级变化",
-            "exemption_requested": "申请免责"}
+def basis(session: Session, strike_ids: tuple[int, ...]) -> list[dict[str, Any]]:
+    """The strikes a level rests on, with their numbers, dates and nodes (what a decision cites)."""
+    found = {s.id: s for s in session.scalars(select(Strike).where(Strike.id.in_(strike_ids)))}
+    nodes = strike_nodes(session, list(strike_ids))
+    return [{"id": sid, "detected_on": found[sid].detected_on, "planned_date": found[sid].planned_date,
+             "nodes": [n for n in nodes.get(sid, []) if not n["revoked"]] or nodes.get(sid, [])}
+            for sid in strike_ids if sid in found]
 
 
-PROJECT_STATUS_CN = {"reserve": "储备", "active": "在建", "completed": "完工", "cancelled": "取消"}
+def basis_text(session: Session, strike_ids: tuple[int, ...]) -> str:
+    """The strikes a level rests on, in one line: #1（2024年7月2日发现，计划 2024年7月1日）、…"""
+    return "、".join(f"#{b['id']}（{cn_date(b['detected_on'])}发现，计划完成日期 {cn_date(b['planned_date'])}）"
+                    for b in basis(session, strike_ids))
 
 
 def projects_view(session: Session) -> list[dict[str, Any]]:
@@ -136,7 +145,6 @@ def projects_view(session: Session) -> list[dict[str, Any]]:
         total, done = counts.get(project.id, (0, 0))
         out.append({"project_code": project.code, "name": project.name, "district": project.district,
                     "phase": project.phase, "batch": project.batch, "status": project.status,
-                    "status_cn": PROJECT_STATUS_CN.get(project.status, project.status),
                     "responsible_person_id": latest.get(project.id or 0),
                     "contractor": project.contractor, "households": project.households,
                     "nodes": total, "completed": done})
@@ -196,7 +204,8 @@ def _persons_with_status(app: App, session: Session, district: str | None) -> li
         count, level = stats.get(pk, (0, None))
         person_status = str(app.policy.status_for(level))
         rows.append({"pk": pk, "person_id": person_id, "name": name, "unit": unit or "", "status": person_status,
-                     "status_cn": STATUS_CN[person_status], "counted_strikes": count, "level": level})
+                     "status_cn": app.wording.word("person_status", person_status), "counted_strikes": count,
+                     "level": level})
     return rows
 
 
@@ -211,8 +220,8 @@ def person_ladder(app: App, session: Session, person: Person) -> list[dict[str, 
                                      .where(Project.id.in_({s.project_id for s in strikes}))).all())
     return [{"strike": s, "nodes": nodes.get(s.id or 0, []), "district": districts.get(s.project_id),
              "explanation": explain(app, session, s),
-             "action_cn": ACTION_CN.get(s.action or "", ""), "status_cn": STATUS_CN.get(s.status, s.status),
-             "decision_cn": STATUS_CN.get(s.decision or "", "")} for s in strikes]
+             "action_cn": app.wording.word("action", s.action), "status_cn": app.wording.word("strike_status", s.status),
+             "decision_cn": app.wording.word("decision", s.decision)} for s in strikes]
 
 
 def never_use_register(app: App, session: Session, district: str | None = None) -> list[dict[str, Any]]:
@@ -235,7 +244,7 @@ def never_use_register(app: App, session: Session, district: str | None = None) 
         person = persons[pk]
         out.append({"person_id": person.person_id, "name": person.name, "unit": person.unit or "",
                     "strike_id": strike.id, "level": strike.level, "detected_on": strike.detected_on,
-                    "decision": strike.decision, "decision_cn": STATUS_CN.get(strike.decision or "", ""),
+                    "decision": strike.decision, "decision_cn": app.wording.word("decision", strike.decision),
                     "meeting_date": strike.meeting_date, "nodes": nodes.get(strike.id or 0, [])})
     return out
 
@@ -267,4 +276,3 @@ def project_history(app: App, session: Session, project: Project) -> dict[str, A
             "strike_persons": {s.id: (persons.get(s.person_pk), names.get(s.person_pk)) for s in strikes}}
 
 
-HISTORY_KIND_CN = {"planned": "计划", "extension": "延期", "completion": "完成"}

@@ -16,8 +16,11 @@ BASE = load_policy()
 DAY0 = dt.date(2024, 7, 1)
 
 
-def oracle(policy: Policy, days: list[list[tuple[str, str, int]]]) -> list[tuple[str, int, int, str]]:
-    """Replay misses day by day the way the spec reads: returns (person, planned offset, level, action)."""
+Row = tuple[str, int, int, str, tuple[int, ...]]  # (person, planned offset, level, action, planned offsets before)
+
+
+def oracle(policy: Policy, days: list[list[tuple[str, str, int]]]) -> list[Row]:
+    """Replay misses day by day the way the spec reads: each strike with the strikes its level counted."""
     counted: dict[str, list[tuple[int, int]]] = defaultdict(list)  # person -> [(detected, planned)]
     groups: dict[tuple[str, object], int] = {}
     out = []
@@ -28,17 +31,18 @@ def oracle(policy: Policy, days: list[list[tuple[str, str, int]]]) -> list[tuple
                 continue
             groups[key] = detected
             window = policy.strike_window_days
-            earlier = [d for d, _ in counted[person] if window is None or d >= detected - window]
+            earlier = [(d, p) for d, p in counted[person] if window is None or d >= detected - window]
             level = len(earlier) + 1
             counted[person].append((detected, planned))
-            out.append((person, planned, level, str(policy.rung_for(level).action)))
+            out.append((person, planned, level, str(policy.rung_for(level).action), tuple(p for _, p in earlier)))
     return out
 
 
-def through_rules(policy: Policy, days: list[list[tuple[str, str, int]]]) -> list[tuple[str, int, int, str]]:
-    """Replay the same misses through durable-rules, one session per person per day."""
+def through_rules(policy: Policy, days: list[list[tuple[str, str, int]]]) -> list[Row]:
+    """Replay the same misses through durable-rules, one session per person per day: one verdict per miss."""
     rules = EscalationRules.for_policy(policy)
     counted: dict[str, list[CountedStrike]] = defaultdict(list)
+    planned_of: dict[str, int] = {}
     out = []
     for detected, misses in enumerate(days, start=1):
         day = DAY0 + dt.timedelta(days=detected)
@@ -49,15 +53,23 @@ def through_rules(policy: Policy, days: list[list[tuple[str, str, int]]]) -> lis
             facts = [MissFact(ref=str(i), project_code=key.split("|")[0], node_code=key.split("|")[1],
                               planned_date=DAY0 + dt.timedelta(days=planned), person_id=person)
                      for i, (_p, key, planned) in enumerate(by_person[person])]
-            outcome = rules.decide_misses(f"person:{person}", day, ladder_order(counted[person]), facts)
-            ranked = {r.strike_ref: r for r in outcome.ranked}
-            for opened in outcome.opened:
-                fact = facts[int(opened.miss_ref)]
-                rank = ranked[opened.strike_ref]
-                counted[person].append(CountedStrike(ref=f"s{person}{detected}{opened.miss_ref}",
-                                                     planned_date=fact.planned_date, detected_on=day,
+            verdicts = rules.decide_misses(f"person:{person}", day, ladder_order(counted[person]), facts)
+            assert [v.miss_ref for v in verdicts] == [f.ref for f in facts]  # one verdict per miss, in order
+            refs = {}
+            for verdict in verdicts:
+                if not verdict.opens:
+                    assert verdict.ranking is None and verdict.grouping.startswith("join_")
+                    continue
+                assert verdict.grouping == "open_strike" and verdict.ranking is not None
+                fact = facts[int(verdict.miss_ref)]
+                ref = f"s{person}{detected}{verdict.miss_ref}"
+                refs[verdict.strike_ref] = ref
+                planned_of[ref] = (fact.planned_date - DAY0).days
+                counted[person].append(CountedStrike(ref=ref, planned_date=fact.planned_date, detected_on=day,
                                                      project_code=fact.project_code, node_code=fact.node_code))
-                out.append((person, (fact.planned_date - DAY0).days, rank.level, rank.action))
+                rank = verdict.ranking
+                before = tuple(planned_of[refs.get(r, r)] for r in rank.counted_before)
+                out.append((person, planned_of[ref], rank.level, rank.action, before))
     return out
 
 
@@ -94,6 +106,12 @@ def test_derived_levels_follow_rank_and_window(strikes: list[tuple[int, int]], w
         expected.append(len(earlier) + 1)
     assert [r.level for r in ranked] == expected
     assert [r.action for r in ranked] == [str(policy.rung_for(level).action) for level in expected]
+    assert [len(r.counted_before) for r in ranked] == [level - 1 for level in expected]
+    for rank in ranked:  # the strikes a level rests on are earlier in ladder order, and within the window
+        order = [s.ref for s in counted]
+        assert all(order.index(ref) < order.index(rank.strike_ref) for ref in rank.counted_before)
+    top = len(policy.ladder)
+    assert [r.ladder_rule for r in ranked] == ["ladder_top_rung" if level > top else "ladder_rung" for level in expected]
 
 
 def test_subjects_do_not_leak_between_sessions() -> None:
@@ -101,18 +119,19 @@ def test_subjects_do_not_leak_between_sessions() -> None:
     day = DAY0 + dt.timedelta(days=3)
     first = [CountedStrike(ref="s1", planned_date=DAY0, detected_on=DAY0 + dt.timedelta(days=1), project_code="A", node_code="N1")]
     rules.decide_misses("person:P1", day, first, [MissFact(ref="0", project_code="A", node_code="N2", planned_date=DAY0, person_id="P1")])
-    outcome = rules.decide_misses("person:P2", day, [], [MissFact(ref="0", project_code="B", node_code="N1", planned_date=DAY0, person_id="P2")])
-    assert [o.rule for o in outcome.opened] == ["open_strike"] and outcome.joins == []
-    assert [r.level for r in outcome.ranked] == [1]
+    [verdict] = rules.decide_misses("person:P2", day, [], [MissFact(ref="0", project_code="B", node_code="N1",
+                                                                    planned_date=DAY0, person_id="P2")])
+    assert verdict.grouping == "open_strike" and verdict.opens
+    assert verdict.ranking is not None and verdict.ranking.level == 1 and verdict.ranking.counted_before == ()
 
 
 def test_a_session_for_thousands_of_subjects_in_turn_stays_within_the_engine_limits() -> None:
     rules = EscalationRules.for_policy(BASE)
     day = DAY0 + dt.timedelta(days=3)
     for i in range(1500):  # more than the 1,024 live sessions durable-rules allows per ruleset
-        outcome = rules.decide_misses(f"person:{i}", day, [], [MissFact(ref="0", project_code="A", node_code="N1",
-                                                                        planned_date=DAY0, person_id=str(i))])
-        assert outcome.ranked[0].level == 1
+        [verdict] = rules.decide_misses(f"person:{i}", day, [], [MissFact(ref="0", project_code="A", node_code="N1",
+                                                                          planned_date=DAY0, person_id=str(i))])
+        assert verdict.ranking is not None and verdict.ranking.level == 1
 
 
 def test_an_empty_first_session_of_a_fresh_ruleset_does_not_crash_the_process() -> None:

@@ -13,10 +13,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from engine.app.users import ROLE_CN, Viewer
+from engine.app.users import Viewer
 from engine.app.web.security import CSRF_FIELD, GRANTS, Can
-from engine.views.board import LIGHT_CN, NODE_STATE_CN
-from engine.views.strikes import ACTION_CN, STATUS_CN
 from notifications.render import percent
 from notifications.wording import cn_date
 
@@ -37,8 +35,7 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(cn_date=cn_date, percent=percent, when=_when,
                        iso=lambda d: d.isoformat() if d else "")
-    env.globals.update(LIGHT_CN=LIGHT_CN, NODE_STATE_CN=NODE_STATE_CN, STATUS_CN=STATUS_CN, ACTION_CN=ACTION_CN,
-                       ROLE_CN=ROLE_CN, Can=Can, CSRF_FIELD=CSRF_FIELD)
+    env.globals.update(Can=Can, CSRF_FIELD=CSRF_FIELD)
     return env
 
 
@@ -60,7 +57,7 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
     app = request.app.state.duban
     flash = _read_flash(request)
     html = ENV.get_template(template).render(
-        request=request, viewer=viewer, grants=GRANTS[viewer.role] if viewer else frozenset(),
+        request=request, viewer=viewer, grants=GRANTS[viewer.role] if viewer else frozenset(), W=app.wording,
         flash=flash, tz=app.settings.tz, path=request.url.path, **context)
     response = HTMLResponse(html, status_code=http_status)
     if flash is not None:

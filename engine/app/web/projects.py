@@ -31,7 +31,7 @@ from engine.views.board import (
     red_episodes,
 )
 from engine.views.figures import figures
-from engine.views.strikes import HISTORY_KIND_CN, project_history
+from engine.views.strikes import project_history
 
 router = APIRouter()
 PER_PAGE = 50
@@ -108,7 +108,7 @@ def project_page(request: Request, code: str, on: str | None = None,
         episodes = red_episodes(app, session, [project.id or 0], day).get(project.id or 0, [])
         history = project_history(app, session, project)
     return render(request, "project.html", project=project, nodes=nodes, episodes=episodes, day=day,
-                  today=app.today(), kinds=HISTORY_KIND_CN, **history)
+                  today=app.today(), **history)
 
 
 def _correct(request: Request, viewer: Viewer, code: str, value: str, what: str,

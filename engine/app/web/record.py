@@ -24,7 +24,7 @@ def record_page(request: Request, section: str | None = None, actor: str | None 
     query = RecordQuery(section=section if section in SECTIONS else "changes", actor=(actor or "").strip() or None,
                         since=parse_day(since), until=parse_day(until), page=page_number(page), per_page=PER_PAGE)
     with reading(app.engine) as session:
-        entries, total = record(session, query, app.settings.tz)
+        entries, total = record(session, query, app.settings.tz, app.wording)
         strike_person_names(session, entries)
         chain = chain_state(session)
     filters = {"section": query.section, "actor": query.actor, "since": since or None, "until": until or None}
