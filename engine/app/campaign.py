@@ -19,8 +19,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from config.policy import PersonStatus
 from engine.context import App
 from engine.errors import Refused
 from engine.evaluation.daily import evaluate
@@ -36,7 +37,21 @@ from engine.record.write import (
     request_exemption,
 )
 from engine.store.db import transaction, upgrade
-from engine.store.models import Assignment, Meta, Miss, Node, Person, Project, Strike, StrikeEvent, StrikeStatus
+from engine.store.models import (
+    Assignment,
+    Decision,
+    EventKind,
+    Meta,
+    Miss,
+    Node,
+    Person,
+    Project,
+    ProjectStatus,
+    Strike,
+    StrikeEvent,
+    StrikeStatus,
+    id_of,
+)
 from engine.views.figures import figures
 
 DEMO_DIR = Path(__file__).with_name("demo")
@@ -94,7 +109,7 @@ def prepare_database(app: App) -> None:
             Path(url.database + suffix).unlink(missing_ok=True)
     upgrade(app.engine, app.policy, app.settings.tz)
     with transaction(app.engine) as session:
-        if session.scalar(select(Person.id).limit(1)) is not None:
+        if session.scalar(select(col(Person.id)).limit(1)) is not None:
             raise Refused("数据库中已有数据；演示需要一个空数据库")
         session.add(Meta(key=DEMO_KEY, value="1"))
 
@@ -153,24 +168,24 @@ def _demo_accounts(app: App) -> None:
 
 def _reserve_pool(app: App) -> list[str]:
     with transaction(app.engine) as session:
-        assigned = set(session.scalars(select(Assignment.person_pk)))
-        return [p.person_id for p in session.scalars(select(Person).order_by(Person.person_id)) if p.id not in assigned]
+        assigned = set(session.scalars(select(col(Assignment.person_pk))))
+        return [p.person_id for p in session.scalars(select(Person).order_by(col(Person.person_id))) if p.id not in assigned]
 
 
 def _record(app: App, event: Event) -> None:
     with transaction(app.engine) as session:
         if event.kind == "exempt_request":
-            strike = session.scalars(select(Strike).join(Miss, Miss.strike_id == Strike.id).join(Node, Node.id == Miss.node_id)
-                                     .join(Project, Project.id == Node.project_id)
-                                     .where(Project.code == event.project_code, Node.code == event.node_code,
-                                            Miss.planned_date == event.date, Strike.status == StrikeStatus.COUNTED)).first()
+            strike = session.scalars(select(Strike).join(Miss, col(Miss.strike_id) == col(Strike.id)).join(Node, col(Node.id) == col(Miss.node_id))
+                                     .join(Project, col(Project.id) == col(Node.project_id))
+                                     .where(col(Project.code) == event.project_code, col(Node.code) == event.node_code,
+                                            col(Miss.planned_date) == event.date, col(Strike.status) == StrikeStatus.COUNTED)).first()
             if strike is not None:  # the request names a miss the engine recorded
                 request_exemption(app, session, strike, event.reason)
             return
         if event.kind == "assign":
             assert event.date is not None
-            project = session.scalars(select(Project).where(Project.code == event.project_code)).one()
-            person = session.scalars(select(Person).where(Person.person_id == event.person_id)).one()
+            project = session.scalars(select(Project).where(col(Project.code) == event.project_code)).one()
+            person = session.scalars(select(Person).where(col(Person.person_id) == event.person_id)).one()
             assign(app, session, project, person, event.date, "demo", event.reason or "工作调整")
             return
         project, node = find_node(session, event.project_code, event.node_code)
@@ -183,21 +198,21 @@ def _record(app: App, event: Event) -> None:
 
 def _meeting(app: App, day: dt.date, reserve: list[str]) -> None:
     with transaction(app.engine) as session:
-        requested = set(session.scalars(select(StrikeEvent.strike_id).where(StrikeEvent.kind == "exemption_requested")))
+        requested = set(session.scalars(select(col(StrikeEvent.strike_id)).where(col(StrikeEvent.kind) == EventKind.EXEMPTION_REQUESTED)))
         counted = list(session.scalars(select(Strike).where(
-            Strike.status == StrikeStatus.COUNTED, Strike.person_pk.is_not(None),
-            Strike.detected_on <= day).order_by(Strike.id)))
+            col(Strike.status) == StrikeStatus.COUNTED, col(Strike.person_pk).is_not(None),
+            col(Strike.detected_on) <= day).order_by(col(Strike.id))))
         for strike in counted:
             if strike.id in requested:
-                reason = session.scalars(select(StrikeEvent.text).where(
-                    StrikeEvent.strike_id == strike.id, StrikeEvent.kind == "exemption_requested")).first()
+                reason = session.scalars(select(col(StrikeEvent.text)).where(
+                    col(StrikeEvent.strike_id) == strike.id, col(StrikeEvent.kind) == EventKind.EXEMPTION_REQUESTED)).first()
                 exempt(app, session, strike, f"党组会研究同意免责：{reason}", day)
-            elif strike.decision == "proposed":
+            elif strike.decision == Decision.PROPOSED:
                 confirm(app, session, strike, day, "党组会研究同意")
         # A dismissed person's projects are handed over after the meeting; a suspended person
         # stays on to put things right, and the agenda keeps asking for a successor.
         dismissed = {pk for pk in {s.person_pk for s in counted if s.person_pk is not None}
-                     if status_of(app, session, pk) == "dismissed"}
+                     if status_of(app, session, pk) == PersonStatus.DISMISSED}
         _reassign(app, session, day, dismissed, reserve)
 
 
@@ -205,17 +220,17 @@ def _reassign(app: App, session: Session, day: dt.date, removed: set[int], reser
     from engine.views.strikes import projects_view
 
     current = {p["project_code"]: p["responsible_person_id"] for p in projects_view(session)
-               if p["status"] in ("active", "completed")}
-    ids = {p.id: p.person_id for p in session.scalars(select(Person).where(Person.id.in_(removed)))}
+               if p["status"] in (ProjectStatus.ACTIVE, ProjectStatus.COMPLETED)}
+    ids = {p.id: p.person_id for p in session.scalars(select(Person).where(col(Person.id).in_(removed)))}
     for code, holder in sorted(current.items()):
         if holder is not None and holder not in ids.values():
             continue
         for _ in range(len(reserve)):
             candidate = reserve.pop(0)
             reserve.append(candidate)
-            person = session.scalars(select(Person).where(Person.person_id == candidate)).one()
-            if status_of(app, session, person.id) == "active":
-                project = session.scalars(select(Project).where(Project.code == code)).one()
+            person = session.scalars(select(Person).where(col(Person.person_id) == candidate)).one()
+            if status_of(app, session, id_of(person)) == PersonStatus.ACTIVE:
+                project = session.scalars(select(Project).where(col(Project.code) == code)).one()
                 assign(app, session, project, person, day + dt.timedelta(days=1), "demo",
                        f"原负责人 {holder or '空缺'} 免职，党组会指定接任")
                 break
@@ -240,7 +255,7 @@ def _summary(app: App, console: Console, seconds: float) -> None:
     console.print(table)
     statuses = Counter(p["status"] for p in people)
     people_table = Table("人员状态", "人数", title="负责人状态")
-    for key in ("active", "reviewed", "suspended", "dismissed"):
+    for key in PersonStatus:
         people_table.add_row(words.word("person_status", key), str(statuses.get(key, 0)))
     console.print(people_table)
     console.print(f"截至 {END.isoformat()}：项目 {week.projects} 个，开工率 {week.start_rate:.1%}，完工率 {week.completion_rate:.1%}；"

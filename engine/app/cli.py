@@ -592,7 +592,8 @@ def user_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON"
 
     application = get_app()
     with reading(application.engine) as session:
-        rows = [{"name": u.name, "display_name": u.display_name, "role": u.role, "district": u.district,
+        rows: list[dict[str, Any]] = [{"name": u.name, "display_name": u.display_name, "role": u.role,
+                                      "district": u.district,
                  "active": u.active, "created_by": u.created_by,
                  "created_at": u.created_at.astimezone(application.settings.tz).isoformat(timespec="seconds")}
                 for u in users(session)]

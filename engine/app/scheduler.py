@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from config.calendar import HolidayTableMissing, agenda_day, meeting_dates
 from engine.context import App
-from engine.store.db import insert_new, transaction
-from engine.store.models import EvaluationDay, JobRun
+from engine.store.db import insert_new, rowcount, transaction
+from engine.store.models import EvaluationDay, JobRun, JobStatus, table_of
 
 log = logging.getLogger("duban.scheduler")
 JOBS = ("evaluate", "daily_report", "weekly_bulletin", "agenda", "notices")
@@ -46,34 +47,34 @@ def claim(app: App, job: str, day: dt.date, holder: str) -> int | None:
     """Claim a job for a business date; return the run id, or None when it is done or held."""
     now = app.now()
     with transaction(app.engine) as session:
-        new_id = insert_new(session, JobRun.__table__, ["job", "business_date"],
-                            {"job": job, "business_date": day, "status": "running", "holder": holder,
+        new_id = insert_new(session, table_of(JobRun), ["job", "business_date"],
+                            {"job": job, "business_date": day, "status": JobStatus.RUNNING, "holder": holder,
                              "attempts": 1, "started_at": now, "heartbeat_at": now, "detail": {}})
         if new_id is not None:
             return new_id
-        row = session.scalars(select(JobRun).where(JobRun.job == job, JobRun.business_date == day)).one()
+        row = session.scalars(select(JobRun).where(col(JobRun.job) == job, col(JobRun.business_date) == day)).one()
         lease = dt.timedelta(minutes=app.settings.lease_minutes)
-        if row.status == "done" or (row.status == "running" and row.heartbeat_at > now - lease):
+        if row.status == JobStatus.DONE or (row.status == JobStatus.RUNNING and row.heartbeat_at > now - lease):
             return None
         # Failed, or its holder died: take it over, unless another process just did.
-        taken = session.execute(
-            update(JobRun.__table__).where(JobRun.__table__.c.id == row.id, JobRun.__table__.c.status == row.status,
-                                           JobRun.__table__.c.heartbeat_at == row.heartbeat_at)
-            .values(status="running", holder=holder, heartbeat_at=now, attempts=row.attempts + 1, error=None)
-        ).rowcount
+        taken = rowcount(session.execute(
+            update(table_of(JobRun)).where(table_of(JobRun).c.id == row.id, table_of(JobRun).c.status == row.status,
+                                           table_of(JobRun).c.heartbeat_at == row.heartbeat_at)
+            .values(status=JobStatus.RUNNING, holder=holder, heartbeat_at=now, attempts=row.attempts + 1, error=None)
+        ))
         return row.id if taken == 1 else None
 
 
 def heartbeat(app: App, run_id: int) -> None:
     """Tell the other schedulers this job's holder is alive."""
     with transaction(app.engine) as session:
-        session.execute(update(JobRun.__table__).where(JobRun.__table__.c.id == run_id).values(heartbeat_at=app.now()))
+        session.execute(update(table_of(JobRun)).where(table_of(JobRun).c.id == run_id).values(heartbeat_at=app.now()))
 
 
 def finish(app: App, run_id: int, status: str, detail: dict[str, Any], error: str | None = None) -> None:
     """Record how a job ended."""
     with transaction(app.engine) as session:
-        session.execute(update(JobRun.__table__).where(JobRun.__table__.c.id == run_id)
+        session.execute(update(table_of(JobRun)).where(table_of(JobRun).c.id == run_id)
                         .values(status=status, finished_at=app.now(), heartbeat_at=app.now(), detail=detail, error=error))
 
 
@@ -159,9 +160,9 @@ def due_dates(app: App, now: dt.datetime) -> list[dt.date]:
     local = now.astimezone(app.settings.tz)
     latest = local.date() if local.time() >= dt.time(hour, minute) else local.date() - dt.timedelta(days=1)
     with transaction(app.engine) as session:
-        last_done = session.scalar(select(JobRun.business_date).where(JobRun.job == "notices", JobRun.status == "done")
-                                   .order_by(JobRun.business_date.desc()).limit(1))
-        last_evaluated = session.scalar(select(EvaluationDay.day).order_by(EvaluationDay.day.desc()).limit(1))
+        last_done = session.scalar(select(col(JobRun.business_date)).where(col(JobRun.job) == "notices", col(JobRun.status) == JobStatus.DONE)
+                                   .order_by(col(JobRun.business_date).desc()).limit(1))
+        last_evaluated = session.scalar(select(col(EvaluationDay.day)).order_by(col(EvaluationDay.day).desc()).limit(1))
     start = last_done + dt.timedelta(days=1) if last_done else min(latest, (last_evaluated or latest) + dt.timedelta(days=1))
     return [start + dt.timedelta(days=i) for i in range((latest - start).days + 1)]
 
@@ -188,16 +189,16 @@ def tick(app: App, stop: threading.Event, now: dt.datetime | None = None, holder
             try:
                 detail = _run(app, job, day, run_id, stop)
             except Stopped:
-                finish(app, run_id, "failed", {}, "stopped before finishing; resumed by the next run")
+                finish(app, run_id, JobStatus.FAILED, {}, "stopped before finishing; resumed by the next run")
                 _log(job, day, "stopped", started, {})
                 return ran
             except Exception as exc:
-                finish(app, run_id, "failed", {}, f"{type(exc).__name__}: {exc}")
+                finish(app, run_id, JobStatus.FAILED, {}, f"{type(exc).__name__}: {exc}")
                 _log(job, day, "failed", started, {"error": str(exc)})
                 if job == "evaluate":
                     return ran  # later jobs of the day depend on the evaluation
                 continue
-            finish(app, run_id, "done", detail)
+            finish(app, run_id, JobStatus.DONE, detail)
             _log(job, day, "done", started, detail)
             ran += 1
     _deliver(app, holder)
@@ -254,7 +255,7 @@ def serve(app: App, once: bool = False) -> None:
 def runs(app: App) -> list[dict[str, Any]]:
     """Return the run history, newest first."""
     with transaction(app.engine) as session:
-        rows = session.scalars(select(JobRun).order_by(JobRun.business_date.desc(), JobRun.id.desc()))
+        rows = session.scalars(select(JobRun).order_by(col(JobRun.business_date).desc(), col(JobRun.id).desc()))
         return [{"id": r.id, "job": r.job, "business_date": r.business_date.isoformat(), "status": r.status,
                  "holder": r.holder, "attempts": r.attempts,
                  "started_at": r.started_at.astimezone(app.settings.tz).isoformat(timespec="seconds"),

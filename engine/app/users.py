@@ -13,17 +13,18 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.context import App
 from engine.errors import Refused
 from engine.record.write import log
 from engine.store.db import transaction
-from engine.store.models import LoginAttempt, Project, Role, User, WebSession
+from engine.store.models import LogAction, LogEntity, LoginAttempt, Project, Role, User, WebSession, id_of, table_of
 
 MAX_FAILURES = 5
 MAX_CLIENT_FAILURES = 20
@@ -67,12 +68,12 @@ def add_user(app: App, session: Session, name: str, display_name: str | None, ro
     """Create an account; district staff must name a district that the ledger knows."""
     if not _NAME.match(name):
         raise Refused(f"用户名 {name!r} 无效：2–64 位字母、数字、点、下划线或连字符")
-    if session.scalars(select(User).where(User.name == name)).first() is not None:
+    if session.scalars(select(User).where(col(User.name) == name)).first() is not None:
         raise Refused(f"用户名 {name} 已存在")
     if role is Role.DISTRICT:
         if not district:
             raise Refused("片区工作人员必须用 --district 指定片区")
-        known = sorted({d for d in session.scalars(select(Project.district).distinct()) if d})
+        known = sorted({d for d in session.scalars(select(col(Project.district)).distinct()) if d})
         if known and district not in known:
             raise Refused(f"片区 {district} 不在台账中（已有：{'、'.join(known)}）")
     elif district:
@@ -84,13 +85,13 @@ def add_user(app: App, session: Session, name: str, display_name: str | None, ro
                 password_changed_at=now)
     session.add(user)
     session.flush()
-    log(app, session, "user", name, "create", {"role": str(role), "district": district})
+    log(app, session, LogEntity.USER, name, LogAction.CREATE, {"role": str(role), "district": district})
     return user
 
 
 def find_user(session: Session, name: str) -> User:
     """Return an account by name or refuse."""
-    user = session.scalars(select(User).where(User.name == name)).first()
+    user = session.scalars(select(User).where(col(User.name) == name)).first()
     if user is None:
         raise Refused(f"用户 {name} 不存在")
     return user
@@ -104,7 +105,7 @@ def set_password(app: App, session: Session, name: str, password: str) -> None:
     user.password_changed_at = app.now()
     session.add(user)
     _end_sessions(app, session, user.id)
-    log(app, session, "user", name, "password", {})
+    log(app, session, LogEntity.USER, name, LogAction.PASSWORD, {})
 
 
 def set_active(app: App, session: Session, name: str, active: bool) -> None:
@@ -114,18 +115,18 @@ def set_active(app: App, session: Session, name: str, active: bool) -> None:
     session.add(user)
     if not active:
         _end_sessions(app, session, user.id)
-    log(app, session, "user", name, "enable" if active else "disable", {})
+    log(app, session, LogEntity.USER, name, LogAction.ENABLE if active else LogAction.DISABLE, {})
 
 
 def _end_sessions(app: App, session: Session, user_id: int | None) -> None:
-    session.execute(update(WebSession.__table__).where(
-        WebSession.__table__.c.user_id == user_id, WebSession.__table__.c.ended_at.is_(None))
+    session.execute(update(table_of(WebSession)).where(
+        table_of(WebSession).c.user_id == user_id, table_of(WebSession).c.ended_at.is_(None))
         .values(ended_at=app.now()))
 
 
 def users(session: Session) -> list[User]:
     """Return every account, by name."""
-    return list(session.scalars(select(User).order_by(User.name)))
+    return list(session.scalars(select(User).order_by(col(User.name))))
 
 
 # ------------------------------------------------------------------------------------ sign in
@@ -135,15 +136,15 @@ class LockedOut(Refused):
     """Too many failed sign-ins: try again later."""
 
 
-def _failures_since(session: Session, column: object, value: str, since: dt.datetime) -> list[dt.datetime]:
-    return list(session.scalars(select(LoginAttempt.at).where(
-        column == value, LoginAttempt.at >= since, LoginAttempt.ok.is_(False)).order_by(LoginAttempt.at)))
+def _failures_since(session: Session, column: Any, value: str, since: dt.datetime) -> list[dt.datetime]:
+    return list(session.scalars(select(col(LoginAttempt.at)).where(
+        column == value, col(LoginAttempt.at) >= since, col(LoginAttempt.ok).is_(False)).order_by(col(LoginAttempt.at))))
 
 
 def _lockout_left(session: Session, name: str, client: str | None, now: dt.datetime) -> dt.timedelta | None:
     since = now - LOCKOUT
-    for column, value, limit in ((LoginAttempt.name, name, MAX_FAILURES),
-                                 (LoginAttempt.client, client, MAX_CLIENT_FAILURES)):
+    for column, value, limit in ((col(LoginAttempt.name), name, MAX_FAILURES),
+                                 (col(LoginAttempt.client), client, MAX_CLIENT_FAILURES)):
         if value is None:
             continue
         failures = _failures_since(session, column, value, since)
@@ -165,7 +166,7 @@ def sign_in(app: App, name: str, password: str, client: str | None, hours: int) 
         if left is not None:
             minutes = max(1, -(-int(left.total_seconds()) // 60))
             raise LockedOut(f"登录失败次数过多，请 {minutes} 分钟后再试")
-        user = session.scalars(select(User).where(User.name == name)).first()
+        user = session.scalars(select(User).where(col(User.name) == name)).first()
         ok = False
         if user is not None:
             try:
@@ -194,7 +195,7 @@ def start_session(app: App, session: Session, user: User, hours: int, client: st
     """Open a browser session; return the token for its cookie (shown once, stored hashed)."""
     token = secrets.token_urlsafe(32)
     now = app.now()
-    session.add(WebSession(token_hash=_digest(token), user_id=user.id, csrf=secrets.token_urlsafe(24),
+    session.add(WebSession(token_hash=_digest(token), user_id=id_of(user), csrf=secrets.token_urlsafe(24),
                            created_at=now, last_seen_at=now, expires_at=now + dt.timedelta(hours=hours),
                            client=client))
     return token
@@ -203,9 +204,9 @@ def start_session(app: App, session: Session, user: User, hours: int, client: st
 def viewer_for(session: Session, token: str, now: dt.datetime) -> tuple[Viewer, bool] | None:
     """Return the signed-in user of a token, and whether its last-seen time is due a write."""
     row = session.execute(
-        select(WebSession.id, WebSession.csrf, WebSession.last_seen_at, WebSession.expires_at, User)
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == _digest(token), WebSession.ended_at.is_(None))).first()
+        select(col(WebSession.id), col(WebSession.csrf), col(WebSession.last_seen_at), col(WebSession.expires_at), User)
+        .join(User, col(User.id) == col(WebSession.user_id))
+        .where(col(WebSession.token_hash) == _digest(token), col(WebSession.ended_at).is_(None))).first()
     if row is None:
         return None
     session_id, csrf, last_seen, expires, user = row
@@ -217,13 +218,13 @@ def viewer_for(session: Session, token: str, now: dt.datetime) -> tuple[Viewer, 
 
 def touch_session(session: Session, session_id: int, now: dt.datetime, hours: int) -> None:
     """Slide a session's expiry forward (idle timeout) from now."""
-    session.execute(update(WebSession.__table__).where(WebSession.__table__.c.id == session_id)
+    session.execute(update(table_of(WebSession)).where(table_of(WebSession).c.id == session_id)
                     .values(last_seen_at=now, expires_at=now + dt.timedelta(hours=hours)))
 
 
 def end_session(app: App, session: Session, session_id: int) -> None:
     """Sign a browser out."""
-    session.execute(update(WebSession.__table__).where(WebSession.__table__.c.id == session_id)
+    session.execute(update(table_of(WebSession)).where(table_of(WebSession).c.id == session_id)
                     .values(ended_at=app.now()))
 
 

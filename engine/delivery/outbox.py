@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.context import App
-from engine.store.db import insert_new, transaction
-from engine.store.models import Outbox, Person
+from engine.store.db import insert_new, rowcount, transaction
+from engine.store.models import Outbox, OutboxStatus, Person, table_of
 from notifications.delivery import DeliveryError, Message, channel
 
 BACKOFF_MINUTES = (1, 5, 30, 120, 480)
@@ -29,10 +29,10 @@ def enqueue(app: App, session: Session, key: str, channel_name: str, recipient: 
             attachment: Path | None, notice_id: int | None = None) -> bool:
     """Queue one message unless the same key was queued before; return whether it was queued now."""
     now = app.now()
-    return insert_new(session, Outbox.__table__, ["key"], {
+    return insert_new(session, table_of(Outbox), ["key"], {
         "key": key, "channel": channel_name, "recipient": recipient, "subject": subject, "body": body,
         "attachment": str(attachment) if attachment else None, "notice_id": notice_id,
-        "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}) is not None
+        "status": OutboxStatus.QUEUED, "attempts": 0, "next_attempt_at": now, "created_at": now}) is not None
 
 
 def enqueue_notice(app: App, session: Session, notice_id: int, person: Person | None, subject: str, body: str,
@@ -53,9 +53,9 @@ def enqueue_office(app: App, key: str, subject: str, body: str, attachment: Path
 
 def _claim(app: App, row_id: int, status: str, holder: str) -> bool:
     with transaction(app.engine) as session:
-        taken = session.execute(update(Outbox.__table__).where(
-            Outbox.__table__.c.id == row_id, Outbox.__table__.c.status == status)
-            .values(status="sending", holder=holder, next_attempt_at=app.now())).rowcount
+        taken = rowcount(session.execute(update(table_of(Outbox)).where(
+            table_of(Outbox).c.id == row_id, table_of(Outbox).c.status == status)
+            .values(status=OutboxStatus.SENDING, holder=holder, next_attempt_at=app.now())))
     return taken == 1
 
 
@@ -67,10 +67,10 @@ def deliver(app: App, holder: str = "deliver", only_failed: bool = False) -> dic
     with transaction(app.engine) as session:
         # A human's retry ignores the attempt limit; the automatic one stops after max_attempts.
         limit = 10**9 if only_failed else settings.max_attempts
-        due = session.execute(select(Outbox.id, Outbox.status).where(or_(
-            Outbox.status.in_(("failed",) if only_failed else ("queued", "failed")) & (Outbox.next_attempt_at <= now)
-            & (Outbox.attempts < limit),
-            (Outbox.status == "sending") & (Outbox.next_attempt_at <= now - lease))).order_by(Outbox.id)).all()
+        due = session.execute(select(col(Outbox.id), col(Outbox.status)).where(or_(
+            col(Outbox.status).in_((OutboxStatus.FAILED,) if only_failed else (OutboxStatus.QUEUED, OutboxStatus.FAILED)) & (col(Outbox.next_attempt_at) <= now)
+            & (col(Outbox.attempts) < limit),
+            (col(Outbox.status) == OutboxStatus.SENDING) & (col(Outbox.next_attempt_at) <= now - lease))).order_by(col(Outbox.id))).all()
     counts = {"sent": 0, "failed": 0}
     for row_id, status in due:
         if not _claim(app, row_id, status, holder):
@@ -83,10 +83,10 @@ def deliver(app: App, holder: str = "deliver", only_failed: bool = False) -> dic
         try:
             channel(name, settings).send(message)
         except (DeliveryError, OSError) as exc:
-            _record(app, row_id, "failed", str(exc))
+            _record(app, row_id, OutboxStatus.FAILED, str(exc))
             counts["failed"] += 1
             continue
-        _record(app, row_id, "sent", None)
+        _record(app, row_id, OutboxStatus.SENT, None)
         counts["sent"] += 1
     return counts
 
@@ -97,7 +97,7 @@ def _record(app: App, row_id: int, status: str, error: str | None) -> None:
         assert row is not None
         row.attempts += 1
         row.status, row.last_error = status, error
-        if status == "sent":
+        if status == OutboxStatus.SENT:
             row.sent_at = app.now()
         else:
             wait = BACKOFF_MINUTES[min(row.attempts, len(BACKOFF_MINUTES)) - 1]
@@ -108,7 +108,7 @@ def _record(app: App, row_id: int, status: str, error: str | None) -> None:
 def retry(app: App) -> dict[str, int]:
     """Send the failed messages again now, whatever their backoff (attempts are still counted)."""
     with transaction(app.engine) as session:
-        session.execute(update(Outbox.__table__).where(Outbox.__table__.c.status == "failed")
+        session.execute(update(table_of(Outbox)).where(table_of(Outbox).c.status == OutboxStatus.FAILED)
                         .values(next_attempt_at=app.now()))
     return deliver(app, only_failed=True)
 
@@ -119,4 +119,4 @@ def listing(app: App) -> list[dict[str, Any]]:
         return [{"id": r.id, "key": r.key, "channel": r.channel, "recipient": r.recipient, "subject": r.subject,
                  "status": r.status, "attempts": r.attempts, "last_error": r.last_error,
                  "sent_at": r.sent_at.astimezone(app.settings.tz).isoformat(timespec="seconds") if r.sent_at else None}
-                for r in session.scalars(select(Outbox).order_by(Outbox.id))]
+                for r in session.scalars(select(Outbox).order_by(col(Outbox.id)))]

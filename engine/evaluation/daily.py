@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.context import App
 from engine.errors import Refused
@@ -48,6 +48,7 @@ from engine.store.models import (
     StrikeEvent,
     StrikeStatus,
     TraceKind,
+    table_of,
 )
 from rules.decisions import MissFact, Verdict
 
@@ -80,13 +81,13 @@ class _Due:
 
 def last_evaluated_day(session: Session) -> dt.date | None:
     """Return the last evaluated day, or None before the first run."""
-    day: dt.date | None = session.scalar(select(func.max(EvaluationDay.day)))
+    day: dt.date | None = session.scalar(select(func.max(col(EvaluationDay.day))))
     return day
 
 
 def first_day(session: Session) -> dt.date | None:
     """Return the day after the earliest planned date (the default start of the first run)."""
-    earliest: dt.date | None = session.scalar(select(func.min(Deadline.planned_date)))
+    earliest: dt.date | None = session.scalar(select(func.min(col(Deadline.planned_date))))
     return earliest + dt.timedelta(days=1) if earliest else None
 
 
@@ -153,11 +154,11 @@ def _evaluate_day(app: App, day: dt.date, run_id: str, result: RunResult) -> boo
 
 def _due_deadlines(session: Session, cutoff: dt.date) -> list[_Due]:
     rows = session.execute(
-        select(Deadline.id, Deadline.planned_date, Node.id, Node.code, Node.completed_on,
-               Project.id, Project.code, Project.status)
-        .join(Node, Node.id == Deadline.node_id)
-        .join(Project, Project.id == Node.project_id)
-        .where(Deadline.status == DeadlineStatus.OPEN, Deadline.planned_date <= cutoff)
+        select(col(Deadline.id), col(Deadline.planned_date), col(Node.id), col(Node.code), col(Node.completed_on),
+               col(Project.id), col(Project.code), col(Project.status))
+        .join(Node, col(Node.id) == col(Deadline.node_id))
+        .join(Project, col(Project.id) == col(Node.project_id))
+        .where(col(Deadline.status) == DeadlineStatus.OPEN, col(Deadline.planned_date) <= cutoff)
     ).all()
     # Sorted here, not in SQL: code order must not depend on the database's collation.
     return sorted((_Due(*row) for row in rows), key=lambda d: (d.planned_date, d.project_code, d.node_code))
@@ -186,7 +187,7 @@ def _decide_day(app: App, session: Session, day: dt.date) -> tuple[list[int], in
     for ids, status in ((met, DeadlineStatus.MET), (skipped, DeadlineStatus.SKIPPED),
                         ([d.deadline_id for d in missed], DeadlineStatus.MISSED)):
         for chunk in chunks(ids):
-            session.execute(update(Deadline).where(Deadline.id.in_(chunk))
+            session.execute(update(Deadline).where(col(Deadline.id).in_(chunk))
                             .values(status=status, closed_on=day))
     if not missed:
         return [], 0
@@ -206,16 +207,16 @@ class _Held:
     level: int | None
 
 
-_HELD_COLUMNS = (Strike.id, Strike.planned_date, Strike.detected_on, Strike.first_project_code,
-                 Strike.first_node_code, Strike.level)
+_HELD_COLUMNS = (col(Strike.id), col(Strike.planned_date), col(Strike.detected_on), col(Strike.first_project_code),
+                 col(Strike.first_node_code), col(Strike.level))
 
 
 def _held_strikes(session: Session, person_pks: list[int]) -> dict[int, list[_Held]]:
     """Each person's counted strikes in ladder order (plain rows: no ORM objects on the hot path)."""
     found: dict[int, list[_Held]] = {pk: [] for pk in person_pks}
     for chunk in chunks(person_pks):
-        for pk, *values in session.execute(select(Strike.person_pk, *_HELD_COLUMNS).where(
-                Strike.person_pk.in_(chunk), Strike.status == StrikeStatus.COUNTED)):
+        for pk, *values in session.execute(select(col(Strike.person_pk), *_HELD_COLUMNS).where(
+                col(Strike.person_pk).in_(chunk), col(Strike.status) == StrikeStatus.COUNTED)):
             found[pk].append(_Held(*values))
     for held in found.values():
         held.sort(key=ladder_key)
@@ -224,7 +225,7 @@ def _held_strikes(session: Session, person_pks: list[int]) -> dict[int, list[_He
 
 def _held_unassigned(session: Session, project_id: int) -> list[_Held]:
     rows = session.execute(select(*_HELD_COLUMNS).where(
-        Strike.project_id == project_id, Strike.person_pk.is_(None), Strike.status == StrikeStatus.COUNTED))
+        col(Strike.project_id) == project_id, col(Strike.person_pk).is_(None), col(Strike.status) == StrikeStatus.COUNTED))
     return sorted((_Held(*row) for row in rows), key=ladder_key)
 
 
@@ -257,41 +258,41 @@ class _DayRecord:
         return len(self.verdicts) - 1
 
     def write(self, session: Session) -> list[int]:
-        ids = allocate_ids(session, Strike.__table__, len(self.strikes))
+        ids = allocate_ids(session, table_of(Strike), len(self.strikes))
 
         def resolve(ref: int | _New) -> int:
             return ids[ref.index] if isinstance(ref, _New) else ref
 
         app, day, now = self.app, self.day, self.now
-        bulk_insert(session, Strike.__table__, (
+        bulk_insert(session, table_of(Strike), (
             "id", "person_pk", "project_id", "planned_date", "first_project_code", "first_node_code", "level",
             "action", "rule"), [(i, *row) for i, row in zip(ids, self.strikes, strict=True)],
             {"detected_on": day, "status": StrikeStatus.COUNTED, "decision": Decision.PROPOSED, "created_at": now,
              "explanation": {}, "agenda": []})
-        trace_ids = allocate_ids(session, DecisionTrace.__table__, len(self.verdicts))
+        trace_ids = allocate_ids(session, table_of(DecisionTrace), len(self.verdicts))
         policy = app.policy
-        bulk_insert(session, DecisionTrace.__table__, ("id", "strike_id", "kind", "body"), [
+        bulk_insert(session, table_of(DecisionTrace), ("id", "strike_id", "kind", "body"), [
             (trace_id, resolve(strike), kind, _trace_body(app, kind, verdict, refs, due, person_id, resolve))
             for trace_id, (strike, verdict, refs, due, person_id) in zip(trace_ids, self.verdicts, strict=True)
             for kind in (TraceKind.OPENED if verdict.opens else TraceKind.JOINED,)],
             {"version": TRACE_VERSION, "decided_on": day, "decided_at": now, "rebuilt": False})
         who = {"actor": app.actor, "recorded_at": now}
-        bulk_insert(session, StrikeEvent.__table__, ("strike_id", "new_level", "text"),
+        bulk_insert(session, table_of(StrikeEvent), ("strike_id", "new_level", "text"),
                     [(ids[index], level, text) for index, level, text in self.proposed],
                     {"kind": EventKind.PROPOSED, **who})
-        bulk_insert(session, StrikeEvent.__table__, ("strike_id",), [(i,) for i in sorted(set(self.joined))],
+        bulk_insert(session, table_of(StrikeEvent), ("strike_id",), [(i,) for i in sorted(set(self.joined))],
                     {"kind": EventKind.NODE_ADDED, "text": "同一计划日期的节点后续发现逾期，并入本记录", **who})
         # Notices get their ids here too: a notice's number is printed on it, so it must not skip.
-        notice_ids = allocate_ids(session, Notice.__table__, len(self.notices))
-        bulk_insert(session, Notice.__table__, ("id", "key", "kind", "person_pk", "strike_id", "payload"),
+        notice_ids = allocate_ids(session, table_of(Notice), len(self.notices))
+        bulk_insert(session, table_of(Notice), ("id", "key", "kind", "person_pk", "strike_id", "payload"),
                     [(notice_id, f"{kind}:{ids[index]}", kind, person_pk, ids[index],
                       {"level": level, "trace": trace_ids[trace]})
                      for notice_id, (kind, index, person_pk, level, trace) in zip(notice_ids, self.notices, strict=True)],
                     {"created_at": now})
-        bulk_insert(session, Miss.__table__, ("deadline_id", "node_id", "strike_id", "person_pk", "planned_date"),
+        bulk_insert(session, table_of(Miss), ("deadline_id", "node_id", "strike_id", "person_pk", "planned_date"),
                     [(deadline_id, node_id, resolve(ref), person_pk, planned)
                      for deadline_id, node_id, ref, person_pk, planned in self.misses], {"detected_on": day})
-        bulk_insert(session, StatusChange.__table__, (
+        bulk_insert(session, table_of(StatusChange), (
             "person_pk", "old_level", "new_level", "old_status", "new_status", "strike_id"),
             [(pk, old, new, policy.status_for(old), policy.status_for(new), ids[ref.index])
              for pk, old, new, ref in self.changes], {"cause": StatusCause.STRIKE, "day": day, **who})
@@ -330,8 +331,8 @@ def _trace_body(app: App, kind: TraceKind, verdict: Verdict, refs: dict[str, int
 
 
 def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due]) -> list[int]:
-    person_ids: dict[int, str] = dict(session.execute(select(Person.id, Person.person_id).where(
-        Person.id.in_({d.person_pk for d in missed if d.person_pk is not None}))).all())
+    person_ids: dict[int, str] = dict(session.execute(select(col(Person.id), col(Person.person_id)).where(
+        col(Person.id).in_({d.person_pk for d in missed if d.person_pk is not None}))).all())
     by_subject: dict[tuple[str, int], list[_Due]] = defaultdict(list)
     for due in missed:  # already in (planned date, project, node) order
         key = ("person", due.person_pk) if due.person_pk is not None else ("project", due.project_id)
@@ -381,10 +382,10 @@ def count_warnings(app: App, session: Session, day: dt.date) -> int:
     grace = dt.timedelta(days=app.policy.grace_days)
     warn = dt.timedelta(days=app.policy.warning_days)
     count: int = session.scalar(
-        select(func.count()).select_from(Node).join(Project, Project.id == Node.project_id).where(
-            Node.planned_date >= day - grace, Node.planned_date <= day + warn,
-            or_(Node.completed_on.is_(None), Node.completed_on > day),
-            Project.status.not_in(_NOT_EVALUATED))
+        select(func.count()).select_from(Node).join(Project, col(Project.id) == col(Node.project_id)).where(
+            col(Node.planned_date) >= day - grace, col(Node.planned_date) <= day + warn,
+            or_(col(Node.completed_on).is_(None), col(Node.completed_on) > day),
+            col(Project.status).not_in(_NOT_EVALUATED))
     ) or 0
     return count
 
@@ -397,8 +398,9 @@ def settle_policy(app: App) -> None:
         if meta is not None and meta.value == fingerprint:
             return
         if meta is not None:
-            pks = sorted(set(session.scalars(select(Strike.person_pk).where(
-                and_(Strike.person_pk.is_not(None), Strike.status == StrikeStatus.COUNTED)))))
-            for pk in pks:
-                rederive(app, session, pk, "policy", None, app.today())
+            persons = sorted({person for person in session.scalars(select(col(Strike.person_pk)).where(
+                and_(col(Strike.person_pk).is_not(None), col(Strike.status) == StrikeStatus.COUNTED)))
+                if person is not None})
+            for person in persons:
+                rederive(app, session, person, StatusCause.POLICY, None, app.today())
         session.merge(Meta(key=POLICY_KEY, value=fingerprint))

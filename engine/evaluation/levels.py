@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Protocol
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from config.policy import PersonStatus
 from engine.context import App
@@ -23,7 +23,9 @@ from engine.store.models import (
     StrikeEvent,
     StrikeStatus,
     TraceKind,
+    id_of,
 )
+from notifications.kinds import Kind
 from rules.decisions import CountedStrike
 
 
@@ -32,11 +34,11 @@ def counted_strikes(session: Session, person_pks: list[int]) -> dict[int, list[S
     found: dict[int, list[Strike]] = {pk: [] for pk in person_pks}
     for chunk in chunks(person_pks):
         rows = session.scalars(
-            select(Strike).where(Strike.person_pk.in_(chunk),
-                                 Strike.status == StrikeStatus.COUNTED)
+            select(Strike).where(col(Strike.person_pk).in_(chunk),
+                                 col(Strike.status) == StrikeStatus.COUNTED)
         )
         for strike in rows:
-            found[strike.person_pk].append(strike)
+            found[strike.person_pk or 0].append(strike)  # the query names persons: never None here
     for pk, strikes in found.items():
         strikes.sort(key=ladder_key)
         found[pk] = strikes
@@ -72,8 +74,8 @@ def as_counted(strike: Ordered) -> CountedStrike:
 def highest_level(session: Session, person_pk: int) -> int | None:
     """Return the highest level among a person's counted strikes (None when there is none)."""
     level: int | None = session.scalar(
-        select(func.max(Strike.level)).where(Strike.person_pk == person_pk,
-                                              Strike.status == StrikeStatus.COUNTED)
+        select(func.max(col(Strike.level))).where(col(Strike.person_pk) == person_pk,
+                                              col(Strike.status) == StrikeStatus.COUNTED)
     )
     return level
 
@@ -89,20 +91,20 @@ def status_moved(app: App, old_level: int | None, new_level: int | None) -> bool
 
 
 def record_status_change(app: App, session: Session, person: Person, old_level: int | None,
-                         new_level: int | None, cause: str, strike_id: int | None,
+                         new_level: int | None, cause: StatusCause, strike_id: int | None,
                          day: dt.date | None) -> StatusChange | None:
     """Record a change of a person's highest level or status; corrections get a notice."""
     if not status_moved(app, old_level, new_level):
         return None
     old_status = app.policy.status_for(old_level)
     new_status = app.policy.status_for(new_level)
-    change = StatusChange(person_pk=person.id, old_level=old_level, new_level=new_level,
+    change = StatusChange(person_pk=id_of(person), old_level=old_level, new_level=new_level,
                           old_status=old_status, new_status=new_status, cause=cause, strike_id=strike_id,
                           day=day, actor=app.actor, recorded_at=app.now())
     session.add(change)
     session.flush()
-    if cause != "strike":
-        session.add(Notice(key=f"correction:status:{change.id}", kind="correction_notice", person_pk=person.id,
+    if cause != StatusCause.STRIKE:
+        session.add(Notice(key=f"correction:status:{change.id}", kind=Kind.CORRECTION_NOTICE, person_pk=person.id,
                            strike_id=strike_id, status_change_id=change.id,
                            payload={"cause": cause, "old_level": old_level, "new_level": new_level,
                                     "old_status": str(old_status), "new_status": str(new_status)},
@@ -110,15 +112,15 @@ def record_status_change(app: App, session: Session, person: Person, old_level: 
     return change
 
 
-def rederive(app: App, session: Session, person_pk: int, cause: str, strike_id: int | None,
+def rederive(app: App, session: Session, person_pk: int, cause: StatusCause, strike_id: int | None,
              day: dt.date | None = None) -> None:
     """Re-rank a person's counted strikes through the rules and record every level that moved."""
     person = session.get(Person, person_pk)
     assert person is not None
     old_level = _cached_highest(session, person_pk, strike_id)
     for stopped in session.scalars(select(Strike).where(
-            Strike.person_pk == person_pk, Strike.status != StrikeStatus.COUNTED,
-            Strike.level.is_not(None))):
+            col(Strike.person_pk) == person_pk, col(Strike.status) != StrikeStatus.COUNTED,
+            col(Strike.level).is_not(None))):
         stopped.level, stopped.action, stopped.decision = None, None, None
         session.add(stopped)
     strikes = counted_strikes(session, [person_pk])[person_pk]
@@ -131,7 +133,7 @@ def rederive(app: App, session: Session, person_pk: int, cause: str, strike_id: 
         strike = by_ref[decision.strike_ref]
         ranking = traces.traced_ranking(decision, ids)
         if strike.level != decision.level or strike.action != decision.action:
-            session.add(StrikeEvent(strike_id=strike.id, kind=EventKind.LEVEL_CHANGED, old_level=strike.level,
+            session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.LEVEL_CHANGED, old_level=strike.level,
                                     new_level=decision.level, text=app.wording.word("recalculated", cause), actor=app.actor,
                                     recorded_at=now))
             strike.level, strike.action = decision.level, decision.action
@@ -141,7 +143,7 @@ def rederive(app: App, session: Session, person_pk: int, cause: str, strike_id: 
             trace = traces.Trace(kind=TraceKind.RERANKED, ranking=ranking, agenda=ranking.agenda,
                                  cause=StatusCause(cause), responsible=person.person_id, policy=app.rules.fingerprint,
                                  grace_days=app.policy.grace_days, grouping_policy=app.policy.strike_grouping)
-            session.add(DecisionTrace(strike_id=strike.id, kind=TraceKind.RERANKED, version=traces.TRACE_VERSION,
+            session.add(DecisionTrace(strike_id=id_of(strike), kind=TraceKind.RERANKED, version=traces.TRACE_VERSION,
                                       body=traces.body(trace), decided_on=today, decided_at=now))
     new_level = max((d.level for d in ranked), default=None)
     session.flush()
@@ -150,6 +152,6 @@ def rederive(app: App, session: Session, person_pk: int, cause: str, strike_id: 
 
 def _cached_highest(session: Session, person_pk: int, changed_strike_id: int | None) -> int | None:
     # The highest level before the change: counted strikes plus the one that just stopped counting.
-    levels = [s.level for s in session.scalars(select(Strike).where(Strike.person_pk == person_pk))
+    levels = [s.level for s in session.scalars(select(Strike).where(col(Strike.person_pk) == person_pk))
               if s.level is not None and (s.status == StrikeStatus.COUNTED or s.id == changed_strike_id)]
     return max(levels, default=None)

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from config.policy import Action, PersonStatus
 from engine.store.db import DatabaseError, chunks
@@ -103,8 +103,8 @@ def read(row: DecisionTrace) -> Trace:
 
 def of_strike(session: Session, strike_id: int) -> list[tuple[DecisionTrace, Trace]]:
     """Every trace of a strike, oldest first."""
-    rows = session.scalars(select(DecisionTrace).where(DecisionTrace.strike_id == strike_id)
-                           .order_by(DecisionTrace.id))
+    rows = session.scalars(select(DecisionTrace).where(col(DecisionTrace.strike_id) == strike_id)
+                           .order_by(col(DecisionTrace.id)))
     return [(row, read(row)) for row in rows]
 
 
@@ -112,10 +112,10 @@ def current(session: Session, strike_ids: Iterable[int]) -> dict[int, Trace]:
     """Each strike's current decision: its latest opened or reranked trace."""
     found: dict[int, Trace] = {}
     for chunk in chunks(sorted(set(strike_ids))):
-        latest = (select(func.max(DecisionTrace.id)).where(
-            DecisionTrace.strike_id.in_(chunk), DecisionTrace.kind != TraceKind.JOINED)
-            .group_by(DecisionTrace.strike_id))
-        for row in session.scalars(select(DecisionTrace).where(DecisionTrace.id.in_(latest))):
+        latest = (select(func.max(col(DecisionTrace.id))).where(
+            col(DecisionTrace.strike_id).in_(chunk), col(DecisionTrace.kind) != TraceKind.JOINED)
+            .group_by(col(DecisionTrace.strike_id)))
+        for row in session.scalars(select(DecisionTrace).where(col(DecisionTrace.id).in_(latest))):
             found[row.strike_id] = read(row)
     return found
 
@@ -130,11 +130,11 @@ def for_notice(session: Session, notice: Notice) -> Trace | None:
         if row is not None:
             return read(row)
     row = session.scalars(select(DecisionTrace).where(
-        DecisionTrace.strike_id == notice.strike_id, DecisionTrace.kind != TraceKind.JOINED,
-        DecisionTrace.decided_at <= notice.created_at).order_by(DecisionTrace.decided_at.desc(),
-                                                                 DecisionTrace.id.desc()).limit(1)).first()
+        col(DecisionTrace.strike_id) == notice.strike_id, col(DecisionTrace.kind) != TraceKind.JOINED,
+        col(DecisionTrace.decided_at) <= notice.created_at).order_by(col(DecisionTrace.decided_at).desc(),
+                                                                 col(DecisionTrace.id).desc()).limit(1)).first()
     if row is None:  # a notice recorded in the same instant as its decision's rebuilt trace
         row = session.scalars(select(DecisionTrace).where(
-            DecisionTrace.strike_id == notice.strike_id, DecisionTrace.kind != TraceKind.JOINED)
-            .order_by(DecisionTrace.id).limit(1)).first()
+            col(DecisionTrace.strike_id) == notice.strike_id, col(DecisionTrace.kind) != TraceKind.JOINED)
+            .order_by(col(DecisionTrace.id)).limit(1)).first()
     return read(row) if row is not None else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from config.policy import PersonStatus
 from engine.context import App
@@ -230,7 +230,7 @@ def check_references(app: App, session: Session, tables: dict[str, Table], perso
                       projects: list[ProjectIn], problems: Problems) -> None:
     if not projects:
         return
-    known_persons = set(session.scalars(select(Person.person_id))) | {p.person_id for p in persons}
+    known_persons = set(session.scalars(select(col(Person.person_id)))) | {p.person_id for p in persons}
     dismissed = _dismissed_persons(app, session)
     for project in projects:
         if project.responsible is None:
@@ -247,8 +247,8 @@ def check_references(app: App, session: Session, tables: dict[str, Table], perso
 def _dismissed_persons(app: App, session: Session) -> dict[str, int]:
     dismissal_level = next(r.level for r in app.policy.ladder if r.status == PersonStatus.DISMISSED)
     rows = session.execute(
-        select(Person.person_id, func.min(Strike.id)).join(Strike, Strike.person_pk == Person.id)
-        .where(Strike.status == StrikeStatus.COUNTED, Strike.level >= dismissal_level)
-        .group_by(Person.person_id)).all()
+        select(col(Person.person_id), func.min(col(Strike.id))).join(Strike, col(Strike.person_pk) == col(Person.id))
+        .where(col(Strike.status) == StrikeStatus.COUNTED, col(Strike.level) >= dismissal_level)
+        .group_by(col(Person.person_id))).all()
     return {person_id: strike_id for person_id, strike_id in rows}
 

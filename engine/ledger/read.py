@@ -255,7 +255,9 @@ def _data_rows(stream: Iterator[list[Any]], header: list[tuple[str, bool] | None
 
 
 def plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date | dt.time | dt.timedelta):
+    if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):  # a duration cell: kept as written ("1 day, 2:00:00")
+        return str(value)
     return value
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, literal, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.context import App
 from engine.errors import Refused
@@ -38,11 +38,15 @@ from engine.store.models import (
     ChangeLog,
     Deadline,
     DeadlineStatus,
+    HistoryKind,
+    LogAction,
+    LogEntity,
     Node,
     NodeHistory,
     Person,
     Project,
     ProjectStatus,
+    table_of,
 )
 
 SOURCE = "ledger"
@@ -89,7 +93,7 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
             _write_persons(app, session, persons, result)
             _write_projects(app, session, projects, as_of, result)
         if "nodes" in tables:
-            project_pks: dict[str, int] = dict(session.execute(select(Project.code, Project.id)).all())
+            project_pks: dict[str, int] = dict(session.execute(select(col(Project.code), col(Project.id))).all())
             known = project_pks.keys() | {p.code for p in projects}
             writer = _NodeWriter(app, session, project_pks, result, problems)
             nodes = validate_nodes(tables["nodes"], problems, app.today(), known)
@@ -101,14 +105,14 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
                 writer.finish()
         if problems.lines:
             raise Refused(*problems.lines, details=problems.items)  # leaving by an exception rolls it back
-        log(app, session, "ledger", source_name or str(path), "import",
+        log(app, session, LogEntity.LEDGER, source_name or str(path), LogAction.IMPORT,
             {k: v for k, v in vars(result).items() if v} | {"as_of": as_of.isoformat()})
     return result
 
 
 def _write_persons(app: App, session: Session, persons: list[PersonIn], result: ImportResult) -> None:
     existing = {p.person_id: p for p in session.scalars(select(Person))} if persons else {}
-    new_rows = []
+    new_rows: list[dict[str, Any]] = []
     for item in persons:
         current = existing.get(item.person_id)
         values = {"name": item.name, "unit": item.unit, "phone": item.phone, "email": item.email}
@@ -120,11 +124,11 @@ def _write_persons(app: App, session: Session, persons: list[PersonIn], result: 
             for key, (_old, new) in changed.items():
                 setattr(current, key, new)
             session.add(current)
-            log(app, session, "person", item.person_id, "update", _jsonable(changed), "台账更新")
+            log(app, session, LogEntity.PERSON, item.person_id, LogAction.UPDATE, _jsonable(changed), "台账更新")
             result.persons_updated += 1
     if new_rows:
-        session.execute(insert(Person.__table__), new_rows)
-        _bulk_log(app, session, "person", [r["person_id"] for r in new_rows], "create")
+        session.execute(insert(table_of(Person)), new_rows)
+        _bulk_log(app, session, LogEntity.PERSON, [r["person_id"] for r in new_rows], LogAction.CREATE)
         result.persons_added += len(new_rows)
 
 
@@ -140,12 +144,12 @@ def _jsonable(changed: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
     return {k: {"old": plain(old), "new": plain(new)} for k, (old, new) in changed.items()}
 
 
-def _bulk_log(app: App, session: Session, entity: str, keys: list[str], action: str) -> None:
+def _bulk_log(app: App, session: Session, entity: LogEntity, keys: list[str], action: LogAction) -> None:
     at = app.now()
     rows = [{"at": at, "actor": app.actor, "entity": entity, "key": key, "action": action,
              "detail": {"source": SOURCE}, "reason": "台账导入"} for key in keys]
     for chunk in chunks(rows, 5000):
-        session.execute(insert(ChangeLog.__table__), chunk)
+        session.execute(insert(table_of(ChangeLog)), chunk)
 
 
 def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of: dt.date,
@@ -153,8 +157,9 @@ def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of
     if not projects:
         return
     existing = {p.code: p for p in session.scalars(select(Project))}
-    person_pk: dict[str, int] = dict(session.execute(select(Person.person_id, Person.id)).all())
-    new_rows, new_assignments = [], []
+    person_pk: dict[str, int] = dict(session.execute(select(col(Person.person_id), col(Person.id))).all())
+    new_rows: list[dict[str, Any]] = []
+    new_assignments: list[tuple[str, str]] = []
     for item in projects:
         values = {"name": item.name, "district": item.district, "phase": item.phase, "batch": item.batch,
                   "contractor": item.contractor, "households": item.households}
@@ -172,7 +177,7 @@ def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of
             for key, (_old, new) in changed.items():
                 setattr(current, key, new)
             session.add(current)
-            log(app, session, "project", item.code, "update", _jsonable(changed), "台账更新")
+            log(app, session, LogEntity.PROJECT, item.code, LogAction.UPDATE, _jsonable(changed), "台账更新")
             result.projects_updated += 1
         if item.responsible and item.responsible != holder_of(session, item.code):
             person = session.get(Person, person_pk[item.responsible])
@@ -180,14 +185,14 @@ def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of
             assign(app, session, current, person, as_of, SOURCE, "台账更新：负责人变更")
             result.reassignments += 1
     if new_rows:
-        session.execute(insert(Project.__table__), new_rows)
-        _bulk_log(app, session, "project", [r["code"] for r in new_rows], "create")
+        session.execute(insert(table_of(Project)), new_rows)
+        _bulk_log(app, session, LogEntity.PROJECT, [r["code"] for r in new_rows], LogAction.CREATE)
         result.projects_added += len(new_rows)
     if new_assignments:
-        project_pk: dict[str, int] = dict(session.execute(select(Project.code, Project.id).where(
-            Project.code.in_([c for c, _ in new_assignments]))).all())
+        project_pk: dict[str, int] = dict(session.execute(select(col(Project.code), col(Project.id)).where(
+            col(Project.code).in_([c for c, _ in new_assignments]))).all())
         now = app.now()
-        session.execute(insert(Assignment.__table__), [
+        session.execute(insert(table_of(Assignment)), [
             {"project_id": project_pk[code], "person_pk": person_pk[pid], "effective_from": FROM_THE_START,
              "reason": "首次导入：自始担任负责人", "source": SOURCE, "actor": app.actor, "recorded_at": now}
             for code, pid in new_assignments])
@@ -201,7 +206,7 @@ class _NodeWriter:
         self.app, self.session, self.result, self.problems = app, session, result, problems
         self.project_pks = project_pks
         # Projects created by this import have no nodes yet: their rows skip the lookup of existing ones.
-        self.had_nodes = set(session.scalars(select(Node.project_id).distinct()))
+        self.had_nodes = set(session.scalars(select(col(Node.project_id)).distinct()))
         self.now = app.now()
         # The id range of the nodes this import creates: writers take turns (db.transaction), so it is ours alone.
         self.new_ids = (2**62, 0)
@@ -213,7 +218,7 @@ class _NodeWriter:
         old_projects = sorted({pk for n in batch if (pk := self.project_pks[n.project_code]) in self.had_nodes})
         existing: dict[tuple[int, str], Node] = {}
         for chunk in chunks(old_projects):
-            for node in self.session.scalars(select(Node).where(Node.project_id.in_(chunk))):
+            for node in self.session.scalars(select(Node).where(col(Node.project_id).in_(chunk))):
                 existing[(node.project_id, node.code)] = node
         new_items = []
         for item in batch:
@@ -231,7 +236,7 @@ class _NodeWriter:
         assert project is not None
         changed = False
         if current.name != item.name or {**current.extra, **item.extra} != current.extra:
-            log(app, session, "node", f"{project.code}/{item.code}", "update",
+            log(app, session, LogEntity.NODE, f"{project.code}/{item.code}", LogAction.UPDATE,
                 {"name": {"old": current.name, "new": item.name}}, "台账更新")
             current.name, current.extra = item.name, {**current.extra, **item.extra}
             session.add(current)
@@ -246,9 +251,9 @@ class _NodeWriter:
         result.nodes_updated += changed
 
     def _insert(self, items: list[NodeIn]) -> None:
-        ids = allocate_ids(self.session, Node.__table__, len(items))
+        ids = allocate_ids(self.session, table_of(Node), len(items))
         pks = self.project_pks
-        bulk_insert(self.session, Node.__table__,
+        bulk_insert(self.session, table_of(Node),
                     ("id", "project_id", "code", "name", "planned_date", "completed_on", "extra"),
                     [(pk, pks[n.project_code], n.code, n.name, n.planned_date, n.completed_on, n.extra)
                      for pk, n in zip(ids, items, strict=True)])
@@ -266,21 +271,21 @@ class _NodeWriter:
         first, last = self.new_ids
         if first > last:
             return
-        node = Node.__table__
+        node = table_of(Node)
         new = node.c.id.between(first, last)
-        self.session.execute(insert(Deadline.__table__).from_select(
+        self.session.execute(insert(table_of(Deadline)).from_select(
             ["node_id", "planned_date", "status"],
             select(node.c.id, node.c.planned_date, literal(DeadlineStatus.OPEN.value)).where(new)
             .order_by(node.c.planned_date, node.c.id)))
-        history = NodeHistory.__table__
+        history = table_of(NodeHistory)
         who = [literal(SOURCE), literal(self.app.actor), literal(self.now, history.c.recorded_at.type),
                literal("台账导入")]
         columns = ["source", "actor", "recorded_at", "reason"]
         self.session.execute(insert(history).from_select(
             ["node_id", "kind", "planned_date", *columns],
-            select(node.c.id, literal("planned"), node.c.planned_date, *who).where(new).order_by(node.c.id)))
+            select(node.c.id, literal(HistoryKind.PLANNED.value), node.c.planned_date, *who).where(new).order_by(node.c.id)))
         self.session.execute(insert(history).from_select(
             ["node_id", "kind", "completed_on", *columns],
-            select(node.c.id, literal("completion"), node.c.completed_on, *who)
+            select(node.c.id, literal(HistoryKind.COMPLETION.value), node.c.completed_on, *who)
             .where(new, node.c.completed_on.is_not(None)).order_by(node.c.id)))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from config.calendar import HolidayTableMissing, WorkCalendar, meeting_dates, previous_meeting
 from config.policy import Action, PersonStatus
@@ -34,6 +34,7 @@ from engine.store.models import (
     Strike,
     StrikeEvent,
     StrikeStatus,
+    id_of,
 )
 from engine.views.board import lights_as_of, progress_by
 from engine.views.figures import Figures, figures
@@ -71,9 +72,11 @@ def _strike_dict(app: App, strike: Strike, trace: traces.Trace | None) -> dict[s
     """A strike as the templates print it, with its decision (from the trace) and the words for its values."""
     words = app.wording
     ranking = trace.ranking if trace is not None else None
+    counted = strike.status == StrikeStatus.COUNTED and ranking is not None
+    level, action = (ranking.level, ranking.action) if counted and ranking else (None, None)
     return {
-        "id": strike.id, "level": strike.level, "action": strike.action,
-        "action_cn": words.word("action", strike.action), "status": strike.status,
+        "id": strike.id, "level": level, "action": action,
+        "action_cn": words.word("action", action), "status": strike.status,
         "status_cn": words.word("strike_status", strike.status), "decision": strike.decision,
         "decision_cn": words.word("decision", strike.decision), "planned_date": strike.planned_date,
         "detected_on": strike.detected_on, "meeting_date": strike.meeting_date,
@@ -88,9 +91,9 @@ def _nodes(session: Session, strike_ids: list[int]) -> dict[int, list[dict[str, 
     names: dict[str, str] = {}
     for chunk in chunks(strike_ids):
         for code, name, node_code, completed_on in session.execute(
-                select(Project.code, Project.name, Node.code, Node.completed_on)
-                .join(Project, Project.id == Node.project_id)
-                .join(Miss, Miss.node_id == Node.id).where(Miss.strike_id.in_(chunk))):
+                select(col(Project.code), col(Project.name), col(Node.code), col(Node.completed_on))
+                .join(Project, col(Project.id) == col(Node.project_id))
+                .join(Miss, col(Miss.node_id) == col(Node.id)).where(col(Miss.strike_id).in_(chunk))):
             completed[(code, node_code)] = completed_on
             names[code] = name
     found = strike_nodes(session, strike_ids)
@@ -165,18 +168,18 @@ def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCal
 
 def _person_statuses(app: App, session: Session) -> dict[int, str]:
     return {pk: str(app.policy.status_for(level)) for pk, level in session.execute(
-        select(Strike.person_pk, func.max(Strike.level)).where(
-            Strike.status == StrikeStatus.COUNTED, Strike.person_pk.is_not(None)).group_by(Strike.person_pk))}
+        select(col(Strike.person_pk), func.max(col(Strike.level))).where(
+            col(Strike.status) == StrikeStatus.COUNTED, col(Strike.person_pk).is_not(None)).group_by(col(Strike.person_pk)))}
 
 
 def red_projects(app: App, session: Session, day: dt.date, district: str | None = None) -> list[dict[str, Any]]:
     """Return projects with an overdue, uncompleted node as of a day (red), with those nodes."""
     grace = dt.timedelta(days=app.policy.grace_days)
     rows = session.execute(
-        select(Project.code, Project.name, Project.district, Node.code, Node.name, Node.planned_date)
-        .join(Project, Project.id == Node.project_id)
-        .where(Project.status.in_(_EVALUATED), Node.planned_date < day - grace,
-               (Node.completed_on.is_(None)) | (Node.completed_on > day), *_in_district(district))).all()
+        select(col(Project.code), col(Project.name), col(Project.district), col(Node.code), col(Node.name), col(Node.planned_date))
+        .join(Project, col(Project.id) == col(Node.project_id))
+        .where(col(Project.status).in_(_EVALUATED), col(Node.planned_date) < day - grace,
+               (col(Node.completed_on).is_(None)) | (col(Node.completed_on) > day), *_in_district(district))).all()
     grouped: dict[str, dict[str, Any]] = {}
     for code, name, district, node_code, node_name, planned in sorted(rows, key=lambda r: (r[0], r[3])):
         entry = grouped.setdefault(code, {"project_code": code, "project_name": name, "district": district or "",
@@ -188,14 +191,14 @@ def red_projects(app: App, session: Session, day: dt.date, district: str | None 
 
 def _in_district(district: str | None) -> list[Any]:
     """The condition on Project that keeps one district (none: the whole ledger)."""
-    return [] if district is None else [Project.district == district]
+    return [] if district is None else [col(Project.district) == district]
 
 
 def _strikes_in_district(district: str | None) -> list[Any]:
     """The condition on Strike that keeps the strikes of one district's projects."""
     if district is None:
         return []
-    return [Strike.project_id.in_(select(Project.id).where(Project.district == district))]
+    return [col(Strike.project_id).in_(select(col(Project.id)).where(col(Project.district) == district))]
 
 
 def _persons(session: Session, pks: Any) -> dict[int | None, Person]:
@@ -203,7 +206,7 @@ def _persons(session: Session, pks: Any) -> dict[int | None, Person]:
     wanted = sorted({pk for pk in pks if pk is not None})
     found: dict[int | None, Person] = {}
     for chunk in chunks(wanted):
-        found.update((p.id, p) for p in session.scalars(select(Person).where(Person.id.in_(chunk))))
+        found.update((p.id, p) for p in session.scalars(select(Person).where(col(Person.id).in_(chunk))))
     return found
 
 
@@ -216,8 +219,8 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
     """Return the party-group meeting agenda of §7 for the meeting on a date (of one district, if given)."""
     previous = previous_meeting(app.policy.meetings, meeting, calendar)
     pending = list(session.scalars(select(Strike).where(
-        Strike.status == StrikeStatus.COUNTED, Strike.decision == Decision.PROPOSED,
-        Strike.detected_on <= meeting, *_strikes_in_district(district)).order_by(Strike.id)))
+        col(Strike.status) == StrikeStatus.COUNTED, col(Strike.decision) == Decision.PROPOSED,
+        col(Strike.detected_on) <= meeting, *_strikes_in_district(district)).order_by(col(Strike.id))))
     nodes = _nodes(session, [s.id for s in pending if s.id is not None])
     items: dict[str, list[dict[str, Any]]] = {section: [] for section in AGENDA_SECTIONS}
     persons_pending = _persons(session, (s.person_pk for s in pending))
@@ -229,16 +232,16 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
                  "new": previous is None or strike.detected_on > previous}
         items[_section(trace)].append(entry)
     requested = session.execute(
-        select(StrikeEvent.strike_id, StrikeEvent.text, StrikeEvent.recorded_at).join(Strike, Strike.id == StrikeEvent.strike_id)
-        .where(StrikeEvent.kind == EventKind.EXEMPTION_REQUESTED, Strike.status == StrikeStatus.COUNTED,
+        select(col(StrikeEvent.strike_id), col(StrikeEvent.text), col(StrikeEvent.recorded_at)).join(Strike, col(Strike.id) == col(StrikeEvent.strike_id))
+        .where(col(StrikeEvent.kind) == EventKind.EXEMPTION_REQUESTED, col(Strike.status) == StrikeStatus.COUNTED,
                *_strikes_in_district(district))
-        .order_by(StrikeEvent.id)).all()
-    asked = {s.id: s for chunk in chunks(sorted({r[0] for r in requested}))
-             for s in session.scalars(select(Strike).where(Strike.id.in_(chunk)))}
+        .order_by(col(StrikeEvent.id))).all()
+    asked = {id_of(s): s for chunk in chunks(sorted({r[0] for r in requested}))
+             for s in session.scalars(select(Strike).where(col(Strike.id).in_(chunk)))}
     statuses = _person_statuses(app, session)
     holders = responsible_on(session, meeting)
-    active = list(session.scalars(select(Project).where(Project.status == ProjectStatus.ACTIVE,
-                                                        *_in_district(district)).order_by(Project.code)))
+    active = list(session.scalars(select(Project).where(col(Project.status) == ProjectStatus.ACTIVE,
+                                                        *_in_district(district)).order_by(col(Project.code))))
     persons = _persons(session, [*(s.person_pk for s in pending), *(s.person_pk for s in asked.values()),
                                  *(holders.get(p.id or 0) for p in active)])
     requests = []
@@ -291,8 +294,8 @@ def lights(app: App, session: Session, day: dt.date, district: str | None = None
     """Return projects by traffic light (§6): red overdue, yellow due within the warning days, green."""
     colour = lights_as_of(app, session, day, district)
     out: dict[str, list[dict[str, Any]]] = {"red": [], "yellow": [], "green": []}
-    for project in session.scalars(select(Project).where(Project.status.in_(_EVALUATED), *_in_district(district))
-                                   .order_by(Project.code)):
+    for project in session.scalars(select(Project).where(col(Project.status).in_(_EVALUATED), *_in_district(district))
+                                   .order_by(col(Project.code))):
         out[colour.get(project.id or 0, "green")].append(
             {"project_code": project.code, "project_name": project.name, "district": project.district or ""})
     return out
@@ -302,20 +305,20 @@ def daily_context(app: App, session: Session, day: dt.date, district: str | None
     """Return the daily check report (每日检点) of a day (of one district, if given)."""
     here = _in_district(district)
     due = session.execute(
-        select(Project.code, Project.name, Node.code, Node.name, Node.completed_on).join(Project, Project.id == Node.project_id)
-        .where(Project.status.in_(_EVALUATED), Node.planned_date == day, *here)).all()
+        select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Node.completed_on)).join(Project, col(Project.id) == col(Node.project_id))
+        .where(col(Project.status).in_(_EVALUATED), col(Node.planned_date) == day, *here)).all()
     done = session.execute(
-        select(Project.code, Project.name, Node.code, Node.name, Node.planned_date).join(Project, Project.id == Node.project_id)
-        .where(Node.completed_on == day, *here)).all()
+        select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Node.planned_date)).join(Project, col(Project.id) == col(Node.project_id))
+        .where(col(Node.completed_on) == day, *here)).all()
     overdue = session.execute(
-        select(Project.code, Project.name, Node.code, Node.name, Miss.planned_date).join(Node, Node.id == Miss.node_id)
-        .join(Project, Project.id == Node.project_id).where(Miss.detected_on == day, *here)).all()
-    strikes = list(session.scalars(select(Strike).where(Strike.detected_on == day, *_strikes_in_district(district))
-                                   .order_by(Strike.id)))
+        select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Miss.planned_date)).join(Node, col(Node.id) == col(Miss.node_id))
+        .join(Project, col(Project.id) == col(Node.project_id)).where(col(Miss.detected_on) == day, *here)).all()
+    strikes = list(session.scalars(select(Strike).where(col(Strike.detected_on) == day, *_strikes_in_district(district))
+                                   .order_by(col(Strike.id))))
     persons = _persons(session, (s.person_pk for s in strikes))
     nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
     decided = traces.current(session, [s.id or 0 for s in strikes])
-    evaluated = session.scalar(select(EvaluationDay.day).where(EvaluationDay.day == day))
+    evaluated = session.scalar(select(col(EvaluationDay.day)).where(col(EvaluationDay.day) == day))
     light = lights(app, session, day, district)
     return {
         "kind": Kind.DAILY_REPORT.value,
@@ -348,7 +351,7 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
     """Return the weekly bulletin (每周通报) of the week (Monday–Sunday) holding a day (of one district, if given)."""
     monday = week_of - dt.timedelta(days=week_of.weekday())
     sunday = monday + dt.timedelta(days=6)
-    first_day = session.scalar(select(func.min(EvaluationDay.day))) or session.scalar(select(func.min(Node.planned_date))) or monday
+    first_day = session.scalar(select(func.min(col(EvaluationDay.day)))) or session.scalar(select(func.min(col(Node.planned_date)))) or monday
     first_monday = first_day - dt.timedelta(days=first_day.weekday())
     issue = max((monday - first_monday).days // 7 + 1, 1)
     as_of = sunday
@@ -357,8 +360,8 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
     done_by_project: dict[int, list[bool]] = defaultdict(list)
     batch_of: dict[int, str] = {}
     for project_id, batch, completed in session.execute(
-            select(Project.id, Project.batch, Node.completed_on).join(Node, Node.project_id == Project.id)
-            .where(Project.status.in_(_EVALUATED), *here)):
+            select(col(Project.id), col(Project.batch), col(Node.completed_on)).join(Node, col(Node.project_id) == col(Project.id))
+            .where(col(Project.status).in_(_EVALUATED), *here)):
         batch_of[project_id] = batch or "（未填）"
         done_by_project[project_id].append(completed is not None and completed <= as_of)
     for project_id, done in done_by_project.items():
@@ -369,17 +372,17 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
     for entry in batches.values():
         entry["rate"] = entry["completed"] / entry["projects"] if entry["projects"] else 0.0
         entry["due"] = entry["deadline"] is not None and entry["deadline"] <= as_of
-    strikes = list(session.scalars(select(Strike).where(Strike.detected_on.between(monday, sunday),
-                                                        *_strikes_in_district(district)).order_by(Strike.id)))
+    strikes = list(session.scalars(select(Strike).where(col(Strike.detected_on).between(monday, sunday),
+                                                        *_strikes_in_district(district)).order_by(col(Strike.id))))
     persons = _persons(session, (s.person_pk for s in strikes))
     nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
     decided = traces.current(session, [s.id or 0 for s in strikes])
     chart = None
     if chart_dir is not None:
-        planned_days = sorted(session.scalars(select(Node.planned_date).join(Project, Project.id == Node.project_id)
-                                              .where(Project.status.in_(_EVALUATED), *here)))
-        done_days = sorted(d for d in session.scalars(select(Node.completed_on).join(Project, Project.id == Node.project_id)
-                                                      .where(Project.status.in_(_EVALUATED), *here)) if d is not None)
+        planned_days = sorted(session.scalars(select(col(Node.planned_date)).join(Project, col(Project.id) == col(Node.project_id))
+                                              .where(col(Project.status).in_(_EVALUATED), *here)))
+        done_days = sorted(d for d in session.scalars(select(col(Node.completed_on)).join(Project, col(Project.id) == col(Node.project_id))
+                                                      .where(col(Project.status).in_(_EVALUATED), *here)) if d is not None)
         start = min(planned_days[0], done_days[0] if done_days else planned_days[0]) if planned_days else monday
         points, i, j = [], 0, 0
         day = start

@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from config.calendar import WorkCalendar
 from engine.context import App
 from engine.delivery.outbox import enqueue_notice
 from engine.errors import Refused
 from engine.paperwork.contexts import agenda_context, daily_context, notice_context, weekly_context
-from engine.store.db import reading, transaction
-from engine.store.models import Notice, Person
+from engine.store.db import reading, rowcount, transaction
+from engine.store.models import Notice, Person, id_of, table_of
 from notifications.files import replacing
 from notifications.kinds import REGISTRY, Format, Kind
 from notifications.render import Renderer
@@ -43,15 +44,15 @@ def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, 
     calendar = calendar or WorkCalendar()
     render = renderer(app)
     with transaction(app.engine) as session:
-        pending = [n.id for n in session.scalars(select(Notice).where(Notice.rendered_at.is_(None)).order_by(Notice.id))]
+        pending = [n.id for n in session.scalars(select(Notice).where(col(Notice.rendered_at).is_(None)).order_by(col(Notice.id)))]
     written: list[Path] = []
     for notice_id in pending:
         with transaction(app.engine) as session:
             # Claim the notice first: of two processes rendering at once, the second waits on this
             # row and then finds it taken (PostgreSQL's READ COMMITTED would let both render it).
-            claimed = session.execute(update(Notice.__table__).where(
-                Notice.__table__.c.id == notice_id, Notice.__table__.c.rendered_at.is_(None))
-                .values(rendered_at=app.now())).rowcount
+            claimed = rowcount(session.execute(update(table_of(Notice)).where(
+                table_of(Notice).c.id == notice_id, table_of(Notice).c.rendered_at.is_(None))
+                .values(rendered_at=app.now())))
             if claimed != 1:
                 continue
             notice = session.get(Notice, notice_id)
@@ -66,7 +67,7 @@ def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, 
                 if fmt in REGISTRY[kind].formats:
                     written.append(_atomic_write(render, kind, fmt, context, folder / f"{stem}.{fmt.value}"))
             docx = folder / f"{stem}.docx"
-            enqueue_notice(app, session, notice.id, person, str(context["meta"]["title"]),
+            enqueue_notice(app, session, id_of(notice), person, str(context["meta"]["title"]),
                            render.render(kind, Format.MD, {**context, "for_docx": False}),
                            docx if docx.exists() else None)
     return written

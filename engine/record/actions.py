@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from engine.context import App
 from engine.errors import Refused
@@ -69,7 +70,7 @@ def assign_project(app: App, project_code: str, person_id: str, effective_from: 
                    source: str = "cli") -> None:
     """Make a person responsible for a project from a date (a dismissed person is refused)."""
     with transaction(app.engine) as session:
-        project = session.scalars(select(Project).where(Project.code == project_code)).first()
+        project = session.scalars(select(Project).where(col(Project.code) == project_code)).first()
         if project is None:
             raise Refused(f"项目 {project_code} 不存在")
         assign(app, session, project, find_person(session, person_id), effective_from, source, reason)

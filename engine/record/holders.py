@@ -12,7 +12,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.store.db import chunks
 from engine.store.models import Assignment, Person, Project
@@ -23,9 +23,9 @@ History = tuple[list[dt.date], list[int]]
 
 def assignment_history(session: Session, project_ids: Iterable[int] | None = None) -> dict[int, History]:
     """Return each project's assignments in force order (all projects when none are named)."""
-    query = (select(Assignment.project_id, Assignment.effective_from, Assignment.person_pk)
-             .order_by(Assignment.project_id, Assignment.effective_from, Assignment.id))
-    queries = [query] if project_ids is None else [query.where(Assignment.project_id.in_(chunk))
+    query = (select(col(Assignment.project_id), col(Assignment.effective_from), col(Assignment.person_pk))
+             .order_by(col(Assignment.project_id), col(Assignment.effective_from), col(Assignment.id)))
+    queries = [query] if project_ids is None else [query.where(col(Assignment.project_id).in_(chunk))
                                                      for chunk in chunks(sorted(set(project_ids)))]
     found: dict[int, History] = {}
     for chunk_query in queries:
@@ -52,8 +52,8 @@ def holders(session: Session, on: dt.date = dt.date.max, project_ids: Iterable[i
 
 def holder_of(session: Session, project_code: str, on: dt.date = dt.date.max) -> str | None:
     """Return the person id of who holds one project (by code) on a day."""
-    project_id = session.scalar(select(Project.id).where(Project.code == project_code))
+    project_id = session.scalar(select(col(Project.id)).where(col(Project.code) == project_code))
     if project_id is None:
         return None
     pk = holders(session, on, [project_id]).get(project_id)
-    return None if pk is None else session.scalar(select(Person.person_id).where(Person.id == pk))
+    return None if pk is None else session.scalar(select(col(Person.person_id)).where(col(Person.id) == pk))

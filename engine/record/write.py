@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from config.policy import PersonStatus
 from engine.context import App
@@ -22,20 +22,27 @@ from engine.store.models import (
     Deadline,
     DeadlineStatus,
     Decision,
+    EventKind,
+    HistoryKind,
+    LogAction,
+    LogEntity,
     Miss,
     Node,
     NodeHistory,
     Notice,
     Person,
     Project,
+    StatusCause,
     Strike,
     StrikeEvent,
     StrikeStatus,
+    id_of,
 )
+from notifications.kinds import Kind
 from notifications.wording import cn_date
 
 
-def log(app: App, session: Session, entity: str, key: str, action: str, detail: dict[str, Any],
+def log(app: App, session: Session, entity: LogEntity, key: str, action: LogAction, detail: dict[str, Any],
         reason: str | None = None) -> None:
     """Append one entry to the change log."""
     session.add(ChangeLog(at=app.now(), actor=app.actor, entity=entity, key=key, action=action,
@@ -44,10 +51,10 @@ def log(app: App, session: Session, entity: str, key: str, action: str, detail: 
 
 def find_node(session: Session, project_code: str, node_code: str) -> tuple[Project, Node]:
     """Return a project's node or refuse naming what is unknown."""
-    project = session.scalars(select(Project).where(Project.code == project_code)).first()
+    project = session.scalars(select(Project).where(col(Project.code) == project_code)).first()
     if project is None:
         raise Refused(f"项目 {project_code} 不存在")
-    node = session.scalars(select(Node).where(Node.project_id == project.id, Node.code == node_code)).first()
+    node = session.scalars(select(Node).where(col(Node.project_id) == project.id, col(Node.code) == node_code)).first()
     if node is None:
         raise Refused(f"项目 {project_code} 没有节点 {node_code}")
     return project, node
@@ -55,7 +62,7 @@ def find_node(session: Session, project_code: str, node_code: str) -> tuple[Proj
 
 def find_person(session: Session, person_id: str) -> Person:
     """Return a person by id or refuse."""
-    person = session.scalars(select(Person).where(Person.person_id == person_id)).first()
+    person = session.scalars(select(Person).where(col(Person.person_id) == person_id)).first()
     if person is None:
         raise Refused(f"人员 {person_id} 不存在")
     return person
@@ -63,8 +70,8 @@ def find_person(session: Session, person_id: str) -> Person:
 
 def open_deadline(session: Session, node_id: int, planned_date: dt.date) -> None:
     """Make a planned date a live deadline (new, or reopened after being superseded)."""
-    existing = session.scalars(select(Deadline).where(Deadline.node_id == node_id,
-                                                   Deadline.planned_date == planned_date)).first()
+    existing = session.scalars(select(Deadline).where(col(Deadline.node_id) == node_id,
+                                                   col(Deadline.planned_date) == planned_date)).first()
     if existing is None:
         session.add(Deadline(node_id=node_id, planned_date=planned_date))
     elif existing.status == DeadlineStatus.SUPERSEDED:
@@ -78,18 +85,18 @@ def change_planned_date(app: App, session: Session, project: Project, node: Node
     old = node.planned_date
     if new_date == old:
         return False
-    for deadline in session.scalars(select(Deadline).where(Deadline.node_id == node.id,
-                                                        Deadline.status == DeadlineStatus.OPEN)):
+    for deadline in session.scalars(select(Deadline).where(col(Deadline.node_id) == node.id,
+                                                        col(Deadline.status) == DeadlineStatus.OPEN)):
         deadline.status, deadline.closed_on = DeadlineStatus.SUPERSEDED, app.today()
         session.add(deadline)
     node.planned_date = new_date
     session.add(node)
     session.flush()
-    open_deadline(session, node.id, new_date)
-    session.add(NodeHistory(node_id=node.id, kind="extension", planned_date=new_date,
+    open_deadline(session, id_of(node), new_date)
+    session.add(NodeHistory(node_id=id_of(node), kind=HistoryKind.EXTENSION, planned_date=new_date,
                             previous_planned_date=old, reason=reason, source=source, actor=app.actor,
                             recorded_at=app.now()))
-    log(app, session, "node", f"{project.code}/{node.code}", "extend",
+    log(app, session, LogEntity.NODE, f"{project.code}/{node.code}", LogAction.EXTEND,
         {"from": old.isoformat(), "to": new_date.isoformat(), "source": source}, reason)
     return True
 
@@ -104,10 +111,10 @@ def record_completion(app: App, session: Session, project: Project, node: Node, 
         return False
     node.completed_on = completed_on
     session.add(node)
-    session.add(NodeHistory(node_id=node.id, kind="completion", completed_on=completed_on,
+    session.add(NodeHistory(node_id=id_of(node), kind=HistoryKind.COMPLETION, completed_on=completed_on,
                             previous_completed_on=previous, reason=reason, source=source, actor=app.actor,
                             recorded_at=app.now()))
-    log(app, session, "node", f"{project.code}/{node.code}", "complete",
+    log(app, session, LogEntity.NODE, f"{project.code}/{node.code}", LogAction.COMPLETE,
         {"on": completed_on.isoformat(), "previous": previous.isoformat() if previous else None,
          "source": source}, reason)
     session.flush()
@@ -116,7 +123,7 @@ def record_completion(app: App, session: Session, project: Project, node: Node, 
 
 
 def _revoke_misses_met_by(app: App, session: Session, node: Node, completed_on: dt.date) -> None:
-    misses = session.scalars(select(Miss).where(Miss.node_id == node.id, Miss.revoked_on.is_(None))).all()
+    misses = session.scalars(select(Miss).where(col(Miss.node_id) == node.id, col(Miss.revoked_on).is_(None))).all()
     for miss in misses:
         if completed_on > app.deadline_end(miss.planned_date):
             continue
@@ -126,27 +133,27 @@ def _revoke_misses_met_by(app: App, session: Session, node: Node, completed_on: 
         session.flush()
         strike = session.get(Strike, miss.strike_id)
         assert strike is not None
-        remaining = session.scalars(select(Miss).where(Miss.strike_id == strike.id,
-                                                    Miss.revoked_on.is_(None))).first()
+        remaining = session.scalars(select(Miss).where(col(Miss.strike_id) == strike.id,
+                                                    col(Miss.revoked_on).is_(None))).first()
         if remaining is not None:
-            session.add(StrikeEvent(strike_id=strike.id, kind="node_revoked", text=miss.revoked_reason,
+            session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.NODE_REVOKED, text=miss.revoked_reason,
                                     actor=app.actor, recorded_at=app.now()))
             continue
         if strike.status != StrikeStatus.COUNTED:
             continue
         strike.status = StrikeStatus.REVOKED
         session.add(strike)
-        session.add(StrikeEvent(strike_id=strike.id, kind="revoked", text=miss.revoked_reason,
+        session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.REVOKED, text=miss.revoked_reason,
                                 actor=app.actor, recorded_at=app.now()))
-        _correction_for_strike(app, session, strike, "revoked", miss.revoked_reason)
-        log(app, session, "strike", str(strike.id), "revoke", {"node_id": node.id}, miss.revoked_reason)
+        _correction_for_strike(app, session, strike, StrikeStatus.REVOKED, miss.revoked_reason)
+        log(app, session, LogEntity.STRIKE, str(strike.id), LogAction.REVOKE, {"node_id": node.id}, miss.revoked_reason)
         session.flush()
         if strike.person_pk is not None:
-            rederive(app, session, strike.person_pk, "revocation", strike.id, app.today())
+            rederive(app, session, strike.person_pk, StatusCause.REVOCATION, strike.id, app.today())
 
 
-def _correction_for_strike(app: App, session: Session, strike: Strike, what: str, reason: str) -> None:
-    session.add(Notice(key=f"correction:strike:{strike.id}:{what}", kind="correction_notice",
+def _correction_for_strike(app: App, session: Session, strike: Strike, what: StrikeStatus, reason: str) -> None:
+    session.add(Notice(key=f"correction:strike:{strike.id}:{what}", kind=Kind.CORRECTION_NOTICE,
                        person_pk=strike.person_pk, strike_id=strike.id,
                        payload={"cause": what, "reason": reason, "old_level": strike.level},
                        created_at=app.now()))
@@ -155,21 +162,21 @@ def _correction_for_strike(app: App, session: Session, strike: Strike, what: str
 def assign(app: App, session: Session, project: Project, person: Person, effective_from: dt.date,
            source: str, reason: str | None = None) -> None:
     """Make a person responsible for a project from a date; a dismissed person is refused."""
-    if status_of(app, session, person.id) == PersonStatus.DISMISSED:
-        strike = dismissal_strike(session, person.id)
+    if status_of(app, session, id_of(person)) == PersonStatus.DISMISSED:
+        strike = dismissal_strike(session, id_of(person))
         raise Refused(f"人员 {person.person_id}（{person.name}）已被彻底免除负责人职务、永不使用"
                       f"（问责记录 #{strike}），不能担任项目 {project.code} 的负责人")
-    session.add(Assignment(project_id=project.id, person_pk=person.id, effective_from=effective_from,
+    session.add(Assignment(project_id=id_of(project), person_pk=id_of(person), effective_from=effective_from,
                            reason=reason, source=source, actor=app.actor, recorded_at=app.now()))
-    log(app, session, "project", project.code, "assign",
+    log(app, session, LogEntity.PROJECT, project.code, LogAction.ASSIGN,
         {"person_id": person.person_id, "from": effective_from.isoformat(), "source": source}, reason)
 
 
 def dismissal_strike(session: Session, person_pk: int) -> int | None:
     """Return the id of the counted strike that dismissed a person (the highest level)."""
-    strike = session.scalars(select(Strike).where(Strike.person_pk == person_pk,
-                                               Strike.status == StrikeStatus.COUNTED)
-                          .order_by(Strike.level.desc(), Strike.id)).first()
+    strike = session.scalars(select(Strike).where(col(Strike.person_pk) == person_pk,
+                                               col(Strike.status) == StrikeStatus.COUNTED)
+                          .order_by(col(Strike.level).desc(), col(Strike.id))).first()
     return strike.id if strike else None
 
 
@@ -186,9 +193,9 @@ def confirm(app: App, session: Session, strike: Strike, meeting: dt.date, text: 
                       f"{strike.detected_on.isoformat()}")
     strike.decision, strike.meeting_date, strike.decision_text = Decision.CONFIRMED, meeting, text
     session.add(strike)
-    session.add(StrikeEvent(strike_id=strike.id, kind="confirmed", meeting_date=meeting, text=text,
+    session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.CONFIRMED, meeting_date=meeting, text=text,
                             actor=app.actor, recorded_at=app.now()))
-    log(app, session, "strike", str(strike.id), "confirm", {"meeting": meeting.isoformat()}, text)
+    log(app, session, LogEntity.STRIKE, str(strike.id), LogAction.CONFIRM, {"meeting": meeting.isoformat()}, text)
 
 
 def exempt(app: App, session: Session, strike: Strike, reason: str, meeting: dt.date | None) -> None:
@@ -202,14 +209,14 @@ def exempt(app: App, session: Session, strike: Strike, reason: str, meeting: dt.
     if meeting is not None:
         strike.meeting_date = meeting
     session.add(strike)
-    session.add(StrikeEvent(strike_id=strike.id, kind="exempted", meeting_date=meeting, text=reason,
+    session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.EXEMPTED, meeting_date=meeting, text=reason,
                             actor=app.actor, recorded_at=app.now()))
-    _correction_for_strike(app, session, strike, "exempted", reason)
-    log(app, session, "strike", str(strike.id), "exempt", {"meeting": meeting.isoformat() if meeting else None},
+    _correction_for_strike(app, session, strike, StrikeStatus.EXEMPTED, reason)
+    log(app, session, LogEntity.STRIKE, str(strike.id), LogAction.EXEMPT, {"meeting": meeting.isoformat() if meeting else None},
         reason)
     session.flush()
     if strike.person_pk is not None:
-        rederive(app, session, strike.person_pk, "exemption", strike.id, app.today())
+        rederive(app, session, strike.person_pk, StatusCause.EXEMPTION, strike.id, app.today())
 
 
 def request_exemption(app: App, session: Session, strike: Strike, reason: str) -> None:
@@ -218,6 +225,6 @@ def request_exemption(app: App, session: Session, strike: Strike, reason: str) -
         raise Refused("免责申请必须写明理由（--reason）")
     if strike.status != StrikeStatus.COUNTED:
         raise Refused(f"问责记录 #{strike.id} 状态为 {strike.status}，无需申请免责")
-    session.add(StrikeEvent(strike_id=strike.id, kind="exemption_requested", text=reason, actor=app.actor,
+    session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.EXEMPTION_REQUESTED, text=reason, actor=app.actor,
                             recorded_at=app.now()))
-    log(app, session, "strike", str(strike.id), "request_exemption", {}, reason)
+    log(app, session, LogEntity.STRIKE, str(strike.id), LogAction.REQUEST_EXEMPTION, {}, reason)

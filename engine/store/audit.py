@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.store.models import (
     Assignment,
@@ -42,6 +42,7 @@ from engine.store.models import (
     StatusChange,
     Strike,
     StrikeEvent,
+    table_of,
 )
 from notifications.files import replacing
 
@@ -61,7 +62,7 @@ for _model, _columns in (
     (Notice, ("id", "key", "kind", "person_pk", "strike_id", "status_change_id", "payload", "created_at")),
     (DecisionTrace, ()),  # since revision 0008; older entries never name it, so their digests stand
 ):
-    _table: Table = _model.__table__
+    _table: Table = table_of(_model)
     SEALED[_table.name] = (_table, _columns or tuple(c.name for c in _table.columns))
 
 #: Ids per window of the digest. Part of the digest format (each window is hashed as one list):
@@ -88,7 +89,7 @@ def seal(session: Session, marks: dict[str, int], now: dt.datetime) -> int:
         digest, rows = _digest(session, table, columns, first, last)
         if rows:
             if prev is None:
-                prev = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
+                prev = session.execute(select(col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)).scalar()
             prev = _append(session, name, first, last, rows, digest, now, prev or GENESIS)
             written += 1
     return written
@@ -122,7 +123,7 @@ def _windows(session: Session, table: Table, columns: tuple[str, ...], first: in
             stop = min(start + _BATCH - 1, last)
             cursor.execute(sql, (start, stop))
             rows = cursor.fetchall()
-            yield [canonical(row) for row in rows] if canonical else rows
+            yield [canonical(row) for row in rows] if canonical else [tuple(row) for row in rows]
             start = stop + 1
     finally:
         cursor.close()
@@ -187,7 +188,7 @@ class Verdict:
 
 def verify(session: Session, archived: list[dict[str, Any]] | None = None) -> Verdict:
     """Walk the chain and recompute every digest; stop at the first problem, named in Chinese."""
-    entries = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    entries = list(session.scalars(select(AuditEntry).order_by(col(AuditEntry.id))))
     prev = GENESIS
     covered: dict[str, list[tuple[int, int]]] = {name: [] for name in SEALED}
     total = 0
@@ -252,7 +253,7 @@ def export(session: Session, path: Path) -> int:
     """Write the chain as JSON lines (one entry per line, the head last); return how many."""
     count = 0
     with replacing(path) as temp, temp.open("w", encoding="utf-8") as handle:
-        for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
+        for entry in session.scalars(select(AuditEntry).order_by(col(AuditEntry.id))):
             handle.write(json.dumps({
                 "id": entry.id, "table": entry.table_name, "first_id": entry.first_id, "last_id": entry.last_id,
                 "rows": entry.rows, "digest": entry.digest, "recorded_at": entry.recorded_at.isoformat(),

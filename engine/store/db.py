@@ -48,6 +48,12 @@ def fetch(session: Session, statement: Any) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in session.connection().execute(statement).fetchall()]
 
 
+def rowcount(result: Any) -> int:
+    """How many rows an UPDATE or DELETE touched (the claims of the scheduler, the outbox, the renderer)."""
+    count: int = result.rowcount
+    return count
+
+
 def normalise_url(url: str) -> str:
     """Map plain postgresql:// URLs to the psycopg 3 driver."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):

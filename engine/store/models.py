@@ -11,7 +11,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, MetaData, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, MetaData, Table, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -533,3 +533,17 @@ class LoginAttempt(SQLModel, table=True):
     client: str | None = Field(default=None, max_length=64)
     at: dt.datetime = _ts()
     ok: bool
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a model, typed (SQLModel does not declare ``__table__``)."""
+    table: Table = getattr(model, "__table__")  # noqa: B009  (the attribute is set by SQLModel's metaclass)
+    return table
+
+
+def id_of(row: SQLModel) -> int:
+    """The primary key of a stored row (a flushed row always has one; an unflushed one is a bug)."""
+    value = getattr(row, "id", None)
+    if value is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: flush it before using its id")
+    return int(value)

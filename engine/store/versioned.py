@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.store.models import AuditEntry
 
@@ -27,7 +27,7 @@ _lock = threading.Lock()
 
 def data_version(session: Session) -> tuple[int, str]:
     """Return the audit chain's head (id, hash): it changes with every committed change."""
-    row = session.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
+    row = session.execute(select(col(AuditEntry.id), col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)).first()
     return (int(row[0]), str(row[1])) if row else (0, "")
 
 
@@ -37,7 +37,7 @@ def cached(session: Session, key: Hashable, compute: Callable[[], T], version: H
     ``version`` replaces the audit head where the caller knows a narrower one (node counts change
     only when nodes are added, so the largest node id is theirs).
     """
-    full = (str(session.get_bind().url), data_version(session) if version is None else version, key)
+    full = (str(session.get_bind().engine.url), data_version(session) if version is None else version, key)
     with _lock:
         if full in _items:
             _items.move_to_end(full)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.context import App
 from engine.record.holders import holders
@@ -40,7 +40,7 @@ NOBODY = "（无负责人）"
 
 def default_as_of(session: Session, today: dt.date) -> dt.date:
     """Return the day pages show by default: the last evaluated day (what the daily check knows), else today."""
-    last: dt.date | None = session.scalar(select(func.max(EvaluationDay.day)))
+    last: dt.date | None = session.scalar(select(func.max(col(EvaluationDay.day))))
     return min(last, today) if last is not None else today
 
 
@@ -67,10 +67,10 @@ def lights_as_of(app: App, session: Session, on: dt.date, district: str | None =
     """
     horizon = on + dt.timedelta(days=app.policy.warning_days)
     if evaluated is None:
-        scope = [Project.status.in_(EVALUATED)]
+        scope: list[Any] = [col(Project.status).in_(EVALUATED)]
         if district is not None:
-            scope.append(Project.district == district)
-        evaluated = session.scalars(select(Project.id).where(*scope))
+            scope.append(col(Project.district) == district)
+        evaluated = session.scalars(select(col(Project.id)).where(*scope))
     colour: dict[int, str] = dict.fromkeys(evaluated, "green")
     ends: dict[dt.date, dt.date] = {}
     for project_id, planned in not_done(session, on) if open_nodes is None else open_nodes:
@@ -107,17 +107,17 @@ def red_episodes(app: App, session: Session, project_ids: Iterable[int], on: dt.
     ids = sorted(set(project_ids))
     for chunk in chunks(ids):
         rows = session.execute(
-            select(Node.project_id, Node.id, Node.code, Node.name, Miss.planned_date, Node.completed_on,
-                   Node.planned_date)
-            .join(Node, Node.id == Miss.node_id)
-            .where(Node.project_id.in_(chunk), Miss.revoked_on.is_(None), Miss.detected_on <= on)).all()
+            select(col(Node.project_id), col(Node.id), col(Node.code), col(Node.name), col(Miss.planned_date), col(Node.completed_on),
+                   col(Node.planned_date))
+            .join(Node, col(Node.id) == col(Miss.node_id))
+            .where(col(Node.project_id).in_(chunk), col(Miss.revoked_on).is_(None), col(Miss.detected_on) <= on)).all()
         if not rows:
             continue
         replanned: dict[tuple[int, dt.date], dt.date] = {}
         for node_id, previous, recorded_at in session.execute(
-                select(NodeHistory.node_id, NodeHistory.previous_planned_date, NodeHistory.recorded_at)
-                .where(NodeHistory.node_id.in_({r[1] for r in rows}), NodeHistory.kind == "extension")
-                .order_by(NodeHistory.id)):
+                select(col(NodeHistory.node_id), col(NodeHistory.previous_planned_date), col(NodeHistory.recorded_at))
+                .where(col(NodeHistory.node_id).in_({r[1] for r in rows}), col(NodeHistory.kind) == "extension")
+                .order_by(col(NodeHistory.id))):
             replanned.setdefault((node_id, previous), recorded_at.astimezone(app.settings.tz).date())
         for project_id, node_id, code, name, planned, completed, current_plan in rows:
             red_from = app.deadline_end(planned) + dt.timedelta(days=1)
@@ -138,10 +138,10 @@ def red_episodes(app: App, session: Session, project_ids: Iterable[int], on: dt.
 def ever_red(session: Session, on: dt.date, district: str | None = None) -> set[int]:
     """Return the projects that had a missed deadline detected by a day (a red episode)."""
     # Misses first (a few per cent of nodes), then their nodes by primary key: not every node.
-    missed = select(Miss.node_id).where(Miss.revoked_on.is_(None), Miss.detected_on <= on)
-    query = select(Node.project_id).where(Node.id.in_(missed)).distinct()
+    missed = select(col(Miss.node_id)).where(col(Miss.revoked_on).is_(None), col(Miss.detected_on) <= on)
+    query = select(col(Node.project_id)).where(col(Node.id).in_(missed)).distinct()
     if district is not None:
-        query = query.where(Node.project_id.in_(select(Project.id).where(Project.district == district)))
+        query = query.where(col(Node.project_id).in_(select(col(Project.id)).where(col(Project.district) == district)))
     return {row[0] for row in fetch(session, query)}
 
 
@@ -226,12 +226,12 @@ class _Ledger:
 
 
 def _ledger(app: App, session: Session, on: dt.date, district: str | None) -> _Ledger:
-    query = select(Project.id, Project.code, Project.name, Project.district, Project.batch, Project.contractor,
-                   Project.status)
+    query = select(col(Project.id), col(Project.code), col(Project.name), col(Project.district), col(Project.batch), col(Project.contractor),
+                   col(Project.status))
     if district is not None:
-        query = query.where(Project.district == district)
+        query = query.where(col(Project.district) == district)
     projects = fetch(session, query)
-    all_districts = sorted({d or UNFILLED for d in session.scalars(select(Project.district).distinct())})
+    all_districts = sorted({d or UNFILLED for d in session.scalars(select(col(Project.district)).distinct())})
     open_nodes = not_done(session, on)  # read once for the lights and the figures
     statuses = {p[0]: p[6] for p in projects}
     light = lights_as_of(app, session, on, district, [pid for pid, status in statuses.items() if status in EVALUATED],
@@ -245,10 +245,10 @@ def _held_by(session: Session, person_id: str, on: dt.date) -> set[int]:
     """The projects a person holds on a day."""
     from engine.store.models import Assignment
 
-    pk = session.scalar(select(Person.id).where(Person.person_id == person_id))
+    pk = session.scalar(select(col(Person.id)).where(col(Person.person_id) == person_id))
     if pk is None:
         return set()
-    candidates = set(session.scalars(select(Assignment.project_id).where(Assignment.person_pk == pk)))
+    candidates = set(session.scalars(select(col(Assignment.project_id)).where(col(Assignment.person_pk) == pk)))
     return {project for project, holder in holders(session, on, candidates).items() if holder == pk}
 
 
@@ -287,8 +287,8 @@ def board(app: App, session: Session, query: BoardQuery, scope: str | None = Non
     shown = rows[start:start + query.per_page]
     held = holders(session, on, [r[2] for r in shown])
     person_by_pk: dict[int, tuple[str, str]] = {}
-    for pk, person_id, name in session.execute(select(Person.id, Person.person_id, Person.name)
-                                               .where(Person.id.in_(set(held.values())))):
+    for pk, person_id, name in session.execute(select(col(Person.id), col(Person.person_id), col(Person.name))
+                                               .where(col(Person.id).in_(set(held.values())))):
         person_by_pk[pk] = (person_id, name)
     page_rows = []
     for _order, code, pid, name, dist, batch, contractor, status, colour, was_red in shown:
@@ -306,8 +306,8 @@ def _fill_nodes(app: App, session: Session, rows: list[BoardRow], on: dt.date) -
     if not by_id:
         return
     for project_id, code, name, planned, completed in session.execute(
-            select(Node.project_id, Node.code, Node.name, Node.planned_date, Node.completed_on)
-            .where(Node.project_id.in_(by_id))):
+            select(col(Node.project_id), col(Node.code), col(Node.name), col(Node.planned_date), col(Node.completed_on))
+            .where(col(Node.project_id).in_(by_id))):
         by_id[project_id].nodes.append(NodeCell(code, name, planned, completed, node_state(app, planned, completed, on)))
     for row in rows:
         row.nodes.sort(key=lambda n: (n.planned_date, n.code))
@@ -330,24 +330,24 @@ def progress_by(app: App, session: Session, on: dt.date, by: str, district: str 
     if by not in RANKED_BY:
         raise ValueError(f"unknown ranking {by!r}")
     grace = app.policy.grace_days
-    done = and_(Node.completed_on.is_not(None), Node.completed_on <= on)
-    due = Node.planned_date < on - dt.timedelta(days=grace)
-    on_time = and_(done, Node.completed_on <= _plus_days(session, Node.planned_date, grace))
-    scope = [Project.status.in_(EVALUATED)]
+    done = and_(col(Node.completed_on).is_not(None), col(Node.completed_on) <= on)
+    due = col(Node.planned_date) < on - dt.timedelta(days=grace)
+    on_time = and_(done, col(Node.completed_on) <= _plus_days(session, col(Node.planned_date), grace))
+    scope: list[Any] = [col(Project.status).in_(EVALUATED)]
     if district is not None:
-        scope.append(Project.district == district)
+        scope.append(col(Project.district) == district)
     per_project = session.execute(
-        select(Project.id, Project.district, Project.contractor, func.count(),
+        select(col(Project.id), col(Project.district), col(Project.contractor), func.count(),
                func.sum(_flag(done)), func.sum(_flag(due)), func.sum(_flag(and_(due, on_time))),
                func.sum(_flag(and_(due, ~done))))
-        .join(Node, Node.project_id == Project.id).where(*scope)
-        .group_by(Project.id, Project.district, Project.contractor)).all()
+        .join(Node, col(Node.project_id) == col(Project.id)).where(*scope)
+        .group_by(col(Project.id), col(Project.district), col(Project.contractor))).all()
     names: dict[int, str] = {}
     held: dict[int, int] = {}
     if by == "person":
         held = holders(session, on)
         names = {pk: f"{name}（{pid}）" for pk, pid, name in session.execute(
-            select(Person.id, Person.person_id, Person.name).where(Person.id.in_(set(held.values()))))}
+            select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(set(held.values()))))}
     stats: dict[str, dict[str, Any]] = {}
     for project_id, dist, contractor, nodes, done_n, due_n, on_time_n, overdue_n in per_project:
         if by == "district":

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from config.policy import Policy
 from engine.store.db import fetch
@@ -41,8 +41,8 @@ def not_done(session: Session, on: dt.date) -> list[tuple[int, dt.date]]:
 
     Lights and figures need only these (ix_node_completion): the rest of the ledger is done.
     """
-    return fetch(session, select(Node.project_id, Node.planned_date).where(
-        or_(Node.completed_on.is_(None), Node.completed_on > on)))
+    return fetch(session, select(col(Node.project_id), col(Node.planned_date)).where(
+        or_(col(Node.completed_on).is_(None), col(Node.completed_on) > on)))
 
 
 def node_counts(session: Session) -> dict[int, int]:
@@ -53,9 +53,9 @@ def node_counts(session: Session) -> dict[int, int]:
     """
     from engine.store.versioned import cached
 
-    newest = session.scalar(select(func.max(Node.id)))
+    newest = session.scalar(select(func.max(col(Node.id))))
     return cached(session, "node_counts", lambda: dict(fetch(
-        session, select(Node.project_id, func.count()).group_by(Node.project_id))), version=("node", newest))
+        session, select(col(Node.project_id), func.count()).group_by(col(Node.project_id)))), version=("node", newest))
 
 
 def figures(session: Session, policy: Policy, as_of: dt.date, district: str | None = None,
@@ -65,9 +65,9 @@ def figures(session: Session, policy: Policy, as_of: dt.date, district: str | No
     ``statuses`` (project id → status, of the district) and ``open_nodes`` (``not_done``) may be
     passed by a caller that has read them already (the board).
     """
-    here = [] if district is None else [Project.district == district]
+    here = [] if district is None else [col(Project.district) == district]
     if statuses is None:
-        statuses = dict(fetch(session, select(Project.id, Project.status).where(*here)))
+        statuses = dict(fetch(session, select(col(Project.id), col(Project.status)).where(*here)))
     scope = {pid: status for pid, status in statuses.items() if status != ProjectStatus.CANCELLED}
     totals = {pid: n for pid, n in node_counts(session).items() if pid in scope}
     open_count: dict[int, int] = {}
@@ -82,10 +82,10 @@ def figures(session: Session, policy: Policy, as_of: dt.date, district: str | No
     started = sum(1 for pid, n in totals.items() if open_count.get(pid, 0) < n)
     completed = sum(1 for pid in totals if not open_count.get(pid))
     week_start = as_of - dt.timedelta(days=6)
-    done = and_(Node.completed_on.is_not(None), Node.completed_on <= as_of)
-    evaluated = and_(Project.status.not_in((ProjectStatus.RESERVE, ProjectStatus.CANCELLED)), *here)
-    due = session.scalar(select(func.count()).select_from(Node).join(Project, Project.id == Node.project_id)
-                         .where(evaluated, Node.planned_date.between(week_start, as_of))) or 0
-    done_week = session.scalar(select(func.count()).select_from(Node).join(Project, Project.id == Node.project_id)
-                               .where(evaluated, Node.planned_date.between(week_start, as_of), done)) or 0
+    done = and_(col(Node.completed_on).is_not(None), col(Node.completed_on) <= as_of)
+    evaluated = and_(col(Project.status).not_in((ProjectStatus.RESERVE, ProjectStatus.CANCELLED)), *here)
+    due = session.scalar(select(func.count()).select_from(Node).join(Project, col(Project.id) == col(Node.project_id))
+                         .where(evaluated, col(Node.planned_date).between(week_start, as_of))) or 0
+    done_week = session.scalar(select(func.count()).select_from(Node).join(Project, col(Project.id) == col(Node.project_id))
+                               .where(evaluated, col(Node.planned_date).between(week_start, as_of), done)) or 0
     return Figures(as_of, len(scope), started, completed, due, done_week, overdue)

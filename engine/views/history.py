@@ -12,9 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, col
 
-from engine.store.models import AuditEntry, ChangeLog, EvaluationDay, LoginAttempt, StatusChange, Strike, StrikeEvent
+from engine.store.models import (
+    AuditEntry,
+    ChangeLog,
+    EvaluationDay,
+    LoginAttempt,
+    StatusChange,
+    Strike,
+    StrikeEvent,
+    table_of,
+)
 from notifications.wording import Wording
 
 #: The record's sections: key → title.
@@ -47,16 +56,17 @@ def record(session: Session, query: RecordQuery, tz: dt.tzinfo, words: Wording) 
     """Return one page of a section of the record and how many entries match."""
     if query.section not in SECTIONS:
         raise ValueError(f"unknown section {query.section!r}")
-    model, at = {"changes": (ChangeLog, ChangeLog.at), "strikes": (StrikeEvent, StrikeEvent.recorded_at),
-                 "statuses": (StatusChange, StatusChange.recorded_at),
-                 "days": (EvaluationDay, EvaluationDay.finished_at), "logins": (LoginAttempt, LoginAttempt.at)
-                 }[query.section]
+    sources: dict[str, tuple[type[SQLModel], Any]] = {
+        "changes": (ChangeLog, col(ChangeLog.at)), "strikes": (StrikeEvent, col(StrikeEvent.recorded_at)),
+        "statuses": (StatusChange, col(StatusChange.recorded_at)),
+        "days": (EvaluationDay, col(EvaluationDay.finished_at)), "logins": (LoginAttempt, col(LoginAttempt.at))}
+    model, at = sources[query.section]
     conditions = _window(at, query, tz)
     if query.actor:
-        who = LoginAttempt.name if model is LoginAttempt else model.actor
+        who = col(LoginAttempt.name) if model is LoginAttempt else table_of(model).c.actor
         conditions.append(who == query.actor)
     total = session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
-    rows = session.scalars(select(model).where(*conditions).order_by(model.id.desc())
+    rows = session.scalars(select(model).where(*conditions).order_by(table_of(model).c.id.desc())
                            .offset((max(query.page, 1) - 1) * query.per_page).limit(query.per_page))
     return [_entry(query.section, row, tz, words) for row in rows], total
 
@@ -97,7 +107,7 @@ def strike_person_names(session: Session, entries: list[dict[str, Any]]) -> None
     if not pks:
         return
     names = {pk: f"{name}（{pid}）" for pk, pid, name in session.execute(
-        select(Person.id, Person.person_id, Person.name).where(Person.id.in_(pks)))}
+        select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(pks)))}
     for entry in entries:
         if "person_pk" in entry:
             entry["what"] = names.get(entry["person_pk"], entry["what"])
@@ -116,6 +126,6 @@ class ChainState:
 def chain_state(session: Session) -> ChainState:
     """Return the audit chain's length and head (verification is a separate, slower step)."""
     count = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
-    head = session.execute(select(AuditEntry.hash, AuditEntry.recorded_at).order_by(AuditEntry.id.desc()).limit(1)).first()
+    head = session.execute(select(col(AuditEntry.hash), col(AuditEntry.recorded_at)).order_by(col(AuditEntry.id).desc()).limit(1)).first()
     strikes = session.scalar(select(func.count()).select_from(Strike)) or 0
     return ChainState(count, head[0] if head else None, head[1] if head else None, strikes)

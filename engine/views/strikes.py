@@ -6,20 +6,31 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.context import App
 from engine.evaluation import traces
 from engine.store.db import chunks
-from engine.store.models import EventKind, Miss, Node, Person, Project, Strike, StrikeEvent, StrikeStatus, TraceKind
+from engine.store.models import (
+    EventKind,
+    Miss,
+    Node,
+    Person,
+    Project,
+    Strike,
+    StrikeEvent,
+    StrikeStatus,
+    TraceKind,
+    id_of,
+)
 from notifications.wording import cn_date
 
 
 def strike_nodes(session: Session, strike_ids: list[int] | None = None) -> dict[int, list[dict[str, Any]]]:
     """Return each strike's nodes (revoked ones last, flagged), in code order."""
-    query = (select(Miss.strike_id, Project.code, Node.code, Node.name, Miss.planned_date, Miss.revoked_on)
-             .join(Node, Node.id == Miss.node_id).join(Project, Project.id == Node.project_id))
-    queries = [query] if strike_ids is None else [query.where(Miss.strike_id.in_(c)) for c in chunks(strike_ids)]
+    query = (select(col(Miss.strike_id), col(Project.code), col(Node.code), col(Node.name), col(Miss.planned_date), col(Miss.revoked_on))
+             .join(Node, col(Node.id) == col(Miss.node_id)).join(Project, col(Project.id) == col(Node.project_id)))
+    queries = [query] if strike_ids is None else [query.where(col(Miss.strike_id).in_(c)) for c in chunks(strike_ids)]
     found: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for chunk_query in queries:
         for strike_id, project_code, node_code, name, planned, revoked in session.execute(chunk_query):
@@ -32,11 +43,11 @@ def strike_nodes(session: Session, strike_ids: list[int] | None = None) -> dict[
 
 def strikes_json(session: Session) -> list[dict[str, Any]]:
     """Return every strike as `duban strikes --json` prints it, ordered by id."""
-    persons: dict[int, str] = dict(session.execute(select(Person.id, Person.person_id)).all())
+    persons: dict[int, str] = dict(session.execute(select(col(Person.id), col(Person.person_id))).all())
     nodes = strike_nodes(session)
     out = []
-    for strike in session.scalars(select(Strike).order_by(Strike.id)):
-        listed = [n for n in nodes.get(strike.id, []) if not n["revoked"]] or nodes.get(strike.id, [])
+    for strike in session.scalars(select(Strike).order_by(col(Strike.id))):
+        listed = [n for n in nodes.get(id_of(strike), []) if not n["revoked"]] or nodes.get(id_of(strike), [])
         counted = strike.status == StrikeStatus.COUNTED
         out.append({
             "id": strike.id,
@@ -57,11 +68,11 @@ def strikes_json(session: Session) -> list[dict[str, Any]]:
 def persons_json(app: App, session: Session) -> list[dict[str, Any]]:
     """Return every person with derived status and counted strikes, ordered by person id."""
     stats = {pk: (count, level) for pk, count, level in session.execute(
-        select(Strike.person_pk, func.count(), func.max(Strike.level))
-        .where(Strike.status == StrikeStatus.COUNTED, Strike.person_pk.is_not(None))
-        .group_by(Strike.person_pk))}
+        select(col(Strike.person_pk), func.count(), func.max(col(Strike.level)))
+        .where(col(Strike.status) == StrikeStatus.COUNTED, col(Strike.person_pk).is_not(None))
+        .group_by(col(Strike.person_pk)))}
     out = []
-    for person in session.scalars(select(Person).order_by(Person.person_id)):
+    for person in session.scalars(select(Person).order_by(col(Person.person_id))):
         count, level = stats.get(person.id, (0, None))
         out.append({"person_id": person.person_id, "name": person.name,
                     "status": str(app.policy.status_for(level)), "counted_strikes": count})
@@ -109,7 +120,7 @@ def explain(app: App, session: Session, strike: Strike, decision: traces.Trace |
     notes = list(dict.fromkeys(t.note for _row, t in recorded if t.note))
     if notes:
         lines.append(f"说明：依据由数据库升级时按原有记录重建（{'；'.join(notes)}）")
-    for event in session.scalars(select(StrikeEvent).where(StrikeEvent.strike_id == strike.id).order_by(StrikeEvent.id)):
+    for event in session.scalars(select(StrikeEvent).where(col(StrikeEvent.strike_id) == strike.id).order_by(col(StrikeEvent.id))):
         when = event.recorded_at.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M")
         detail = f"：{event.text}" if event.text else ""
         levels = f"（等级 {event.old_level} → {event.new_level}）" if event.kind == EventKind.LEVEL_CHANGED else ""
@@ -119,7 +130,7 @@ def explain(app: App, session: Session, strike: Strike, decision: traces.Trace |
 
 def basis(session: Session, strike_ids: tuple[int, ...]) -> list[dict[str, Any]]:
     """The strikes a level rests on, with their numbers, dates and nodes (what a decision cites)."""
-    found = {s.id: s for s in session.scalars(select(Strike).where(Strike.id.in_(strike_ids)))}
+    found = {s.id: s for s in session.scalars(select(Strike).where(col(Strike.id).in_(strike_ids)))}
     nodes = strike_nodes(session, list(strike_ids))
     return [{"id": sid, "detected_on": found[sid].detected_on, "planned_date": found[sid].planned_date,
              "nodes": [n for n in nodes.get(sid, []) if not n["revoked"]] or nodes.get(sid, [])}
@@ -136,12 +147,12 @@ def projects_view(session: Session) -> list[dict[str, Any]]:
     """Return every project with its current responsible person and node counts."""
     from engine.record.holders import holders
 
-    person_ids: dict[int, str] = dict(session.execute(select(Person.id, Person.person_id)).all())
+    person_ids: dict[int, str] = dict(session.execute(select(col(Person.id), col(Person.person_id))).all())
     latest = {project_id: person_ids[pk] for project_id, pk in holders(session).items()}
     counts = {pid: (total, done) for pid, total, done in session.execute(
-        select(Node.project_id, func.count(), func.count(Node.completed_on)).group_by(Node.project_id))}
+        select(col(Node.project_id), func.count(), func.count(col(Node.completed_on))).group_by(col(Node.project_id)))}
     out = []
-    for project in session.scalars(select(Project).order_by(Project.code)):
+    for project in session.scalars(select(Project).order_by(col(Project.code))):
         total, done = counts.get(project.id, (0, 0))
         out.append({"project_code": project.code, "name": project.name, "district": project.district,
                     "phase": project.phase, "batch": project.batch, "status": project.status,
@@ -153,10 +164,10 @@ def projects_view(session: Session) -> list[dict[str, Any]]:
 
 def nodes_view(session: Session, project_code: str | None = None) -> list[dict[str, Any]]:
     """Return nodes with their current planned and completion dates."""
-    query = select(Project.code, Node.code, Node.name, Node.planned_date, Node.completed_on).join(
-        Project, Project.id == Node.project_id)
+    query = select(col(Project.code), col(Node.code), col(Node.name), col(Node.planned_date), col(Node.completed_on)).join(
+        Project, col(Project.id) == col(Node.project_id))
     if project_code is not None:
-        query = query.where(Project.code == project_code)
+        query = query.where(col(Project.code) == project_code)
     rows = sorted(session.execute(query).all(), key=lambda r: (r[0], r[1]))
     return [{"project_code": p, "node_code": n, "name": name, "planned_date": planned.isoformat(),
              "completed_on": done.isoformat() if done else None} for p, n, name, planned, done in rows]
@@ -167,12 +178,12 @@ def nodes_view(session: Session, project_code: str | None = None) -> list[dict[s
 
 def visible_person_pks(session: Session, district: str) -> set[int]:
     """Return the persons district staff may see: ever responsible for, or struck on, a project of theirs."""
-    in_district = select(Project.id).where(Project.district == district)
+    in_district = select(col(Project.id)).where(col(Project.district) == district)
     from engine.store.models import Assignment
 
-    held = set(session.scalars(select(Assignment.person_pk).where(Assignment.project_id.in_(in_district))))
-    struck = set(session.scalars(select(Strike.person_pk).where(Strike.project_id.in_(in_district),
-                                                              Strike.person_pk.is_not(None))))
+    held = set(session.scalars(select(col(Assignment.person_pk)).where(col(Assignment.project_id).in_(in_district))))
+    struck = set(session.scalars(select(col(Strike.person_pk)).where(col(Strike.project_id).in_(in_district),
+                                                              col(Strike.person_pk).is_not(None))))
     return held | {pk for pk in struck if pk is not None}
 
 
@@ -192,13 +203,13 @@ def persons_page(app: App, session: Session, status: str | None = None, text: st
 
 def _persons_with_status(app: App, session: Session, district: str | None) -> list[dict[str, Any]]:
     stats = {pk: (count, level) for pk, count, level in session.execute(
-        select(Strike.person_pk, func.count(), func.max(Strike.level))
-        .where(Strike.status == StrikeStatus.COUNTED, Strike.person_pk.is_not(None))
-        .group_by(Strike.person_pk))}
+        select(col(Strike.person_pk), func.count(), func.max(col(Strike.level)))
+        .where(col(Strike.status) == StrikeStatus.COUNTED, col(Strike.person_pk).is_not(None))
+        .group_by(col(Strike.person_pk)))}
     visible = visible_person_pks(session, district) if district is not None else None
     rows = []
     for pk, person_id, name, unit in session.connection().execute(
-            select(Person.id, Person.person_id, Person.name, Person.unit).order_by(Person.person_id)):
+            select(col(Person.id), col(Person.person_id), col(Person.name), col(Person.unit)).order_by(col(Person.person_id))):
         if visible is not None and pk not in visible:
             continue
         count, level = stats.get(pk, (0, None))
@@ -211,13 +222,13 @@ def _persons_with_status(app: App, session: Session, district: str | None) -> li
 
 def person_ladder(app: App, session: Session, person: Person) -> list[dict[str, Any]]:
     """Return every strike of a person, in ladder order for the counted ones, each with its explanation."""
-    strikes = list(session.scalars(select(Strike).where(Strike.person_pk == person.id)))
+    strikes = list(session.scalars(select(Strike).where(col(Strike.person_pk) == person.id)))
     from engine.evaluation.levels import ladder_key
 
     strikes.sort(key=lambda s: (s.status != StrikeStatus.COUNTED, ladder_key(s), s.id))
     nodes = strike_nodes(session, [s.id for s in strikes if s.id is not None])
-    districts: dict[int, str | None] = dict(session.execute(select(Project.id, Project.district)
-                                     .where(Project.id.in_({s.project_id for s in strikes}))).all())
+    districts: dict[int, str | None] = dict(session.execute(select(col(Project.id), col(Project.district))
+                                     .where(col(Project.id).in_({s.project_id for s in strikes}))).all())
     return [{"strike": s, "nodes": nodes.get(s.id or 0, []), "district": districts.get(s.project_id),
              "explanation": explain(app, session, s),
              "action_cn": app.wording.word("action", s.action), "status_cn": app.wording.word("strike_status", s.status),
@@ -231,13 +242,13 @@ def never_use_register(app: App, session: Session, district: str | None = None) 
     dismissal_level = next(r.level for r in app.policy.ladder if r.status == PersonStatus.DISMISSED)
     visible = visible_person_pks(session, district) if district is not None else None
     first: dict[int, Strike] = {}
-    for strike in session.scalars(select(Strike).where(Strike.status == StrikeStatus.COUNTED,
-                                                      Strike.level >= dismissal_level).order_by(Strike.id)):
+    for strike in session.scalars(select(Strike).where(col(Strike.status) == StrikeStatus.COUNTED,
+                                                      col(Strike.level) >= dismissal_level).order_by(col(Strike.id))):
         if strike.person_pk is not None and (visible is None or strike.person_pk in visible):
             current = first.get(strike.person_pk)
             if current is None or (strike.level or 0) < (current.level or 0):
                 first[strike.person_pk] = strike
-    persons = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(first)))}
+    persons = {p.id: p for p in session.scalars(select(Person).where(col(Person.id).in_(first)))}
     nodes = strike_nodes(session, [s.id for s in first.values() if s.id is not None])
     out = []
     for pk, strike in sorted(first.items(), key=lambda item: (item[1].detected_on, persons[item[0]].person_id)):
@@ -253,25 +264,25 @@ def project_history(app: App, session: Session, project: Project) -> dict[str, A
     """Return a project's assignments, node history and strikes, oldest first: what its page shows."""
     from engine.store.models import Assignment, NodeHistory
 
-    rows = list(session.scalars(select(Assignment).where(Assignment.project_id == project.id)
-                                .order_by(Assignment.effective_from, Assignment.id)))
-    strikes = list(session.scalars(select(Strike).where(Strike.project_id == project.id).order_by(Strike.id)))
+    rows = list(session.scalars(select(Assignment).where(col(Assignment.project_id) == project.id)
+                                .order_by(col(Assignment.effective_from), col(Assignment.id))))
+    strikes = list(session.scalars(select(Strike).where(col(Strike.project_id) == project.id).order_by(col(Strike.id))))
     pks = {a.person_pk for a in rows} | {s.person_pk for s in strikes if s.person_pk is not None}
     persons: dict[int | None, str] = {}
     names: dict[int | None, str] = {}
-    for pk, person_id, name in session.execute(select(Person.id, Person.person_id, Person.name)
-                                               .where(Person.id.in_(pks))):
+    for pk, person_id, name in session.execute(select(col(Person.id), col(Person.person_id), col(Person.name))
+                                               .where(col(Person.id).in_(pks))):
         persons[pk], names[pk] = person_id, name
     assignments = [{"person_id": persons.get(a.person_pk), "name": names.get(a.person_pk),
                     "effective_from": a.effective_from, "reason": a.reason, "source": a.source, "actor": a.actor,
                     "recorded_at": a.recorded_at} for a in rows]
-    node_codes: dict[int, str] = dict(session.execute(select(Node.id, Node.code).where(Node.project_id == project.id)).all())
+    node_codes: dict[int, str] = dict(session.execute(select(col(Node.id), col(Node.code)).where(col(Node.project_id) == project.id)).all())
     history = [{"node_code": node_codes[h.node_id], "kind": h.kind, "planned_date": h.planned_date,
                 "previous_planned_date": h.previous_planned_date, "completed_on": h.completed_on,
                 "previous_completed_on": h.previous_completed_on, "reason": h.reason, "source": h.source,
                 "actor": h.actor, "recorded_at": h.recorded_at}
-               for h in session.scalars(select(NodeHistory).where(NodeHistory.node_id.in_(node_codes))
-                                        .order_by(NodeHistory.id))]
+               for h in session.scalars(select(NodeHistory).where(col(NodeHistory.node_id).in_(node_codes))
+                                        .order_by(col(NodeHistory.id)))]
     return {"assignments": assignments, "history": history, "strikes": strikes,
             "strike_persons": {s.id: (persons.get(s.person_pk), names.get(s.person_pk)) for s in strikes}}
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import func, select
+from sqlmodel import col
 from starlette.background import BackgroundTask
 
 from engine.app.users import Viewer
@@ -62,15 +63,15 @@ def documents_page(request: Request, kind: str | None = None, page: str | None =
     scope = scope_of(viewer)
     with reading(app.engine) as session:
         as_of = default_as_of(session, app.today())
-        query = (select(Notice, Person.person_id, Person.name).outerjoin(Person, Person.id == Notice.person_pk)
-                 .outerjoin(Strike, Strike.id == Notice.strike_id))
+        query = (select(Notice, col(Person.person_id), col(Person.name)).outerjoin(Person, col(Person.id) == col(Notice.person_pk))
+                 .outerjoin(Strike, col(Strike.id) == col(Notice.strike_id)))
         if scope is not None:
-            query = query.join(Project, Project.id == Strike.project_id).where(Project.district == scope)
+            query = query.join(Project, col(Project.id) == col(Strike.project_id)).where(col(Project.district) == scope)
         if kind in {k.value for k in Kind}:
-            query = query.where(Notice.kind == kind)
+            query = query.where(col(Notice.kind) == kind)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         notices = [{"notice": n, "person_id": pid, "name": name, "title": REGISTRY[Kind(n.kind)].title}
-                   for n, pid, name in session.execute(query.order_by(Notice.id.desc())
+                   for n, pid, name in session.execute(query.order_by(col(Notice.id).desc())
                                                        .offset((number - 1) * PER_PAGE).limit(PER_PAGE))]
     meeting = next_meeting(app, app.calendar, as_of) or as_of
     monday = as_of - dt.timedelta(days=as_of.weekday())
@@ -140,8 +141,8 @@ def notice_download(request: Request, notice_id: int, format: str | None = None,
         notice = session.get(Notice, notice_id)
         if notice is None:
             raise NotFound(f"通知 #{notice_id} 不存在")
-        district = session.scalar(select(Project.district).join(Strike, Strike.project_id == Project.id)
-                                  .where(Strike.id == notice.strike_id)) if notice.strike_id else None
+        district = session.scalar(select(col(Project.district)).join(Strike, col(Strike.project_id) == col(Project.id))
+                                  .where(col(Strike.id) == notice.strike_id)) if notice.strike_id else None
         kind = Kind(notice.kind)
     scope = scope_of(viewer)
     if scope is not None and district != scope:

@@ -7,7 +7,7 @@ import datetime as dt
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from config.calendar import HolidayTableMissing, meeting_dates
 from engine.app.users import Viewer
@@ -17,7 +17,7 @@ from engine.errors import Refused
 from engine.paperwork.contexts import agenda_context, next_meeting
 from engine.record import actions
 from engine.store.db import reading
-from engine.store.models import Person, Project, Strike, StrikeEvent
+from engine.store.models import EventKind, Person, Project, Strike, StrikeEvent
 from engine.views.board import default_as_of
 from engine.views.strikes import explain, strike_nodes
 
@@ -27,7 +27,7 @@ router = APIRouter()
 def _meetings_around(request: Request, chosen: dt.date) -> list[dt.date]:
     app = duban(request)
     with reading(app.engine) as session:
-        first = session.scalar(select(func.min(Strike.detected_on))) or chosen
+        first = session.scalar(select(func.min(col(Strike.detected_on)))) or chosen
     try:
         found = meeting_dates(app.policy.meetings, min(first, chosen) - dt.timedelta(days=7),
                               chosen + dt.timedelta(days=14), app.calendar)
@@ -48,7 +48,7 @@ def meeting_page(request: Request, date: str | None = None, other: str | None = 
         agenda = agenda_context(app, session, meeting, app.calendar, scope_of(viewer))
         ids = [item["strike"]["id"] for key in ("reviews", "decisions", "unassigned", "exemption_requests")
                for item in agenda[key]]
-        strikes = {s.id: s for s in session.scalars(select(Strike).where(Strike.id.in_(ids)))}
+        strikes = {s.id: s for s in session.scalars(select(Strike).where(col(Strike.id).in_(ids)))}
         explanations = {strike_id: explain(app, session, strikes[strike_id]) for strike_id in ids}
     return render(request, "meeting.html", agenda=agenda, meeting=meeting, meetings=_meetings_around(request, meeting),
                   explanations=explanations, back=f"/meeting?date={meeting.isoformat()}")
@@ -74,7 +74,7 @@ def strike_page(request: Request, strike_id: int, viewer: Viewer = Depends(signe
         nodes = strike_nodes(session, [strike_id]).get(strike_id, [])
         person = session.get(Person, strike.person_pk) if strike.person_pk else None
         requested = session.scalar(select(func.count()).select_from(StrikeEvent).where(
-            StrikeEvent.strike_id == strike_id, StrikeEvent.kind == "exemption_requested")) or 0
+            col(StrikeEvent.strike_id) == strike_id, col(StrikeEvent.kind) == EventKind.EXEMPTION_REQUESTED)) or 0
         meeting = next_meeting(app, app.calendar, default_as_of(session, app.today()))
     return render(request, "strike.html", strike=strike, project=project, lines=lines, nodes=nodes, person=person,
                   requested=requested, meeting=meeting)

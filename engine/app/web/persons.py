@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
+from sqlmodel import col
 
+from config.policy import PersonStatus
 from engine.app.users import Viewer
 from engine.app.web.pages import page_number, render
 from engine.app.web.security import Can, NotFound, can, duban, in_scope, route, scope_of, signed_in
@@ -16,7 +18,7 @@ from engine.views.strikes import never_use_register, person_ladder, persons_page
 
 router = APIRouter()
 PER_PAGE = 50
-STATUSES = ("active", "reviewed", "suspended", "dismissed")
+STATUSES = tuple(str(s) for s in PersonStatus)
 
 
 @route(router, "GET", "/persons", Can.READ, "人员：状态与计入的问责记录")
@@ -39,7 +41,7 @@ def person(request: Request, person_id: str, viewer: Viewer = Depends(signed_in)
     """Show a person's ladder: every strike, its level, status, decision and explanation."""
     app = duban(request)
     with reading(app.engine) as session:
-        found = session.scalars(select(Person).where(Person.person_id == person_id)).first()
+        found = session.scalars(select(Person).where(col(Person.person_id) == person_id)).first()
         if found is None:
             raise NotFound(f"人员 {person_id} 不存在")
         scope = scope_of(viewer)
@@ -48,8 +50,8 @@ def person(request: Request, person_id: str, viewer: Viewer = Depends(signed_in)
         ladder = person_ladder(app, session, found)
         shown = [entry for entry in ladder if in_scope(viewer, entry["district"])]
         hidden = len(ladder) - len(shown)
-        mine = list(session.scalars(select(Project).where(Project.id.in_(
-            select(Assignment.project_id).where(Assignment.person_pk == found.id))).order_by(Project.code)))
+        mine = list(session.scalars(select(Project).where(col(Project.id).in_(
+            select(col(Assignment.project_id)).where(col(Assignment.person_pk) == found.id))).order_by(col(Project.code))))
         held = holders(session, project_ids=[p.id or 0 for p in mine])
         projects = [{"code": p.code, "name": p.name, "district": p.district or "", "current": held.get(p.id or 0) == found.id}
                     for p in mine if in_scope(viewer, p.district)]

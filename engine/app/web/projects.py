@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.app.users import Viewer
 from engine.app.web.pages import page_number, parse_day, redirect, render
@@ -87,7 +87,7 @@ def rankings_page(request: Request, on: str | None = None, viewer: Viewer = Depe
 
 
 def _project(session: Session, code: str, viewer: Viewer) -> Project:
-    project = session.scalars(select(Project).where(Project.code == code)).first()
+    project = session.scalars(select(Project).where(col(Project.code) == code)).first()
     if project is None:
         raise NotFound(f"项目 {code} 不存在")
     require_scope(viewer, project.district)
@@ -103,8 +103,8 @@ def project_page(request: Request, code: str, on: str | None = None,
     with reading(app.engine) as session:
         project = _project(session, code, viewer)
         nodes = [{"node": n, "state": node_state(app, n.planned_date, n.completed_on, day)}
-                 for n in session.scalars(select(Node).where(Node.project_id == project.id)
-                                          .order_by(Node.planned_date, Node.code))]
+                 for n in session.scalars(select(Node).where(col(Node.project_id) == project.id)
+                                          .order_by(col(Node.planned_date), col(Node.code)))]
         episodes = red_episodes(app, session, [project.id or 0], day).get(project.id or 0, [])
         history = project_history(app, session, project)
     return render(request, "project.html", project=project, nodes=nodes, episodes=episodes, day=day,

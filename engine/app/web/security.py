@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from sqlmodel import col
 
 from engine.app.users import Viewer, touch_session, viewer_for
 from engine.context import App
@@ -95,7 +96,7 @@ def check_project(app: App, viewer: Viewer, code: str) -> None:
     from engine.store.models import Project
 
     with reading(app.engine) as session:
-        found = session.execute(select(Project.id, Project.district).where(Project.code == code)).first()
+        found = session.execute(select(col(Project.id), col(Project.district)).where(col(Project.code) == code)).first()
     if found is None:
         raise NotFound(f"项目 {code} 不存在")
     require_scope(viewer, found[1])
@@ -108,8 +109,8 @@ def check_strike(app: App, viewer: Viewer, strike_id: int) -> None:
     from engine.store.models import Project, Strike
 
     with reading(app.engine) as session:
-        found = session.execute(select(Strike.id, Project.district).join(Project, Project.id == Strike.project_id)
-                                .where(Strike.id == strike_id)).first()
+        found = session.execute(select(col(Strike.id), col(Project.district)).join(Project, col(Project.id) == col(Strike.project_id))
+                                .where(col(Strike.id) == strike_id)).first()
     if found is None:
         raise NotFound(f"问责记录 #{strike_id} 不存在")
     require_scope(viewer, found[1])

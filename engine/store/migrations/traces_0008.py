@@ -17,7 +17,7 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from config.policy import Policy
 from engine.evaluation import traces
@@ -35,6 +35,7 @@ from engine.store.models import (
     Strike,
     StrikeEvent,
     TraceKind,
+    id_of,
 )
 from notifications.kinds import LADDER_KINDS, AgendaItem
 from rules.decisions import GroupingRule, LadderRule, RankRule
@@ -45,22 +46,22 @@ _CAUSES = {"豁免后重新计算等级": StatusCause.EXEMPTION, "撤销后重�
 
 def rebuild_traces(session: Session, policy: Policy, tz: dt.tzinfo) -> int:
     """Give every strike without traces its rebuilt ones; return how many strikes were rebuilt."""
-    traced = set(session.scalars(select(DecisionTrace.strike_id).distinct()))
-    strikes = [s for s in session.scalars(select(Strike).order_by(Strike.id)) if s.id not in traced]
+    traced = set(session.scalars(select(col(DecisionTrace.strike_id)).distinct()))
+    strikes = [s for s in session.scalars(select(Strike).order_by(col(Strike.id))) if s.id not in traced]
     if not strikes:
         return 0
-    fingerprint = session.scalar(select(Meta.value).where(Meta.key == "policy_fingerprint")) or policy.fingerprint()
-    persons: dict[int, str] = dict(session.execute(select(Person.id, Person.person_id)).all())
+    fingerprint = session.scalar(select(col(Meta.value)).where(col(Meta.key) == "policy_fingerprint")) or policy.fingerprint()
+    persons: dict[int, str] = dict(session.execute(select(col(Person.id), col(Person.person_id))).all())
     events: dict[int, list[StrikeEvent]] = defaultdict(list)
-    for event in session.scalars(select(StrikeEvent).order_by(StrikeEvent.id)):
+    for event in session.scalars(select(StrikeEvent).order_by(col(StrikeEvent.id))):
         events[event.strike_id].append(event)
     misses: dict[int, list[tuple[Miss, str, str]]] = defaultdict(list)
     for miss, node_code, project_code in session.execute(
-            select(Miss, Node.code, Project.code).join(Node, Node.id == Miss.node_id)
-            .join(Project, Project.id == Node.project_id).order_by(Miss.id)):
+            select(Miss, col(Node.code), col(Project.code)).join(Node, col(Node.id) == col(Miss.node_id))
+            .join(Project, col(Project.id) == col(Node.project_id)).order_by(col(Miss.id))):
         misses[miss.strike_id].append((miss, project_code, node_code))
-    notices = {n.strike_id: n.kind for n in session.scalars(select(Notice).where(Notice.kind.in_(
-        [k.value for k in LADDER_KINDS])).order_by(Notice.id)) if n.key == f"{n.kind}:{n.strike_id}"}
+    notices = {n.strike_id: n.kind for n in session.scalars(select(Notice).where(col(Notice.kind).in_(
+        [k.value for k in LADDER_KINDS])).order_by(col(Notice.id))) if n.key == f"{n.kind}:{n.strike_id}"}
     by_person: dict[int, list[Strike]] = defaultdict(list)
     for strike in session.scalars(select(Strike)):
         if strike.person_pk is not None:
@@ -167,5 +168,5 @@ def _known(items: list[str], notes: list[str]) -> tuple[AgendaItem, ...]:
 
 def _add(session: Session, strike: Strike, kind: TraceKind, trace: traces.Trace, on: dt.date,
          at: dt.datetime) -> None:
-    session.add(DecisionTrace(strike_id=strike.id, kind=kind, version=traces.TRACE_VERSION, body=traces.body(trace),
+    session.add(DecisionTrace(strike_id=id_of(strike), kind=kind, version=traces.TRACE_VERSION, body=traces.body(trace),
                               decided_on=on, decided_at=at, rebuilt=True))
