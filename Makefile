@@ -43,10 +43,12 @@ typecheck: setup
 pytest: setup
 	$(BIN)/pytest -n 2
 
-# Not part of `make test`: minutes and ~1 GB. SIZE=city|province|national (default national).
+# Not part of `make test`: minutes and ~1 GB. SIZE=city|province|national (default national);
+# DB=postgresql+psycopg://… runs every side on PostgreSQL (fresh schemas in that database).
 SIZE ?= national
+DB ?=
 bench: setup
-	$(BIN)/python scripts/bench.py --size $(SIZE)
+	$(BIN)/python scripts/bench.py --size $(SIZE) $(if $(DB),--db $(DB))
 
 clean:
 	rm -rf $(VENV) out duban.db duban.db-wal duban.db-shm

@@ -50,6 +50,9 @@ class Settings(BaseModel):
     doc_prefix: str = "吕建督"
     #: When `duban schedule` runs the daily evaluation (local time in `timezone`); reports follow it.
     daily_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    #: The whole-country agenda lists at most this many red projects and projects needing a person;
+    #: the rest are counted by district (each district's agenda lists all of its own).
+    agenda_list_limit: int = Field(default=200, ge=1)
     #: A job whose holder has not been heard of for this long is taken over by another scheduler.
     lease_minutes: int = Field(default=10, ge=1, le=24 * 60)
     delivery: DeliverySettings = DeliverySettings()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import durable.lang as dl
@@ -147,6 +147,43 @@ def _rankings(policy: Policy, decisions: list[dict[str, Any]]) -> dict[str, Rank
     return out
 
 
+def _abstract(verdicts: list[Verdict], counted: list[CountedStrike], misses: list[MissFact]) -> list[dict[str, Any]]:
+    """Verdicts with strikes named by position (``c3``: the fourth counted, ``m1``: opened by the second miss)."""
+    names = {s.ref: f"c{i}" for i, s in enumerate(counted)}
+    names.update({f"new:{m.ref}": f"m{j}" for j, m in enumerate(misses)})
+    out = []
+    for verdict in verdicts:
+        item = verdict.model_dump()
+        item["strike_ref"] = names[verdict.strike_ref]
+        item.pop("miss_ref")
+        if verdict.ranking is not None:
+            item["ranking"]["strike_ref"] = names[verdict.ranking.strike_ref]
+            item["ranking"]["counted_before"] = tuple(names[r] for r in verdict.ranking.counted_before)
+        out.append(item)
+    return out
+
+
+def _concrete(answer: list[dict[str, Any]], counted: list[CountedStrike], misses: list[MissFact],
+              fingerprint: str) -> list[Verdict]:
+    """An abstract answer for this subject's strikes and misses."""
+    def ref(name: str) -> str:
+        index = int(name[1:])
+        return counted[index].ref if name[0] == "c" else f"new:{misses[index].ref}"
+
+    out = []
+    for miss, item in zip(misses, answer, strict=True):
+        ranking = item["ranking"]
+        out.append(Verdict(
+            miss_ref=miss.ref, strike_ref=ref(item["strike_ref"]), grouping=item["grouping"], opens=item["opens"],
+            agenda=item["agenda"], policy=fingerprint,
+            ranking=None if ranking is None else Ranking(**{
+                **ranking, "strike_ref": ref(ranking["strike_ref"]),
+                "counted_before": tuple(ref(r) for r in ranking["counted_before"])})))
+    return out
+
+
+#: Distinct shapes kept per compiled policy (a national day has a few dozen).
+_MEMO_SIZE = 4096
 _COMPILED: dict[str, EscalationRules] = {}
 _SERIAL = itertools.count(1)
 
@@ -157,6 +194,7 @@ class EscalationRules:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.fingerprint = policy.fingerprint()
+        self._memo: dict[Hashable, list[dict[str, Any]]] = {}
         # Every compiled policy lives on the one process-wide host, so each needs its own name.
         self._ruleset = f"{RULESET}_{next(_SERIAL)}"
         self._host = RuleHost(_definitions(policy, self._ruleset))
@@ -183,7 +221,50 @@ class EscalationRules:
         """Decide what the subject's new misses of ``day`` mean, given its counted strikes: one verdict per miss.
 
         ``counted`` must be in ladder order; ``misses`` in (planned date, project, node) order.
+        The rules decide each distinct shape of input once (``shape_of``); equal shapes reuse the
+        answer, translated to this subject's strikes and misses.
         """
+        key = self.shape_of(day, counted, misses)
+        answer = self._memo.get(key)
+        if answer is None:
+            verdicts = self.decide_fresh(subject, day, counted, misses)
+            answer = _abstract(verdicts, counted, misses)
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[key] = answer
+        return _concrete(answer, counted, misses, self.fingerprint)
+
+    def shape_of(self, day: dt.date, counted: list[CountedStrike], misses: list[MissFact]) -> Hashable:
+        """What the rules' answer depends on, and nothing else.
+
+        The grouping rules compare planned dates (and node keys under per_node) of the misses with
+        each other and with the counted strikes', so each is replaced by which miss's it equals;
+        the rank rule counts the counted strikes detected within the window, so only their
+        detection days' distance from today matters, and only when there is a window. Strikes are
+        named by position, misses by index.
+        """
+        per_node = self.policy.strike_grouping == "per_node"
+        dates: dict[dt.date, int] = {}
+        nodes: dict[str, int] = {}
+        for miss in misses:
+            dates.setdefault(miss.planned_date, len(dates))
+            nodes.setdefault(f"{miss.project_code}|{miss.node_code}", len(nodes))
+        window = self.policy.strike_window_days
+        held = tuple((dates.get(s.planned_date, -1),
+                      nodes.get(f"{s.project_code}|{s.node_code}", -1) if per_node else 0,
+                      (day - s.detected_on).days if window is not None else 0) for s in counted)
+        new = tuple((dates[m.planned_date], nodes[f"{m.project_code}|{m.node_code}"] if per_node else 0,
+                     m.person_id is not None) for m in misses)
+        return held, new
+
+    def decide_fresh(
+        self,
+        subject: str,
+        day: dt.date,
+        counted: list[CountedStrike],
+        misses: list[MissFact],
+    ) -> list[Verdict]:
+        """Decide through a fresh durable-rules session, without the memo (what the memo is tested against)."""
         state = {"day": day.toordinal(), "counted_refs": [s.ref for s in counted],
                  "counted_days": [s.detected_on.toordinal() for s in counted], "decisions": []}
         with self._host.session(self._ruleset, subject, state) as session:

@@ -352,10 +352,13 @@ def _format(value: str) -> Any:
         raise typer.BadParameter(f"格式应为 md、html 或 docx：{value!r}") from None
 
 
-def _document(write: Any, day_text: str, fmt: str, out_path: Path | None) -> None:
+DistrictOpt = Annotated[str | None, typer.Option("--district", help="只含此片区（片区版）")]
+
+
+def _document(write: Any, day_text: str, fmt: str, out_path: Path | None, district: str | None = None) -> None:
     # Options are checked before the database is touched: a bad date is a usage error (exit 2).
     day, chosen = _iso(day_text), _format(fmt)
-    text, path = write(get_app(), day, chosen, out_path)
+    text, path = write(get_app(), day, chosen, out_path, district=district)
     if text is not None:
         sys.stdout.write(text)
     elif path is not None:
@@ -364,11 +367,12 @@ def _document(write: Any, day_text: str, fmt: str, out_path: Path | None) -> Non
 
 @app.command()
 def agenda(meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")], fmt: FormatOpt = "md",
-           out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None) -> None:
-    """生成党组会议程。"""
+           out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
+           district: DistrictOpt = None) -> None:
+    """生成党组会议程（--district：片区版，列出该片区的全部事项）。"""
     from engine.paperwork.documents import write_agenda
 
-    _document(write_agenda, meeting, fmt, out_path)
+    _document(write_agenda, meeting, fmt, out_path, district)
 
 
 @notices_app.command("render")
@@ -386,20 +390,22 @@ def notices_render(out_dir: Annotated[Path, typer.Option("--out", help="输出�
 
 @report_app.command("daily")
 def report_daily(date: Annotated[str, typer.Option("--date", help="检点日期")], fmt: FormatOpt = "md",
-                 out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印）")] = None) -> None:
+                 out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印）")] = None,
+                 district: DistrictOpt = None) -> None:
     """生成每日检点报告。"""
     from engine.paperwork.documents import write_daily
 
-    _document(write_daily, date, fmt, out_path)
+    _document(write_daily, date, fmt, out_path, district)
 
 
 @report_app.command("weekly")
 def report_weekly(week_of: Annotated[str, typer.Option("--week-of", help="该周内任一日期")], fmt: FormatOpt = "md",
-                  out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None) -> None:
+                  out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
+                  district: DistrictOpt = None) -> None:
     """生成每周通报（附进度图）。"""
     from engine.paperwork.documents import write_weekly
 
-    _document(write_weekly, week_of, fmt, out_path)
+    _document(write_weekly, week_of, fmt, out_path, district)
 
 
 @app.command()

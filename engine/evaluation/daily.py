@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -27,7 +27,17 @@ from engine.errors import Refused
 from engine.evaluation.levels import as_counted, ladder_key, rederive, status_moved
 from engine.evaluation.traces import TRACE_VERSION
 from engine.record.holders import assignment_history, holder_on
-from engine.store.db import allocate_ids, bulk_insert, chunks, transaction
+from engine.store.db import (
+    allocate_ids,
+    as_date,
+    bulk_insert,
+    chunks,
+    driver_execute,
+    driver_rows,
+    fetch,
+    id_list,
+    transaction,
+)
 from engine.store.models import (
     Deadline,
     DeadlineStatus,
@@ -138,13 +148,15 @@ def _evaluate_day(app: App, day: dt.date, run_id: str, result: RunResult) -> boo
             if last is not None and day != last + dt.timedelta(days=1):
                 return None
             now = app.now()
-            claim = EvaluationDay(day=day, run_id=run_id, actor=app.actor, started_at=now, finished_at=now)
-            session.add(claim)
-            session.flush()  # the claim: a second run on the same day blocks or fails here
+            days = table_of(EvaluationDay)
+            connection = session.connection()
+            # The claim: a second run on the same day blocks or fails here (unique day).
+            claim = connection.execute(insert(days).values(day=day, run_id=run_id, actor=app.actor, started_at=now,
+                                                           finished_at=now, misses=0, new_strikes=0, joined=0,
+                                                           warnings=0).returning(days.c.id)).scalar_one()
             new_ids, misses = _decide_day(app, session, day)
-            claim.misses, claim.new_strikes = misses, len(new_ids)
-            claim.finished_at = app.now()
-            session.add(claim)
+            connection.execute(update(days).where(days.c.id == claim)
+                               .values(misses=misses, new_strikes=len(new_ids), finished_at=app.now()))
     except IntegrityError:
         return None
     result.new_strikes.extend(new_ids)
@@ -153,15 +165,13 @@ def _evaluate_day(app: App, day: dt.date, run_id: str, result: RunResult) -> boo
 
 
 def _due_deadlines(session: Session, cutoff: dt.date) -> list[_Due]:
-    rows = session.execute(
-        select(col(Deadline.id), col(Deadline.planned_date), col(Node.id), col(Node.code), col(Node.completed_on),
-               col(Project.id), col(Project.code), col(Project.status))
-        .join(Node, col(Node.id) == col(Deadline.node_id))
-        .join(Project, col(Project.id) == col(Node.project_id))
-        .where(col(Deadline.status) == DeadlineStatus.OPEN, col(Deadline.planned_date) <= cutoff)
-    ).all()
-    # Sorted here, not in SQL: code order must not depend on the database's collation.
-    return sorted((_Due(*row) for row in rows), key=lambda d: (d.planned_date, d.project_code, d.node_code))
+    # Thousands of rows a day: through the driver (see db.driver_rows), the index on (status, planned_date).
+    rows = driver_rows(session, (
+        "SELECT d.id, d.planned_date, n.id, n.code, n.completed_on, p.id, p.code, p.status FROM deadline d "
+        "JOIN node n ON n.id = d.node_id JOIN project p ON p.id = n.project_id "
+        "WHERE d.status = ? AND d.planned_date <= ?"), (DeadlineStatus.OPEN.value, cutoff.isoformat()))
+    return [_Due(deadline_id, as_date(planned) or cutoff, node_id, node_code, as_date(completed), project_id, code,
+                 status) for deadline_id, planned, node_id, node_code, completed, project_id, code, status in rows]
 
 
 def _responsible(session: Session, dues: list[_Due]) -> None:
@@ -184,11 +194,13 @@ def _decide_day(app: App, session: Session, day: dt.date) -> tuple[list[int], in
             met.append(due.deadline_id)
         else:
             missed.append(due)
+    # Sorted here, not in SQL: code order must not depend on the database's collation.
+    missed.sort(key=lambda d: (d.planned_date, d.project_code, d.node_code))
     for ids, status in ((met, DeadlineStatus.MET), (skipped, DeadlineStatus.SKIPPED),
                         ([d.deadline_id for d in missed], DeadlineStatus.MISSED)):
-        for chunk in chunks(ids):
-            session.execute(update(Deadline).where(col(Deadline.id).in_(chunk))
-                            .values(status=status, closed_on=day))
+        for chunk in chunks(ids, 1000):
+            driver_execute(session, f"UPDATE deadline SET status = ?, closed_on = ? WHERE id IN ({id_list(chunk)})",
+                           (status.value, day.isoformat()))
     if not missed:
         return [], 0
     _responsible(session, missed)
@@ -215,7 +227,7 @@ def _held_strikes(session: Session, person_pks: list[int]) -> dict[int, list[_He
     """Each person's counted strikes in ladder order (plain rows: no ORM objects on the hot path)."""
     found: dict[int, list[_Held]] = {pk: [] for pk in person_pks}
     for chunk in chunks(person_pks):
-        for pk, *values in session.execute(select(col(Strike.person_pk), *_HELD_COLUMNS).where(
+        for pk, *values in fetch(session, select(col(Strike.person_pk), *_HELD_COLUMNS).where(
                 col(Strike.person_pk).in_(chunk), col(Strike.status) == StrikeStatus.COUNTED)):
             found[pk].append(_Held(*values))
     for held in found.values():
@@ -331,8 +343,8 @@ def _trace_body(app: App, kind: TraceKind, verdict: Verdict, refs: dict[str, int
 
 
 def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due]) -> list[int]:
-    person_ids: dict[int, str] = dict(session.execute(select(col(Person.id), col(Person.person_id)).where(
-        col(Person.id).in_({d.person_pk for d in missed if d.person_pk is not None}))).all())
+    person_ids: dict[int, str] = dict(fetch(session, select(col(Person.id), col(Person.person_id)).where(
+        col(Person.id).in_({d.person_pk for d in missed if d.person_pk is not None}))))
     by_subject: dict[tuple[str, int], list[_Due]] = defaultdict(list)
     for due in missed:  # already in (planned date, project, node) order
         key = ("person", due.person_pk) if due.person_pk is not None else ("project", due.project_id)

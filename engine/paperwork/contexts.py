@@ -239,9 +239,9 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
     asked = {id_of(s): s for chunk in chunks(sorted({r[0] for r in requested}))
              for s in session.scalars(select(Strike).where(col(Strike.id).in_(chunk)))}
     statuses = _person_statuses(app, session)
-    holders = responsible_on(session, meeting)
     active = list(session.scalars(select(Project).where(col(Project.status) == ProjectStatus.ACTIVE,
                                                         *_in_district(district)).order_by(col(Project.code))))
+    holders = responsible_on(session, meeting, None if district is None else [id_of(p) for p in active])
     persons = _persons(session, [*(s.person_pk for s in pending), *(s.person_pk for s in asked.values()),
                                  *(holders.get(p.id or 0) for p in active)])
     requests = []
@@ -266,6 +266,10 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
         else:
             continue
         needs.append({"project_code": project.code, "project_name": project.name, "reason": reason})
+    red = red_projects(app, session, meeting, district)
+    # A whole-country agenda names the first projects and counts the rest by district: the
+    # district editions (duban agenda --district) list all of theirs.
+    limit = None if district is not None else app.settings.agenda_list_limit
     return {
         "kind": Kind.MEETING_AGENDA.value,
         "meta": {"title": _scoped_title(f"{app.settings.issuer}党组会议议程（{meeting.year}年{meeting.month}月{meeting.day}日）",
@@ -273,9 +277,22 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
                  "issuer": app.settings.issuer, "doc_number": None, "recipient": None,
                  "signature": app.settings.office, "date": meeting, "draft": False},
         "meeting": meeting, "previous": previous, **items, "exemption_requests": requests,
-        "needs_person": needs, "red_projects": red_projects(app, session, meeting, district),
+        "needs_person": needs[:limit], "needs_person_total": len(needs),
+        "red_projects": red[:limit], "red_projects_total": len(red),
+        "by_district": _by_district(red, needs, {p.code: p.district for p in active}),
         "figures": _figures(figures(session, app.policy, meeting, district)), "district": district,
     }
+
+
+def _by_district(red: list[dict[str, Any]], needs: list[dict[str, Any]],
+                 district_of: dict[str, str | None]) -> list[dict[str, Any]]:
+    """Red projects and projects needing a person, counted by district (the whole-country agenda's summary)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for project in red:
+        counts[project["district"] or "（未填）"][0] += 1
+    for project in needs:
+        counts[district_of.get(project["project_code"]) or "（未填）"][1] += 1
+    return [{"district": name, "red": n_red, "needs_person": n_needs} for name, (n_red, n_needs) in sorted(counts.items())]
 
 
 def _section(trace: traces.Trace) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, insert, select
 from sqlmodel import Session, col
 
 from engine.store.models import (
@@ -81,7 +81,8 @@ def seal(session: Session, marks: dict[str, int], now: dt.datetime) -> int:
     """Seal the rows this transaction added to each table; return how many entries were written."""
     now_marks = high_water(session)
     prev: str | None = None
-    written = 0
+    entries: list[dict[str, Any]] = []
+    at = now.astimezone(dt.UTC)
     for name, (table, columns) in SEALED.items():
         first, last = marks[name] + 1, now_marks[name]
         if last < first:
@@ -90,9 +91,15 @@ def seal(session: Session, marks: dict[str, int], now: dt.datetime) -> int:
         if rows:
             if prev is None:
                 prev = session.execute(select(col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)).scalar()
-            prev = _append(session, name, first, last, rows, digest, now, prev or GENESIS)
-            written += 1
-    return written
+                prev = prev or GENESIS
+            entry_hash = _entry_hash(prev, name, first, last, rows, digest, at)
+            entries.append({"table_name": name, "first_id": first, "last_id": last, "rows": rows, "digest": digest,
+                            "recorded_at": at, "prev_hash": prev, "hash": entry_hash})
+            prev = entry_hash
+    connection = session.connection()
+    for entry in entries:  # one by one, in chain order: the ids must follow the chain on every backend
+        connection.execute(insert(table_of(AuditEntry)).values(**entry))
+    return len(entries)
 
 
 def adopt(session: Session, now: dt.datetime) -> int:
@@ -161,17 +168,6 @@ def _digest(session: Session, table: Table, columns: tuple[str, ...], first: int
 def _entry_hash(prev: str, table: str, first: int, last: int, rows: int, digest: str, at: dt.datetime) -> str:
     text = f"{prev}|{table}|{first}|{last}|{rows}|{digest}|{at.astimezone(dt.UTC).isoformat()}"
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _append(session: Session, table: str, first: int, last: int, rows: int, digest: str, at: dt.datetime,
-            prev: str) -> str:
-    """Add one entry after ``prev``; return its hash (the next entry's prev)."""
-    at = at.astimezone(dt.UTC)
-    entry_hash = _entry_hash(prev, table, first, last, rows, digest, at)
-    session.add(AuditEntry(table_name=table, first_id=first, last_id=last, rows=rows, digest=digest,
-                           recorded_at=at, prev_hash=prev, hash=entry_hash))
-    session.flush()
-    return entry_hash
 
 
 # ------------------------------------------------------------------------------------------ verify

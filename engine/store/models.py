@@ -190,6 +190,9 @@ class Person(SQLModel, table=True):
 class Project(SQLModel, table=True):
     """One community's renovation."""
 
+    # A district's agenda, report and board read its own projects through this index.
+    __table_args__ = (Index("ix_project_district", "district"),)
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(index=True, unique=True, max_length=64)
     name: str = Field(max_length=200)
@@ -276,6 +279,7 @@ class Strike(SQLModel, table=True):
     __table_args__ = (
         Index("ix_strike_person_status", "person_pk", "status"),
         Index("ix_strike_detected", "detected_on"),
+        Index("ix_strike_project", "project_id"),  # a district's strikes, a project's strikes
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -145,3 +146,49 @@ def test_an_empty_first_session_of_a_fresh_ruleset_does_not_crash_the_process() 
             "assert r.derive_levels('person:P2', []) == []; print('alive')")
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (child.returncode, child.stdout.strip()) == (0, "alive"), child.stderr
+
+
+counted_strike = st.tuples(st.integers(0, 20), st.integers(0, 6), st.sampled_from(["A|N1", "A|N2", "B|N1", "C|N7"]))
+new_miss = st.tuples(st.integers(0, 6), st.sampled_from(["A|N1", "A|N2", "B|N1", "C|N7", "D|N3"]), st.booleans())
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.lists(counted_strike, max_size=5), st.lists(new_miss, min_size=1, max_size=4,
+                                                                        unique_by=lambda m: (m[0], m[1]))),
+                min_size=2, max_size=12),
+       st.sampled_from(["per_due_date", "per_node"]), st.sampled_from([None, 3, 10]))
+def test_the_memoised_answer_is_a_fresh_sessions_answer(cases: list[tuple[list[Any], list[Any]]], grouping: str,
+                                                        window: int | None) -> None:
+    policy = BASE.model_copy(update={"strike_grouping": grouping, "strike_window_days": window})
+    rules = EscalationRules(policy)  # a memo of its own: hits come only from these cases
+    day = DAY0 + dt.timedelta(days=30)
+    for n, (held, new) in enumerate(cases):
+        counted = ladder_order([CountedStrike(ref=f"s{n}-{i}", planned_date=DAY0 + dt.timedelta(days=planned),
+                                              detected_on=day - dt.timedelta(days=1 + ago),
+                                              project_code=key.split("|")[0], node_code=key.split("|")[1])
+                                for i, (ago, planned, key) in enumerate(held)])
+        misses = sorted((MissFact(ref=f"{n}.{j}", project_code=key.split("|")[0], node_code=key.split("|")[1],
+                                  planned_date=DAY0 + dt.timedelta(days=planned), person_id="P1" if person else None)
+                         for j, (planned, key, person) in enumerate(new)),
+                        key=lambda f: (f.planned_date, f.project_code, f.node_code))
+        if any(m.person_id is None for m in misses):
+            counted = []  # a project with nobody responsible has no counted strikes
+            misses = [m.model_copy(update={"person_id": None}) for m in misses]
+        memoised = rules.decide_misses(f"person:P{n}", day, counted, misses)
+        fresh = rules.decide_fresh(f"person:P{n}", day, counted, misses)
+        assert memoised == fresh
+    assert len(rules._memo) <= len(cases)
+
+
+def test_equal_shapes_are_decided_once() -> None:
+    rules = EscalationRules(BASE)
+    day = DAY0 + dt.timedelta(days=10)
+    for i in range(200):  # 200 persons with one earlier strike and one new miss: one shape
+        counted = [CountedStrike(ref=f"s{i}", planned_date=DAY0, detected_on=DAY0 + dt.timedelta(days=1),
+                                 project_code=f"X{i}", node_code="N1")]
+        [verdict] = rules.decide_misses(f"person:{i}", day, counted, [MissFact(
+            ref="0", project_code=f"Y{i}", node_code="N2", planned_date=DAY0 + dt.timedelta(days=i % 3 + 2),
+            person_id=str(i))])
+        assert verdict.ranking is not None and verdict.ranking.counted_before == (f"s{i}",)
+        assert verdict.strike_ref == "new:0" and verdict.ranking.level == 2
+    assert len(rules._memo) == 1
