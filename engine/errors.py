@@ -8,13 +8,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Problem:
-    """Where a problem of the user's input is and what it is (a ledger cell, a file, a sheet)."""
+    """Where a problem of the user's input is and what it is (a ledger cell, a file, a sheet).
+
+    ``row`` is the row number as Excel shows it (or the CSV line); ``column`` the header as written;
+    ``letter`` the column's letter in a workbook.
+    """
 
     where: str
     row: int | None
     column: str | None
     value: str | None
     reason: str
+    letter: str | None = None
 
 
 class Refused(Exception):

@@ -33,6 +33,7 @@ export_app = typer.Typer(no_args_is_help=True, help="导出数据。")
 audit_app = typer.Typer(no_args_is_help=True, help="记录在案：校验、导出防篡改审计链。")
 outbox_app = typer.Typer(help="发件箱：待发送、已发送、发送失败的消息。", invoke_without_command=True)
 user_app = typer.Typer(no_args_is_help=True, help="网页账号：新增、列出、改密码、停用。")
+complaint_app = typer.Typer(no_args_is_help=True, help="12345 工单：关联到项目。")
 app.add_typer(import_app, name="import")
 app.add_typer(node_app, name="node")
 app.add_typer(project_app, name="project")
@@ -44,6 +45,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(export_app, name="export")
 app.add_typer(user_app, name="user")
+app.add_typer(complaint_app, name="complaint")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -147,6 +149,53 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if err.is_terminal:
             self._bar.stop()
+
+
+@import_app.command("complaints")
+def import_complaints_cmd(path: Annotated[Path, typer.Argument(help="12345 工单导出（.xlsx 或 .csv）")]) -> None:
+    """导入 12345 市长热线工单（全部成功或全部不变；重复导入同一文件不会重复记录）。"""
+    from engine.complaints import import_complaints
+
+    result = import_complaints(get_app(), path)
+    parts = [f"{label} {value} 条" for label, value in (("新增工单", result.added), ("更新工单", result.updated),
+                                                       ("关联到项目", result.linked)) if value]
+    out.print(f"已导入 {path}：" + ("，".join(parts) if parts else "没有变化"))
+    if result.unmatched:
+        out.print(f"未能关联项目的工单 {len(result.unmatched)} 条：duban complaints --unmatched 查看，"
+                  "duban complaint link 工单编号 项目编号 人工关联")
+
+
+@app.command()
+def complaints(unmatched: Annotated[bool, typer.Option("--unmatched", help="只列出未关联项目的工单")] = False,
+               project: Annotated[str | None, typer.Option("--project", help="只列出此项目的工单")] = None,
+               as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出 12345 工单（关联的项目、办理时限、是否逾期）。"""
+    from engine.complaints.views import listing
+
+    application = get_app()
+    with reading(application.engine) as session:
+        data = listing(session, application.settings.tz, application.today(), unmatched, project)
+    if as_json:
+        _print_json(data)
+        return
+    table = Table("工单编号", "受理时间", "项目", "办理时限", "办结时间", "逾期天数", "满意度", "地址/小区", "说明")
+    for c in data:
+        table.add_row(c["order_no"], c["received_at"][:16], c["project_code"] or "（未关联）", c["due_at"][:16],
+                      (c["closed_at"] or "")[:16], str(c["overdue_days"] or ""), c["satisfaction"] or "",
+                      c["place"] or "", application.wording.word("complaint_link", c["link"]) if c["link"]
+                      else c["link_note"] or "")
+    out.print(table)
+
+
+@complaint_app.command("link")
+def complaint_link(order_no: Annotated[str, typer.Argument(help="工单编号")],
+                   project: Annotated[str, typer.Argument(help="项目编号")],
+                   reason: Annotated[str | None, typer.Option("--reason", help="关联的依据")] = None) -> None:
+    """把 12345 工单人工关联到项目（记录在案）。"""
+    from engine.complaints import link_complaint
+
+    changed = link_complaint(get_app(), order_no, project, reason)
+    out.print(f"工单 {order_no} 已关联到项目 {project}" if changed else f"工单 {order_no} 已关联到项目 {project}，没有变化")
 
 
 @node_app.command("complete")
@@ -408,6 +457,20 @@ def report_weekly(week_of: Annotated[str, typer.Option("--week-of", help="该周
     _document(write_weekly, week_of, fmt, out_path, district)
 
 
+@report_app.command("progress")
+def report_progress(date: Annotated[str, typer.Option("--date", help="截至日期")],
+                    out_path: Annotated[Path | None, typer.Option("--out", help="输出 .xlsx 文件（默认写入 out/）")] = None,
+                    district: DistrictOpt = None) -> None:
+    """导出上报省、部的进度表（.xlsx：分片区进度与合计，片区、施工单位、负责人排名）。"""
+    from engine.paperwork.documents import write_progress_tables
+
+    day = _iso(date)
+    assert day is not None
+    if out_path is not None and out_path.suffix.lower() != ".xlsx":
+        raise typer.BadParameter(f"进度表是 Excel 文件，--out 应以 .xlsx 结尾：{out_path}")
+    out.print(f"已写入 {write_progress_tables(get_app(), day, out_path, district)}")
+
+
 @app.command()
 def schedule(once: Annotated[bool, typer.Option("--once", help="补跑到期任务后即退出（不常驻）")] = False) -> None:
     """常驻运行调度：每天定时评估、生成检点、通报与议程；先补跑错过的日期。"""
@@ -441,26 +504,27 @@ def outbox_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--jso
     """列出发件箱（不带子命令时）。"""
     if ctx.invoked_subcommand is not None:
         return
-    from engine.delivery.outbox import listing
+    from engine.delivery.outbox import listing, next_attempt_note
 
-    data = listing(get_app())
+    application = get_app()
+    data = listing(application)
     if as_json:
         _print_json(data)
         return
-    table = Table("编号", "渠道", "收件人", "主题", "状态", "尝试次数", "错误", "发送时间")
+    table = Table("编号", "渠道", "收件人", "主题", "状态", "尝试次数", "错误", "下次尝试", "发送时间")
     for r in data:
-        table.add_row(str(r["id"]), r["channel"], r["recipient"], r["subject"], r["status"], str(r["attempts"]),
-                      r["last_error"] or "", r["sent_at"] or "")
+        table.add_row(str(r["id"]), r["channel"], r["recipient"], r["subject"],
+                      application.wording.word("outbox_status", r["status"]), str(r["attempts"]),
+                      r["last_error"] or "", next_attempt_note(r), r["sent_at"] or "")
     out.print(table)
 
 
 @outbox_app.command("retry")
 def outbox_retry() -> None:
     """立即重发发送失败的消息。"""
-    from engine.delivery.outbox import retry
+    from engine.delivery.outbox import retry, summary
 
-    counts = retry(get_app())
-    out.print(f"重发：成功 {counts['sent']} 条，失败 {counts['failed']} 条")
+    out.print(f"重发：{summary(retry(get_app()))}")
 
 
 @db_app.command("copy")
@@ -554,9 +618,9 @@ def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备
 def deliver() -> None:
     """发送发件箱中到期的消息（失败的按退避时间重试）。"""
     from engine.delivery.outbox import deliver as send
+    from engine.delivery.outbox import summary
 
-    counts = send(get_app())
-    out.print(f"发送：成功 {counts['sent']} 条，失败 {counts['failed']} 条")
+    out.print(f"发送：{summary(send(get_app()))}")
 
 
 def _password(from_stdin: bool) -> str:
@@ -683,6 +747,9 @@ def run(argv: list[str]) -> int:
     """Run one command and return its exit code: refusals print one line per problem, never a trace."""
     _state.db = _state.config = None
     _state.app = None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():  # the width asked for now, not the one at import (one process may run many commands)
+        out.width = err.width = int(columns)
     try:
         app(args=argv, prog_name="duban")  # standalone: usage errors exit 2 through SystemExit
     except SystemExit as exc:

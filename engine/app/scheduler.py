@@ -1,6 +1,7 @@
 """`duban schedule`: the daily jobs, run once per business date across every process.
 
-APScheduler only wakes the process up; which process does a job, and that it is done once,
+APScheduler only wakes the process up (at the daily time, and every minute to send what the
+outbox held back for a robot's pace or block); which process does a job, and that it is done once,
 is decided by the database: a `job_run` row per (job, business date) claimed with
 INSERT … ON CONFLICT DO NOTHING RETURNING, and taken over by compare-and-swap when its holder
 stopped sending heartbeats (a lease). Started late, the scheduler first catches up every
@@ -32,6 +33,8 @@ from engine.store.models import EvaluationDay, JobRun, JobStatus, table_of
 
 log = logging.getLogger("duban.scheduler")
 JOBS = ("evaluate", "daily_report", "weekly_bulletin", "agenda", "notices")
+#: Between the daily runs, the outbox is looked at this often (what a robot's pace or block held back).
+DELIVER_EVERY_MINUTES = 1
 
 
 class Stopped(Exception):
@@ -201,15 +204,15 @@ def tick(app: App, stop: threading.Event, now: dt.datetime | None = None, holder
             finish(app, run_id, JobStatus.DONE, detail)
             _log(job, day, "done", started, detail)
             ran += 1
-    _deliver(app, holder)
+    _deliver(app, holder, stop)
     return ran
 
 
-def _deliver(app: App, holder: str) -> None:
+def _deliver(app: App, holder: str, stop: threading.Event | None = None) -> None:
     from engine.delivery.outbox import deliver
 
     started = time.monotonic()
-    counts = deliver(app, holder)
+    counts = deliver(app, holder, stop=stop)
     if counts["sent"] or counts["failed"]:
         log.info(json.dumps({"event": "deliver", "duration_s": round(time.monotonic() - started, 3), **counts}))
 
@@ -223,6 +226,7 @@ def serve(app: App, once: bool = False) -> None:
     """Catch up, then run the daily jobs at the configured time until SIGTERM or Ctrl-C."""
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
 
     stop = threading.Event()
     holder = holder_id()
@@ -248,6 +252,10 @@ def serve(app: App, once: bool = False) -> None:
     scheduler.add_job(tick, CronTrigger(hour=hour, minute=minute, timezone=app.settings.tz), args=[app, stop],
                       kwargs={"holder": holder}, id="daily", coalesce=True, max_instances=1,
                       misfire_grace_time=12 * 3600)
+    # Messages held back by a robot's pace or block go as soon as they may, not at tomorrow's run;
+    # with nothing due this is one indexed query a minute.
+    scheduler.add_job(_deliver, IntervalTrigger(minutes=DELIVER_EVERY_MINUTES, timezone=app.settings.tz),
+                      args=[app, holder], kwargs={"stop": stop}, id="deliver", coalesce=True, max_instances=1)
     scheduler.start()
     log.info(json.dumps({"event": "stopped", "holder": holder}))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Container, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,13 +18,16 @@ from sqlmodel import Session, col
 from config.policy import PersonStatus
 from engine.context import App
 from engine.ledger.dates import parse_date, parse_iso
-from engine.ledger.read import TABLES, Problems, Row, Table
+from engine.ledger.read import Problems, Row, Table
 from engine.record.holders import holder_of
 from engine.store.models import (
+    Node,
     Person,
+    Project,
     ProjectStatus,
     Strike,
     StrikeStatus,
+    table_of,
 )
 
 STATUS_WORDS = {
@@ -38,12 +41,32 @@ STATUS_WORDS = {
 _MAX_CELL = 2000
 
 
+def _limits() -> dict[str, int]:
+    """The longest text each column may hold: the database's own column lengths (PostgreSQL enforces them)."""
+    person, project, node = table_of(Person).c, table_of(Project).c, table_of(Node).c
+    columns = {"person_id": person.person_id, "unit": person.unit, "phone": person.phone, "email": person.email,
+               "project_code": project.code, "district": project.district, "phase": project.phase,
+               "batch": project.batch, "contractor": project.contractor, "responsible_person_id": person.person_id,
+               "node_code": node.code, "name": node.name, "project_name": project.name, "person_name": person.name,
+               "node_name": node.name}
+    return {key: int(getattr(column.type, "length", None) or _MAX_CELL) for key, column in columns.items()}
+
+
+#: Longest text per ledger column (a longer cell is refused with its place, never left to the database).
+LIMITS = _limits()
+_CODE, _NAME = LIMITS["node_code"], LIMITS["name"]
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass
 class PersonIn:
-    """A validated person row."""
+    """A validated person row.
+
+    ``stated`` names the fields the ledger says something about (None: all of them); a person
+    named on a combined sheet states only what its row gives, and keeps the rest (an e-mail, say).
+    """
 
     person_id: str
     name: str
@@ -51,13 +74,19 @@ class PersonIn:
     phone: str | None
     email: str | None
     extra: dict[str, Any]
+    row: int = 0
+    stated: frozenset[str] | None = None
 
 
 @dataclass
 class ProjectIn:
-    """A validated project row."""
+    """A validated project row, with the table and row it came from (to place a problem of it).
 
-    row: int
+    ``stated`` names the fields its table has columns for (None: all of them).
+    """
+
+    table: Table
+    source: Row
     code: str
     name: str
     district: str | None
@@ -68,6 +97,12 @@ class ProjectIn:
     contractor: str | None
     households: int | None
     extra: dict[str, Any]
+    stated: frozenset[str] | None = field(default=None)
+
+    @property
+    def row(self) -> int:
+        """Return the row number it was read from."""
+        return self.source.number
 
 
 @dataclass
@@ -83,56 +118,51 @@ class NodeIn:
     extra: dict[str, Any]
 
 
-def _text(table: Table, row: Row, key: str, problems: Problems, required: bool = False) -> str | None:
+def text_of(table: Table, row: Row, key: str, problems: Problems, required: bool = False) -> str | None:
+    """Return a cell as text, or None (empty, or a problem recorded: too long, control characters)."""
     value = row.values.get(key)
-    label = _label(table.name, key)
     if value is None:
         if required:
-            problems.add(table, row.number, label, None, "必填项为空")
+            problems.cell(table, row, key, None, "必填项为空")
         return None
     if isinstance(value, dt.datetime | dt.date):
         value = value.isoformat()
     if isinstance(value, float):
         value = repr(value)
     text = str(value)
-    if len(text) > _MAX_CELL:
-        problems.add(table, row.number, label, text, f"内容过长（{len(text)} 字符，最多 {_MAX_CELL}）")
+    limit = LIMITS.get(key, _MAX_CELL)
+    if len(text) > limit:
+        problems.cell(table, row, key, text, f"内容过长（{len(text)} 字符，最多 {limit}）")
         return None
     if _CONTROL.search(text):
-        problems.add(table, row.number, label, text.encode("unicode_escape").decode(), "含有控制字符")
+        problems.cell(table, row, key, text.encode("unicode_escape").decode(), "含有控制字符")
         return None
     return text
 
-
-def _label(table: str, key: str) -> str:
-    for column in TABLES[table][1]:
-        if column.key == key:
-            return column.chinese
-    return key
 
 
 def _date(table: Table, row: Row, key: str, problems: Problems, required: bool = False) -> dt.date | None:
     value = row.values.get(key)
     if value is None:
         if required:
-            problems.add(table, row.number, _label(table.name, key), None, "必填项为空")
+            problems.cell(table, row, key, None, "必填项为空")
         return None
     try:
-        return parse_date(value)
+        return parse_date(value, table.year)
     except ValueError as exc:
-        problems.add(table, row.number, _label(table.name, key), value, str(exc))
+        problems.cell(table, row, key, value, str(exc))
         return None
 
 
-def _unique(table: Table, items: Iterable[tuple[int, str]], column: str, problems: Problems) -> set[str]:
+def _unique(table: Table, items: Iterable[tuple[Row, str]], key: str, problems: Problems) -> set[str]:
     first: dict[str, int] = {}
     duplicated: set[str] = set()
-    for number, code in items:
+    for row, code in items:
         if code in first:
-            problems.add(table, number, column, code, f"编号重复（第 {first[code]} 行已有）")
+            problems.cell(table, row, key, code, f"编号重复（第 {first[code]} 行已有）")
             duplicated.add(code)
         else:
-            first[code] = number
+            first[code] = row.number
     return duplicated
 
 
@@ -140,94 +170,111 @@ def validate_persons(table: Table, problems: Problems) -> list[PersonIn]:
     """Validate the persons table."""
     out, seen = [], []
     for row in table.rows:
-        person_id = _text(table, row, "person_id", problems, True)
-        name = _text(table, row, "name", problems, True)
-        unit = _text(table, row, "unit", problems)
-        phone = _text(table, row, "phone", problems)
-        email = _text(table, row, "email", problems)
+        person_id = text_of(table, row, "person_id", problems, True)
+        name = text_of(table, row, "name", problems, True)
+        unit = text_of(table, row, "unit", problems)
+        phone = text_of(table, row, "phone", problems)
+        email = text_of(table, row, "email", problems)
         if email is not None and ("@" not in email or " " in email):
-            problems.add(table, row.number, "邮箱", email, "不是有效的电子邮箱地址")
+            problems.cell(table, row, "email", email, "不是有效的电子邮箱地址")
         if person_id is not None:
-            seen.append((row.number, person_id))
+            seen.append((row, person_id))
         if person_id and name:
-            out.append(PersonIn(person_id, name, unit, phone, email, row.extra))
-    _unique(table, seen, "人员编号", problems)
+            out.append(PersonIn(person_id, name, unit, phone, email, row.extra, row.number))
+    _unique(table, seen, "person_id", problems)
     return out
 
 
-def validate_projects(table: Table, problems: Problems) -> list[ProjectIn]:
-    """Validate the projects table."""
+def validate_projects(table: Table, problems: Problems, stated: frozenset[str] | None = None) -> list[ProjectIn]:
+    """Validate the projects table (``stated``: the fields it may change, None for all)."""
     out, seen = [], []
     for row in table.rows:
-        code = _text(table, row, "project_code", problems, True)
-        name = _text(table, row, "name", problems, True)
-        status_text = _text(table, row, "status", problems)
+        code = text_of(table, row, "project_code", problems, True)
+        name = text_of(table, row, "name", problems, True)
+        status_text = text_of(table, row, "status", problems)
         status = None
         if status_text is not None:
             status = STATUS_WORDS.get(status_text.lower())
             if status is None:
-                problems.add(table, row.number, "状态", status_text, "应为 储备/在建/完工/取消（或 reserve/active/completed/cancelled）")
+                problems.cell(table, row, "status", status_text, "应为 储备/在建/完工/取消（或 reserve/active/completed/cancelled）")
         households = None
         raw = row.values.get("households")
         if raw is not None:
             if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip().isdigit():
-                problems.add(table, row.number, "户数", raw, "应为不小于 0 的整数")
+                problems.cell(table, row, "households", raw, "应为不小于 0 的整数")
             else:
                 households = int(str(raw).strip())
-        fields = {k: _text(table, row, k, problems) for k in ("district", "phase", "batch", "contractor")}
-        responsible = _text(table, row, "responsible_person_id", problems)
+        fields = {k: text_of(table, row, k, problems) for k in ("district", "phase", "batch", "contractor")}
+        responsible = text_of(table, row, "responsible_person_id", problems)
         if code is not None:
-            seen.append((row.number, code))
+            seen.append((row, code))
         if code and name:
-            out.append(ProjectIn(row.number, code, name, fields["district"], fields["phase"], fields["batch"],
-                                 status, responsible, fields["contractor"], households, row.extra))
-    _unique(table, seen, "项目编号", problems)
+            out.append(ProjectIn(table, row, code, name, fields["district"], fields["phase"], fields["batch"],
+                                 status, responsible, fields["contractor"], households, row.extra, stated))
+    _unique(table, seen, "project_code", problems)
     return out
 
 
-def validate_nodes(table: Table, problems: Problems, today: dt.date, known_projects: Container[str]) -> Iterator[NodeIn]:
+def validate_nodes(table: Table, problems: Problems, today: dt.date, known_projects: Container[str],
+                   elsewhere: dict[str, str] | None = None) -> Iterator[NodeIn]:
     """Check the nodes table row by row, yielding the good rows as they are read.
 
     A ledger of millions of nodes streams through here: per row only a key for the duplicate
-    check is kept. The plain case (text cells, ISO dates) takes a short path.
+    check is kept. The plain case (text cells, ISO dates) takes a short path. ``elsewhere`` holds
+    the nodes of other sheets (key ``node_key``, where it is): one of them again is a duplicate.
     """
     seen: dict[str, int] = {}
+    others: list[str] = []
+    for index, (key, where) in enumerate((elsewhere or {}).items()):
+        seen[key] = -1 - index  # a row number no row has: the duplicate check stays one lookup
+        others.append(where)
+    # On a combined sheet without 节点编号 the node's name is its code: a repeated name is the problem.
+    by_name = table.place("node_code") == table.place("name")
     for row in table.rows:
         values = row.values
         project_code, code, name = values.get("project_code"), values.get("node_code"), values.get("name")
         planned_raw, completed_raw = values.get("planned_date"), values.get("completed_on")
         if not (type(project_code) is str and type(code) is str and type(name) is str
-                and _plain_text(project_code) and _plain_text(code) and _plain_text(name)):
-            project_code = _text(table, row, "project_code", problems, True)
-            code = _text(table, row, "node_code", problems, True)
-            name = _text(table, row, "name", problems, True)
+                and _plain_text(project_code, _CODE) and _plain_text(code, _CODE) and _plain_text(name, _NAME)):
+            project_code = text_of(table, row, "project_code", problems, True)
+            code = text_of(table, row, "node_code", problems, not by_name)  # by name: one cell, one problem
+            name = text_of(table, row, "name", problems, True)
         planned = parse_iso(planned_raw) or _date(table, row, "planned_date", problems, True)
         completed = None
         if completed_raw is not None:
             completed = parse_iso(completed_raw) or _date(table, row, "completed_on", problems)
         if completed is not None and completed > today:
-            problems.add(table, row.number, "实际完成日期", completed_raw, f"完成日期晚于今天（{today.isoformat()}）")
+            problems.cell(table, row, "completed_on", completed_raw, f"完成日期晚于今天（{today.isoformat()}）")
             continue
         if project_code is None or code is None:
             continue
-        key = f"{project_code}\x1f{code}"
+        key = f"{project_code}\x1f{code}"  # node_key(), written out: this line runs once per node
         first = seen.setdefault(key, row.number)
         if first != row.number:
-            problems.add(table, row.number, "节点编号", f"{project_code} / {code}", f"编号重复（第 {first} 行已有）")
+            where = f"第 {first} 行" if first > 0 else others[-1 - first]
+            reason = (f"同一项目的节点名称重复（{where}已有；同名节点请增加「节点编号」列区分）" if by_name
+                      else f"编号重复（{where}已有）")
+            problems.cell(table, row, "node_code", f"{project_code} / {code}", reason)
             continue
         if project_code not in known_projects:
-            problems.add(table, row.number, "项目编号", project_code, "项目表中没有此项目")
+            problems.cell(table, row, "project_code", project_code, "项目表中没有此项目")
             continue
         if name and planned:
             yield NodeIn(row.number, project_code, code, name, planned, completed, row.extra)
 
 
-def _plain_text(value: str) -> bool:
-    return len(value) <= _MAX_CELL and _CONTROL.search(value) is None
+def node_key(project_code: str, code: str) -> str:
+    """Return the key a node is unique by."""
+    return f"{project_code}\x1f{code}"
 
 
-def check_references(app: App, session: Session, tables: dict[str, Table], persons: list[PersonIn],
-                      projects: list[ProjectIn], problems: Problems) -> None:
+def _plain_text(value: str, limit: int) -> bool:
+    return len(value) <= limit and _CONTROL.search(value) is None
+
+
+def check_references(app: App, session: Session, persons: list[PersonIn], projects: list[ProjectIn],
+                     problems: Problems) -> None:
+    """Check that every responsible person exists and may hold the project."""
     if not projects:
         return
     known_persons = set(session.scalars(select(col(Person.person_id)))) | {p.person_id for p in persons}
@@ -236,12 +283,12 @@ def check_references(app: App, session: Session, tables: dict[str, Table], perso
         if project.responsible is None:
             continue
         if project.responsible not in known_persons:
-            problems.add(tables["projects"], project.row, "负责人编号", project.responsible, "人员表中没有此人")
+            problems.cell(project.table, project.source, "responsible_person_id", project.responsible, "人员表中没有此人")
         elif project.responsible in dismissed:
             current = holder_of(session, project.code)
             if current != project.responsible:
-                problems.add(tables["projects"], project.row, "负责人编号", project.responsible,
-                             f"此人已被彻底免除负责人职务、永不使用（问责记录 #{dismissed[project.responsible]}），不能担任负责人")
+                problems.cell(project.table, project.source, "responsible_person_id", project.responsible,
+                              f"此人已被彻底免除负责人职务、永不使用（问责记录 #{dismissed[project.responsible]}），不能担任负责人")
 
 
 def _dismissed_persons(app: App, session: Session) -> dict[str, int]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-_FULLWIDTH = str.maketrans("０１２３４５６７８９／．－", "0123456789/.-")
+_FULLWIDTH = str.maketrans("０１２３４５６７８９／．－　", "0123456789/.- ")
 _PATTERNS = (
     re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
     re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
     re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
-    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$"),
+    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?$"),
 )
+# 「7月31日」: the year is the ledger's (its title, its 填报日期, else the import's).
+_WITHOUT_YEAR = re.compile(r"^(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?$")
+FORMS = "2024-07-31、2024/7/31、2024.7.31、2024年7月31日、7月31日"
 # Excel's day 0 is 1899-12-30 once its 1900 leap-year bug is accounted for.
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
@@ -26,10 +29,11 @@ def parse_iso(value: object) -> dt.date | None:
     return None
 
 
-def parse_date(value: object) -> dt.date:
+def parse_date(value: object, year: int | None = None) -> dt.date:
     """Return a date from a cell: a date, an Excel serial number, or a text form of the spec.
 
-    Raises ValueError with a Chinese reason when the value is not one of the accepted forms.
+    ``year`` completes a date written without one (「7月31日」). Raises ValueError with a Chinese
+    reason when the value is not one of the accepted forms.
     """
     if isinstance(value, dt.datetime):
         if value.time() != dt.time(0):
@@ -52,9 +56,17 @@ def parse_date(value: object) -> dt.date:
     for pattern in _PATTERNS:
         match = pattern.match(text)
         if match:
-            year, month, day = (int(part) for part in match.groups())
-            try:
-                return dt.date(year, month, day)
-            except ValueError:
-                raise ValueError("日期不存在") from None
-    raise ValueError("无法识别的日期格式（可用：2024-07-31、2024/7/31、2024.7.31、2024年7月31日）")
+            return _date(*(int(part) for part in match.groups()))
+    match = _WITHOUT_YEAR.match(text)
+    if match:
+        if year is None:
+            raise ValueError("日期缺少年份（请写成 2024年7月31日）")
+        return _date(year, int(match.group(1)), int(match.group(2)))
+    raise ValueError(f"无法识别的日期格式（可用：{FORMS}）")
+
+
+def _date(year: int, month: int, day: int) -> dt.date:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise ValueError("日期不存在") from None

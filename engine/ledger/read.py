@@ -1,44 +1,37 @@
 """Reading a ledger (工作台账): a workbook or a folder of CSV files into raw tables, with every problem's place.
 
-Nothing is validated here but the shape: which tables, which header, which columns. Tables are
-streamed (the nodes of a national ledger are read once, never held whole).
+Nothing is validated here but the shape: which tables, which header, which columns. The header
+is found among the first rows (a title and a 填报 line may sit above it, see header.py); in a
+workbook, merged cells give their value to every cell they cover. Tables are streamed (the nodes
+of a national ledger are read once, never held whole); a plain table — header on the first row,
+no merged cells — takes the same per-row path as ever.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import Problem
+from engine.ledger.header import (
+    COMBINED,
+    SCAN_ROWS,
+    TABLES,
+    Column,
+    Slot,
+    columns_of,
+    find_header,
+    ledger_year,
+    letter,
+    settle,
+)
 
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a ledger table: its key, English and Chinese headers, and whether required."""
-
-    key: str
-    chinese: str
-    required: bool = False
-
-
-TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
-    "persons": ("人员", (
-        Column("person_id", "人员编号", True), Column("name", "姓名", True), Column("unit", "单位"),
-        Column("phone", "电话"), Column("email", "邮箱"))),
-    "projects": ("项目", (
-        Column("project_code", "项目编号", True), Column("name", "项目名称", True), Column("district", "片区"),
-        Column("phase", "期次"), Column("batch", "批次"), Column("status", "状态"),
-        Column("responsible_person_id", "负责人编号"), Column("contractor", "施工单位"),
-        Column("households", "户数"))),
-    "nodes": ("节点", (
-        Column("project_code", "项目编号", True), Column("node_code", "节点编号", True),
-        Column("name", "节点名称", True), Column("planned_date", "计划完成日期", True),
-        Column("completed_on", "实际完成日期"))),
-}
+__all__ = ["COMBINED", "TABLES", "Column", "GatheredRow", "Ledger", "Problems", "Row", "Table", "read_ledger"]
 
 
 @dataclass
@@ -51,16 +44,50 @@ class Row:
 
 
 @dataclass
+class GatheredRow(Row):
+    """A project gathered from several rows of a combined sheet: where each value was written.
+
+    ``at`` maps a key to the table, row number and key of the cell it came from.
+    """
+
+    at: dict[str, tuple[Table, int, str]] = field(default_factory=dict)
+
+
+@dataclass
 class Table:
     """A table as read from a sheet or CSV file.
 
     ``rows`` is consumed once: the nodes table of a national ledger (millions of rows) is read,
-    checked and written as a stream, never held in memory whole.
+    checked and written as a stream, never held in memory whole. ``places`` gives a workbook
+    column's letter and header as the sheet shows them; ``year`` is the year of dates written
+    without one (「7月31日」).
     """
 
     name: str
     source: str
     rows: Iterable[Row]
+    places: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    year: int | None = None
+
+    def place(self, key: str) -> tuple[str | None, str]:
+        """Return the column letter (workbooks only) and the header of a key, as problems name them."""
+        return self.places.get(key) or (None, label(self.name, key))
+
+
+@dataclass
+class Ledger:
+    """What a workbook or folder holds: the tables named 人员/项目/节点, and the combined sheets."""
+
+    tables: dict[str, Table] = field(default_factory=dict)
+    combined: list[Table] = field(default_factory=list)
+
+
+def label(kind: str, key: str) -> str:
+    """Return the Chinese header of a key of a table kind."""
+    for column in columns_of(kind):
+        if column.key == key:
+            return column.chinese
+    return key
 
 
 @dataclass
@@ -70,21 +97,30 @@ class Problems:
     lines: list[str] = field(default_factory=list)
     items: list[Problem] = field(default_factory=list)
 
-    def add(self, table: Table | str, row: int | None, column: str | None, value: Any, reason: str) -> None:
+    def add(self, table: Table | str, row: int | None, column: str | None, value: Any, reason: str,
+            letter: str | None = None) -> None:
         """Record one problem with its place."""
         where = table.source if isinstance(table, Table) else table
         parts = [where]
         if row is not None:
             parts.append(f"第 {row} 行")
         if column is not None:
-            parts.append(f"列「{column}」")
+            parts.append(f"{letter} 列「{column}」" if letter else f"列「{column}」")
         shown = None
         if value is not None:
             shown = str(value)
             shown = f"{shown[:60]}{'…' if len(shown) > 60 else ''}"
             parts.append(f"值「{shown}」")
         self.lines.append(f"{'，'.join(parts)}：{reason}")
-        self.items.append(Problem(where, row, column, shown, reason))
+        self.items.append(Problem(where, row, column, shown, reason, letter))
+
+    def cell(self, table: Table, row: Row, key: str, value: Any, reason: str) -> None:
+        """Record a problem of one cell: the row's key, named by its sheet, row, column letter and header."""
+        number = row.number
+        if isinstance(row, GatheredRow) and key in row.at:
+            table, number, key = row.at[key]
+        column_letter, header = table.place(key)
+        self.add(table, number, header, value, reason, column_letter)
 
 
 def _table_key(name: str) -> str | None:
@@ -95,67 +131,111 @@ def _table_key(name: str) -> str | None:
     return None
 
 
-def read_ledger(path: Path, problems: Problems, name: str | None = None) -> dict[str, Table]:
+def read_ledger(path: Path, problems: Problems, name: str | None = None, year: int | None = None) -> Ledger:
     """Read a workbook or a folder of CSV files into raw tables (no validation of values yet).
 
-    ``name`` is what problems call the file (an upload is saved under another name).
+    ``name`` is what problems call the file (an upload is saved under another name); ``year`` is
+    the year of dates without one when the sheet's title and 填报日期 do not say it.
     """
     if path.is_dir():
-        return _read_csv_folder(path, problems)
+        return _read_csv_folder(path, problems, year)
     if not path.exists():
         problems.add(str(path), None, None, None, "文件或文件夹不存在")
-        return {}
+        return Ledger()
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
-        return _read_workbook(path, problems, name or path.name)
+        return _read_workbook(path, problems, name or path.name, year)
     if path.suffix.lower() == ".csv":
         problems.add(str(path), None, None, None, "请导入包含 persons.csv、projects.csv、nodes.csv 的文件夹，或 .xlsx 工作簿")
-        return {}
+        return Ledger()
     problems.add(str(path), None, None, None, "不支持的文件类型（应为 .xlsx 工作簿或 CSV 文件夹）")
-    return {}
+    return Ledger()
 
 
-def _read_workbook(path: Path, problems: Problems, name: str) -> dict[str, Table]:
+def _read_workbook(path: Path, problems: Problems, name: str, year: int | None) -> Ledger:
     from python_calamine import CalamineWorkbook
 
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises several error types for unreadable files
         problems.add(name, None, None, None, f"无法读取工作簿：{exc}")
-        return {}
-    tables: dict[str, Table] = {}
+        return Ledger()
+    ledger = Ledger()
+    near: list[str] = []
     for sheet_name in workbook.sheet_names:
         key = _table_key(sheet_name)
-        if key is None:
-            continue
-        if key in tables:
-            problems.add(f"{name}[{sheet_name}]", None, None, None, f"重复的表 {key}")
+        where = f"{name}[{sheet_name}]"
+        if key in ledger.tables:
+            problems.add(where, None, None, None, f"重复的表 {key}")
             continue
         try:
-            rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+            sheet = workbook.get_sheet_by_name(sheet_name)
+            rows = sheet.to_python(skip_empty_area=False)
         except Exception as exc:
-            problems.add(f"{name}[{sheet_name}]", None, None, None, f"无法读取工作表：{exc}")
+            problems.add(where, None, None, None, f"无法读取工作表：{exc}")
             continue
-        tables[key] = _to_table(key, f"{name}[{sheet_name}]", rows, problems)
-    if not tables:
-        problems.add(name, None, None, None, "工作簿中没有 人员/项目/节点（persons/projects/nodes）工作表")
-    return tables
+        carried = _carry(rows, _merged_ranges(sheet))
+        if key is not None:
+            table = _to_table(key, where, rows, problems, lettered=True, carried=carried, year=year)
+            assert table is not None
+            ledger.tables[key] = table
+            continue
+        # Any other sheet is a combined ledger if its header says so (a 问责记录 sheet, say, does not).
+        table = _to_table(COMBINED, where, rows, problems, lettered=True, carried=carried, year=year, near=near)
+        if table is not None:
+            ledger.combined.append(table)
+    if not ledger.tables and not ledger.combined:
+        hint = f"（{'；'.join(near)}）" if near else ""
+        problems.add(name, None, None, None, "工作簿中没有 人员/项目/节点（persons/projects/nodes）工作表，"
+                     f"也没有表头含 项目编号、项目名称、节点名称、计划完成日期 的工作台账表{hint}")
+    return ledger
 
 
-def _read_csv_folder(folder: Path, problems: Problems) -> dict[str, Table]:
-    tables: dict[str, Table] = {}
+def _merged_ranges(sheet: Any) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    try:
+        return list(sheet.merged_cell_ranges or ())
+    except Exception:  # a format calamine reads no merged cells of
+        return []
+
+
+def _carry(grid: list[list[Any]], merges: Sequence[tuple[tuple[int, int], tuple[int, int]]]) -> dict[int, set[int]]:
+    """Give every cell of a merged range its top-left cell's value; return the cells so filled, by row index.
+
+    Only merged cells are filled: an empty cell that is not merged stays empty (an empty 实际完成日期
+    means "not completed", never "as the row above").
+    """
+    filled: dict[int, set[int]] = {}
+    for (top, left), (bottom, right) in merges:
+        if top >= len(grid) or left >= len(grid[top]) or _cell(grid[top][left]) is None:
+            continue
+        value = grid[top][left]
+        for index in range(top, min(bottom, len(grid) - 1) + 1):
+            row = grid[index]
+            if len(row) <= right:
+                row.extend([""] * (right + 1 - len(row)))
+            for position in range(left, right + 1):
+                if index != top or position != left:
+                    row[position] = value
+                    filled.setdefault(index, set()).add(position)
+    return filled
+
+
+def _read_csv_folder(folder: Path, problems: Problems, year: int | None) -> Ledger:
+    ledger = Ledger()
     for file in sorted(folder.iterdir()):
         if file.suffix.lower() != ".csv":
             continue
         key = _table_key(file.stem)
         if key is None:
             continue
-        if key in tables:
+        if key in ledger.tables:
             problems.add(file.name, None, None, None, f"重复的表 {key}")
             continue
-        tables[key] = _to_table(key, file.name, _csv_rows(file, problems), problems, text_only=True)
-    if not tables:
+        table = _to_table(key, file.name, _csv_rows(file, problems), problems, lettered=False, year=year)
+        assert table is not None
+        ledger.tables[key] = table
+    if not ledger.tables:
         problems.add(str(folder), None, None, None, "文件夹中没有 persons.csv / projects.csv / nodes.csv（或 人员/项目/节点.csv）")
-    return tables
+    return ledger
 
 
 def _csv_rows(file: Path, problems: Problems) -> Iterator[list[Any]]:
@@ -186,78 +266,135 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _to_table(key: str, source: str, rows: Iterable[list[Any]], problems: Problems, text_only: bool = False) -> Table:
-    """Read the header now (its problems are known at once); the data rows follow lazily."""
+def _blank(row: Sequence[Any]) -> bool:
+    return all(_cell(v) is None for v in row)
+
+
+def _to_table(kind: str, source: str, rows: Iterable[list[Any]], problems: Problems, *, lettered: bool,
+              carried: dict[int, set[int]] | None = None, year: int | None = None,
+              near: list[str] | None = None) -> Table | None:
+    """Find the header now (its problems are known at once); the data rows follow lazily.
+
+    With ``near`` the sheet is only a candidate (a combined ledger): it is a table only if its
+    header has every required column, else None, and a header that came close is noted in ``near``.
+    """
     stream = iter(rows)
-    header_row: list[Any] | None = None
-    header_number = 0
-    for header_number, raw in enumerate(stream, start=1):  # noqa: B007  (the number is used below)
-        if any(_cell(v) is not None for v in raw):
-            header_row = raw
-            break
-    if header_row is None:
+    skipped = 0  # blank rows above everything: not scanned, but counted (row numbers are Excel's)
+    head: list[list[Any]] = []
+    for raw in stream:
+        if head or not _blank(raw):
+            head.append(raw)
+            if len(head) > SCAN_ROWS:  # one more than scanned: a pair header's second row
+                break
+        else:
+            skipped += 1
+    header = find_header(head, kind)
+    columns = columns_of(kind)
+    required = [c for c in columns if c.required]
+    if near is not None:
+        keys = header.keys if header is not None else set()
+        missing_keys = [c for c in required if c.key not in keys]
+        if header is None or missing_keys:
+            if header is not None and len(keys) >= 3 and len(missing_keys) == 1:
+                near.append(f"「{source}」第 {skipped + header.index + 1} 行的表头缺少「{missing_keys[0].chinese}」")
+            return None
+    if header is None:
         problems.add(source, None, None, None, "表是空的（没有表头）")
-        return Table(key, source, [])
-    _chinese, columns = TABLES[key]
-    lookup = {}
-    for column in columns:
-        lookup[column.key.lower()] = column.key
-        lookup[column.chinese.lower()] = column.key
-    header: list[tuple[str, bool] | None] = []
-    seen: dict[str, int] = {}
-    for position, raw_name in enumerate(header_row):
-        name = _cell(raw_name)
-        if name is None:
-            header.append(None)
+        return Table(kind, source, [])
+    header_number = skipped + header.index + 1
+    header, repeated = settle(header)
+    for twice in repeated:
+        problems.add(source, header_number, twice.text, None, "表头重复", letter(twice.position) if lettered else None)
+    places: dict[str, tuple[str | None, str]] = {}
+    for slot in header.slots:
+        if slot is not None and slot.key is not None:
+            # A CSV problem names the column by its Chinese header, as it always has.
+            places[slot.key] = (letter(slot.position) if lettered else None,
+                                slot.text if lettered else label(kind, slot.key))
+    for column in required:
+        if column.key not in places:
+            name = column.chinese if kind == COMBINED else f"{column.chinese}/{column.key}"
+            problems.add(source, header_number, name, None, "缺少必填列")
+    first = header.index + header.height
+    rest: Iterable[list[Any]] = head[first:]
+    if carried:
+        ignored = {s.position for s in header.slots if s is not None and s.ignored}
+        rest, stream = (_uncarried(rest, skipped + first, carried, ignored),
+                        _uncarried(stream, skipped + len(head), carried, ignored))
+    year = ledger_year(head[:header.index]) or year
+    return Table(kind, source, _data_rows(rest, stream, header.slots, skipped + first + 1, not lettered),
+                 places, year)
+
+
+def _uncarried(rows: Iterable[list[Any]], first: int, carried: dict[int, set[int]],
+               ignored: set[int]) -> Iterator[list[Any]]:
+    """Blank out rows whose only values came from merged cells above them (a project's spare rows)."""
+    for index, raw in enumerate(rows, start=first):
+        filled = carried.get(index)
+        if filled and all(p in filled or p in ignored or _cell(v) is None for p, v in enumerate(raw)):
+            yield []
+        else:
+            yield raw
+
+
+#: A table's footer or subtotal line (合计, 填报人：…, 注：…) begins with one of these in its first cell.
+_FOOTER = re.compile(r"^(?:合计|总计|小计)$|^(?:填报人|填表人|审核人|制表人|单位负责人|分管领导|注|说明|备注)\s*[：:]")
+_FOOTER_FIRST = frozenset("合总小填审制单分注说备")
+
+
+def _footer(raw_row: Sequence[Any], slots: Sequence[Slot | None]) -> bool:
+    """Return whether a row is a footer or a subtotal line: its first filled cell (序号 aside) says so."""
+    for position, raw in enumerate(raw_row):
+        slot = slots[position] if position < len(slots) else None
+        if raw is None or raw == "" or (slot is not None and slot.ignored):
             continue
-        text = str(name)
-        known = lookup.get(text.lower())
-        target = known or text
-        if target in seen:
-            problems.add(source, header_number, text, None, "表头重复")
-        seen[target] = position
-        header.append((target, known is not None))
-    missing = [c for c in columns if c.required and c.key not in seen]
-    for column in missing:
-        problems.add(source, header_number, f"{column.chinese}/{column.key}", None, "缺少必填列")
-    return Table(key, source, _data_rows(stream, header, header_number + 1, text_only))
+        text = str(raw).strip()
+        return bool(text) and text[0] in _FOOTER_FIRST and _FOOTER.match(text) is not None
+    return False
 
 
-def _data_rows(stream: Iterator[list[Any]], header: list[tuple[str, bool] | None], first: int,
+def _data_rows(head: Iterable[list[Any]], stream: Iterable[list[Any]], slots: Sequence[Slot | None], first: int,
                text_only: bool) -> Iterator[Row]:
-    width = len(header)
+    """Yield the data rows: the rows read with the header, then the rest of the stream."""
+    width = len(slots)
     # The common shape, a full row of text cells under known columns only, takes a short path.
-    known = [(position, column[0]) for position, column in enumerate(header) if column is not None and column[1]]
+    known = [(s.position, s.key) for s in slots if s is not None and s.key is not None]
     simple = len(known) == width
-    for number, raw_row in enumerate(stream, start=first):
-        if simple and len(raw_row) == width and (text_only or all(type(v) is str for v in raw_row)):
-            values = {name: raw_row[position].strip() or None for position, name in known}
-            if any(values.values()):
-                yield Row(number, values, {})
-            continue
-        values = {}
-        extra: dict[str, Any] = {}
-        for position, raw in enumerate(raw_row):
-            value = _cell(raw)
-            column = header[position] if position < width else None
-            if column is None:
-                if value is not None:
-                    extra[f"列{position + 1}"] = plain(value)
+    number = first - 1
+    for part in (head, stream):
+        for raw_row in part:
+            number += 1
+            if simple and len(raw_row) == width and (text_only or all(type(v) is str for v in raw_row)):
+                values = {name: raw_row[position].strip() or None for position, name in known}
+                if any(values.values()) and not (raw_row[0][:1] in _FOOTER_FIRST and _footer(raw_row, slots)):
+                    yield Row(number, values, {})
                 continue
-            column_name, is_known = column
-            if is_known:
-                values[column_name] = value
-            elif value is not None:
-                extra[column_name] = plain(value)
-        if not any(v is not None for v in values.values()) and not extra:
-            continue  # blank line
-        yield Row(number, values, extra)
+            if _footer(raw_row, slots):
+                continue  # 合计, 填报人：…, 注：… under the table
+            values = {}
+            extra: dict[str, Any] = {}
+            for position, raw in enumerate(raw_row):
+                value = _cell(raw)
+                slot = slots[position] if position < width else None
+                if slot is None:
+                    if value is not None:
+                        extra[f"列{position + 1}"] = plain(value)
+                    continue
+                if slot.ignored:
+                    continue  # 序号: a row number, not data
+                if slot.key is not None:
+                    values[slot.key] = value
+                elif value is not None:
+                    extra[slot.text] = plain(value)
+            if not any(v is not None for v in values.values()) and not extra:
+                continue  # blank line
+            yield Row(number, values, extra)
 
 
 def plain(value: Any) -> Any:
+    """Return a cell's value as JSON can hold it (dates as ISO text)."""
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, dt.timedelta):  # a duration cell: kept as written ("1 day, 2:00:00")
         return str(value)
     return value
-

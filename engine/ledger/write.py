@@ -24,10 +24,12 @@ from engine.ledger.check import (
     PersonIn,
     ProjectIn,
     check_references,
+    node_key,
     validate_nodes,
     validate_persons,
     validate_projects,
 )
+from engine.ledger.combined import split_combined
 from engine.ledger.read import Problems, plain, read_ledger
 from engine.record.holders import holder_of
 from engine.record.write import assign, change_planned_date, log, record_completion
@@ -83,24 +85,35 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
     """
     as_of = as_of or app.today()
     problems = Problems()
-    tables = read_ledger(path, problems, source_name)
+    # A date without its year (「7月31日」) takes the sheet's (title, 填报日期), else this one's.
+    ledger = read_ledger(path, problems, source_name, as_of.year)
+    tables = ledger.tables
     persons = validate_persons(tables["persons"], problems) if "persons" in tables else []
     projects = validate_projects(tables["projects"], problems) if "projects" in tables else []
     result = ImportResult()
     with transaction(app.engine) as session:
-        check_references(app, session, tables, persons, projects, problems)
+        combined = split_combined(session, ledger.combined, persons, projects, problems)
+        persons, projects = [*persons, *combined.persons], [*projects, *combined.projects]
+        check_references(app, session, persons, projects, problems)
         if not problems.lines:
             _write_persons(app, session, persons, result)
             _write_projects(app, session, projects, as_of, result)
-        if "nodes" in tables:
+        # The combined sheets' nodes first (an office's few), so the 节点 sheet's stream can be checked against them.
+        node_tables = [*combined.nodes, *([tables["nodes"]] if "nodes" in tables else [])]
+        if node_tables:
             project_pks: dict[str, int] = dict(session.execute(select(col(Project.code), col(Project.id))).all())
-            known = project_pks.keys() | {p.code for p in projects}
+            known = project_pks.keys() | {p.code for p in projects} | combined.codes
             writer = _NodeWriter(app, session, project_pks, result, problems)
-            nodes = validate_nodes(tables["nodes"], problems, app.today(), known)
-            for batch in chunks(nodes, 5000):
-                if progress is not None:
-                    progress("节点", batch[-1].row, None)
-                writer.write(batch)
+            elsewhere: dict[str, str] = {}
+            for table in node_tables:
+                nodes = validate_nodes(table, problems, app.today(), known, dict(elsewhere))
+                for batch in chunks(nodes, 5000):
+                    if progress is not None:
+                        progress("节点", batch[-1].row, None)
+                    writer.write(batch)
+                    if table is not tables.get("nodes"):
+                        elsewhere.update((node_key(n.project_code, n.code), f"{table.source} 第 {n.row} 行")
+                                         for n in batch)
             if not problems.lines:
                 writer.finish()
         if problems.lines:
@@ -119,6 +132,8 @@ def _write_persons(app: App, session: Session, persons: list[PersonIn], result: 
         if current is None:
             new_rows.append({"person_id": item.person_id, **values, "extra": item.extra})
             continue
+        if item.stated is not None:  # a person named on a combined sheet: only what its rows say
+            values = {k: v for k, v in values.items() if k in item.stated}
         changed = _changes(current, values, item.extra)
         if changed:
             for key, (_old, new) in changed.items():
@@ -170,6 +185,8 @@ def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of
             if item.responsible:
                 new_assignments.append((item.code, item.responsible))
             continue
+        if item.stated is not None:  # a combined sheet without, say, 期次 leaves the phase as it is
+            values = {k: v for k, v in values.items() if k in item.stated}
         if item.status is not None:
             values["status"] = item.status
         changed = _changes(current, values, item.extra)

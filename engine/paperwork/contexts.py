@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 
 from config.calendar import HolidayTableMissing, WorkCalendar, meeting_dates, previous_meeting
 from config.policy import Action, PersonStatus
+from engine.complaints.views import between, overdue_on
 from engine.context import App
 from engine.evaluation import traces
 from engine.record.holders import holders as responsible_on
@@ -36,7 +37,7 @@ from engine.store.models import (
     StrikeStatus,
     id_of,
 )
-from engine.views.board import lights_as_of, progress_by
+from engine.views.board import NOBODY, lights_as_of, progress_by
 from engine.views.figures import Figures, figures
 from engine.views.strikes import basis, explain, strike_nodes
 from notifications.charts import progress_chart
@@ -173,7 +174,7 @@ def _person_statuses(app: App, session: Session) -> dict[int, str]:
 
 
 def red_projects(app: App, session: Session, day: dt.date, district: str | None = None) -> list[dict[str, Any]]:
-    """Return projects with an overdue, uncompleted node as of a day (red), with those nodes."""
+    """Return the red projects of a day with why: their overdue, uncompleted nodes and overdue 12345 work orders."""
     grace = dt.timedelta(days=app.policy.grace_days)
     rows = session.execute(
         select(col(Project.code), col(Project.name), col(Project.district), col(Node.code), col(Node.name), col(Node.planned_date))
@@ -181,12 +182,21 @@ def red_projects(app: App, session: Session, day: dt.date, district: str | None 
         .where(col(Project.status).in_(_EVALUATED), col(Node.planned_date) < day - grace,
                (col(Node.completed_on).is_(None)) | (col(Node.completed_on) > day), *_in_district(district))).all()
     grouped: dict[str, dict[str, Any]] = {}
-    for code, name, district, node_code, node_name, planned in sorted(rows, key=lambda r: (r[0], r[3])):
-        entry = grouped.setdefault(code, {"project_code": code, "project_name": name, "district": district or "",
-                                          "nodes": []})
-        entry["nodes"].append({"node_code": node_code, "node_name": node_name, "planned_date": planned,
-                               "days_overdue": (day - planned).days})
-    return list(grouped.values())
+
+    def entry(code: str, name: str, district: str | None) -> dict[str, Any]:
+        return grouped.setdefault(code, {"project_code": code, "project_name": name, "district": district or "",
+                                         "nodes": [], "complaints": []})
+
+    for code, name, district_name, node_code, node_name, planned in sorted(rows, key=lambda r: (r[0], r[3])):
+        entry(code, name, district_name)["nodes"].append({"node_code": node_code, "node_name": node_name,
+                                                          "planned_date": planned, "days_overdue": (day - planned).days})
+    overdue = overdue_on(session, day, app.settings.tz, district)
+    for chunk in chunks(sorted(overdue)):
+        for project_id, code, name, district_name in session.execute(
+                select(col(Project.id), col(Project.code), col(Project.name), col(Project.district))
+                .where(col(Project.id).in_(chunk), col(Project.status).in_(_EVALUATED))):
+            entry(code, name, district_name)["complaints"] = [o.as_dict(day) for o in overdue[project_id]]
+    return [grouped[code] for code in sorted(grouped)]
 
 
 def _in_district(district: str | None) -> list[Any]:
@@ -352,7 +362,66 @@ def daily_context(app: App, session: Session, day: dt.date, district: str | None
         "strikes": [{"strike": _strike_dict(app, s, decided.get(s.id or 0)), "person": _person(persons.get(s.person_pk)),
                      "nodes": nodes.get(s.id or 0, [])} for s in strikes],
         "lights": light, "counts": {k: len(v) for k, v in light.items()}, "district": district,
+        "complaints": complaints_between(app, session, day, day, district),
     }
+
+
+def complaints_between(app: App, session: Session, first: dt.date, last: dt.date,
+                       district: str | None = None) -> dict[str, Any]:
+    """Return the 12345 work orders of some days: received, closed (late or not), and overdue on the last day."""
+    tz = app.settings.tz
+    received, closed, late, unmatched = [], 0, 0, 0
+    for order, code, name in between(session, first, last, tz, district):
+        if first <= order.received_on <= last:
+            received.append({**order.as_dict(last), "project_code": code or "", "project_name": name or ""})
+            unmatched += code is None
+        if order.closed_on is not None and first <= order.closed_on <= last:
+            closed += 1
+            late += order.closed_late()
+    overdue: list[dict[str, Any]] = []
+    late_now = overdue_on(session, last, tz, district)
+    for chunk in chunks(sorted(late_now)):
+        for project_id, code, name in session.execute(select(col(Project.id), col(Project.code), col(Project.name))
+                                                      .where(col(Project.id).in_(chunk))):
+            overdue.extend({**o.as_dict(last), "project_code": code, "project_name": name} for o in late_now[project_id])
+    overdue.sort(key=lambda o: (-o["overdue_days"], o["order_no"]))
+    return {"received": received, "overdue": overdue,
+            "counts": {"received": len(received), "closed": closed, "closed_late": late, "overdue": len(overdue),
+                       "unmatched": unmatched}}
+
+
+_SUMMED = ("projects", "started", "completed_projects", "households", "started_households", "completed_households",
+           "due", "on_time", "overdue", "complaints_overdue")
+
+
+def progress_context(app: App, session: Session, on: dt.date, district: str | None = None) -> dict[str, Any]:
+    """Return the progress tables reported upward as of a day: by district with a total, and the three rankings."""
+    tables = {by: progress_by(app, session, on, by, district) for by in ("district", "contractor", "person")}
+    total: dict[str, Any] = {key: sum(r[key] for r in tables["district"]) for key in _SUMMED}
+    total["start_rate"] = total["started"] / total["projects"] if total["projects"] else 0.0
+    total["completion_rate"] = total["completed_projects"] / total["projects"] if total["projects"] else 0.0
+    scope = f"{district}" if district else ""
+    return {
+        "title": f"{app.settings.issuer}{scope}老旧小区改造项目进展情况表", "title_short": f"老旧小区改造{scope}",
+        "issuer": app.settings.issuer, "as_of": on, "district": district,
+        "districts": sorted(tables["district"], key=lambda r: r["name"]), "total": total,
+        "rankings": [("片区排名", tables["district"]), ("施工单位排名", tables["contractor"]),
+                     ("负责人排名", [r for r in tables["person"] if r["name"] != NOBODY])],
+    }
+
+
+#: How many responsible persons the bulletin names at each end of the ranking.
+PERSONS_RANKED = 5
+
+
+def _persons_fast_and_slow(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The responsible persons with nodes due, ranked: all of them when few, else the fastest and the slowest."""
+    ranked = [{**r, "rank": rank} for rank, r in
+              enumerate((r for r in rows if r["due"] and r["name"] != NOBODY), start=1)]
+    if len(ranked) <= 2 * PERSONS_RANKED:
+        return {"persons_ranked": ranked, "persons_fast": [], "persons_slow": []}
+    return {"persons_ranked": [], "persons_fast": ranked[:PERSONS_RANKED],
+            "persons_slow": ranked[-PERSONS_RANKED:][::-1]}
 
 
 def _batch_end(batch: str | None) -> dt.date | None:
@@ -400,7 +469,8 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
                                               .where(col(Project.status).in_(_EVALUATED), *here)))
         done_days = sorted(d for d in session.scalars(select(col(Node.completed_on)).join(Project, col(Project.id) == col(Node.project_id))
                                                       .where(col(Project.status).in_(_EVALUATED), *here)) if d is not None)
-        start = min(planned_days[0], done_days[0] if done_days else planned_days[0]) if planned_days else monday
+        # From the first planned or done node, or the week itself when the first plan is later (a chart of zeros).
+        start = min(planned_days[0], done_days[0] if done_days else planned_days[0], monday) if planned_days else monday
         points, i, j = [], 0, 0
         day = start
         while day <= as_of:
@@ -425,7 +495,9 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
         "batches": sorted(batches.values(), key=lambda b: b["batch"]),
         "districts": progress_by(app, session, as_of, "district", district),
         "contractors": progress_by(app, session, as_of, "contractor", district),
+        **_persons_fast_and_slow(progress_by(app, session, as_of, "person", district)),
         "red_projects": red_projects(app, session, as_of, district),
+        "complaints": complaints_between(app, session, monday, sunday, district),
         "district": district,
         "strikes": [{"strike": _strike_dict(app, s, decided.get(s.id or 0)), "person": _person(persons.get(s.person_pk)),
                      "nodes": nodes.get(s.id or 0, [])} for s in strikes],

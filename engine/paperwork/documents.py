@@ -13,7 +13,7 @@ from config.calendar import WorkCalendar
 from engine.context import App
 from engine.delivery.outbox import enqueue_notice
 from engine.errors import Refused
-from engine.paperwork.contexts import agenda_context, daily_context, notice_context, weekly_context
+from engine.paperwork.contexts import agenda_context, daily_context, notice_context, progress_context, weekly_context
 from engine.store.db import reading, rowcount, transaction
 from engine.store.models import Notice, Person, id_of, table_of
 from notifications.files import replacing
@@ -129,6 +129,16 @@ def write_weekly(app: App, week_of: dt.date, fmt: Format, path: Path | None,
         context["chart"] = str(chart_dir / str(context["chart"]))  # printed text: name the chart in full
     suffix = "" if district is None else f"-{district}"
     return _emit(app, Kind.WEEKLY_BULLETIN, fmt, context, path, f"bulletins/bulletin-{monday.isoformat()}{suffix}")
+
+
+def write_progress_tables(app: App, on: dt.date, path: Path | None, district: str | None = None) -> Path:
+    """Write the progress tables reported upward (.xlsx) as of a day (of one district, if given)."""
+    from notifications.xlsx import write_progress
+
+    with reading(app.engine) as session:
+        context = progress_context(app, session, on, district)
+    suffix = "" if district is None else f"-{district}"
+    return write_progress(context, path or app.settings.out_dir / f"progress-{on.isoformat()}{suffix}.xlsx")
 
 
 def _emit(app: App, kind: Kind, fmt: Format, context: dict[str, object], path: Path | None,

@@ -147,6 +147,8 @@ class LogEntity(StrEnum):
     STRIKE = "strike"
     LEDGER = "ledger"
     USER = "user"
+    COMPLAINT = "complaint"
+    HOTLINE = "hotline"  # an import of the hotline's work-order export
 
 
 class LogAction(StrEnum):
@@ -165,6 +167,16 @@ class LogAction(StrEnum):
     PASSWORD = "password"
     DISABLE = "disable"
     ENABLE = "enable"
+    LINK = "link"
+
+
+class ComplaintLink(StrEnum):
+    """How a hotline work order was tied to its project (complaint.link); values are stored."""
+
+    CODE = "code"  # the export named the project's code
+    NAME = "name"  # the community's name in its address or community column
+    ADDRESS = "address"  # the project's address (a ledger column 地址) in its address
+    HAND = "hand"  # a clerk linked it (duban complaint link)
 
 
 class TraceKind(StrEnum):
@@ -449,7 +461,8 @@ class JobRun(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """Every message to send: written before sending, sent once per notice and channel."""
 
-    __table_args__ = (UniqueConstraint("key"), Index("ix_outbox_status_next", "status", "next_attempt_at"))
+    __table_args__ = (UniqueConstraint("key"), Index("ix_outbox_status_next", "status", "next_attempt_at"),
+                      Index("ix_outbox_channel_attempt", "channel", "last_attempt_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=160)  # idempotency key: source, id and channel
@@ -466,6 +479,44 @@ class Outbox(SQLModel, table=True):
     holder: str | None = Field(default=None, max_length=128)
     created_at: dt.datetime = _ts()
     sent_at: dt.datetime | None = _ts(nullable=True)
+    #: When it was last claimed to be sent: a paced channel's window counts these (since revision 0010).
+    last_attempt_at: dt.datetime | None = _ts(nullable=True)
+
+
+class ChannelBlock(SQLModel, table=True):
+    """A channel whose receiver refuses everything until a time (a robot's rate limit); shared by every process."""
+
+    __tablename__ = "channel_block"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    blocked_at: dt.datetime = _ts()
+    blocked_until: dt.datetime = _ts()
+    reason: str  # what the receiver answered, in the words users read
+
+
+class Complaint(SQLModel, table=True):
+    """One mayor's-hotline work order (12345 工单), tied to a project when it can be.
+
+    Keyed by its work-order number: re-importing the same export changes nothing. What is fixed
+    at intake (number, times, content, place) is sealed when the row is added; later changes
+    (closing, satisfaction, the project it is tied to) are written to the change log.
+    """
+
+    __table_args__ = (UniqueConstraint("order_no"), Index("ix_complaint_project", "project_id"),
+                      Index("ix_complaint_due", "due_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_no: str = Field(max_length=64)  # 工单编号
+    received_at: dt.datetime = _ts()  # 受理时间
+    content: str  # 诉求内容
+    place: str | None = None  # 地址/小区 as the hotline wrote it
+    due_at: dt.datetime = _ts()  # 办理时限
+    closed_at: dt.datetime | None = _ts(nullable=True)  # 办结时间
+    satisfaction: str | None = Field(default=None, max_length=32)  # 满意度
+    project_id: int | None = Field(default=None, foreign_key="project.id")
+    link: str | None = Field(default=None, max_length=16)  # ComplaintLink; None: not tied yet
+    link_note: str | None = None  # why it is not tied (no match, several candidates)
+    created_at: dt.datetime = _ts()
 
 
 class AuditEntry(SQLModel, table=True):

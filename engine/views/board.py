@@ -8,7 +8,9 @@ evaluated and have no light.
 
 The colour history is derived from the record, never lost: every detected miss that was not
 revoked is a red episode from the day after its deadline until the node was completed (or
-re-planned), so a red fixed late still shows that it was red.
+re-planned), so a red fixed late still shows that it was red. A mayor's-hotline work order tied
+to a project and overdue (engine/complaints) makes the project red too, and is a red episode of
+its own until it is closed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlmodel import Session, col
 
+from engine.complaints.views import ever_overdue, of_projects, overdue_on
 from engine.context import App
 from engine.record.holders import holders
 from engine.store.db import chunks, fetch
@@ -80,6 +83,9 @@ def lights_as_of(app: App, session: Session, on: dt.date, district: str | None =
         if end is None:
             end = ends[planned] = app.deadline_end(planned)
         colour[project_id] = "red" if end < on else "yellow"
+    for project_id in overdue_on(session, on, app.settings.tz, district):
+        if project_id in colour:
+            colour[project_id] = "red"
     return colour
 
 
@@ -93,7 +99,8 @@ class RedEpisode:
     planned_date: dt.date
     red_from: dt.date
     red_until: dt.date | None  # the last red day; None while it is still red
-    put_right: str | None  # completion | extension | None
+    put_right: str | None  # completion | extension | closed (a work order) | None
+    cause: str = "node"  # node | complaint (node_code is then the work order's number)
 
     @property
     def days(self) -> int | None:
@@ -130,19 +137,30 @@ def red_episodes(app: App, session: Session, project_ids: Iterable[int], on: dt.
             end, how = min(ends) if ends else (None, None)
             until = max(end - dt.timedelta(days=1), red_from) if end is not None else None
             found[project_id].append(RedEpisode(project_id, code, name, planned, red_from, until, how))
+    for project_id, orders in of_projects(session, ids, app.settings.tz, on).items():
+        for order in orders:
+            if order.closed_on is not None and order.closed_on <= order.due_on:
+                continue  # closed in time: never red
+            red_from = order.due_on + dt.timedelta(days=1)
+            if red_from > on:
+                continue
+            closed = order.closed_on if order.closed_on is not None and order.closed_on <= on else None
+            until = max(closed - dt.timedelta(days=1), red_from) if closed is not None else None
+            found[project_id].append(RedEpisode(project_id, order.order_no, "12345 工单", order.due_on, red_from, until,
+                                                "closed" if closed is not None else None, "complaint"))
     for episodes in found.values():
         episodes.sort(key=lambda e: (e.red_from, e.node_code))
     return found
 
 
-def ever_red(session: Session, on: dt.date, district: str | None = None) -> set[int]:
-    """Return the projects that had a missed deadline detected by a day (a red episode)."""
+def ever_red(app: App, session: Session, on: dt.date, district: str | None = None) -> set[int]:
+    """Return the projects that had a missed deadline detected, or a work order overdue, by a day (a red episode)."""
     # Misses first (a few per cent of nodes), then their nodes by primary key: not every node.
     missed = select(col(Miss.node_id)).where(col(Miss.revoked_on).is_(None), col(Miss.detected_on) <= on)
     query = select(col(Node.project_id)).where(col(Node.id).in_(missed)).distinct()
     if district is not None:
         query = query.where(col(Node.project_id).in_(select(col(Project.id)).where(col(Project.district) == district)))
-    return {row[0] for row in fetch(session, query)}
+    return {row[0] for row in fetch(session, query)} | ever_overdue(session, on, app.settings.tz, district)
 
 
 # -------------------------------------------------------------------------------------- the board
@@ -190,6 +208,8 @@ class BoardRow:
     was_red: bool
     nodes: list[NodeCell] = field(default_factory=list)
     episodes: list[RedEpisode] = field(default_factory=list)
+    complaints: int = 0  # 12345 work orders received by the day
+    overdue_complaints: int = 0  # of them, open and past their deadline on the day
 
 
 @dataclass
@@ -237,7 +257,7 @@ def _ledger(app: App, session: Session, on: dt.date, district: str | None) -> _L
     light = lights_as_of(app, session, on, district, [pid for pid, status in statuses.items() if status in EVALUATED],
                          open_nodes)
     totals = figures(session, app.policy, on, district, statuses, open_nodes)
-    return _Ledger(projects, light, frozenset(ever_red(session, on, district)), all_districts,
+    return _Ledger(projects, light, frozenset(ever_red(app, session, on, district)), all_districts,
                    sorted({p[4] or UNFILLED for p in projects}), totals)
 
 
@@ -313,6 +333,9 @@ def _fill_nodes(app: App, session: Session, rows: list[BoardRow], on: dt.date) -
         row.nodes.sort(key=lambda n: (n.planned_date, n.code))
     for project_id, episodes in red_episodes(app, session, by_id, on).items():
         by_id[project_id].episodes = episodes
+    for project_id, orders in of_projects(session, by_id, app.settings.tz, on).items():
+        by_id[project_id].complaints = len(orders)
+        by_id[project_id].overdue_complaints = sum(1 for o in orders if o.overdue_days(on))
 
 
 # ------------------------------------------------------------------------------------ rankings
@@ -323,9 +346,10 @@ RANKED_BY = {"district": "片区", "contractor": "施工单位", "person": "负�
 def progress_by(app: App, session: Session, on: dt.date, by: str, district: str | None = None) -> list[dict[str, Any]]:
     """Rank districts, contractors or responsible persons by nodes done on time as of a day.
 
-    Each row: projects, started and completed projects (开工、完工) with their rates, nodes, nodes
-    due (deadline passed), on time, overdue and the on-time rate; fastest first (on-time rate,
-    then fewer overdue, then name). Responsible persons are the holders on that day.
+    Each row: projects, started and completed projects (开工、完工) with their rates and households,
+    nodes, nodes due (deadline passed), on time, overdue and the on-time rate, and 12345 work
+    orders overdue; fastest first (on-time rate, then fewer overdue, then name). Responsible
+    persons are the holders on that day.
     """
     if by not in RANKED_BY:
         raise ValueError(f"unknown ranking {by!r}")
@@ -337,11 +361,12 @@ def progress_by(app: App, session: Session, on: dt.date, by: str, district: str 
     if district is not None:
         scope.append(col(Project.district) == district)
     per_project = session.execute(
-        select(col(Project.id), col(Project.district), col(Project.contractor), func.count(),
+        select(col(Project.id), col(Project.district), col(Project.contractor), col(Project.households), func.count(),
                func.sum(_flag(done)), func.sum(_flag(due)), func.sum(_flag(and_(due, on_time))),
                func.sum(_flag(and_(due, ~done))))
         .join(Node, col(Node.project_id) == col(Project.id)).where(*scope)
-        .group_by(col(Project.id), col(Project.district), col(Project.contractor))).all()
+        .group_by(col(Project.id), col(Project.district), col(Project.contractor), col(Project.households))).all()
+    complaints = {pid: len(orders) for pid, orders in overdue_on(session, on, app.settings.tz, district).items()}
     names: dict[int, str] = {}
     held: dict[int, int] = {}
     if by == "person":
@@ -349,7 +374,7 @@ def progress_by(app: App, session: Session, on: dt.date, by: str, district: str 
         names = {pk: f"{name}（{pid}）" for pk, pid, name in session.execute(
             select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(set(held.values()))))}
     stats: dict[str, dict[str, Any]] = {}
-    for project_id, dist, contractor, nodes, done_n, due_n, on_time_n, overdue_n in per_project:
+    for project_id, dist, contractor, households, nodes, done_n, due_n, on_time_n, overdue_n in per_project:
         if by == "district":
             key = dist or UNFILLED
         elif by == "contractor":
@@ -357,10 +382,17 @@ def progress_by(app: App, session: Session, on: dt.date, by: str, district: str 
         else:
             key = names.get(held.get(project_id, -1), NOBODY)
         entry = stats.setdefault(key, {"name": key, "projects": 0, "started": 0, "completed_projects": 0,
-                                       "nodes": 0, "due": 0, "on_time": 0, "overdue": 0})
+                                       "nodes": 0, "due": 0, "on_time": 0, "overdue": 0, "households": 0,
+                                       "started_households": 0, "completed_households": 0,
+                                       "complaints_overdue": 0})
+        started, completed = (done_n or 0) > 0, (done_n or 0) == nodes
         entry["projects"] += 1
-        entry["started"] += (done_n or 0) > 0
-        entry["completed_projects"] += (done_n or 0) == nodes
+        entry["started"] += started
+        entry["completed_projects"] += completed
+        entry["households"] += households or 0
+        entry["started_households"] += (households or 0) if started else 0
+        entry["completed_households"] += (households or 0) if completed else 0
+        entry["complaints_overdue"] += complaints.get(project_id, 0)
         entry["nodes"] += nodes
         entry["due"] += due_n or 0
         entry["on_time"] += on_time_n or 0

@@ -28,6 +28,12 @@ def scenario(duban: Duban, tmp_path: Path) -> None:
              node("LL-002", "N1", "2024-07-02"), node("LL-002", "N2", "2024-07-04", "2024-07-04"),
              node("LL-003", "N1", "2024-07-03"), node("LL-003", "N2", "2024-07-09"), node("LL-004", "N1", "2024-07-05")]
     duban("import", "ledger", write_ledger(tmp_path / "ledger", persons, projects, nodes), "--as-of", "2024-06-30")
+    hotline = tmp_path / "12345.csv"
+    hotline.write_text("工单编号,受理时间,诉求内容,地址/小区,办理时限,办结时间,满意度\n"
+                       "GD-01,2024-07-01 10:00,施工围挡占道,LL-001小区3号楼,2024-07-03 17:30,,\n"
+                       "GD-02,2024-07-02 09:00,夜间施工噪音,LL-003小区,2024-07-05,2024-07-06 10:00,不满意\n"
+                       "GD-03,2024-07-04 08:00,小区门口积水,建设路88号,2024-07-09,,\n", encoding="utf-8")
+    duban("import", "complaints", hotline)
     duban("evaluate", "--through", "2024-07-07", "--from", "2024-07-02")
     duban("strike", "request-exemption", "5", "--reason", "燃气公司停气审批延误，非施工单位原因")
     duban("strike", "exempt", "3", "--reason", "特大暴雨，不可抗力", "--meeting", "2024-07-08")

@@ -8,6 +8,7 @@ import pytest
 
 from config.policy import Action, PersonStatus
 from engine.store.models import (
+    ComplaintLink,
     Decision,
     EventKind,
     HistoryKind,
@@ -33,7 +34,7 @@ SECTIONS: dict[str, Values] = {
     "event_kind": EventKind, "cause": StatusCause, "recalculated": StatusCause,
     "correction": (*(c.value for c in StatusCause), "exempted", "revoked"), "agenda_item": AgendaItem,
     "history_kind": HistoryKind, "project_status": ProjectStatus, "log_entity": LogEntity, "log_action": LogAction,
-    "job_status": JobStatus, "outbox_status": OutboxStatus, "role": Role,
+    "job_status": JobStatus, "complaint_link": ComplaintLink, "outbox_status": OutboxStatus, "role": Role,
     "light": (*COLOURS, WAS_RED, "none"), "node_state": NODE_STATES,
 }
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from engine.app.users import Viewer
 from engine.app.web.pages import parse_day, render
 from engine.app.web.security import Can, duban, route, signed_in
-from engine.errors import Refused
+from engine.errors import Problem, Refused
 from engine.ledger import import_ledger
 
 router = APIRouter()
@@ -41,12 +41,10 @@ def ledger_upload(request: Request, workbook: UploadFile = File(...), as_of: str
                       **{"result": None, "problems": None, **context})
 
     if suffix not in ACCEPTED:
-        return page(400, problems=[{"where": name, "row": None, "column": None, "value": None,
-                                    "reason": "请上传 .xlsx 工作簿（Excel 2007 及以后版本）"}])
+        return page(400, problems=[_problem(name, "请上传 .xlsx 工作簿（Excel 2007 及以后版本）")])
     day = parse_day(as_of) if as_of else app.today()
     if day is None:
-        return page(400, problems=[{"where": "负责人变更生效日期", "row": None, "column": None, "value": as_of,
-                                    "reason": "应为 YYYY-MM-DD 格式"}])
+        return page(400, problems=[_problem("负责人变更生效日期", "应为 YYYY-MM-DD 格式", as_of)])
     limit = app.settings.web.max_upload_mb * 1024 * 1024
     folder = Path(tempfile.mkdtemp(prefix="duban-upload-"))
     try:
@@ -54,15 +52,18 @@ def ledger_upload(request: Request, workbook: UploadFile = File(...), as_of: str
         with target.open("wb") as handle:
             shutil.copyfileobj(workbook.file, handle, 1024 * 1024)
         if target.stat().st_size > limit:
-            return page(413, problems=[{"where": name, "row": None, "column": None, "value": None,
-                                        "reason": f"文件超过 {app.settings.web.max_upload_mb} MB"}])
+            return page(413, problems=[_problem(name, f"文件超过 {app.settings.web.max_upload_mb} MB")])
         try:
             result = import_ledger(app, target, day, source_name=name)
         except Refused as exc:
-            rows = [vars(p) for p in exc.details] or [{"where": name, "row": None, "column": None, "value": None,
-                                                       "reason": line} for line in exc.problems]
+            rows = [vars(p) for p in exc.details] or [_problem(name, line) for line in exc.problems]
             return page(422, problems=rows)
     finally:
         shutil.rmtree(folder, True)
     changes = [(label, getattr(result, key)) for label, key in SUMMARY if getattr(result, key)]
     return page(200, result=changes)
+
+
+def _problem(where: str, reason: str, value: str | None = None) -> dict[str, object]:
+    """Return a problem of the upload itself as a row of the problems table (no sheet, row or column)."""
+    return vars(Problem(where, None, None, value, reason))

@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 from engine.app.users import Viewer
 from engine.app.web.pages import page_number, parse_day, redirect, render
 from engine.app.web.security import Can, NotFound, check_project, duban, require_scope, route, scope_of, signed_in
+from engine.complaints.views import of_projects
 from engine.context import App
 from engine.errors import Refused
 from engine.record import actions
@@ -106,9 +107,10 @@ def project_page(request: Request, code: str, on: str | None = None,
                  for n in session.scalars(select(Node).where(col(Node.project_id) == project.id)
                                           .order_by(col(Node.planned_date), col(Node.code)))]
         episodes = red_episodes(app, session, [project.id or 0], day).get(project.id or 0, [])
+        orders = of_projects(session, [project.id or 0], app.settings.tz, day).get(project.id or 0, [])
         history = project_history(app, session, project)
     return render(request, "project.html", project=project, nodes=nodes, episodes=episodes, day=day,
-                  today=app.today(), **history)
+                  today=app.today(), complaints=orders, **history)
 
 
 def _correct(request: Request, viewer: Viewer, code: str, value: str, what: str,

@@ -9,7 +9,9 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from tests.conftest import Duban, node, person, project, write_ledger
@@ -147,3 +149,40 @@ def test_sigterm_stops_the_scheduler_cleanly_within_seconds(duban: Duban, tmp_pa
     assert time.monotonic() - sent < 5
     assert '"event": "stopping", "signal": "SIGTERM"' in err and '"event": "stopped"' in err
     assert "Traceback" not in err
+
+
+def test_the_scheduler_sends_every_minute_what_a_robot_held_back(duban: Duban, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from config import load_settings
+    from engine.app import scheduler
+    from engine.context import App
+    from tests.engine.delivery.test_outbox import _campaign, _config
+    from tests.engine.delivery.test_robots import START, serving_robot
+
+    jobs: dict[str, Any] = {}
+    # Instead of blocking until SIGTERM: keep the jobs it would run, and return.
+    monkeypatch.setattr(BlockingScheduler, "start", lambda self: jobs.update({j.id: j for j in self.get_jobs()}))
+    monkeypatch.setattr(scheduler.signal, "signal", lambda *_args: None)
+    with serving_robot(kind="wecom") as (robot, url):
+        _config(duban, tmp_path, f'[duban.delivery]\nperson = ["webhook"]\n'
+                                 f'[duban.delivery.webhook]\nurl = "{url}"\nper_minute = 1\n')
+        duban._monkeypatch.setenv("DUBAN_OUT_DIR", str(tmp_path / "out"))
+        duban._monkeypatch.setenv("DUBAN_NOW", START.isoformat())
+        _campaign(duban, tmp_path)  # two notices due on 2024-07-10
+        app = App(load_settings())
+        scheduler.serve(app)  # catches up, renders both notices, sends one: a message a minute
+        assert [a["key"] for a in robot.accepted] == ["notice:1:webhook"]
+        deliver = jobs["deliver"]
+        assert (deliver.trigger.interval, deliver.coalesce, deliver.max_instances) == (dt.timedelta(minutes=1), True, 1)
+        duban._monkeypatch.setenv("DUBAN_NOW", (START + dt.timedelta(seconds=59)).isoformat())
+        deliver.func(*deliver.args, **deliver.kwargs)
+        assert len(robot.accepted) == 1  # not before the minute is over
+        duban._monkeypatch.setenv("DUBAN_NOW", (START + dt.timedelta(seconds=60)).isoformat())
+        deliver.func(*deliver.args, **deliver.kwargs)
+        assert [a["key"] for a in robot.accepted] == ["notice:1:webhook", "notice:2:webhook"]
+        assert robot.refused == []
+        app.engine.dispose()

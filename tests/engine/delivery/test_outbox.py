@@ -73,7 +73,7 @@ class _Robot(BaseHTTPRequestHandler):
         time.sleep(0.05)
         self.send_response(500 if failing else 200)
         self.end_headers()
-        self.wfile.write(b"{}")
+        self.wfile.write(b"{}" if failing else b'{"errcode": 0, "errmsg": "ok"}')
 
     def log_message(self, *args: object) -> None:
         pass

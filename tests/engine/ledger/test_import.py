@@ -202,3 +202,15 @@ def test_node_commands_refuse_unknown_project_and_node(duban: Duban, tmp_path: P
 def test_extension_needs_a_reason(duban: Duban, tmp_path: Path) -> None:
     duban("import", "ledger", write_ledger(tmp_path / "l", PERSONS, PROJECTS, NODES))
     assert duban("node", "extend", "LL-1", "N2", "--to", "2024-09-01", "--reason", " ", ok=False).code == 1
+
+
+def test_a_code_longer_than_the_database_holds_is_refused_with_its_place(duban: Duban, tmp_path: Path) -> None:
+    long_code = "LL-" + "9" * 62  # 65 characters: PostgreSQL's varchar(64) would refuse it with an internal error
+    before = duban.dump()
+    folder = write_ledger(tmp_path / "l", [person("P1", "张三")], [project(long_code, "P1")],
+                          [node(long_code, "N1", "2024-07-31"), node("LL-1", "N" * 65, "2024-07-31")])
+    result = duban("import", "ledger", folder, ok=False)
+    assert result.code == 1 and "Traceback" not in result.err and "内部错误" not in result.err
+    assert "projects.csv，第 2 行，列「项目编号」" in result.err and "内容过长（65 字符，最多 64）" in result.err
+    assert "nodes.csv，第 3 行，列「节点编号」" in result.err
+    assert duban.dump() == before

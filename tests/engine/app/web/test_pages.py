@@ -236,12 +236,12 @@ def test_uploading_a_bad_ledger_shows_every_problem_and_changes_nothing(site: Si
     response = client.post("/ledger", data={"csrf": token, "as_of": TODAY},
                            files={"workbook": ("工作台账.xlsx", data, "application/octet-stream")})
     assert response.status_code == 422
-    problems = re.findall(r"<tr><td>([^<]*)</td><td>(\d*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>",
-                          response.text)
-    assert [(p[0], p[1], p[2], p[3]) for p in problems] == [
-        ("工作台账.xlsx[节点]", "2", "计划完成日期", "2024-13-45"),
-        ("工作台账.xlsx[节点]", "3", "项目编号", "XX-9"),
-        ("工作台账.xlsx[节点]", "4", "实际完成日期", "2099-01-01")]
+    problems = re.findall(r"<tr><td>([^<]*)</td><td>(\d*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>"
+                          r"<td>([^<]*)</td></tr>", response.text)
+    assert [(p[0], p[1], p[2], p[3], p[4]) for p in problems] == [
+        ("工作台账.xlsx[节点]", "2", "D", "计划完成日期", "2024-13-45"),
+        ("工作台账.xlsx[节点]", "3", "A", "项目编号", "XX-9"),
+        ("工作台账.xlsx[节点]", "4", "E", "实际完成日期", "2099-01-01")]
     assert "数据库没有任何变化" in response.text
     assert {k: v for k, v in site.duban.dump().items() if k not in SIGN_IN_TABLES} == before
     not_a_workbook = client.post("/ledger", data={"csrf": token},
