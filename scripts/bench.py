@@ -95,7 +95,7 @@ def fresh_database(base: str | None, work: Path, name: str) -> str:
 
 def init_schema(url: str) -> None:
     """Create duban's schema with `duban init` (the same-work reference runs on it too)."""
-    subprocess.run([sys.executable, "-c", "from engine.app.cli import main; main()", "init"], check=True,
+    subprocess.run([sys.executable, "-c", "from engine.app.launch import main; main()", "init"], check=True,
                    capture_output=True, env={**os.environ, "DUBAN_DATABASE_URL": url})
 
 
@@ -113,9 +113,9 @@ def duban_phases(ledger: Path, work: Path, url: str, profile: bool, web: bool) -
     """Run the duban phases through the command line; return their measurements."""
     out = work / "out"
     env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_TODAY": ONE_MORE.isoformat(), "DUBAN_OUT_DIR": str(out)}
-    duban = [sys.executable, "-c", "from engine.app.cli import main; main()"]
+    duban = [sys.executable, "-c", "from engine.app.launch import main; main()"]
     if profile:
-        duban = [sys.executable, "-m", "cProfile", "-o", str(work / "{phase}.prof"), "-m", "engine.app.cli"]
+        duban = [sys.executable, "-m", "cProfile", "-o", str(work / "{phase}.prof"), "-m", "engine.app.launch"]
 
     def command(phase: str, *args: str) -> list[str]:
         return [part.replace("{phase}", phase) for part in duban] + list(args)

@@ -36,6 +36,7 @@ from engine.store.db import (
     driver_rows,
     fetch,
     id_list,
+    reading,
     transaction,
 )
 from engine.store.models import (
@@ -109,9 +110,10 @@ def evaluate(app: App, through: dt.date, start: dt.date | None = None,
     settle_policy(app)
     result = RunResult()
     run_id = uuid.uuid4().hex[:12]
-    with transaction(app.engine) as session:
+    with reading(app.engine) as session:  # where to begin: read, the days' own transactions claim them
         last = last_evaluated_day(session)
-        default_start = first_day(session)
+        # Only a first run starts from the earliest plan (a scan of every deadline's date).
+        default_start = first_day(session) if last is None and start is None else None
     if last is not None and start is not None and start != last + dt.timedelta(days=1):
         raise Refused(f"已评估至 {last.isoformat()}，下一个评估日应为 {(last + dt.timedelta(days=1)).isoformat()}，"
                       f"与 --from {start.isoformat()} 不一致")
@@ -126,7 +128,7 @@ def evaluate(app: App, through: dt.date, start: dt.date | None = None,
         done = _evaluate_day(app, day, run_id, result)
         if done is None:
             # Another run took this day meanwhile: go on after the newest evaluated day.
-            with transaction(app.engine) as session:
+            with reading(app.engine) as session:
                 last = last_evaluated_day(session)
             assert last is not None
             day = last + dt.timedelta(days=1)
@@ -136,7 +138,7 @@ def evaluate(app: App, through: dt.date, start: dt.date | None = None,
             progress.advance()
         day += dt.timedelta(days=1)
     if result.evaluated_days:
-        with transaction(app.engine) as session:
+        with reading(app.engine) as session:
             result.warnings = count_warnings(app, session, result.evaluated_days[-1])
     return result
 
@@ -405,6 +407,9 @@ def count_warnings(app: App, session: Session, day: dt.date) -> int:
 def settle_policy(app: App) -> None:
     """Re-derive every person's levels when the policy's grouping, window or ladder changed."""
     fingerprint = app.policy.fingerprint()
+    with reading(app.engine) as session:  # the common case: the policy is the one on record, nothing to write
+        if session.scalar(select(col(Meta.value)).where(col(Meta.key) == POLICY_KEY)) == fingerprint:
+            return
     with transaction(app.engine) as session:  # writers take turns: two runs cannot both insert it
         meta = session.get(Meta, POLICY_KEY)
         if meta is not None and meta.value == fingerprint:

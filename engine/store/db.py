@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, create_engine, event, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -212,7 +211,11 @@ def insert_new(session: Session, table: Table, conflict_on: list[str], values: d
     One statement (INSERT ... ON CONFLICT DO NOTHING) on both backends, so two writers racing
     for the same key cannot both insert and neither fails.
     """
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    # The dialect's own insert, imported when first needed: a SQLite run never loads PostgreSQL's.
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql as dialect
+    else:
+        from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
     statement = (dialect.insert(table).values(**values)
                  .on_conflict_do_nothing(index_elements=conflict_on).returning(table.c.id))
     new_id = session.execute(statement).scalar()

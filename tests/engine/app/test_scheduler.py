@@ -101,7 +101,7 @@ def test_a_job_held_by_a_live_scheduler_is_left_alone(duban: Duban, tmp_path: Pa
 def _scheduler(url: str, today: str, out: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_TODAY": today, "DUBAN_OUT_DIR": str(out),
            "DUBAN_ACTOR": "scheduler"}
-    return subprocess.Popen([sys.executable, "-c", "from engine.app.cli import main; main()", "schedule", *args],
+    return subprocess.Popen([sys.executable, "-c", "from engine.app.launch import main; main()", "schedule", *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

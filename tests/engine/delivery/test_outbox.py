@@ -161,7 +161,7 @@ def test_two_senders_at_once_send_each_message_once(duban: Duban, tmp_path: Path
     duban("evaluate", "--through", "2024-07-10")
     duban("notices", "render", "--out", tmp_path / "out")
     env = {**os.environ, "DUBAN_DATABASE_URL": duban.url}
-    procs = [subprocess.Popen([sys.executable, "-c", "from engine.app.cli import main; main()", "deliver"], env=env,
+    procs = [subprocess.Popen([sys.executable, "-c", "from engine.app.launch import main; main()", "deliver"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outputs

@@ -275,7 +275,7 @@ def test_a_paced_robot_does_not_send_more_when_two_processes_deliver_at_once(
     _webhook(duban, tmp_path, url)  # a loopback URL: guessed to be WeCom
     _notices(duban, tmp_path, 45)
     env = {**os.environ, "DUBAN_DATABASE_URL": duban.url}
-    procs = [subprocess.Popen([sys.executable, "-c", "from engine.app.cli import main; main()", "deliver"], env=env,
+    procs = [subprocess.Popen([sys.executable, "-c", "from engine.app.launch import main; main()", "deliver"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
@@ -324,7 +324,7 @@ def test_a_blocked_robot_loses_nothing_and_burns_no_attempts(duban: Duban, tmp_p
     duban("notices", "render", "--out", tmp_path / "out")
     assert len(duban.json("outbox")) == 46
     env = {**os.environ, "DUBAN_DATABASE_URL": duban.url}
-    other = subprocess.run([sys.executable, "-c", "from engine.app.cli import main; main()", "deliver"], env=env,
+    other = subprocess.run([sys.executable, "-c", "from engine.app.launch import main; main()", "deliver"], env=env,
                            capture_output=True, text=True, timeout=120)
     assert other.returncode == 0 and other.stdout == "发送：成功 0 条，失败 0 条，暂缓 1 条（渠道限速或机器人限流，到时再发）\n", other
     assert duban.json("outbox")[45]["next_attempt_at"] == "2024-07-10T09:10:00+08:00"

@@ -31,7 +31,7 @@ def big_ledger(folder: Path, projects: int = 150, seed: int = 7) -> Path:
 
 def cli(url: str, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_TODAY": TODAY, "DUBAN_ACTOR": "proc"}
-    return subprocess.Popen([sys.executable, "-c", "from engine.app.cli import main; main()", *args], env=env,
+    return subprocess.Popen([sys.executable, "-c", "from engine.app.launch import main; main()", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -50,7 +50,7 @@ class Site:
                     "PYTHONPATH": str(ROOT)}
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "engine.app.cli", *args], cwd=self.folder, env=self.env,
+        return subprocess.Popen([sys.executable, "-m", "engine.app.launch", *args], cwd=self.folder, env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def run(self, *args: str) -> str:
