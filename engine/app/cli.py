@@ -770,12 +770,19 @@ def run(argv: list[str]) -> int:
     except Exception as exc:  # the last line of defence: one line, the trace only on request
         if os.environ.get("DUBAN_DEBUG"):
             raise
-        err.print(f"内部错误：{type(exc).__name__}: {exc}（设置 DUBAN_DEBUG=1 查看详细信息）", markup=False, soft_wrap=True)
+        err.print(f"内部错误：{type(exc).__name__}: {_first_line(exc)}（设置 DUBAN_DEBUG=1 查看详细信息）", markup=False,
+                  soft_wrap=True)
         return 1
     finally:
         if _state.app is not None and "engine" in vars(_state.app):
             _state.app.engine.dispose()
     return 0
+
+
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    """An error's first line, cut short: a database error carries its whole statement and parameters."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 def main() -> None:

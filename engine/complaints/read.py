@@ -11,7 +11,6 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,7 +246,3 @@ def _deadline(value: Any, received: dt.datetime | None, tz: ZoneInfo, workdays_a
         day = start + dt.timedelta(days=count)
     return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=tz)
 
-
-def rows_of(orders: Iterable[WorkOrder]) -> dict[str, WorkOrder]:
-    """Index checked rows by their work-order number."""
-    return {order.order_no: order for order in orders}

@@ -206,8 +206,10 @@ def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of
         _bulk_log(app, session, LogEntity.PROJECT, [r["code"] for r in new_rows], LogAction.CREATE)
         result.projects_added += len(new_rows)
     if new_assignments:
-        project_pk: dict[str, int] = dict(session.execute(select(col(Project.code), col(Project.id)).where(
-            col(Project.code).in_([c for c, _ in new_assignments]))).all())
+        project_pk: dict[str, int] = {}
+        for chunk in chunks([c for c, _ in new_assignments]):  # PostgreSQL takes at most 65,535 parameters
+            project_pk.update((code, pk) for code, pk in session.execute(
+                select(col(Project.code), col(Project.id)).where(col(Project.code).in_(chunk))))
         now = app.now()
         session.execute(insert(table_of(Assignment)), [
             {"project_id": project_pk[code], "person_pk": person_pk[pid], "effective_from": FROM_THE_START,

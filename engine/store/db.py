@@ -47,36 +47,35 @@ def fetch(session: Session, statement: Any) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in session.connection().execute(statement).fetchall()]
 
 
+@contextmanager
+def _driver_cursor(session: Session, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+    """Run SQL written with ``?`` placeholders on the driver's own cursor (``%s`` where the driver wants it)."""
+    connection = session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        yield cursor
+    finally:
+        cursor.close()
+
+
 def driver_rows(session: Session, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Run SQL written with ``?`` placeholders on the driver's own cursor; plain tuples, values as the driver gives them.
+    """Return a query's rows from the driver's cursor: plain tuples, values as the driver gives them.
 
     For the day's hot reads (thousands of rows a day): no row objects, no per-value conversion.
     SQLite gives dates as ISO text (``as_date`` reads them), PostgreSQL as dates.
     """
-    connection = session.connection()
-    if connection.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(sql, tuple(params))
-        rows: list[tuple[Any, ...]] = list(cursor.fetchall())
-    finally:
-        cursor.close()
-    return rows
+    with _driver_cursor(session, sql, params) as cursor:
+        return list(cursor.fetchall())
 
 
 def driver_execute(session: Session, sql: str, params: Sequence[Any] = ()) -> int:
-    """Run one statement written with ``?`` placeholders on the driver's cursor; return the rows it touched."""
-    connection = session.connection()
-    if connection.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(sql, tuple(params))
+    """Run one statement on the driver's cursor; return the rows it touched."""
+    with _driver_cursor(session, sql, params) as cursor:
         count: int = cursor.rowcount
-    finally:
-        cursor.close()
-    return count
+        return count
 
 
 def id_list(ids: Iterable[int]) -> str:

@@ -371,8 +371,9 @@ def progress_by(app: App, session: Session, on: dt.date, by: str, district: str 
     held: dict[int, int] = {}
     if by == "person":
         held = holders(session, on)
-        names = {pk: f"{name}（{pid}）" for pk, pid, name in session.execute(
-            select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(set(held.values()))))}
+        for chunk in chunks(sorted(set(held.values()))):  # every holder of the ledger: in chunks of parameters
+            names.update((pk, f"{name}（{pid}）") for pk, pid, name in session.execute(
+                select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(chunk))))
     stats: dict[str, dict[str, Any]] = {}
     for project_id, dist, contractor, households, nodes, done_n, due_n, on_time_n, overdue_n in per_project:
         if by == "district":

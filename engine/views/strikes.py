@@ -248,7 +248,8 @@ def never_use_register(app: App, session: Session, district: str | None = None) 
             current = first.get(strike.person_pk)
             if current is None or (strike.level or 0) < (current.level or 0):
                 first[strike.person_pk] = strike
-    persons = {p.id: p for p in session.scalars(select(Person).where(col(Person.id).in_(first)))}
+    persons = {p.id: p for chunk in chunks(sorted(first))
+               for p in session.scalars(select(Person).where(col(Person.id).in_(chunk)))}
     nodes = strike_nodes(session, [s.id for s in first.values() if s.id is not None])
     out = []
     for pk, strike in sorted(first.items(), key=lambda item: (item[1].detected_on, persons[item[0]].person_id)):

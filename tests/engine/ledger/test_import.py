@@ -214,3 +214,12 @@ def test_a_code_longer_than_the_database_holds_is_refused_with_its_place(duban: 
     assert "projects.csv，第 2 行，列「项目编号」" in result.err and "内容过长（65 字符，最多 64）" in result.err
     assert "nodes.csv，第 3 行，列「节点编号」" in result.err
     assert duban.dump() == before
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_first_import_of_more_projects_than_a_statement_takes_parameters_loads(duban: Duban, tmp_path: Path) -> None:
+    # PostgreSQL refuses a statement with more than 65,535 parameters: a country's first import has 220,000 projects.
+    projects = [project(f"P-{i:06d}", "P1") for i in range(66_000)]
+    result = duban("import", "ledger", write_ledger(tmp_path / "l", [person("P1", "张三")], projects, []))
+    assert "新增项目 66000" in result.out
+    assert duban.json("projects")[-1]["responsible_person_id"] == "P1"

@@ -44,3 +44,10 @@ def test_the_project_page_lists_its_work_orders(site: Site) -> None:
     assert "GD-2" in page and "未办结" in page and "1 天" in page
     assert "12345 工单 GD-2：办理时限 2024年7月6日，自 2024年7月7日 起亮红灯，仍未办结" in page
     assert "没有关联到本项目的 12345 工单" in site.signed_in("bangong").get("/projects/BH-1").text
+
+
+def test_the_meeting_page_names_the_overdue_work_order_of_a_red_project(site: Site) -> None:
+    _import(site)
+    page = site.signed_in("lingdao").get("/meeting", params={"date": "2024-07-08"}).text
+    assert "12345 工单 GD-2（办理时限 2024年7月6日，逾期 2 天未办结）" in page
+    assert "五、红灯项目 <small>5 个" in page  # BH-1, LF-1, LF-2, LF-3 by their nodes; BH-2 by GD-2
