@@ -26,6 +26,7 @@ from engine.context import App
 from engine.errors import Refused
 from engine.evaluation.daily import evaluate
 from engine.evaluation.levels import status_of
+from engine.complaints import import_complaints
 from engine.ledger import import_ledger
 from engine.record.write import (
     assign,
@@ -56,6 +57,8 @@ from engine.views.figures import figures
 
 DEMO_DIR = Path(__file__).with_name("demo")
 LEDGER = DEMO_DIR / "ledger.xlsx"
+#: The hotline's work orders of the campaign (12345 工单), as its system exports them.
+HOTLINE = DEMO_DIR / "hotline.csv"
 CAMPAIGN = DEMO_DIR / "campaign.csv"
 START, END = dt.date(2024, 7, 1), dt.date(2024, 10, 31)
 #: The morning after the campaign: its daily check finds October's last misses, left for the 4 November
@@ -135,6 +138,10 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
     day = START
     while day <= LAST_CHECK:
         app.fixed_today = day
+        if day == LAST_CHECK:  # the office began taking the hotline's export in November
+            hotline = import_complaints(app, HOTLINE)
+            console.print(f"已导入 12345 工单 {HOTLINE.name}：{hotline.added} 条，关联到项目 {hotline.linked} 条，"
+                          f"未能关联 {len(hotline.unmatched)} 条")
         evaluate(app, day, START if day == START else None)
         with transaction(app.engine) as session:
             daily = daily_context(app, session, day)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.ledger.check import STATUS_WORDS, PersonIn, ProjectIn, text_of, validate_projects
+from engine.ledger.check import LIMITS, STATUS_WORDS, PersonIn, ProjectIn, text_of, validate_projects
 from engine.ledger.read import GatheredRow, Problems, Row, Table
 from engine.store.models import Person
 
@@ -33,7 +33,7 @@ NODE_KEYS: dict[str, str] = {"project_code": "project_code", "node_name": "name"
 _STATUS_WORD = {status: word for word, status in STATUS_WORDS.items() if not word.isascii()}
 _NODE_DATA = ("node_code", "node_name", "planned_date", "completed_on")
 #: The longest code the database holds (a node's name may stand for its code, a name for a person's).
-_MAX_CODE = 64
+_MAX_CODE = min(LIMITS["node_code"], LIMITS["person_id"])
 _SPACES = re.compile(r"\s+")
 _ALIGNING = re.compile(r"(?<=[^\x00-\x7f]) (?=[^\x00-\x7f])")
 

@@ -27,6 +27,14 @@ def test_demo_replays_the_campaign_deterministically(duban: Duban, tmp_path: Pat
     assert decisions == {"confirmed": 52, "proposed": 3}
     assert {s["detected_on"] for s in data if s["decision"] == "proposed"} == {"2024-11-01"}
     assert "待 2024-11-04 党组会决定" in first.out and "duban serve" in first.out
+    # The hotline's work orders arrive on 1 November: two still open past their deadline turn their projects red.
+    assert "已导入 12345 工单 hotline.csv：9 条，关联到项目 8 条，未能关联 1 条" in first.out
+    orders = duban("--db", "sqlite:///duban.db", "complaints", "--json").json()
+    assert sorted(o["project_code"] for o in orders if o["closed_at"] is None and o["project_code"]) == [
+        "LL-2024-004", "LL-2024-010"]
+    last_daily = (tmp_path / "demo" / "out" / "daily" / "daily-2024-11-01.md").read_text(encoding="utf-8")
+    assert "逾期未办结：GD2024090309 LL-2024-010 市文化局家属院" in last_daily
+    assert "- 红灯：LL-2024-010 市文化局家属院" in last_daily
     out = tmp_path / "demo" / "out"
     assert len(list((out / "notices").glob("*.docx"))) == len(list((out / "notices").glob("*.md"))) > 60
     assert len(list((out / "agendas").glob("agenda-*.docx"))) == 18  # every Monday meeting, 7-01 … 10-28
