@@ -22,11 +22,11 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, col
 
 from config.policy import PersonStatus
+from engine.complaints import import_complaints
 from engine.context import App
 from engine.errors import Refused
 from engine.evaluation.daily import evaluate
 from engine.evaluation.levels import status_of
-from engine.complaints import import_complaints
 from engine.ledger import import_ledger
 from engine.record.write import (
     assign,

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlmodel import Session, col
 
-from engine.complaints.views import ever_overdue, of_projects, overdue_on
+from engine.complaints.views import WorkOrderView, ever_overdue, of_projects, overdue_on
 from engine.context import App
 from engine.record.holders import holders
 from engine.store.db import chunks, fetch
@@ -108,8 +108,12 @@ class RedEpisode:
         return None if self.red_until is None else (self.red_until - self.red_from).days + 1
 
 
-def red_episodes(app: App, session: Session, project_ids: Iterable[int], on: dt.date) -> dict[int, list[RedEpisode]]:
-    """Return each project's red episodes known on a day, oldest first (from misses that were not revoked)."""
+def red_episodes(app: App, session: Session, project_ids: Iterable[int], on: dt.date,
+                 orders: dict[int, list[WorkOrderView]] | None = None) -> dict[int, list[RedEpisode]]:
+    """Return each project's red episodes known on a day, oldest first (misses not revoked, overdue work orders).
+
+    ``orders`` are the projects' work orders (``of_projects``) when the caller has read them already.
+    """
     found: dict[int, list[RedEpisode]] = defaultdict(list)
     ids = sorted(set(project_ids))
     for chunk in chunks(ids):
@@ -137,8 +141,10 @@ def red_episodes(app: App, session: Session, project_ids: Iterable[int], on: dt.
             end, how = min(ends) if ends else (None, None)
             until = max(end - dt.timedelta(days=1), red_from) if end is not None else None
             found[project_id].append(RedEpisode(project_id, code, name, planned, red_from, until, how))
-    for project_id, orders in of_projects(session, ids, app.settings.tz, on).items():
-        for order in orders:
+    if orders is None:
+        orders = of_projects(session, ids, app.settings.tz, on)
+    for project_id, held in orders.items():
+        for order in held:
             if order.closed_on is not None and order.closed_on <= order.due_on:
                 continue  # closed in time: never red
             red_from = order.due_on + dt.timedelta(days=1)
@@ -331,11 +337,12 @@ def _fill_nodes(app: App, session: Session, rows: list[BoardRow], on: dt.date) -
         by_id[project_id].nodes.append(NodeCell(code, name, planned, completed, node_state(app, planned, completed, on)))
     for row in rows:
         row.nodes.sort(key=lambda n: (n.planned_date, n.code))
-    for project_id, episodes in red_episodes(app, session, by_id, on).items():
+    orders = of_projects(session, by_id, app.settings.tz, on)  # read once: the counts and the red episodes
+    for project_id, episodes in red_episodes(app, session, by_id, on, orders).items():
         by_id[project_id].episodes = episodes
-    for project_id, orders in of_projects(session, by_id, app.settings.tz, on).items():
-        by_id[project_id].complaints = len(orders)
-        by_id[project_id].overdue_complaints = sum(1 for o in orders if o.overdue_days(on))
+    for project_id, held in orders.items():
+        by_id[project_id].complaints = len(held)
+        by_id[project_id].overdue_complaints = sum(1 for o in held if o.overdue_days(on))
 
 
 # ------------------------------------------------------------------------------------ rankings

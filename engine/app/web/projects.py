@@ -54,7 +54,7 @@ def home(request: Request) -> Response:
     return redirect(request, "/board")
 
 
-@route(router, "GET", "/board", Can.READ, "挂图作战：全部项目的红黄绿灯")
+@route(router, "GET", "/board", Can.READ, "挂图作战：全部项目的红黄绿灯（含 12345 工单件数与逾期）")
 def board_page(request: Request, on: str | None = None, district: str | None = None, batch: str | None = None,
                colour: str | None = None, person: str | None = None, q: str | None = None,
                page: str | None = None, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
@@ -95,7 +95,7 @@ def _project(session: Session, code: str, viewer: Viewer) -> Project:
     return project
 
 
-@route(router, "GET", "/projects/{code}", Can.READ, "项目：节点、红灯记录、负责人与问责记录")
+@route(router, "GET", "/projects/{code}", Can.READ, "项目：节点、红灯记录、12345 工单、负责人与问责记录")
 def project_page(request: Request, code: str, on: str | None = None,
                  viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
     """Show one project: its nodes as of a day, its red history, its responsible persons and strikes."""
@@ -106,8 +106,9 @@ def project_page(request: Request, code: str, on: str | None = None,
         nodes = [{"node": n, "state": node_state(app, n.planned_date, n.completed_on, day)}
                  for n in session.scalars(select(Node).where(col(Node.project_id) == project.id)
                                           .order_by(col(Node.planned_date), col(Node.code)))]
-        episodes = red_episodes(app, session, [project.id or 0], day).get(project.id or 0, [])
-        orders = of_projects(session, [project.id or 0], app.settings.tz, day).get(project.id or 0, [])
+        held = of_projects(session, [project.id or 0], app.settings.tz, day)
+        episodes = red_episodes(app, session, [project.id or 0], day, held).get(project.id or 0, [])
+        orders = held.get(project.id or 0, [])
         history = project_history(app, session, project)
     return render(request, "project.html", project=project, nodes=nodes, episodes=episodes, day=day,
                   today=app.today(), complaints=orders, **history)
