@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.ledger.dates import parse_date
-from engine.ledger.header import letter, normal
+from engine.ledger.header import cell_text, letter, normal
 from engine.ledger.read import Problems
 
 #: Each column: its key, the names the exports give it (the first is the one users are told), required.
@@ -127,11 +127,7 @@ def _header_at(rows: list[list[Any]]) -> int | None:
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    return cell_text(value) or ""
 
 
 def _check(where: str, rows: list[list[Any]], problems: Problems, tz: ZoneInfo, today: dt.date,

@@ -132,13 +132,16 @@ def deliver(app: App, holder: str = "deliver", only_failed: bool = False,
             .order_by(col(Outbox.id))).all()
     counts = {"sent": 0, "failed": 0, "deferred": 0}
     paused: set[str] = set()  # channels that send nothing more in this run (window full or blocked)
+    pace: dict[str, int | None] = {}  # each channel's messages a minute, looked up once per run
     for row_id, status, name in due:
         if stop is not None and stop.is_set():
             break  # between two messages: nothing is left claimed
         if name in paused:
             counts["deferred"] += 1  # already moved to when its channel may send again
             continue
-        claimed = _claim(app, row_id, status, holder, name, _per_minute(name, settings))
+        if name not in pace:
+            pace[name] = _per_minute(name, settings)
+        claimed = _claim(app, row_id, status, holder, name, pace[name])
         if isinstance(claimed, dt.datetime):
             paused.add(name)
             counts["deferred"] += 1

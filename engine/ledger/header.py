@@ -142,7 +142,8 @@ class Header:
         return {s.key for s in self.slots if s is not None and s.key is not None}
 
 
-def _text(value: Any) -> str | None:
+def cell_text(value: Any) -> str | None:
+    """Return a cell as trimmed text (a whole float without its ".0"), or None when it is empty."""
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -153,10 +154,10 @@ def _text(value: Any) -> str | None:
 
 def _candidates(upper: Any, lower: Any, pair: bool) -> list[str]:
     """Return the names a header cell may be read as, best first (upper+lower, lower, upper)."""
-    top = _text(upper)
+    top = cell_text(upper)
     if not pair:
         return [top] if top else []
-    bottom = _text(lower)
+    bottom = cell_text(lower)
     if bottom is None or bottom == top:  # a cell merged down over both rows, or a one-row header cell
         return [top] if top else []
     if top is None:
@@ -221,7 +222,7 @@ def _score(header: Header, required: set[str]) -> tuple[bool, int]:
 
 
 def _blank(row: Sequence[Any]) -> bool:
-    return all(_text(v) is None for v in row)
+    return all(cell_text(v) is None for v in row)
 
 
 def find_header(rows: Sequence[Sequence[Any]], kind: str) -> Header | None:
