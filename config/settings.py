@@ -48,6 +48,10 @@ class Settings(BaseModel):
     issuer: str = "吕梁市住房和城乡建设局"
     office: str = "吕梁市住房和城乡建设局老旧小区改造工作专班"
     doc_prefix: str = "吕建督"
+    #: Document numbers (文号): the series each kind is numbered in, from 1 each year by the
+    #: document's own date (吕建督〔2024〕12号). A kind not named has no number. Unset: every notice
+    #: and decision in ``doc_prefix``, the weekly bulletin in ``doc_prefix`` + 通.
+    doc_series: dict[str, str] | None = None
     #: When `duban schedule` runs the daily evaluation (local time in `timezone`); reports follow it.
     daily_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     #: The whole-country agenda lists at most this many red projects and projects needing a person;
@@ -67,6 +71,13 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"未知的时区 {value!r}") from None
         return value
+
+    def series(self) -> dict[str, str]:
+        """Return the document series of every numbered kind (kind → series)."""
+        if self.doc_series is not None:
+            return dict(self.doc_series)
+        notices = ("review_notice", "suspension_decision", "dismissal_decision", "correction_notice")
+        return {**dict.fromkeys(notices, self.doc_prefix), "weekly_bulletin": f"{self.doc_prefix}通"}
 
     @property
     def tz(self) -> ZoneInfo:

@@ -16,6 +16,7 @@ class Kind(StrEnum):
     MEETING_AGENDA = "meeting_agenda"
     DAILY_REPORT = "daily_report"
     WEEKLY_BULLETIN = "weekly_bulletin"
+    MEETING_DECISIONS = "meeting_decisions"
 
 
 #: The kinds a rung of the policy's ladder may call for (one notice to the person per counted strike).
@@ -56,9 +57,11 @@ class KindInfo:
 
     kind: Kind
     title: str
-    category: str  # notice | decision | agenda | report | bulletin
+    category: str  # notice | decision | agenda | report | bulletin | record
     formats: tuple[Format, ...]
     per_person: bool
+    #: A ladder decision: written as a draft until the party-group meeting confirms it.
+    drafted: bool = False
 
 
 ALL_FORMATS = (Format.MD, Format.HTML, Format.DOCX)
@@ -66,12 +69,13 @@ ALL_FORMATS = (Format.MD, Format.HTML, Format.DOCX)
 REGISTRY: dict[Kind, KindInfo] = {
     info.kind: info for info in (
         KindInfo(Kind.REVIEW_NOTICE, "检查通知", "notice", ALL_FORMATS, True),
-        KindInfo(Kind.SUSPENSION_DECISION, "免职决定", "decision", ALL_FORMATS, True),
-        KindInfo(Kind.DISMISSAL_DECISION, "永不使用决定", "decision", ALL_FORMATS, True),
+        KindInfo(Kind.SUSPENSION_DECISION, "免职决定", "decision", ALL_FORMATS, True, drafted=True),
+        KindInfo(Kind.DISMISSAL_DECISION, "永不使用决定", "decision", ALL_FORMATS, True, drafted=True),
         KindInfo(Kind.CORRECTION_NOTICE, "更正通知", "notice", ALL_FORMATS, True),
         KindInfo(Kind.MEETING_AGENDA, "党组会议程", "agenda", ALL_FORMATS, False),
         KindInfo(Kind.DAILY_REPORT, "每日检点", "report", (Format.MD, Format.HTML), False),
         KindInfo(Kind.WEEKLY_BULLETIN, "每周通报", "bulletin", ALL_FORMATS, False),
+        KindInfo(Kind.MEETING_DECISIONS, "党组会决定事项", "record", ALL_FORMATS, False),
     )
 }
 

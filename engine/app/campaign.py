@@ -120,8 +120,8 @@ def prepare_database(app: App) -> None:
 def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
     """Replay the campaign, write its paperwork under ``out_dir`` and print a summary."""
     from config.calendar import WorkCalendar, meeting_dates
-    from engine.paperwork.contexts import agenda_context, daily_context, weekly_context
-    from engine.paperwork.documents import render_notices, write_all_formats
+    from engine.paperwork.contexts import agenda_context, daily_context, decisions_context
+    from engine.paperwork.documents import render_notices, weekly_document, write_all_formats
     from notifications.kinds import Kind
 
     started = time.monotonic()
@@ -150,11 +150,13 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
         if agenda is not None:
             write_all_formats(app, Kind.MEETING_AGENDA, agenda, out / "agendas", f"agenda-{day.isoformat()}")
             _meeting(app, day, reserve)
+            with transaction(app.engine) as session:
+                decided = decisions_context(app, session, day)
+            write_all_formats(app, Kind.MEETING_DECISIONS, decided, out / "agendas", f"decisions-{day.isoformat()}")
         for event in events.get(day, []):
             _record(app, event)
         if day.weekday() == 6 or day == LAST_CHECK:
-            with transaction(app.engine) as session:
-                bulletin = weekly_context(app, session, day, out / "bulletins")
+            bulletin = weekly_document(app, day, out / "bulletins")
             write_all_formats(app, Kind.WEEKLY_BULLETIN, bulletin, out / "bulletins", f"bulletin-{day.isoformat()}")
         render_notices(app, out, calendar=calendar)
         day += dt.timedelta(days=1)

@@ -26,7 +26,7 @@ import_app = typer.Typer(no_args_is_help=True, help="导入数据。")
 node_app = typer.Typer(no_args_is_help=True, help="节点：完成、延期。")
 project_app = typer.Typer(no_args_is_help=True, help="项目：指定负责人。")
 strike_app = typer.Typer(no_args_is_help=True, help="问责记录：确认、豁免、说明。")
-notices_app = typer.Typer(no_args_is_help=True, help="通知、决定：生成文书。")
+notices_app = typer.Typer(help="通知、决定：列出（不带子命令时）、生成文书。", invoke_without_command=True)
 report_app = typer.Typer(no_args_is_help=True, help="每日检点、每周通报。")
 db_app = typer.Typer(no_args_is_help=True, help="数据库：复制到另一个数据库。")
 export_app = typer.Typer(no_args_is_help=True, help="导出数据。")
@@ -272,13 +272,17 @@ def _strike(session: Any, strike_id: int) -> Any:
 @strike_app.command("confirm")
 def strike_confirm(strike_id: int, meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")],
                    text: Annotated[str | None, typer.Option("--text", help="决定内容")] = None) -> None:
-    """记录党组会对问责记录的确认。"""
+    """记录党组会对问责记录的确认，并生成正式决定（不再是草稿），列入发件箱。"""
+    from engine.paperwork.documents import issue_confirmed
     from engine.record.actions import confirm_strike
 
     day = _iso(meeting)
     assert day is not None
-    confirm_strike(get_app(), strike_id, day, text)
-    out.print(f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认")
+    application = get_app()
+    confirm_strike(application, strike_id, day, text)
+    written = issue_confirmed(application, strike_id)
+    out.print(f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认"
+              + (f"；正式文书已写入 {written[0].parent}" if written else ""))
 
 
 @strike_app.command("exempt")
@@ -290,6 +294,16 @@ def strike_exempt(strike_id: int, reason: Annotated[str, typer.Option("--reason"
     meeting_day = _iso(meeting)
     exempt_strike(get_app(), strike_id, reason, meeting_day)
     out.print(f"问责记录 #{strike_id} 已豁免：{reason}")
+
+
+@strike_app.command("reject-exemption")
+def strike_reject_exemption(strike_id: int, reason: Annotated[str, typer.Option("--reason", help="驳回的理由")],
+                            meeting: Annotated[str | None, typer.Option("--meeting", help="党组会日期")] = None) -> None:
+    """记录党组会驳回免责申请（问责记录维持不变）。"""
+    from engine.record.actions import reject_exemption
+
+    reject_exemption(get_app(), strike_id, reason, _iso(meeting))
+    out.print(f"问责记录 #{strike_id} 的免责申请已驳回：{reason}")
 
 
 @strike_app.command("request-exemption")
@@ -304,13 +318,18 @@ def strike_request_exemption(strike_id: int, reason: Annotated[str, typer.Option
 @strike_app.command("explain")
 def strike_explain(strike_id: int) -> None:
     """说明问责记录的事实与依据的规则。"""
-    from engine.views.strikes import explain
+    from engine.views.strikes import explain, strike_record
 
     application = get_app()
     with reading(application.engine) as session:
-        lines = explain(application, session, _strike(session, strike_id))
+        strike = _strike(session, strike_id)
+        lines = explain(application, session, strike)
+        recorded = strike_record(application, session, strike_id)
     for line in lines:
         out.print(line, markup=False)
+    out.print("记录在案：", markup=False)
+    for line in recorded:
+        out.print(f"  {line}", markup=False)
 
 
 @app.command()
@@ -337,18 +356,17 @@ def strikes(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")]
 @app.command()
 def persons(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出全部人员及其状态。"""
-    from engine.views.strikes import persons_json
+    from engine.views.strikes import persons_json, persons_page
 
     application = get_app()
     with reading(application.engine) as session:
-        data = persons_json(application, session)
-    if as_json:
-        _print_json(data)
-        return
-    table = Table("人员编号", "姓名", "状态", "计入的问责记录")
-    for p in data:
-        table.add_row(p["person_id"], p["name"], application.wording.word("person_status", p["status"]),
-                      str(p["counted_strikes"]))
+        if as_json:
+            _print_json(persons_json(application, session))
+            return
+        rows, _total = persons_page(application, session, per_page=10**9)
+    table = Table("人员编号", "姓名", "状态（未经党组会确认的标“拟”）", "计入的问责记录")
+    for p in rows:
+        table.add_row(p["person_id"], p["name"], p["status_cn"], str(p["counted_strikes"]))
     out.print(table)
 
 
@@ -419,9 +437,47 @@ def agenda(meeting: Annotated[str, typer.Option("--meeting", help="党组会日�
            out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
            district: DistrictOpt = None) -> None:
     """生成党组会议程（--district：片区版，列出该片区的全部事项）。"""
+    from engine.paperwork.contexts import is_meeting_day
     from engine.paperwork.documents import write_agenda
 
+    day = _iso(meeting)
+    assert day is not None
     _document(write_agenda, meeting, fmt, out_path, district)
+    application = get_app()
+    if not is_meeting_day(application, day, application.calendar):
+        err.print(f"注意：{day.isoformat()} 不是会议安排中的党组会日期（议程中已注明）", markup=False)
+
+
+@app.command()
+def decisions(meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")], fmt: FormatOpt = "md",
+              out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
+              district: DistrictOpt = None) -> None:
+    """生成党组会决定事项（依记录：确认、豁免、驳回免责申请，及记录人、时间）。"""
+    from engine.paperwork.documents import write_decisions
+
+    _document(write_decisions, meeting, fmt, out_path, district)
+
+
+@notices_app.callback()
+def notices_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出全部通知、决定（编号、种类、人员、问责记录、文号、日期、状态：草稿、正式、已被取代）。"""
+    if ctx.invoked_subcommand is not None:
+        return
+    from engine.views.notices import notices_listing
+
+    application = get_app()
+    with reading(application.engine) as session:
+        data = notices_listing(application, session)
+    if as_json:
+        _print_json(data)
+        return
+    words = application.wording
+    table = Table("编号", "种类", "人员", "问责记录", "文号", "日期", "状态", "已生成")
+    for n in data:
+        table.add_row(str(n["id"]), n["kind_cn"], n["person_id"] or "（无）", f"#{n['strike_id']}" if n["strike_id"] else "",
+                      n["doc_number"] or "", n["date"], words.word("notice_state", n["status"]),
+                      "是" if n["rendered"] else "否")
+    out.print(table)
 
 
 @notices_app.command("render")

@@ -26,7 +26,9 @@ from engine.context import App
 from engine.errors import Refused
 from engine.evaluation.levels import as_counted, ladder_key, rederive, status_moved
 from engine.evaluation.traces import TRACE_VERSION
+from engine.record import numbers
 from engine.record.holders import assignment_history, holder_on
+from engine.record.notices import drafted
 from engine.store.db import (
     allocate_ids,
     as_date,
@@ -300,9 +302,13 @@ class _DayRecord:
         notice_ids = allocate_ids(session, table_of(Notice), len(self.notices))
         bulk_insert(session, table_of(Notice), ("id", "key", "kind", "person_pk", "strike_id", "payload"),
                     [(notice_id, f"{kind}:{ids[index]}", kind, person_pk, ids[index],
-                      {"level": level, "trace": trace_ids[trace]})
+                      {"level": level, "trace": trace_ids[trace], "date": day.isoformat()})
                      for notice_id, (kind, index, person_pk, level, trace) in zip(notice_ids, self.notices, strict=True)],
                     {"created_at": now})
+        # A review notice is issued now, with its number; a decision stays a draft until the meeting confirms it.
+        numbers.assign(app, session, [numbers.Wanted(kind, numbers.notice_key(notice_id), day, notice_id)
+                                      for notice_id, (kind, *_rest) in zip(notice_ids, self.notices, strict=True)
+                                      if not drafted(kind)])
         bulk_insert(session, table_of(Miss), ("deadline_id", "node_id", "strike_id", "person_pk", "planned_date"),
                     [(deadline_id, node_id, resolve(ref), person_pk, planned)
                      for deadline_id, node_id, ref, person_pk, planned in self.misses], {"detected_on": day})

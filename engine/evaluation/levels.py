@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -15,7 +16,6 @@ from engine.store.db import chunks
 from engine.store.models import (
     DecisionTrace,
     EventKind,
-    Notice,
     Person,
     StatusCause,
     StatusChange,
@@ -93,7 +93,7 @@ def status_moved(app: App, old_level: int | None, new_level: int | None) -> bool
 def record_status_change(app: App, session: Session, person: Person, old_level: int | None,
                          new_level: int | None, cause: StatusCause, strike_id: int | None,
                          day: dt.date | None) -> StatusChange | None:
-    """Record a change of a person's highest level or status; corrections get a notice."""
+    """Record a change of a person's highest level or status (the ground of a correction notice)."""
     if not status_moved(app, old_level, new_level):
         return None
     old_status = app.policy.status_for(old_level)
@@ -103,18 +103,32 @@ def record_status_change(app: App, session: Session, person: Person, old_level: 
                           day=day, actor=app.actor, recorded_at=app.now())
     session.add(change)
     session.flush()
-    if cause != StatusCause.STRIKE:
-        session.add(Notice(key=f"correction:status:{change.id}", kind=Kind.CORRECTION_NOTICE, person_pk=person.id,
-                           strike_id=strike_id, status_change_id=change.id,
-                           payload={"cause": cause, "old_level": old_level, "new_level": new_level,
-                                    "old_status": str(old_status), "new_status": str(new_status)},
-                           created_at=app.now()))
     return change
 
 
+def change_payload(change: StatusChange | None) -> dict[str, object]:
+    """What a correction notice says of a person's level and status (nothing when they did not move)."""
+    if change is None:
+        return {}
+    return {"old_level": change.old_level, "new_level": change.new_level, "old_status": str(change.old_status),
+            "new_status": str(change.new_status)}
+
+
+@dataclass
+class Rederived:
+    """What a re-ranking moved: the person's status change (if any) and each strike whose level changed."""
+
+    change: StatusChange | None = None
+    moved: list[tuple[int, int | None, int]] = field(default_factory=list)  # (strike id, old level, new level)
+
+
 def rederive(app: App, session: Session, person_pk: int, cause: StatusCause, strike_id: int | None,
-             day: dt.date | None = None) -> None:
-    """Re-rank a person's counted strikes through the rules and record every level that moved."""
+             day: dt.date | None = None) -> Rederived:
+    """Re-rank a person's counted strikes through the rules and record every level that moved.
+
+    The caller issues the one correction notice the event calls for (an exemption, a revocation);
+    a policy change, which has no event of its own, issues one per person whose status moved.
+    """
     person = session.get(Person, person_pk)
     assert person is not None
     old_level = _cached_highest(session, person_pk, strike_id)
@@ -129,10 +143,12 @@ def rederive(app: App, session: Session, person_pk: int, cause: StatusCause, str
     ranked = app.rules.derive_levels(f"person:{person.person_id}", [as_counted(s) for s in strikes])
     before = traces.current(session, ids.values())
     now, today = app.now(), day or app.today()
+    result = Rederived()
     for decision in ranked:
         strike = by_ref[decision.strike_ref]
         ranking = traces.traced_ranking(decision, ids)
         if strike.level != decision.level or strike.action != decision.action:
+            result.moved.append((id_of(strike), strike.level, decision.level))
             session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.LEVEL_CHANGED, old_level=strike.level,
                                     new_level=decision.level, text=app.wording.word("recalculated", cause), actor=app.actor,
                                     recorded_at=now))
@@ -147,7 +163,14 @@ def rederive(app: App, session: Session, person_pk: int, cause: StatusCause, str
                                       body=traces.body(trace), decided_on=today, decided_at=now))
     new_level = max((d.level for d in ranked), default=None)
     session.flush()
-    record_status_change(app, session, person, old_level, new_level, cause, strike_id, day)
+    result.change = record_status_change(app, session, person, old_level, new_level, cause, strike_id, day)
+    if cause == StatusCause.POLICY and result.change is not None:
+        from engine.record.notices import issue
+
+        issue(app, session, key=f"correction:status:{result.change.id}", kind=Kind.CORRECTION_NOTICE,
+              person_pk=person.id, strike_id=None, status_change_id=result.change.id, date=today,
+              payload={"cause": cause, **change_payload(result.change), "moved": result.moved})
+    return result
 
 
 def _cached_highest(session: Session, person_pk: int, changed_strike_id: int | None) -> int | None:

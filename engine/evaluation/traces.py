@@ -108,15 +108,22 @@ def of_strike(session: Session, strike_id: int) -> list[tuple[DecisionTrace, Tra
     return [(row, read(row)) for row in rows]
 
 
-def current(session: Session, strike_ids: Iterable[int]) -> dict[int, Trace]:
-    """Each strike's current decision: its latest opened or reranked trace."""
-    found: dict[int, Trace] = {}
+def current(session: Session, strike_ids: Iterable[int], as_of: dt.date | None = None) -> dict[int, Trace]:
+    """Each strike's current decision: its latest opened or reranked trace (decided by ``as_of``, if given)."""
+    return {sid: trace for sid, (_row, trace) in current_rows(session, strike_ids, as_of).items()}
+
+
+def current_rows(session: Session, strike_ids: Iterable[int],
+                 as_of: dt.date | None = None) -> dict[int, tuple[DecisionTrace, Trace]]:
+    """Each strike's current decision with its row (a notice names the trace it was issued on)."""
+    found: dict[int, tuple[DecisionTrace, Trace]] = {}
+    when = [] if as_of is None else [col(DecisionTrace.decided_on) <= as_of]
     for chunk in chunks(sorted(set(strike_ids))):
         latest = (select(func.max(col(DecisionTrace.id))).where(
-            col(DecisionTrace.strike_id).in_(chunk), col(DecisionTrace.kind) != TraceKind.JOINED)
+            col(DecisionTrace.strike_id).in_(chunk), col(DecisionTrace.kind) != TraceKind.JOINED, *when)
             .group_by(col(DecisionTrace.strike_id)))
         for row in session.scalars(select(DecisionTrace).where(col(DecisionTrace.id).in_(latest))):
-            found[row.strike_id] = read(row)
+            found[row.strike_id] = (row, read(row))
     return found
 
 

@@ -2,6 +2,11 @@
 
 Templates get dicts of plain values (never ORM objects): `notifications/` renders them and
 never reads the database. Phone numbers and e-mail addresses are never put in a context.
+
+Every document says only what has been decided and evaluated: a sanction the party-group
+meeting has not confirmed is stated as proposed (engine/views/standing.py), documents addressed
+outside the office list proposals only as 「提请党组会研究」, and no document counts a day that
+was not evaluated (``evaluated_through``: the day it reads is the last evaluated day at most).
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from config.calendar import HolidayTableMissing, WorkCalendar, meeting_dates, pr
 from config.policy import Action, PersonStatus
 from engine.complaints.views import between, overdue_on
 from engine.context import App
+from engine.errors import Refused
 from engine.evaluation import traces
+from engine.record import numbers
 from engine.record.holders import holders as responsible_on
+from engine.record.notices import document_date, is_draft
 from engine.store.db import chunks
 from engine.store.models import (
     Decision,
@@ -39,6 +47,7 @@ from engine.store.models import (
 )
 from engine.views.board import NOBODY, lights_as_of, progress_by
 from engine.views.figures import Figures, figures
+from engine.views.standing import sanction, standing_of
 from engine.views.strikes import basis, explain, strike_nodes
 from notifications.charts import progress_chart
 from notifications.kinds import AGENDA_SECTIONS, Kind
@@ -65,24 +74,45 @@ def next_meeting(app: App, calendar: WorkCalendar, on_or_after: dt.date) -> dt.d
     return found[0] if found else None
 
 
-def _doc_number(app: App, year: int, serial: int) -> str:
-    return f"{app.settings.doc_prefix}〔{year}〕{serial}号"
+def evaluated_through(session: Session) -> dt.date | None:
+    """Return the last evaluated day (None before the first evaluation): no document reads past it."""
+    day: dt.date | None = session.scalar(select(func.max(col(EvaluationDay.day))))
+    return day
 
 
-def _strike_dict(app: App, strike: Strike, trace: traces.Trace | None) -> dict[str, Any]:
-    """A strike as the templates print it, with its decision (from the trace) and the words for its values."""
+def _not_evaluated(day: dt.date, through: dt.date | None) -> Refused:
+    done = f"已评估至 {through.isoformat()}" if through else "尚未评估任何一天"
+    return Refused(f"{day.isoformat()} 尚未评估（{done}）：请先运行 duban evaluate --through {day.isoformat()}")
+
+
+def _strike_dict(app: App, strike: Strike, trace: traces.Trace | None, as_of: dt.date,
+                 decision: str | None = None, meeting_date: dt.date | None = None,
+                 status: str | None = None) -> dict[str, Any]:
+    """A strike as the templates print it, with its decision (from the trace) and the words for its values.
+
+    ``sanction`` says whether the meeting decided it (by which meeting) or it is proposed (awaiting which).
+    ``decision``, ``meeting_date`` and ``status`` state it as it stood at another time (a draft's, an
+    agenda's) instead of now.
+    """
     words = app.wording
+    if decision is None:
+        decision, meeting_date = strike.decision, strike.meeting_date
+    status = status or strike.status
     ranking = trace.ranking if trace is not None else None
-    counted = strike.status == StrikeStatus.COUNTED and ranking is not None
+    counted = status == StrikeStatus.COUNTED and ranking is not None
     level, action = (ranking.level, ranking.action) if counted and ranking else (None, None)
+    stated = sanction(app, status=status, level=level, action=action, decision=decision,
+                      meeting_date=meeting_date, detected_on=strike.detected_on, as_of=as_of)
     return {
         "id": strike.id, "level": level, "action": action,
-        "action_cn": words.word("action", action), "status": strike.status,
-        "status_cn": words.word("strike_status", strike.status), "decision": strike.decision,
-        "decision_cn": words.word("decision", strike.decision), "planned_date": strike.planned_date,
-        "detected_on": strike.detected_on, "meeting_date": strike.meeting_date,
+        "action_cn": words.word("action", action), "status": status,
+        "status_cn": words.word("strike_status", status), "decision": decision,
+        "decision_cn": words.word("decision", decision), "planned_date": strike.planned_date,
+        "detected_on": strike.detected_on, "meeting_date": meeting_date,
         "title": ranking.title if ranking else "", "counted_before": len(ranking.counted_before) if ranking else None,
         "agenda": list(trace.agenda) if trace is not None else [],
+        "decided": stated.decided if stated else False, "awaiting": None if stated is None or stated.decided else stated.meeting,
+        "sanction": stated.text if stated else "", "sanction_short": stated.short if stated else "",
     }
 
 
@@ -103,6 +133,13 @@ def _nodes(session: Session, strike_ids: list[int]) -> dict[int, list[dict[str, 
             for sid, nodes in found.items()}
 
 
+def _meta(app: App, title: str, date: dt.date, *, doc_number: str | None = None, recipient: str | None = None,
+          draft: bool = False, through: dt.date | None = None) -> dict[str, Any]:
+    """The header every document carries: title, issuer, number, recipient, signature, its date and as-of day."""
+    return {"title": title, "issuer": app.settings.issuer, "doc_number": doc_number, "recipient": recipient,
+            "signature": app.settings.office, "date": date, "draft": draft, "evaluated_through": through}
+
+
 # ------------------------------------------------------------------------------------ notices
 
 
@@ -115,71 +152,76 @@ _TITLES = {
 
 
 def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCalendar) -> dict[str, Any]:
-    """Return everything a notice prints, with the explanation of the decision."""
+    """Return everything a notice prints, with the explanation of the decision (facts, never who clicked what)."""
     kind = Kind(notice.kind)
     person = session.get(Person, notice.person_pk) if notice.person_pk else None
     strike = session.get(Strike, notice.strike_id) if notice.strike_id else None
     name = person.name if person else "（无责任人）"
-    issued = strike.detected_on if strike is not None else notice.created_at.astimezone(app.settings.tz).date()
-    if kind is Kind.CORRECTION_NOTICE:
-        issued = notice.created_at.astimezone(app.settings.tz).date()
-        change = session.get(StatusChange, notice.status_change_id) if notice.status_change_id else None
-        if change is not None and change.day:
-            issued = change.day
-    draft = kind in (Kind.SUSPENSION_DECISION, Kind.DISMISSAL_DECISION) and (
-        strike is None or strike.decision != Decision.CONFIRMED)
+    issued = document_date(app, session, notice)
+    payload = notice.payload or {}
+    draft = is_draft(notice)
+    number = numbers.numbers_of(session, [numbers.notice_key(id_of(notice))]).get(numbers.notice_key(id_of(notice)))
     decision = traces.for_notice(session, notice)
     rests_on = decision.ranking.counted_before if decision is not None and decision.ranking else ()
+    final_meeting = dt.date.fromisoformat(payload["meeting"]) if payload.get("final") and payload.get("meeting") else None
+    stated = None
+    if strike is not None:
+        # A draft states the proposal it was written on, a final decision its meeting, whatever happened later.
+        when = ({"decision": Decision.PROPOSED, "status": StrikeStatus.COUNTED} if draft else
+                {"decision": Decision.CONFIRMED, "meeting_date": final_meeting, "status": StrikeStatus.COUNTED}
+                if final_meeting else {})
+        stated = {**_strike_dict(app, strike, decision, issued, **when), "level": payload.get("level", strike.level)}
     context: dict[str, Any] = {
         "kind": kind.value,
-        "meta": {"title": _TITLES[kind].format(name=name), "issuer": app.settings.issuer,
-                 "doc_number": _doc_number(app, issued.year, notice.id or 0),
-                 "recipient": f"{name}同志：" if person else None, "signature": app.settings.office,
-                 "date": issued, "draft": draft},
+        "meta": _meta(app, _TITLES[kind].format(name=name), issued, doc_number=number,
+                      recipient=f"{name}同志：" if person else None, draft=draft),
         "person": _person(person),
         # A notice says what was decided when it was issued; later corrections get their own notice.
-        "strike": {**_strike_dict(app, strike, decision), "level": notice.payload.get("level", strike.level)}
-        if strike else None,
+        "strike": stated,
         "nodes": _nodes(session, [strike.id]).get(strike.id, []) if strike and strike.id else [],
-        "explanation": explain(app, session, strike, decision) if strike else [],
+        "explanation": explain(app, session, strike, decision, issued) if strike else [],
         # The earlier strikes the level rests on (a suspension or dismissal cites them by number and date).
         "basis": [{**b, "nodes": [{**n, "label": f"{n['project_code']} {n['project_name']}“{n['node_name']}”"}
                                   for n in _nodes(session, [b["id"]]).get(b["id"], []) if not n["revoked"]]}
                   for b in basis(session, rests_on)],
         "meeting": next_meeting(app, calendar, issued),
-        "payload": notice.payload,
+        "payload": payload,
         "policy": {"grace_days": app.policy.grace_days},
     }
     if kind is Kind.CORRECTION_NOTICE:
-        payload = notice.payload
-        words = app.wording
-        context["correction"] = {
-            "cause": payload.get("cause"),
-            "cause_cn": words.word("correction", payload.get("cause")),
-            "reason": payload.get("reason"),
-            "old_level": payload.get("old_level"), "new_level": payload.get("new_level"),
-            "old_status_cn": words.word("person_status", payload.get("old_status")),
-            "new_status_cn": words.word("person_status", payload.get("new_status")),
-        }
+        context["correction"] = _correction(app, payload)
     return context
+
+
+def _correction(app: App, payload: dict[str, Any]) -> dict[str, Any]:
+    """What a correction notice states: the event (exemption, revocation, policy) and how the level moved."""
+    words = app.wording
+    meeting = payload.get("meeting")
+    return {
+        "cause": payload.get("cause"), "cause_cn": words.word("correction", payload.get("cause")),
+        "reason": payload.get("reason"), "meeting": dt.date.fromisoformat(meeting) if meeting else None,
+        "old_level": payload.get("old_level"), "new_level": payload.get("new_level"),
+        # Only when the person's level or status moved (a status change): what it was, what it is.
+        "status_moved": "new_status" in payload,
+        "old_status_cn": words.word("person_status", payload.get("old_status")),
+        "new_status_cn": words.word("person_status", payload.get("new_status")),
+        "moved": [{"id": sid, "old_level": old, "new_level": new} for sid, old, new in payload.get("moved", [])],
+    }
 
 
 # ------------------------------------------------------------------------------------- agenda
 
 
-def _person_statuses(app: App, session: Session) -> dict[int, str]:
-    return {pk: str(app.policy.status_for(level)) for pk, level in session.execute(
-        select(col(Strike.person_pk), func.max(col(Strike.level))).where(
-            col(Strike.status) == StrikeStatus.COUNTED, col(Strike.person_pk).is_not(None)).group_by(col(Strike.person_pk)))}
-
-
 def red_projects(app: App, session: Session, day: dt.date, district: str | None = None) -> list[dict[str, Any]]:
-    """Return the red projects of a day with why: their overdue, uncompleted nodes and overdue 12345 work orders."""
-    grace = dt.timedelta(days=app.policy.grace_days)
+    """Return the red projects of a day with why: their overdue, uncompleted nodes and overdue 12345 work orders.
+
+    A node is overdue when the end of its deadline (``App.deadline_end``: grace, and the move to a
+    working day when the policy says so) is before the day — the evaluation's own deadline.
+    """
     rows = session.execute(
         select(col(Project.code), col(Project.name), col(Project.district), col(Node.code), col(Node.name), col(Node.planned_date))
         .join(Project, col(Project.id) == col(Node.project_id))
-        .where(col(Project.status).in_(_EVALUATED), col(Node.planned_date) < day - grace,
+        .where(col(Project.status).in_(_EVALUATED), col(Node.planned_date) < day,
                (col(Node.completed_on).is_(None)) | (col(Node.completed_on) > day), *_in_district(district))).all()
     grouped: dict[str, dict[str, Any]] = {}
 
@@ -187,9 +229,13 @@ def red_projects(app: App, session: Session, day: dt.date, district: str | None 
         return grouped.setdefault(code, {"project_code": code, "project_name": name, "district": district or "",
                                          "nodes": [], "complaints": []})
 
+    ends: dict[dt.date, dt.date] = {}
     for code, name, district_name, node_code, node_name, planned in sorted(rows, key=lambda r: (r[0], r[3])):
+        end = ends.get(planned) or ends.setdefault(planned, app.deadline_end(planned))
+        if end >= day:
+            continue  # within its grace, or its deadline moved to a working day not yet past
         entry(code, name, district_name)["nodes"].append({"node_code": node_code, "node_name": node_name,
-                                                          "planned_date": planned, "days_overdue": (day - planned).days})
+                                                          "planned_date": planned, "days_overdue": (day - end).days})
     overdue = overdue_on(session, day, app.settings.tz, district)
     for chunk in chunks(sorted(overdue)):
         for project_id, code, name, district_name in session.execute(
@@ -224,74 +270,218 @@ def _scoped_title(title: str, district: str | None) -> str:
     return title if district is None else f"{title}（{district}）"
 
 
+def _pending_at(app: App, session: Session, meeting: dt.date, district: str | None) -> list[Strike]:
+    """The strikes that awaited a decision at a meeting, as it stood then (an agenda produced later says the same).
+
+    Found by the meeting and not decided at an earlier one: still proposed, or confirmed or exempted
+    at this meeting or a later one. A revoked strike is on no agenda (its miss was not a miss).
+    """
+    found = list(session.scalars(select(Strike).where(
+        col(Strike.detected_on) <= meeting, col(Strike.status).in_((StrikeStatus.COUNTED, StrikeStatus.EXEMPTED)),
+        *_strikes_in_district(district)).order_by(col(Strike.id))))
+    exempted = [id_of(s) for s in found if s.status == StrikeStatus.EXEMPTED]
+    pending = []
+    decided_on = _exempted_on(app, session, exempted)
+    for strike in found:
+        if strike.status == StrikeStatus.EXEMPTED:
+            when = decided_on.get(id_of(strike))
+            if when is None or when < meeting:
+                continue
+        elif strike.decision == Decision.CONFIRMED and strike.meeting_date is not None and strike.meeting_date < meeting:
+            continue
+        pending.append(strike)
+    return pending
+
+
+def _exempted_on(app: App, session: Session, strike_ids: list[int]) -> dict[int, dt.date]:
+    """The day each exemption was decided: its meeting, else the date of its correction notice (the business day)."""
+    found: dict[int, dt.date] = {}
+    for chunk in chunks(strike_ids):
+        for sid, day in session.execute(select(col(Strike.id), col(Strike.meeting_date)).where(col(Strike.id).in_(chunk))):
+            if day is not None:
+                found[sid] = day
+        for notice in session.scalars(select(Notice).where(
+                col(Notice.key).in_([f"correction:strike:{sid}:{StrikeStatus.EXEMPTED}" for sid in chunk if sid not in found]))):
+            if notice.strike_id is not None:
+                found[notice.strike_id] = document_date(app, session, notice)
+    return found
+
+
+def _statuses_then(session: Session, pks: set[int], day: dt.date, app: App) -> dict[int, PersonStatus]:
+    """Each person's status as it was on a day: the last status change recorded by then (history, not today's)."""
+    until = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=app.settings.tz)
+    found: dict[int, PersonStatus] = {}
+    for chunk in chunks(sorted(pks)):
+        for pk, status in session.execute(
+                select(col(StatusChange.person_pk), col(StatusChange.new_status)).where(
+                    col(StatusChange.person_pk).in_(chunk),
+                    (col(StatusChange.day) <= day) | (col(StatusChange.day).is_(None) & (col(StatusChange.recorded_at) < until)))
+                .order_by(col(StatusChange.id))):
+            found[pk] = PersonStatus(status)
+    return found
+
+
+def _decided_before(session: Session, pks: set[int], day: dt.date, app: App) -> dict[int, PersonStatus]:
+    """Each person's status as decided by meetings before a day (their highest confirmed counted level)."""
+    found: dict[int, PersonStatus] = {}
+    for chunk in chunks(sorted(pks)):
+        for pk, level in session.execute(
+                select(col(Strike.person_pk), func.max(col(Strike.level))).where(
+                    col(Strike.person_pk).in_(chunk), col(Strike.status) == StrikeStatus.COUNTED,
+                    col(Strike.decision) == Decision.CONFIRMED, col(Strike.meeting_date) < day)
+                .group_by(col(Strike.person_pk))):
+            found[pk] = app.policy.status_for(level)
+    return found
+
+
+def _requests_at(app: App, session: Session, pending: list[Strike], meeting: dt.date) -> list[tuple[int, str]]:
+    """The exemption requests put to a meeting: those of its strikes not turned down by an earlier meeting.
+
+    (A request records only the clock time it was made, which in a replay is not the business day:
+    it is not used to leave requests out.)
+    """
+    ids = [id_of(s) for s in pending]
+    asked: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for chunk in chunks(ids):
+        for event in session.scalars(select(StrikeEvent).where(
+                col(StrikeEvent.strike_id).in_(chunk),
+                col(StrikeEvent.kind).in_((EventKind.EXEMPTION_REQUESTED, EventKind.EXEMPTION_REJECTED)))
+                .order_by(col(StrikeEvent.id))):
+            if event.kind == EventKind.EXEMPTION_REJECTED:
+                if event.meeting_date is None or event.meeting_date < meeting:
+                    asked.pop(event.strike_id, None)
+            else:
+                asked[event.strike_id].append((id_of(event), event.text or ""))
+    return sorted(((sid, text) for sid, events in asked.items() for _id, text in events), key=lambda r: r[0])
+
+
+def is_meeting_day(app: App, day: dt.date, calendar: WorkCalendar) -> bool:
+    """Whether a party-group meeting sits on a day by the policy's schedule (or its extra dates)."""
+    return day in meeting_dates(app.policy.meetings, day, day, calendar)
+
+
 def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkCalendar,
                    district: str | None = None) -> dict[str, Any]:
-    """Return the party-group meeting agenda of §7 for the meeting on a date (of one district, if given)."""
+    """Return the party-group meeting agenda of §7 for the meeting on a date (of one district, if given).
+
+    It holds what awaited a decision at that meeting, as it stood then: levels and statuses as of
+    the meeting's day, whenever the agenda is produced. Its red list and figures read the last
+    evaluated day at most.
+    """
     previous = previous_meeting(app.policy.meetings, meeting, calendar)
-    pending = list(session.scalars(select(Strike).where(
-        col(Strike.status) == StrikeStatus.COUNTED, col(Strike.decision) == Decision.PROPOSED,
-        col(Strike.detected_on) <= meeting, *_strikes_in_district(district)).order_by(col(Strike.id))))
-    nodes = _nodes(session, [s.id for s in pending if s.id is not None])
+    through = evaluated_through(session)
+    as_of = min(meeting, through) if through is not None else meeting
+    pending = _pending_at(app, session, meeting, district)
+    ids = [id_of(s) for s in pending]
+    nodes = _nodes(session, ids)
     items: dict[str, list[dict[str, Any]]] = {section: [] for section in AGENDA_SECTIONS}
-    persons_pending = _persons(session, (s.person_pk for s in pending))
-    decided = traces.current(session, [s.id or 0 for s in pending])
+    then = traces.current(session, ids, as_of=meeting)
+    outcomes = _outcomes(session, ids, meeting)
+    persons = _persons(session, (s.person_pk for s in pending))
+    by_id = {id_of(s): s for s in pending}
     for strike in pending:
-        trace = decided[strike.id or 0]
-        entry = {"strike": _strike_dict(app, strike, trace), "person": _person(persons_pending.get(strike.person_pk)),
-                 "nodes": nodes.get(strike.id or 0, []),
-                 "new": previous is None or strike.detected_on > previous}
+        trace = then.get(id_of(strike))
+        if trace is None:
+            continue
+        entry = {"strike": _strike_dict(app, strike, trace, meeting, decision=Decision.PROPOSED,
+                                        status=StrikeStatus.COUNTED),
+                 "person": _person(persons.get(strike.person_pk)), "nodes": nodes.get(id_of(strike), []),
+                 "new": previous is None or strike.detected_on > previous, "outcome": outcomes.get(id_of(strike))}
         items[_section(trace)].append(entry)
-    requested = session.execute(
-        select(col(StrikeEvent.strike_id), col(StrikeEvent.text), col(StrikeEvent.recorded_at)).join(Strike, col(Strike.id) == col(StrikeEvent.strike_id))
-        .where(col(StrikeEvent.kind) == EventKind.EXEMPTION_REQUESTED, col(Strike.status) == StrikeStatus.COUNTED,
-               *_strikes_in_district(district))
-        .order_by(col(StrikeEvent.id))).all()
-    asked = {id_of(s): s for chunk in chunks(sorted({r[0] for r in requested}))
-             for s in session.scalars(select(Strike).where(col(Strike.id).in_(chunk)))}
-    statuses = _person_statuses(app, session)
+    requests = [{"strike": _strike_dict(app, by_id[sid], then.get(sid), meeting, decision=Decision.PROPOSED,
+                                        status=StrikeStatus.COUNTED),
+                 "person": _person(persons.get(by_id[sid].person_pk)), "reason": reason,
+                 "nodes": nodes.get(sid, []), "outcome": outcomes.get(sid)}
+                for sid, reason in _requests_at(app, session, pending, meeting) if sid in then]
     active = list(session.scalars(select(Project).where(col(Project.status) == ProjectStatus.ACTIVE,
                                                         *_in_district(district)).order_by(col(Project.code))))
     holders = responsible_on(session, meeting, None if district is None else [id_of(p) for p in active])
-    persons = _persons(session, [*(s.person_pk for s in pending), *(s.person_pk for s in asked.values()),
-                                 *(holders.get(p.id or 0) for p in active)])
-    requests = []
-    asked_nodes = _nodes(session, list(asked))
-    asked_traces = traces.current(session, list(asked))
-    for strike_id, reason, _at in requested:
-        strike = asked[strike_id]
-        requests.append({"strike": _strike_dict(app, strike, asked_traces.get(strike_id)),
-                         "person": _person(persons.get(strike.person_pk)),
-                         "reason": reason, "nodes": asked_nodes.get(strike_id, [])})
+    held = set(holders.values())
+    statuses = _statuses_then(session, held, meeting, app)
+    decided = _decided_before(session, held, meeting, app)
+    holder_persons = _persons(session, held)
     needs = []
     unassigned_projects = {s.project_id for s in pending if s.person_pk is None}
     # A person whose rung removes them from the post leaves their projects needing someone.
-    removed = {str(r.status) for r in app.policy.ladder if r.action in (Action.SUSPENSION, Action.DISMISSAL)}
+    removed = {r.status for r in app.policy.ladder if r.action in (Action.SUSPENSION, Action.DISMISSAL)}
     for project in active:
-        holder = holders.get(project.id or 0)
-        status = statuses.get(holder or 0, PersonStatus.ACTIVE) if holder else None
+        holder = holders.get(id_of(project))
+        status = statuses.get(holder, PersonStatus.ACTIVE) if holder else None
         if holder is None:
             reason = "无负责人" + ("，且已有逾期节点" if project.id in unassigned_projects else "")
         elif status in removed:
-            reason = f"原负责人 {persons[holder].name}（{persons[holder].person_id}）{app.wording.word('person_status', status)}"
+            person = holder_persons[holder]
+            words = standing_of(app, status, decided.get(holder, PersonStatus.ACTIVE), meeting, meeting).words
+            reason = f"原负责人 {person.name}（{person.person_id}）{words}"
         else:
             continue
         needs.append({"project_code": project.code, "project_name": project.name, "reason": reason})
-    red = red_projects(app, session, meeting, district)
+    red = red_projects(app, session, as_of, district) if through is not None else []
     # A whole-country agenda names the first projects and counts the rest by district: the
     # district editions (duban agenda --district) list all of theirs.
     limit = None if district is not None else app.settings.agenda_list_limit
+    title = _scoped_title(f"{app.settings.issuer}党组会议议程（{meeting.year}年{meeting.month}月{meeting.day}日）", district)
     return {
         "kind": Kind.MEETING_AGENDA.value,
-        "meta": {"title": _scoped_title(f"{app.settings.issuer}党组会议议程（{meeting.year}年{meeting.month}月{meeting.day}日）",
-                                        district),
-                 "issuer": app.settings.issuer, "doc_number": None, "recipient": None,
-                 "signature": app.settings.office, "date": meeting, "draft": False},
-        "meeting": meeting, "previous": previous, **items, "exemption_requests": requests,
+        "meta": _meta(app, title, meeting, through=through),
+        "meeting": meeting, "previous": previous, "scheduled": is_meeting_day(app, meeting, calendar),
+        "as_of": as_of, **items, "exemption_requests": requests,
         "needs_person": needs[:limit], "needs_person_total": len(needs),
         "red_projects": red[:limit], "red_projects_total": len(red),
         "by_district": _by_district(red, needs, {p.code: p.district for p in active}),
-        "figures": _figures(figures(session, app.policy, meeting, district)), "district": district,
+        "figures": _figures(figures(session, app.policy, as_of, district)), "district": district,
     }
+
+
+def _outcomes(session: Session, strike_ids: list[int], meeting: dt.date) -> dict[int, dict[str, Any]]:
+    """What the meeting on a day decided about some strikes (confirmed, exempted, request turned down)."""
+    found: dict[int, dict[str, Any]] = {}
+    for chunk in chunks(strike_ids):
+        for event in session.scalars(select(StrikeEvent).where(
+                col(StrikeEvent.strike_id).in_(chunk), col(StrikeEvent.meeting_date) == meeting,
+                col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED, EventKind.EXEMPTION_REJECTED)))
+                .order_by(col(StrikeEvent.id))):
+            found[event.strike_id] = {"kind": event.kind, "text": event.text or "", "actor": event.actor,
+                                      "recorded_at": event.recorded_at}
+    return found
+
+
+def decisions_context(app: App, session: Session, meeting: dt.date, district: str | None = None) -> dict[str, Any]:
+    """Return the meeting's 决定事项, read from the record: every confirmation, exemption and request turned down.
+
+    Each item states what was decided on whom, at which level (as recorded when it was decided),
+    the decision's text, and who recorded it when.
+    """
+    words = app.wording
+    events = list(session.scalars(select(StrikeEvent).where(
+        col(StrikeEvent.meeting_date) == meeting,
+        col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED, EventKind.EXEMPTION_REJECTED)),
+        col(StrikeEvent.strike_id).in_(select(col(Strike.id)).where(*_strikes_in_district(district))))
+        .order_by(col(StrikeEvent.id))))
+    strikes = {id_of(s): s for chunk in chunks(sorted({e.strike_id for e in events}))
+               for s in session.scalars(select(Strike).where(col(Strike.id).in_(chunk)))}
+    then = traces.current(session, strikes, as_of=meeting)
+    nodes = _nodes(session, list(strikes))
+    persons = _persons(session, (s.person_pk for s in strikes.values()))
+    sections: dict[str, list[dict[str, Any]]] = {"confirmed": [], "exempted": [], "rejected": []}
+    key = {EventKind.CONFIRMED: "confirmed", EventKind.EXEMPTED: "exempted", EventKind.EXEMPTION_REJECTED: "rejected"}
+    for event in events:
+        strike = strikes[event.strike_id]
+        trace = then.get(event.strike_id)
+        level = event.new_level if event.kind == EventKind.CONFIRMED else event.old_level
+        if level is None and trace is not None and trace.ranking is not None:
+            level = trace.ranking.level  # recorded before revision 0012 kept no level on the event
+        rung = app.policy.rung_for(level) if level else None
+        sections[key[EventKind(event.kind)]].append({
+            "strike_id": event.strike_id, "person": _person(persons.get(strike.person_pk)),
+            "nodes": nodes.get(event.strike_id, []), "level": level,
+            "action_cn": words.word("action", rung.action) if rung else "", "title": rung.title if rung else "",
+            "text": event.text or "", "actor": event.actor,
+            "recorded_at": event.recorded_at.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M"),
+            "planned_date": strike.planned_date, "detected_on": strike.detected_on})
+    title = _scoped_title(f"{app.settings.issuer}党组会决定事项（{meeting.year}年{meeting.month}月{meeting.day}日）", district)
+    return {"kind": Kind.MEETING_DECISIONS.value, "meta": _meta(app, title, meeting), "meeting": meeting,
+            **sections, "total": len(events), "district": district}
 
 
 def _by_district(red: list[dict[str, Any]], needs: list[dict[str, Any]],
@@ -329,7 +519,10 @@ def lights(app: App, session: Session, day: dt.date, district: str | None = None
 
 
 def daily_context(app: App, session: Session, day: dt.date, district: str | None = None) -> dict[str, Any]:
-    """Return the daily check report (每日检点) of a day (of one district, if given)."""
+    """Return the daily check report (每日检点) of a day (of one district, if given); the day must be evaluated."""
+    through = evaluated_through(session)
+    if session.scalar(select(col(EvaluationDay.day)).where(col(EvaluationDay.day) == day)) is None:
+        raise _not_evaluated(day, through)
     here = _in_district(district)
     due = session.execute(
         select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Node.completed_on)).join(Project, col(Project.id) == col(Node.project_id))
@@ -345,21 +538,19 @@ def daily_context(app: App, session: Session, day: dt.date, district: str | None
     persons = _persons(session, (s.person_pk for s in strikes))
     nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
     decided = traces.current(session, [s.id or 0 for s in strikes])
-    evaluated = session.scalar(select(col(EvaluationDay.day)).where(col(EvaluationDay.day) == day))
     light = lights(app, session, day, district)
     return {
         "kind": Kind.DAILY_REPORT.value,
-        "meta": {"title": _scoped_title(f"老旧小区改造每日检点（{day.year}年{day.month}月{day.day}日）", district),
-                 "issuer": app.settings.issuer,
-                 "doc_number": None, "recipient": None, "signature": app.settings.office, "date": day, "draft": False},
-        "day": day, "evaluated": evaluated is not None,
+        "meta": _meta(app, _scoped_title(f"老旧小区改造每日检点（{day.year}年{day.month}月{day.day}日）", district), day,
+                      through=through),
+        "day": day, "evaluated": True,
         "due": [{"project_code": p, "project_name": pn, "node_code": n, "node_name": nn,
                  "done": c is not None and c <= day} for p, pn, n, nn, c in sorted(due)],
         "done": [{"project_code": p, "project_name": pn, "node_code": n, "node_name": nn, "planned_date": pl,
                   "late": pl < day} for p, pn, n, nn, pl in sorted(done)],
         "newly_overdue": [{"project_code": p, "project_name": pn, "node_code": n, "node_name": nn, "planned_date": pl}
                           for p, pn, n, nn, pl in sorted(overdue)],
-        "strikes": [{"strike": _strike_dict(app, s, decided.get(s.id or 0)), "person": _person(persons.get(s.person_pk)),
+        "strikes": [{"strike": _strike_dict(app, s, decided.get(s.id or 0), day), "person": _person(persons.get(s.person_pk)),
                      "nodes": nodes.get(s.id or 0, [])} for s in strikes],
         "lights": light, "counts": {k: len(v) for k, v in light.items()}, "district": district,
         "complaints": complaints_between(app, session, day, day, district),
@@ -395,7 +586,12 @@ _SUMMED = ("projects", "started", "completed_projects", "households", "started_h
 
 
 def progress_context(app: App, session: Session, on: dt.date, district: str | None = None) -> dict[str, Any]:
-    """Return the progress tables reported upward as of a day: by district with a total, and the three rankings."""
+    """Return the progress tables reported upward as of a day (the last evaluated day at most): by district with a
+    total, and the three rankings."""
+    through = evaluated_through(session)
+    if through is None:
+        raise _not_evaluated(on, through)
+    on = min(on, through)
     tables = {by: progress_by(app, session, on, by, district) for by in ("district", "contractor", "person")}
     total: dict[str, Any] = {key: sum(r[key] for r in tables["district"]) for key in _SUMMED}
     total["start_rate"] = total["started"] / total["projects"] if total["projects"] else 0.0
@@ -432,15 +628,40 @@ def _batch_end(batch: str | None) -> dt.date | None:
         return None
 
 
-def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path | None,
-                   district: str | None = None) -> dict[str, Any]:
-    """Return the weekly bulletin (每周通报) of the week (Monday–Sunday) holding a day (of one district, if given)."""
+def bulletin_key(week_of: dt.date, district: str | None = None) -> str:
+    """Return the document key of the weekly bulletin of the week holding a day (its number is kept under it)."""
+    monday = week_of - dt.timedelta(days=week_of.weekday())
+    return f"{Kind.WEEKLY_BULLETIN.value}:{monday.isoformat()}" + (f":{district}" if district else "")
+
+
+def bulletin_as_of(session: Session, week_of: dt.date) -> tuple[dt.date, bool]:
+    """Return the day a bulletin reads (its Sunday, or the last evaluated day) and whether its week is whole.
+
+    A week not evaluated at all is refused with the command to run.
+    """
     monday = week_of - dt.timedelta(days=week_of.weekday())
     sunday = monday + dt.timedelta(days=6)
-    first_day = session.scalar(select(func.min(col(EvaluationDay.day)))) or session.scalar(select(func.min(col(Node.planned_date)))) or monday
+    through = evaluated_through(session)
+    if through is None or through < monday:
+        raise _not_evaluated(monday, through)
+    return min(sunday, through), through >= sunday
+
+
+def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path | None,
+                   district: str | None = None, number: str | None = None) -> dict[str, Any]:
+    """Return the weekly bulletin (每周通报) of the week (Monday–Sunday) holding a day (of one district, if given).
+
+    It reads the week through its last evaluated day (「截至」 that day). It is addressed to the
+    responsible persons and the contractors, so it lists only the sanctions the meeting decided;
+    the week's new strikes appear only as 「提请党组会研究」. ``number`` is the bulletin's document
+    number, given when a whole week's bulletin is issued (``documents.issue_bulletin``).
+    """
+    monday = week_of - dt.timedelta(days=week_of.weekday())
+    sunday = monday + dt.timedelta(days=6)
+    as_of, _whole = bulletin_as_of(session, week_of)
+    first_day = session.scalar(select(func.min(col(EvaluationDay.day)))) or monday
     first_monday = first_day - dt.timedelta(days=first_day.weekday())
     issue = max((monday - first_monday).days // 7 + 1, 1)
-    as_of = sunday
     here = _in_district(district)
     batches: dict[str, dict[str, Any]] = {}
     done_by_project: dict[int, list[bool]] = defaultdict(list)
@@ -458,48 +679,78 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
     for entry in batches.values():
         entry["rate"] = entry["completed"] / entry["projects"] if entry["projects"] else 0.0
         entry["due"] = entry["deadline"] is not None and entry["deadline"] <= as_of
-    strikes = list(session.scalars(select(Strike).where(col(Strike.detected_on).between(monday, sunday),
-                                                        *_strikes_in_district(district)).order_by(col(Strike.id))))
-    persons = _persons(session, (s.person_pk for s in strikes))
-    nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
-    decided = traces.current(session, [s.id or 0 for s in strikes])
     chart = None
     if chart_dir is not None:
-        planned_days = sorted(session.scalars(select(col(Node.planned_date)).join(Project, col(Project.id) == col(Node.project_id))
-                                              .where(col(Project.status).in_(_EVALUATED), *here)))
-        done_days = sorted(d for d in session.scalars(select(col(Node.completed_on)).join(Project, col(Project.id) == col(Node.project_id))
-                                                      .where(col(Project.status).in_(_EVALUATED), *here)) if d is not None)
-        # From the first planned or done node, or the week itself when the first plan is later (a chart of zeros).
-        start = min(planned_days[0], done_days[0] if done_days else planned_days[0], monday) if planned_days else monday
-        points, i, j = [], 0, 0
-        day = start
-        while day <= as_of:
-            while i < len(planned_days) and planned_days[i] <= day:
-                i += 1
-            while j < len(done_days) and done_days[j] <= day:
-                j += 1
-            points.append((day, i, j))
-            day += dt.timedelta(days=1)
-        chart_dir.mkdir(parents=True, exist_ok=True)
-        suffix = "" if district is None else f"-{district}"
-        chart = progress_chart(points, chart_dir / f"progress-{monday.isoformat()}{suffix}.png",
-                               f"计划节点累计完成情况（截至{as_of.month}月{as_of.day}日）")
+        chart = _chart(app, session, monday, as_of, chart_dir, district)
+    title = _scoped_title(f"关于老旧小区改造进展情况的通报（第{issue}期）", district)
     return {
         "kind": Kind.WEEKLY_BULLETIN.value,
-        "meta": {"title": _scoped_title(f"关于老旧小区改造进展情况的通报（第{issue}期）", district),
-                 "issuer": app.settings.issuer,
-                 "doc_number": _doc_number(app, monday.year, issue).replace("督", "督通"), "recipient": "各项目负责人、各施工单位：",
-                 "signature": app.settings.office, "date": sunday, "draft": False},
-        "issue": issue, "monday": monday, "sunday": sunday,
+        "meta": _meta(app, title, as_of, doc_number=number, recipient="各项目负责人、各施工单位：", through=as_of),
+        "issue": issue, "monday": monday, "sunday": sunday, "as_of": as_of, "whole_week": as_of == sunday,
         "figures": _figures(figures(session, app.policy, as_of, district)),
         "batches": sorted(batches.values(), key=lambda b: b["batch"]),
         "districts": progress_by(app, session, as_of, "district", district),
         "contractors": progress_by(app, session, as_of, "contractor", district),
         **_persons_fast_and_slow(progress_by(app, session, as_of, "person", district)),
         "red_projects": red_projects(app, session, as_of, district),
-        "complaints": complaints_between(app, session, monday, sunday, district),
+        "complaints": complaints_between(app, session, monday, as_of, district),
         "district": district,
-        "strikes": [{"strike": _strike_dict(app, s, decided.get(s.id or 0)), "person": _person(persons.get(s.person_pk)),
-                     "nodes": nodes.get(s.id or 0, [])} for s in strikes],
+        **_week_accountability(app, session, monday, as_of, district),
         "chart": chart.name if chart else None,
     }
+
+
+def _chart(app: App, session: Session, monday: dt.date, as_of: dt.date, chart_dir: Path,
+           district: str | None) -> Path:
+    """Draw the bulletin's chart: nodes planned and done, day by day, through the day the bulletin reads."""
+    here = _in_district(district)
+    planned_days = sorted(session.scalars(select(col(Node.planned_date)).join(Project, col(Project.id) == col(Node.project_id))
+                                          .where(col(Project.status).in_(_EVALUATED), *here)))
+    done_days = sorted(d for d in session.scalars(select(col(Node.completed_on)).join(Project, col(Project.id) == col(Node.project_id))
+                                                  .where(col(Project.status).in_(_EVALUATED), *here)) if d is not None)
+    # From the first planned or done node, or the week itself when the first plan is later (a chart of zeros).
+    start = min(planned_days[0], done_days[0] if done_days else planned_days[0], monday) if planned_days else monday
+    points, i, j = [], 0, 0
+    day = start
+    while day <= as_of:
+        while i < len(planned_days) and planned_days[i] <= day:
+            i += 1
+        while j < len(done_days) and done_days[j] <= day:
+            j += 1
+        points.append((day, i, j))
+        day += dt.timedelta(days=1)
+    chart_dir.mkdir(parents=True, exist_ok=True)
+    suffix = "" if district is None else f"-{district}"
+    return progress_chart(points, chart_dir / f"progress-{monday.isoformat()}{suffix}.png",
+                          f"计划节点累计完成情况（截至{as_of.month}月{as_of.day}日）")
+
+
+def _week_accountability(app: App, session: Session, monday: dt.date, as_of: dt.date,
+                         district: str | None) -> dict[str, Any]:
+    """The bulletin's accountability: what the week's meetings decided, and what was found and put to the meeting."""
+    decided_events = list(session.scalars(select(StrikeEvent).where(
+        col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED)),
+        col(StrikeEvent.meeting_date).between(monday, as_of),
+        col(StrikeEvent.strike_id).in_(select(col(Strike.id)).where(*_strikes_in_district(district))))
+        .order_by(col(StrikeEvent.id))))
+    found = list(session.scalars(select(Strike).where(col(Strike.detected_on).between(monday, as_of),
+                                                      col(Strike.status) != StrikeStatus.REVOKED,
+                                                      *_strikes_in_district(district)).order_by(col(Strike.id))))
+    decided_ids = {e.strike_id for e in decided_events}
+    strikes = {id_of(s): s for chunk in chunks(sorted(decided_ids | {id_of(s) for s in found}))
+               for s in session.scalars(select(Strike).where(col(Strike.id).in_(chunk)))}
+    persons = _persons(session, (s.person_pk for s in strikes.values()))
+    nodes = _nodes(session, list(strikes))
+    words = app.wording
+    decided = []
+    for event in decided_events:
+        strike = strikes[event.strike_id]
+        level = event.new_level if event.kind == EventKind.CONFIRMED else event.old_level
+        rung = app.policy.rung_for(level) if level else None
+        decided.append({"strike_id": event.strike_id, "kind": event.kind, "meeting": event.meeting_date,
+                        "person": _person(persons.get(strike.person_pk)), "nodes": nodes.get(event.strike_id, []),
+                        "level": level, "action_cn": words.word("action", rung.action) if rung else "",
+                        "reason": event.text or ""})
+    referred = [{"strike_id": id_of(s), "person": _person(persons.get(s.person_pk)), "nodes": nodes.get(id_of(s), [])}
+                for s in found if id_of(s) not in decided_ids]
+    return {"decided": decided, "referred": referred}

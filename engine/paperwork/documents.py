@@ -13,7 +13,18 @@ from config.calendar import WorkCalendar
 from engine.context import App
 from engine.delivery.outbox import enqueue_notice
 from engine.errors import Refused
-from engine.paperwork.contexts import agenda_context, daily_context, notice_context, progress_context, weekly_context
+from engine.paperwork.contexts import (
+    agenda_context,
+    bulletin_as_of,
+    bulletin_key,
+    daily_context,
+    decisions_context,
+    notice_context,
+    progress_context,
+    weekly_context,
+)
+from engine.record import numbers
+from engine.record.notices import is_draft
 from engine.store.db import reading, rowcount, transaction
 from engine.store.models import Notice, Person, id_of, table_of
 from notifications.files import replacing
@@ -39,12 +50,18 @@ def _atomic_write(render: Renderer, kind: Kind, fmt: Format, context: dict[str, 
 
 
 def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, Format.HTML, Format.DOCX),
-                   calendar: WorkCalendar | None = None) -> list[Path]:
-    """Write every notice not yet rendered, then record that it was; return the files written."""
+                   calendar: WorkCalendar | None = None, strike_id: int | None = None) -> list[Path]:
+    """Write every notice not yet rendered (of one strike, if given), then record that it was; return the files.
+
+    A final notice is queued to its person; a draft (a decision the meeting has not confirmed) is
+    written for the meeting's papers only: the person receives the final decision.
+    """
     calendar = calendar or WorkCalendar()
     render = renderer(app)
+    of_strike = [] if strike_id is None else [col(Notice.strike_id) == strike_id]
     with transaction(app.engine) as session:
-        pending = [n.id for n in session.scalars(select(Notice).where(col(Notice.rendered_at).is_(None)).order_by(col(Notice.id)))]
+        pending = [n.id for n in session.scalars(select(Notice).where(col(Notice.rendered_at).is_(None), *of_strike)
+                                                 .order_by(col(Notice.id)))]
     written: list[Path] = []
     for notice_id in pending:
         with transaction(app.engine) as session:
@@ -66,6 +83,8 @@ def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, 
             for fmt in formats:
                 if fmt in REGISTRY[kind].formats:
                     written.append(_atomic_write(render, kind, fmt, context, folder / f"{stem}.{fmt.value}"))
+            if is_draft(notice):
+                continue
             docx = folder / f"{stem}.docx"
             enqueue_notice(app, session, id_of(notice), person, str(context["meta"]["title"]),
                            render.render(kind, Format.MD, {**context, "for_docx": False}),
@@ -73,9 +92,15 @@ def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, 
     return written
 
 
+def issue_confirmed(app: App, strike_id: int) -> list[Path]:
+    """Render the final decision a confirmation issued into the out folder and queue it to the person."""
+    return render_notices(app, app.settings.out_dir, strike_id=strike_id, calendar=app.calendar)
+
+
 def notice_stem(notice: Notice, person: Person | None) -> str:
-    """Return the file name of a notice without its suffix (its number, kind and person)."""
-    return f"{notice.id:05d}-{notice.kind}-{person.person_id if person else 'none'}"
+    """Return the file name of a notice without its suffix (its id, kind and person; a draft says so)."""
+    draft = "-草稿" if is_draft(notice) else ""
+    return f"{notice.id:05d}-{notice.kind}-{person.person_id if person else 'none'}{draft}"
 
 
 def notice_file(app: App, notice_id: int, fmt: Format, folder: Path, calendar: WorkCalendar | None = None) -> Path:
@@ -118,17 +143,48 @@ def write_daily(app: App, day: dt.date, fmt: Format, path: Path | None,
     return _emit(app, Kind.DAILY_REPORT, fmt, context, path, f"daily-{day.isoformat()}{suffix}")
 
 
+def issue_bulletin(app: App, week_of: dt.date, district: str | None = None) -> str | None:
+    """Give the bulletin of a wholly evaluated week its document number (once; the same ever after).
+
+    A bulletin of a week not yet over (or not wholly evaluated) is a reading of the days so far:
+    it carries no number until the week is done.
+    """
+    with reading(app.engine) as session:
+        as_of, whole = bulletin_as_of(session, week_of)
+        key = bulletin_key(week_of, district)
+        known = numbers.numbers_of(session, [key]).get(key)
+    if known is not None or not whole:
+        return known
+    with transaction(app.engine) as session:
+        return numbers.assign_one(app, session, Kind.WEEKLY_BULLETIN, key, as_of)
+
+
+def weekly_document(app: App, week_of: dt.date, chart_dir: Path | None, district: str | None = None) -> dict[str, object]:
+    """Return the bulletin's context, numbered when its week is whole (what the CLI, the web and the scheduler write)."""
+    number = issue_bulletin(app, week_of, district)
+    with reading(app.engine) as session:
+        return weekly_context(app, session, week_of, chart_dir, district, number)
+
+
 def write_weekly(app: App, week_of: dt.date, fmt: Format, path: Path | None,
                  district: str | None = None) -> tuple[str | None, Path | None]:
     """Render the weekly bulletin of the week holding a day (of one district, if given); its chart goes beside it."""
     monday = week_of - dt.timedelta(days=week_of.weekday())
     chart_dir = path.parent if path else app.settings.out_dir / "bulletins"
-    with reading(app.engine) as session:
-        context = weekly_context(app, session, week_of, chart_dir, district)
+    context = weekly_document(app, week_of, chart_dir, district)
     if path is None and fmt is not Format.DOCX and context["chart"]:
         context["chart"] = str(chart_dir / str(context["chart"]))  # printed text: name the chart in full
     suffix = "" if district is None else f"-{district}"
     return _emit(app, Kind.WEEKLY_BULLETIN, fmt, context, path, f"bulletins/bulletin-{monday.isoformat()}{suffix}")
+
+
+def write_decisions(app: App, meeting: dt.date, fmt: Format, path: Path | None,
+                    district: str | None = None) -> tuple[str | None, Path | None]:
+    """Render the meeting's 决定事项 from the record (of one district, if given)."""
+    with reading(app.engine) as session:
+        context = decisions_context(app, session, meeting, district)
+    suffix = "" if district is None else f"-{district}"
+    return _emit(app, Kind.MEETING_DECISIONS, fmt, context, path, f"decisions-{meeting.isoformat()}{suffix}")
 
 
 def write_progress_tables(app: App, on: dt.date, path: Path | None, district: str | None = None) -> Path:

@@ -26,6 +26,9 @@ from engine.record.write import (
     record_completion,
     request_exemption,
 )
+from engine.record.write import (
+    reject_exemption as reject,
+)
 from engine.store.db import transaction
 from engine.store.models import Project, Strike
 
@@ -102,3 +105,9 @@ def exempt_strike(app: App, strike_id: int, reason: str, meeting: dt.date | None
 def ask_exemption(app: App, strike_id: int, reason: str, scope: Scope = EVERYTHING) -> None:
     """Record a request that the meeting exempt a strike (it goes on the next agenda)."""
     _on_strike(app, strike_id, scope, request_exemption, reason)
+
+
+def reject_exemption(app: App, strike_id: int, reason: str, meeting: dt.date | None = None,
+                     scope: Scope = EVERYTHING) -> None:
+    """Record that the meeting turned down a strike's exemption request (the strike stands)."""
+    _on_strike(app, strike_id, scope, reject, reason, meeting)

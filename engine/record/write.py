@@ -15,7 +15,9 @@ from sqlmodel import Session, col
 from config.policy import PersonStatus
 from engine.context import App
 from engine.errors import Refused
-from engine.evaluation.levels import rederive, status_of
+from engine.evaluation import traces
+from engine.evaluation.levels import Rederived, change_payload, rederive, status_of
+from engine.record import notices
 from engine.store.models import (
     Assignment,
     ChangeLog,
@@ -29,7 +31,6 @@ from engine.store.models import (
     Miss,
     Node,
     NodeHistory,
-    Notice,
     Person,
     Project,
     StatusCause,
@@ -141,22 +142,28 @@ def _revoke_misses_met_by(app: App, session: Session, node: Node, completed_on: 
             continue
         if strike.status != StrikeStatus.COUNTED:
             continue
+        old_level = strike.level
         strike.status = StrikeStatus.REVOKED
         session.add(strike)
         session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.REVOKED, text=miss.revoked_reason,
                                 actor=app.actor, recorded_at=app.now()))
-        _correction_for_strike(app, session, strike, StrikeStatus.REVOKED, miss.revoked_reason)
         log(app, session, LogEntity.STRIKE, str(strike.id), LogAction.REVOKE, {"node_id": node.id}, miss.revoked_reason)
         session.flush()
-        if strike.person_pk is not None:
-            rederive(app, session, strike.person_pk, StatusCause.REVOCATION, strike.id, app.today())
+        moved = (rederive(app, session, strike.person_pk, StatusCause.REVOCATION, strike.id, app.today())
+                 if strike.person_pk is not None else Rederived())
+        _correction(app, session, strike, StrikeStatus.REVOKED, miss.revoked_reason, None, old_level, moved)
 
 
-def _correction_for_strike(app: App, session: Session, strike: Strike, what: StrikeStatus, reason: str) -> None:
-    session.add(Notice(key=f"correction:strike:{strike.id}:{what}", kind=Kind.CORRECTION_NOTICE,
-                       person_pk=strike.person_pk, strike_id=strike.id,
-                       payload={"cause": what, "reason": reason, "old_level": strike.level},
-                       created_at=app.now()))
+def _correction(app: App, session: Session, strike: Strike, what: StrikeStatus, reason: str, meeting: dt.date | None,
+                old_level: int | None, moved: Rederived) -> None:
+    """Issue the one correction notice of an exemption or a revocation: what happened, and how the level moved."""
+    notices.issue(app, session, key=f"correction:strike:{strike.id}:{what}", kind=Kind.CORRECTION_NOTICE,
+                  person_pk=strike.person_pk, strike_id=strike.id,
+                  status_change_id=moved.change.id if moved.change is not None else None, date=app.today(),
+                  payload={"cause": what, "reason": reason, "meeting": meeting.isoformat() if meeting else None,
+                           "old_level": old_level, **change_payload(moved.change),
+                           "moved": [m for m in moved.moved if m[0] != strike.id]},
+                  supersedes=[id_of(n) for n in notices.open_drafts(session, [id_of(strike)])])
 
 
 def assign(app: App, session: Session, project: Project, person: Person, effective_from: dt.date,
@@ -194,8 +201,29 @@ def confirm(app: App, session: Session, strike: Strike, meeting: dt.date, text: 
     strike.decision, strike.meeting_date, strike.decision_text = Decision.CONFIRMED, meeting, text
     session.add(strike)
     session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.CONFIRMED, meeting_date=meeting, text=text,
-                            actor=app.actor, recorded_at=app.now()))
+                            new_level=strike.level, actor=app.actor, recorded_at=app.now()))
     log(app, session, LogEntity.STRIKE, str(strike.id), LogAction.CONFIRM, {"meeting": meeting.isoformat()}, text)
+    _issue_final(app, session, strike, meeting)
+
+
+def _issue_final(app: App, session: Session, strike: Strike, meeting: dt.date) -> None:
+    """Issue the decision the meeting confirmed: numbered, dated the meeting's day, replacing its draft.
+
+    The notice is of the strike's kind as it stands now (an exemption at the same meeting may have
+    moved it down a rung); a review notice already issued for the strike is not issued again.
+    """
+    current = traces.current_rows(session, [id_of(strike)]).get(id_of(strike))
+    if current is None or current[1].ranking is None:
+        return
+    row, trace = current
+    assert trace.ranking is not None
+    kind = trace.ranking.notice
+    drafts = notices.open_drafts(session, [id_of(strike)])
+    if not notices.drafted(kind) and not drafts and notices.has_notice(session, id_of(strike), kind):
+        return
+    notices.issue(app, session, key=f"{kind}:{strike.id}:final", kind=kind, person_pk=strike.person_pk,
+                  strike_id=strike.id, date=meeting, supersedes=[id_of(n) for n in drafts],
+                  payload={"level": trace.ranking.level, "trace": row.id, "final": True, "meeting": meeting.isoformat()})
 
 
 def exempt(app: App, session: Session, strike: Strike, reason: str, meeting: dt.date | None) -> None:
@@ -204,19 +232,20 @@ def exempt(app: App, session: Session, strike: Strike, reason: str, meeting: dt.
         raise Refused("豁免必须写明理由（--reason）")
     if strike.status != StrikeStatus.COUNTED:
         raise Refused(f"问责记录 #{strike.id} 状态为 {strike.status}，不能豁免")
+    old_level = strike.level
     strike.status = StrikeStatus.EXEMPTED
     strike.decision_text = reason
     if meeting is not None:
         strike.meeting_date = meeting
     session.add(strike)
     session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.EXEMPTED, meeting_date=meeting, text=reason,
-                            actor=app.actor, recorded_at=app.now()))
-    _correction_for_strike(app, session, strike, StrikeStatus.EXEMPTED, reason)
+                            old_level=old_level, actor=app.actor, recorded_at=app.now()))
     log(app, session, LogEntity.STRIKE, str(strike.id), LogAction.EXEMPT, {"meeting": meeting.isoformat() if meeting else None},
         reason)
     session.flush()
-    if strike.person_pk is not None:
-        rederive(app, session, strike.person_pk, StatusCause.EXEMPTION, strike.id, app.today())
+    moved = (rederive(app, session, strike.person_pk, StatusCause.EXEMPTION, strike.id, app.today())
+             if strike.person_pk is not None else Rederived())
+    _correction(app, session, strike, StrikeStatus.EXEMPTED, reason, meeting, old_level, moved)
 
 
 def request_exemption(app: App, session: Session, strike: Strike, reason: str) -> None:
@@ -228,3 +257,32 @@ def request_exemption(app: App, session: Session, strike: Strike, reason: str) -
     session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.EXEMPTION_REQUESTED, text=reason, actor=app.actor,
                             recorded_at=app.now()))
     log(app, session, LogEntity.STRIKE, str(strike.id), LogAction.REQUEST_EXEMPTION, {}, reason)
+
+
+def open_requests(session: Session, strike_ids: list[int] | None = None) -> dict[int, list[StrikeEvent]]:
+    """Return the exemption requests no meeting has answered yet, by strike (a rejection answers those before it)."""
+    query = select(StrikeEvent).where(col(StrikeEvent.kind).in_((EventKind.EXEMPTION_REQUESTED,
+                                                                 EventKind.EXEMPTION_REJECTED)))
+    if strike_ids is not None:
+        query = query.where(col(StrikeEvent.strike_id).in_(strike_ids))
+    pending: dict[int, list[StrikeEvent]] = {}
+    for event in session.scalars(query.order_by(col(StrikeEvent.id))):
+        if event.kind == EventKind.EXEMPTION_REJECTED:
+            pending.pop(event.strike_id, None)
+        else:
+            pending.setdefault(event.strike_id, []).append(event)
+    return pending
+
+
+def reject_exemption(app: App, session: Session, strike: Strike, reason: str, meeting: dt.date | None) -> None:
+    """Record that the meeting turned down a strike's exemption request (the strike stands as it was)."""
+    if not reason.strip():
+        raise Refused("驳回免责申请必须写明理由（--reason）")
+    if strike.status != StrikeStatus.COUNTED:
+        raise Refused(f"问责记录 #{strike.id} 状态为 {strike.status}，没有待审议的免责申请")
+    if not open_requests(session, [id_of(strike)]):
+        raise Refused(f"问责记录 #{strike.id} 没有待审议的免责申请")
+    session.add(StrikeEvent(strike_id=id_of(strike), kind=EventKind.EXEMPTION_REJECTED, meeting_date=meeting,
+                            text=reason, actor=app.actor, recorded_at=app.now()))
+    log(app, session, LogEntity.STRIKE, str(strike.id), LogAction.REJECT_EXEMPTION,
+        {"meeting": meeting.isoformat() if meeting else None}, reason)

@@ -36,6 +36,7 @@ from engine.store.models import (
     ChangeLog,
     Complaint,
     DecisionTrace,
+    DocNumber,
     EvaluationDay,
     Miss,
     NodeHistory,
@@ -63,6 +64,7 @@ for _model, _columns in (
     (Notice, ("id", "key", "kind", "person_pk", "strike_id", "status_change_id", "payload", "created_at")),
     (DecisionTrace, ()),  # since revision 0008; older entries never name it, so their digests stand
     (Complaint, ("id", "order_no", "received_at", "content", "place", "due_at", "created_at")),  # since 0011
+    (DocNumber, ()),  # since 0012
 ):
     _table: Table = table_of(_model)
     SEALED[_table.name] = (_table, _columns or tuple(c.name for c in _table.columns))

@@ -102,6 +102,7 @@ class EventKind(StrEnum):
     NODE_REVOKED = "node_revoked"
     LEVEL_CHANGED = "level_changed"
     EXEMPTION_REQUESTED = "exemption_requested"
+    EXEMPTION_REJECTED = "exemption_rejected"  # the meeting turned an exemption request down
 
 
 class StatusCause(StrEnum):
@@ -163,6 +164,7 @@ class LogAction(StrEnum):
     EXEMPT = "exempt"
     REVOKE = "revoke"
     REQUEST_EXEMPTION = "request_exemption"
+    REJECT_EXEMPTION = "reject_exemption"
     IMPORT = "import"
     PASSWORD = "password"
     DISABLE = "disable"
@@ -364,7 +366,13 @@ class StatusChange(SQLModel, table=True):
 
 
 class Notice(SQLModel, table=True):
-    """A notice a decision called for; written before anything is rendered or sent."""
+    """A notice a decision called for; written before anything is rendered or sent.
+
+    ``payload`` is fixed at creation (sealed): the level it states, the trace it rests on, its
+    own ``date``, ``final`` for a decision the meeting confirmed, and ``supersedes`` (the drafts
+    it replaces). A notice's state — draft, final or superseded — is derived from these
+    (engine/record/notices.py), never stored as a flag that could be flipped.
+    """
 
     __table_args__ = (UniqueConstraint("key"),)
 
@@ -377,6 +385,28 @@ class Notice(SQLModel, table=True):
     payload: dict[str, Any] = _json()
     created_at: dt.datetime = _ts()
     rendered_at: dt.datetime | None = _ts(nullable=True)
+
+
+class DocNumber(SQLModel, table=True):
+    """A document number (文号) given once, when a document is issued: one series per kind, from 1 each year.
+
+    ``doc_key`` names the document (``notice:12``, ``weekly_bulletin:2024-10-28``); the year is
+    that of the document's own date. Numbers are gapless: writers take turns, so the next serial
+    is the series' largest plus one. Append-only and sealed.
+    """
+
+    __tablename__ = "doc_number"
+    __table_args__ = (UniqueConstraint("doc_key"), UniqueConstraint("series", "year", "serial"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    series: str = Field(max_length=32)
+    year: int
+    serial: int
+    doc_key: str = Field(max_length=160)
+    kind: str = Field(max_length=32)
+    notice_id: int | None = Field(default=None, foreign_key="notice.id")
+    issued_on: dt.date
+    assigned_at: dt.datetime = _ts()
 
 
 class DecisionTrace(SQLModel, table=True):

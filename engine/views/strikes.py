@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
 from engine.context import App
 from engine.evaluation import traces
 from engine.store.db import chunks
 from engine.store.models import (
+    Decision,
     EventKind,
     Miss,
     Node,
@@ -23,6 +25,7 @@ from engine.store.models import (
     TraceKind,
     id_of,
 )
+from engine.views.standing import Standing, sanction, standing
 from notifications.wording import cn_date
 
 
@@ -79,10 +82,13 @@ def persons_json(app: App, session: Session) -> list[dict[str, Any]]:
     return out
 
 
-def explain(app: App, session: Session, strike: Strike, decision: traces.Trace | None = None) -> list[str]:
+def explain(app: App, session: Session, strike: Strike, decision: traces.Trace | None = None,
+            as_of: dt.date | None = None) -> list[str]:
     """Return the facts and the rules behind a strike, in Chinese, one line each — read from its decision trace.
 
     The level printed is that of ``decision`` (a notice's), by default the strike's current one.
+    Only facts: node, planned date, day found, the rule, the earlier strikes counted, the
+    decision. Who recorded what is the strike's record (``strike_record``), kept in 记录在案.
     """
     words = app.wording
     person = session.get(Person, strike.person_pk) if strike.person_pk else None
@@ -111,20 +117,37 @@ def explain(app: App, session: Session, strike: Strike, decision: traces.Trace |
         lines.append(f"规则：{words.word('grouping_rule', rule)}")
     ranking = decision.ranking
     if strike.status == StrikeStatus.COUNTED and ranking is not None:
+        action = words.word("action", ranking.action)
+        # The rung's title often begins with the action's own word (做检查（记录在案）): say it once.
+        outcome = ranking.title if ranking.title.startswith(action) else f"{action}：{ranking.title}"
         lines.append(f"等级：第 {ranking.level} 次（{words.word('rank_rule', ranking.rule, window=ranking.window_days)}）"
-                     f" → {words.word('action', ranking.action)}：{ranking.title}")
+                     f" → {outcome}")
         if ranking.counted_before:
             lines.append(f"依据：此前计入的问责记录 {basis_text(session, ranking.counted_before)}")
-        lines.append(f"决定：{words.word('decision', strike.decision)}"
-                     + (f"（{cn_date(strike.meeting_date)} 党组会）" if strike.meeting_date else ""))
+        stated = sanction(app, status=strike.status, level=ranking.level, action=ranking.action,
+                          decision=strike.decision, meeting_date=strike.meeting_date, detected_on=strike.detected_on,
+                          as_of=as_of or app.today())
+        if stated is not None:
+            lines.append(f"决定：{stated.text}")
+    elif strike.status == StrikeStatus.EXEMPTED:
+        when = f"经 {cn_date(strike.meeting_date)} 党组会研究" if strike.meeting_date else ""
+        lines.append(f"决定：{when}予以豁免（{strike.decision_text}），不计入问责次数")
     notes = list(dict.fromkeys(t.note for _row, t in recorded if t.note))
     if notes:
         lines.append(f"说明：依据由数据库升级时按原有记录重建（{'；'.join(notes)}）")
-    for event in session.scalars(select(StrikeEvent).where(col(StrikeEvent.strike_id) == strike.id).order_by(col(StrikeEvent.id))):
+    return lines
+
+
+def strike_record(app: App, session: Session, strike_id: int) -> list[str]:
+    """Return what was recorded on a strike — who did what and when, oldest first (记录在案, not for documents)."""
+    words = app.wording
+    lines = []
+    for event in session.scalars(select(StrikeEvent).where(col(StrikeEvent.strike_id) == strike_id).order_by(col(StrikeEvent.id))):
         when = event.recorded_at.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M")
         detail = f"：{event.text}" if event.text else ""
         levels = f"（等级 {event.old_level} → {event.new_level}）" if event.kind == EventKind.LEVEL_CHANGED else ""
-        lines.append(f"记录：{when} {event.actor} {words.word('event_kind', event.kind)}{levels}{detail}")
+        meeting = f"（{cn_date(event.meeting_date)} 党组会）" if event.meeting_date else ""
+        lines.append(f"{when} {event.actor} {words.word('event_kind', event.kind)}{meeting}{levels}{detail}")
     return lines
 
 
@@ -192,7 +215,7 @@ def persons_page(app: App, session: Session, status: str | None = None, text: st
     """Return one page of persons (status, counted strikes, highest level) and how many match."""
     from engine.store.versioned import cached
 
-    everyone = cached(session, ("persons", district, app.policy.fingerprint()),
+    everyone = cached(session, ("persons", district, app.policy.fingerprint(), app.today()),
                       lambda: _persons_with_status(app, session, district))
     wanted = (text or "").strip().lower()
     rows = [row for row in everyone if (not status or row["status"] == status)
@@ -201,22 +224,37 @@ def persons_page(app: App, session: Session, status: str | None = None, text: st
     return rows[start:start + per_page], len(rows)
 
 
+def counted_stats(session: Session, person_pks: list[int] | None = None) -> dict[int, tuple[int, int | None, int | None]]:
+    """Each person's counted strikes: how many, the highest level, and the highest level the meeting confirmed."""
+    confirmed = func.max(case((col(Strike.decision) == Decision.CONFIRMED, col(Strike.level)), else_=None))
+    query = (select(col(Strike.person_pk), func.count(), func.max(col(Strike.level)), confirmed)
+             .where(col(Strike.status) == StrikeStatus.COUNTED, col(Strike.person_pk).is_not(None))
+             .group_by(col(Strike.person_pk)))
+    if person_pks is not None:
+        query = query.where(col(Strike.person_pk).in_(person_pks))
+    return {pk: (count, level, decided) for pk, count, level, decided in session.execute(query)}
+
+
+def person_standing(app: App, session: Session, person_pk: int, as_of: dt.date) -> tuple[Standing, int]:
+    """Return a person's standing (decided, or proposed awaiting a meeting) and their counted strikes."""
+    count, level, decided = counted_stats(session, [person_pk]).get(person_pk, (0, None, None))
+    return standing(app, level, decided, as_of), count
+
+
 def _persons_with_status(app: App, session: Session, district: str | None) -> list[dict[str, Any]]:
-    stats = {pk: (count, level) for pk, count, level in session.execute(
-        select(col(Strike.person_pk), func.count(), func.max(col(Strike.level)))
-        .where(col(Strike.status) == StrikeStatus.COUNTED, col(Strike.person_pk).is_not(None))
-        .group_by(col(Strike.person_pk)))}
+    stats = counted_stats(session)
     visible = visible_person_pks(session, district) if district is not None else None
+    as_of = app.today()
     rows = []
     for pk, person_id, name, unit in session.connection().execute(
             select(col(Person.id), col(Person.person_id), col(Person.name), col(Person.unit)).order_by(col(Person.person_id))):
+        assert pk is not None
         if visible is not None and pk not in visible:
             continue
-        count, level = stats.get(pk, (0, None))
-        person_status = str(app.policy.status_for(level))
-        rows.append({"pk": pk, "person_id": person_id, "name": name, "unit": unit or "", "status": person_status,
-                     "status_cn": app.wording.word("person_status", person_status), "counted_strikes": count,
-                     "level": level})
+        count, level, decided = stats.get(pk, (0, None, None))
+        stood = standing(app, level, decided, as_of)
+        rows.append({"pk": pk, "person_id": person_id, "name": name, "unit": unit or "", "status": str(stood.status),
+                     "status_cn": stood.words, "pending": stood.pending, "counted_strikes": count, "level": level})
     return rows
 
 
@@ -229,21 +267,39 @@ def person_ladder(app: App, session: Session, person: Person) -> list[dict[str, 
     nodes = strike_nodes(session, [s.id for s in strikes if s.id is not None])
     districts: dict[int, str | None] = dict(session.execute(select(col(Project.id), col(Project.district))
                                      .where(col(Project.id).in_({s.project_id for s in strikes}))).all())
-    return [{"strike": s, "nodes": nodes.get(s.id or 0, []), "district": districts.get(s.project_id),
-             "explanation": explain(app, session, s),
-             "action_cn": app.wording.word("action", s.action), "status_cn": app.wording.word("strike_status", s.status),
-             "decision_cn": app.wording.word("decision", s.decision)} for s in strikes]
+    today = app.today()
+    out = []
+    for s in strikes:
+        stated = sanction(app, status=s.status, level=s.level, action=s.action, decision=s.decision,
+                          meeting_date=s.meeting_date, detected_on=s.detected_on, as_of=today)
+        out.append({"strike": s, "nodes": nodes.get(s.id or 0, []), "district": districts.get(s.project_id),
+                    "explanation": explain(app, session, s), "record": strike_record(app, session, id_of(s)),
+                    "sanction": stated.text if stated else "", "decided": bool(stated and stated.decided),
+                    "action_cn": app.wording.word("action", s.action), "status_cn": app.wording.word("strike_status", s.status),
+                    "decision_cn": app.wording.word("decision", s.decision)})
+    return out
 
 
-def never_use_register(app: App, session: Session, district: str | None = None) -> list[dict[str, Any]]:
-    """Return the never-use register (永不使用人员名册): each dismissed person and the strike that dismissed them."""
+def never_use_register(app: App, session: Session, district: str | None = None,
+                       proposed: bool = False) -> list[dict[str, Any]]:
+    """Return the never-use register (永不使用人员名册): each person whose dismissal the meeting confirmed.
+
+    ``proposed``: instead, the dismissals still awaiting the meeting (not in the register: 提请党组会研究)
+    of persons the register does not hold yet.
+    """
     from config.policy import PersonStatus
 
     dismissal_level = next(r.level for r in app.policy.ladder if r.status == PersonStatus.DISMISSED)
     visible = visible_person_pks(session, district) if district is not None else None
     first: dict[int, Strike] = {}
-    for strike in session.scalars(select(Strike).where(col(Strike.status) == StrikeStatus.COUNTED,
+    confirmed = {pk for pk in session.scalars(select(col(Strike.person_pk)).where(
+        col(Strike.status) == StrikeStatus.COUNTED, col(Strike.level) >= dismissal_level,
+        col(Strike.decision) == Decision.CONFIRMED)) if pk is not None}
+    wanted = col(Strike.decision) == (Decision.PROPOSED if proposed else Decision.CONFIRMED)
+    for strike in session.scalars(select(Strike).where(col(Strike.status) == StrikeStatus.COUNTED, wanted,
                                                       col(Strike.level) >= dismissal_level).order_by(col(Strike.id))):
+        if proposed and strike.person_pk in confirmed:
+            continue
         if strike.person_pk is not None and (visible is None or strike.person_pk in visible):
             current = first.get(strike.person_pk)
             if current is None or (strike.level or 0) < (current.level or 0):
@@ -254,9 +310,12 @@ def never_use_register(app: App, session: Session, district: str | None = None) 
     out = []
     for pk, strike in sorted(first.items(), key=lambda item: (item[1].detected_on, persons[item[0]].person_id)):
         person = persons[pk]
+        stated = sanction(app, status=strike.status, level=strike.level, action=strike.action, decision=strike.decision,
+                          meeting_date=strike.meeting_date, detected_on=strike.detected_on, as_of=app.today())
         out.append({"person_id": person.person_id, "name": person.name, "unit": person.unit or "",
                     "strike_id": strike.id, "level": strike.level, "detected_on": strike.detected_on,
                     "decision": strike.decision, "decision_cn": app.wording.word("decision", strike.decision),
+                    "sanction": stated.text if stated else "",
                     "meeting_date": strike.meeting_date, "nodes": nodes.get(strike.id or 0, [])})
     return out
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 import pytest
 
 from config.policy import Action, PersonStatus
+from engine.record.notices import NoticeState
 from engine.store.models import (
     ComplaintLink,
     Decision,
@@ -35,7 +36,7 @@ SECTIONS: dict[str, Values] = {
     "correction": (*(c.value for c in StatusCause), "exempted", "revoked"), "agenda_item": AgendaItem,
     "history_kind": HistoryKind, "project_status": ProjectStatus, "log_entity": LogEntity, "log_action": LogAction,
     "job_status": JobStatus, "complaint_link": ComplaintLink, "outbox_status": OutboxStatus, "role": Role,
-    "light": (*COLOURS, WAS_RED, "none"), "node_state": NODE_STATES,
+    "light": (*COLOURS, WAS_RED, "none"), "node_state": NODE_STATES, "notice_state": NoticeState,
 }
 
 

@@ -14,7 +14,7 @@ from engine.app.web.security import Can, NotFound, can, duban, in_scope, route, 
 from engine.record.holders import holders
 from engine.store.db import reading
 from engine.store.models import Assignment, Person, Project
-from engine.views.strikes import never_use_register, person_ladder, persons_page, visible_person_pks
+from engine.views.strikes import never_use_register, person_ladder, person_standing, persons_page, visible_person_pks
 
 router = APIRouter()
 PER_PAGE = 50
@@ -55,18 +55,17 @@ def person(request: Request, person_id: str, viewer: Viewer = Depends(signed_in)
         held = holders(session, project_ids=[p.id or 0 for p in mine])
         projects = [{"code": p.code, "name": p.name, "district": p.district or "", "current": held.get(p.id or 0) == found.id}
                     for p in mine if in_scope(viewer, p.district)]
-        status = str(app.policy.status_for(max((e["strike"].level for e in ladder
-                                                if e["strike"].status == "counted" and e["strike"].level), default=None)))
+        stood, counted = person_standing(app, session, found.id or 0, app.today())
     contacts = {"phone": found.phone, "email": found.email} if can(viewer, Can.CONTACTS) else None
     return render(request, "person.html", person=found, ladder=shown, hidden=hidden, projects=projects,
-                  status=status, contacts=contacts,
-                  counted=sum(1 for e in ladder if e["strike"].status == "counted"))
+                  status=str(stood.status), standing=stood, contacts=contacts, counted=counted)
 
 
 @route(router, "GET", "/register", Can.READ, "永不使用人员名册")
 def register(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
-    """Show the never-use register: every dismissed person and the strike that dismissed them."""
+    """Show the never-use register (confirmed dismissals), and apart from it the dismissals awaiting the meeting."""
     app = duban(request)
     with reading(app.engine) as session:
         rows = never_use_register(app, session, scope_of(viewer))
-    return render(request, "register.html", rows=rows)
+        proposed = never_use_register(app, session, scope_of(viewer), proposed=True)
+    return render(request, "register.html", rows=rows, proposed=proposed)
