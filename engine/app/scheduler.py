@@ -28,7 +28,7 @@ from sqlmodel import col
 
 from config.calendar import HolidayTableMissing, agenda_day, meeting_dates
 from engine.context import App
-from engine.store.db import insert_new, rowcount, transaction
+from engine.store.db import insert_new, reading, rowcount, transaction
 from engine.store.models import EvaluationDay, JobRun, JobStatus, table_of
 
 log = logging.getLogger("duban.scheduler")
@@ -187,6 +187,8 @@ def tick(app: App, stop: threading.Event, now: dt.datetime | None = None, holder
                 return ran
             run_id = claim(app, job, day, holder)
             if run_id is None:
+                if job == "evaluate" and not _evaluated(app, day):
+                    return ran  # another scheduler is evaluating this day: its later jobs are that one's
                 continue
             started = time.monotonic()
             try:
@@ -206,6 +208,11 @@ def tick(app: App, stop: threading.Event, now: dt.datetime | None = None, holder
             ran += 1
     _deliver(app, holder, stop)
     return ran
+
+
+def _evaluated(app: App, day: dt.date) -> bool:
+    with reading(app.engine) as session:
+        return session.scalar(select(col(EvaluationDay.id)).where(col(EvaluationDay.day) == day)) is not None
 
 
 def _deliver(app: App, holder: str, stop: threading.Event | None = None) -> None:

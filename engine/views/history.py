@@ -68,7 +68,10 @@ def record(session: Session, query: RecordQuery, tz: dt.tzinfo, words: Wording) 
     total = session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
     rows = session.scalars(select(model).where(*conditions).order_by(table_of(model).c.id.desc())
                            .offset((max(query.page, 1) - 1) * query.per_page).limit(query.per_page))
-    return [_entry(query.section, row, tz, words) for row in rows], total
+    entries = [_entry(query.section, row, tz, words) for row in rows]
+    for entry in entries:
+        entry["detail"] = readable(entry["detail"], words)
+    return entries, total
 
 
 def _local(value: dt.datetime, tz: dt.tzinfo) -> str:
@@ -93,10 +96,38 @@ def _entry(section: str, row: Any, tz: dt.tzinfo, words: Wording) -> dict[str, A
                 "reason": words.word("cause", row.cause)}
     if section == "days":
         return {"at": _local(row.finished_at, tz), "actor": row.actor, "what": f"评估 {row.day.isoformat()}",
-                "action": "每日评估", "detail": {"逾期节点": row.misses, "新问责记录": row.new_strikes},
+                "action": "每日评估", "detail": {"misses": row.misses, "new_strikes": row.new_strikes},
                 "reason": ""}
     return {"at": _local(row.at, tz), "actor": row.name, "what": row.client or "", "action": "登录成功" if row.ok else "登录失败",
             "detail": {}, "reason": ""}
+
+
+def readable(detail: dict[str, Any] | None, words: Wording) -> list[tuple[str, str]]:
+    """A change's detail as people read it: Chinese labels, 「原 → 新」 for changed fields, （无） for nothing."""
+    labels = words.section("detail")
+    return [(labels.get(key, key), _value(key, value, words)) for key, value in (detail or {}).items()]
+
+
+def _value(key: str, value: Any, words: Wording) -> str:
+    if isinstance(value, dict) and set(value) == {"old", "new"}:
+        return f"{_value(key, value['old'], words)} → {_value(key, value['new'], words)}"
+    if value is None or value == "" or value == {} or value == []:
+        return "（无）"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dict):
+        return "；".join(f"{k}：{_value(k, v, words)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "、".join(_value(key, v, words) for v in value)
+    if key == "source":
+        return words.word("source", value)
+    if key == "role":
+        return words.word("role", value)
+    if key == "how":
+        return words.word("complaint_link", value)
+    if key == "status":
+        return words.word("project_status", value)
+    return str(value)
 
 
 def strike_person_names(session: Session, entries: list[dict[str, Any]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -124,8 +125,11 @@ def explain(app: App, session: Session, strike: Strike, decision: traces.Trace |
                      f" → {outcome}")
         if ranking.counted_before:
             lines.append(f"依据：此前计入的问责记录 {basis_text(session, ranking.counted_before)}")
+        decided, meeting = strike.decision, strike.meeting_date
+        if as_of is not None and meeting is not None and meeting > as_of:
+            decided, meeting = Decision.PROPOSED, None  # a document dated before the meeting states the proposal
         stated = sanction(app, status=strike.status, level=ranking.level, action=ranking.action,
-                          decision=strike.decision, meeting_date=strike.meeting_date, detected_on=strike.detected_on,
+                          decision=decided, meeting_date=meeting, detected_on=strike.detected_on,
                           as_of=as_of or app.today())
         if stated is not None:
             lines.append(f"决定：{stated.text}")
@@ -149,6 +153,39 @@ def strike_record(app: App, session: Session, strike_id: int) -> list[str]:
         meeting = f"（{cn_date(event.meeting_date)} 党组会）" if event.meeting_date else ""
         lines.append(f"{when} {event.actor} {words.word('event_kind', event.kind)}{meeting}{levels}{detail}")
     return lines
+
+
+@dataclass(frozen=True)
+class DecisionState:
+    """Where a strike stands for the meeting page: decided (and how) or open, and any request awaiting an answer."""
+
+    decided: bool
+    words: str            # 已由 2024年7月8日 党组会确认 / 已豁免（…）/ 已撤销 / ''
+    request_open: bool
+    request_reason: str
+
+
+def decision_states(app: App, session: Session, strikes: list[Strike]) -> dict[int, DecisionState]:
+    """Whether each strike is still to be decided (no decision form is offered for a decided one)."""
+    from engine.record.write import open_requests
+
+    requests = open_requests(session, [id_of(s) for s in strikes]) if strikes else {}
+    states = {}
+    for strike in strikes:
+        if strike.status == StrikeStatus.EXEMPTED:
+            when = f"经 {cn_date(strike.meeting_date)} 党组会研究" if strike.meeting_date else ""
+            words = f"已{when}豁免（{strike.decision_text}）" if strike.decision_text else f"已{when}豁免"
+        elif strike.status != StrikeStatus.COUNTED:
+            words = f"已{app.wording.word('strike_status', strike.status)}"
+        elif strike.decision == Decision.CONFIRMED:
+            words = f"已由 {cn_date(strike.meeting_date)} 党组会确认" if strike.meeting_date else "已由党组会确认"
+        else:
+            words = ""
+        opened = requests.get(id_of(strike), [])
+        states[id_of(strike)] = DecisionState(decided=bool(words), words=words,
+                                              request_open=bool(opened) and strike.status == StrikeStatus.COUNTED,
+                                              request_reason=opened[-1].text or "" if opened else "")
+    return states
 
 
 def basis(session: Session, strike_ids: tuple[int, ...]) -> list[dict[str, Any]]:

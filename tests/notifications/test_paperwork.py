@@ -72,6 +72,7 @@ def test_every_kind_and_format_matches_its_golden_file(duban: Duban, tmp_path: P
         for fmt in ("md", "html"):
             _check(f"agenda.{fmt}", duban("agenda", "--meeting", "2024-07-08", "--format", fmt).out)
             _check(f"daily.{fmt}", duban("report", "daily", "--date", "2024-07-04", "--format", fmt).out)
+            _check(f"meeting_decisions.{fmt}", duban("decisions", "--meeting", "2024-07-08", "--format", fmt).out)
             target = tmp_path / "weekly" / f"bulletin.{fmt}"
             duban("report", "weekly", "--week-of", "2024-07-03", "--format", fmt, "--out", target)
             _check(f"bulletin.{fmt}", _normalise(target.read_text(encoding="utf-8")))
@@ -110,7 +111,7 @@ def test_registry_every_kind_has_a_template_for_every_format_and_an_example() ->
     renderer = Renderer()
     templates = ROOT / "notifications" / "templates"
     for kind, info in REGISTRY.items():
-        assert info.title and info.category in {"notice", "decision", "agenda", "report", "bulletin"}, kind
+        assert info.title and info.category in {"notice", "decision", "agenda", "report", "bulletin", "record"}, kind
         for fmt in info.formats:
             name = template_name(kind, fmt)
             assert (templates / name).exists(), f"{kind} has no {fmt} template: add notifications/templates/{name}"
@@ -165,7 +166,15 @@ def test_agenda_lists_what_the_meeting_must_decide(duban: Duban, tmp_path: Path)
     needs, rest = rest.split("## 五、")
     red, figures = rest.split("## 六、")
     assert "王五" in reviews and "张三" in reviews
-    assert "张三（P1）第 3 次" in decisions and "第 2 次" not in decisions  # #2 was confirmed already
+    # The agenda states what awaited the meeting as it stood before it: #2, confirmed at this very
+    # meeting, is on it; what the meeting decided is its 决定事项 (below).
+    assert "张三（P1）第 3 次" in decisions and "张三（P1）第 2 次" in decisions
     assert "燃气公司停气审批延误" in requests
     assert "LL-004" in needs and "无负责人" in needs and "LL-001" in needs
     assert "LL-003" in red and "开工率" in figures
+    decided = duban("decisions", "--meeting", "2024-07-08").out
+    confirmed, rest = decided.split("## 一、确认问责处理")[1].split("## 二、予以豁免")
+    exempted, rejected = rest.split("## 三、驳回免责申请")
+    assert "问责记录 #2：张三（P1" in confirmed and "第 2 次，免除负责人职务，留用整改" in confirmed
+    assert "问责记录 #3" in exempted and "理由：特大暴雨，不可抗力" in exempted and "无。" in rejected
+    assert "共 2 项" in decided and "root" not in decided and "tester" not in decided  # no machine lines

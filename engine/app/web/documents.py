@@ -23,7 +23,7 @@ from engine.app.web.pages import page_number, parse_day, render
 from engine.app.web.security import Can, Forbidden, NotFound, duban, route, scope_of, signed_in
 from engine.errors import Refused
 from engine.paperwork.contexts import next_meeting
-from engine.paperwork.documents import notice_file, write_agenda, write_daily, write_weekly
+from engine.paperwork.documents import notice_file, write_agenda, write_daily, write_decisions, write_weekly
 from engine.store.db import reading
 from engine.store.models import Notice, Person, Project, Strike
 from engine.views.board import default_as_of
@@ -97,6 +97,16 @@ def agenda_file(request: Request, meeting: str | None = None, format: str | None
     _, path = write_agenda(duban(request), day, fmt, folder / f"agenda.{fmt.value}", district=scope_of(viewer))
     assert path is not None
     return _send(path, folder, f"党组会议程-{day.isoformat()}", fmt)
+
+
+@route(router, "GET", "/documents/decisions", Can.READ, "下载党组会决定事项（md、html、docx）")
+def decisions_file(request: Request, meeting: str | None = None, format: str | None = None,
+                   viewer: Viewer = Depends(signed_in)) -> FileResponse:
+    """Write the meeting's 决定事项 from the record, as `duban decisions` does."""
+    day, fmt, folder = _day(meeting, "会议日期"), _format(Kind.MEETING_DECISIONS, format), _scratch()
+    _, path = write_decisions(duban(request), day, fmt, folder / f"decisions.{fmt.value}", district=scope_of(viewer))
+    assert path is not None
+    return _send(path, folder, f"党组会决定事项-{day.isoformat()}", fmt)
 
 
 @route(router, "GET", "/documents/daily", Can.READ, "下载每日检点（md、html）")

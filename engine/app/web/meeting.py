@@ -10,16 +10,18 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from config.calendar import HolidayTableMissing, meeting_dates
+from config.policy import Action
 from engine.app.users import Viewer
 from engine.app.web.pages import parse_day, redirect, render
 from engine.app.web.security import Can, NotFound, check_strike, duban, require_scope, route, scope_of, signed_in
 from engine.errors import Refused
-from engine.paperwork.contexts import agenda_context, next_meeting
+from engine.paperwork.contexts import agenda_context, decisions_context, next_meeting
+from engine.paperwork.documents import issue_confirmed
 from engine.record import actions
 from engine.store.db import reading
-from engine.store.models import EventKind, Person, Project, Strike, StrikeEvent
+from engine.store.models import Person, Project, Strike, StrikeStatus
 from engine.views.board import default_as_of
-from engine.views.strikes import explain, strike_nodes
+from engine.views.strikes import decision_states, explain, strike_nodes, strike_record
 
 router = APIRouter()
 
@@ -36,10 +38,10 @@ def _meetings_around(request: Request, chosen: dt.date) -> list[dt.date]:
     return sorted(set(found) | {chosen}, reverse=True)
 
 
-@route(router, "GET", "/meeting", Can.READ, "党组会：议程与待决定事项")
+@route(router, "GET", "/meeting", Can.READ, "党组会：议程、待决定事项与已决定事项")
 def meeting_page(request: Request, date: str | None = None, other: str | None = None,
                  viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
-    """Show the agenda of the next (or the chosen) meeting, with a form for every decision."""
+    """Show the agenda of the next (or the chosen) meeting with a form for every open decision, and what it decided."""
     app = duban(request)
     with reading(app.engine) as session:
         as_of = default_as_of(session, app.today())
@@ -50,8 +52,11 @@ def meeting_page(request: Request, date: str | None = None, other: str | None = 
                for item in agenda[key]]
         strikes = {s.id: s for s in session.scalars(select(Strike).where(col(Strike.id).in_(ids)))}
         explanations = {strike_id: explain(app, session, strikes[strike_id]) for strike_id in ids}
+        decided = decisions_context(app, session, meeting, scope_of(viewer))
+        states = decision_states(app, session, list(strikes.values()))
     return render(request, "meeting.html", agenda=agenda, meeting=meeting, meetings=_meetings_around(request, meeting),
-                  explanations=explanations, back=f"/meeting?date={meeting.isoformat()}")
+                  explanations=explanations, decided=decided, states=states,
+                  back=f"/meeting?date={meeting.isoformat()}")
 
 
 def _strike(session: Session, strike_id: int, viewer: Viewer) -> tuple[Strike, Project]:
@@ -66,18 +71,18 @@ def _strike(session: Session, strike_id: int, viewer: Viewer) -> tuple[Strike, P
 
 @route(router, "GET", "/strikes/{strike_id}", Can.READ, "问责记录：事实、规则与全部记录")
 def strike_page(request: Request, strike_id: int, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
-    """Show a strike with its explanation, exactly as `duban strike explain` prints it."""
+    """Show a strike with its explanation and its record, exactly as `duban strike explain` prints them."""
     app = duban(request)
     with reading(app.engine) as session:
         strike, project = _strike(session, strike_id, viewer)
         lines = explain(app, session, strike)
+        recorded = strike_record(app, session, strike_id)
         nodes = strike_nodes(session, [strike_id]).get(strike_id, [])
         person = session.get(Person, strike.person_pk) if strike.person_pk else None
-        requested = session.scalar(select(func.count()).select_from(StrikeEvent).where(
-            col(StrikeEvent.strike_id) == strike_id, col(StrikeEvent.kind) == EventKind.EXEMPTION_REQUESTED)) or 0
+        state = decision_states(app, session, [strike])[strike_id]
         meeting = next_meeting(app, app.calendar, default_as_of(session, app.today()))
-    return render(request, "strike.html", strike=strike, project=project, lines=lines, nodes=nodes, person=person,
-                  requested=requested, meeting=meeting)
+    return render(request, "strike.html", strike=strike, project=project, lines=lines, recorded=recorded, nodes=nodes,
+                  person=person, state=state, meeting=meeting)
 
 
 def _back(back: str, strike_id: int) -> str:
@@ -86,19 +91,35 @@ def _back(back: str, strike_id: int) -> str:
     return f"/strikes/{strike_id}"
 
 
-@route(router, "POST", "/strikes/{strike_id}/confirm", Can.DECIDE, "记录党组会确认（含决定内容）")
+@route(router, "POST", "/strikes/{strike_id}/confirm", Can.DECIDE, "记录党组会确认（免职、永不使用须再次确认）")
 def confirm(request: Request, strike_id: int, meeting: str = Form(""), text: str = Form(""), back: str = Form(""),
-            viewer: Viewer = Depends(signed_in)) -> Response:
-    """Record the meeting's confirmation, as `duban strike confirm` does."""
-    check_strike(duban(request), viewer, strike_id)
+            sure: str = Form(""), viewer: Viewer = Depends(signed_in)) -> Response:
+    """Record the meeting's confirmation and issue the final decision, as `duban strike confirm` does.
+
+    A suspension or a dismissal ends a post or a career: the first press shows what will be
+    recorded and asks again; only the second (``sure=yes``) records it.
+    """
+    app = duban(request)
+    check_strike(app, viewer, strike_id)
     day = parse_day(meeting)
     if day is None:
         return redirect(request, _back(back, strike_id), "会议日期应为 YYYY-MM-DD 格式", "error")
+    if sure != "yes":
+        with reading(app.engine) as session:
+            strike, project = _strike(session, strike_id, viewer)
+            rung = app.policy.rung_for(strike.level) if strike.status == StrikeStatus.COUNTED and strike.level else None
+            if rung is not None and rung.action in (Action.SUSPENSION, Action.DISMISSAL):
+                person = session.get(Person, strike.person_pk) if strike.person_pk else None
+                return render(request, "confirm.html", strike=strike, project=project, person=person, rung=rung,
+                              action_cn=app.wording.word("action", rung.action), meeting=day, text=text,
+                              back=back, lines=explain(app, session, strike))
     try:
-        actions.confirm_strike(duban(request).as_actor(viewer.actor), strike_id, day, text.strip() or None)
+        actions.confirm_strike(app.as_actor(viewer.actor), strike_id, day, text.strip() or None)
     except Refused as exc:
         return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 未确认：", "error", exc.problems)
-    return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认")
+    written = issue_confirmed(app.as_actor(viewer.actor), strike_id)
+    issued = "；正式决定已生成" if written else ""
+    return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认{issued}")
 
 
 @route(router, "POST", "/strikes/{strike_id}/exempt", Can.DECIDE, "记录党组会豁免（须写明理由）")
@@ -111,6 +132,19 @@ def exempt(request: Request, strike_id: int, reason: str = Form(""), meeting: st
     except Refused as exc:
         return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 未豁免：", "error", exc.problems)
     return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 已豁免：{reason.strip()}")
+
+
+@route(router, "POST", "/strikes/{strike_id}/reject-exemption", Can.DECIDE, "记录党组会驳回免责申请（须写明理由）")
+def reject_exemption(request: Request, strike_id: int, reason: str = Form(""), meeting: str = Form(""),
+                     back: str = Form(""), viewer: Viewer = Depends(signed_in)) -> Response:
+    """Turn down a strike's exemption request, as `duban strike reject-exemption` does (the strike stands)."""
+    check_strike(duban(request), viewer, strike_id)
+    try:
+        actions.reject_exemption(duban(request).as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
+    except Refused as exc:
+        return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请未驳回：", "error",
+                        exc.problems)
+    return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请已驳回：{reason.strip()}")
 
 
 @route(router, "POST", "/strikes/{strike_id}/request-exemption", Can.CORRECT, "登记免责申请（列入下次党组会）")

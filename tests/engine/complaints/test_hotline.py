@@ -214,16 +214,17 @@ def test_a_work_order_not_yet_due_does_not_turn_its_project_red(duban: Duban, tm
     duban.today("2024-08-10")
     ledger(duban, tmp_path)
     duban("import", "complaints", export_xlsx(tmp_path / "12345.xlsx", ROWS))
-    duban("evaluate", "--through", "2024-08-05", "--from", "2024-08-01")
+    duban("evaluate", "--through", "2024-08-08", "--from", "2024-08-01")
     assert _red(duban("report", "daily", "--date", "2024-08-05").out) == set()  # due that day: not overdue yet
     assert _red(duban("report", "daily", "--date", "2024-08-08").out) == {"B", "C"}  # GD002 closed on the 8th
 
 
 def test_the_weekly_bulletin_counts_work_orders_and_lists_the_overdue(duban: Duban, tmp_path: Path) -> None:
-    duban.today("2024-08-10")
+    duban.today("2024-08-12")
     ledger(duban, tmp_path)
     closed_late = [*ROWS, ["GD005", "2024-08-05 08:00", "楼道灯坏", "河东花园", "2024-08-06", "2024-08-08 09:00", "不满意", None]]
     duban("import", "complaints", export_xlsx(tmp_path / "12345.xlsx", closed_late))
+    duban("evaluate", "--through", "2024-08-11", "--from", "2024-07-29")
     bulletin = duban("report", "weekly", "--week-of", "2024-08-07").out  # 5–11 August
     assert "本周受理 1 件，办结 2 件（超时办结 1 件）；截至 2024年8月11日 逾期未办结 2 件。" in bulletin
     assert "| GD001 | B 滨河小区二期 | 施工噪音扰民 | 2024年8月5日 | 6 |" in bulletin
@@ -236,6 +237,7 @@ def test_the_agenda_names_the_overdue_work_order_of_a_red_project(duban: Duban, 
     duban.today("2024-08-12")
     ledger(duban, tmp_path)
     duban("import", "complaints", export_xlsx(tmp_path / "12345.xlsx", ROWS))
+    duban("evaluate", "--through", "2024-08-12", "--from", "2024-08-01")
     agenda = duban("agenda", "--meeting", "2024-08-12").out
     assert "B 滨河小区二期（滨河片区）：12345 工单 GD001 逾期 7 天未办结。" in agenda
 
@@ -253,6 +255,7 @@ def test_the_progress_tables_go_upward_with_merged_headers_and_rankings(duban: D
                                                       node("A", "N2", "2024-10-01", "2024-09-28"),
                                                       node("B", "N1", "2024-09-01", "2024-09-05"), node("B", "N2", "2024-11-30"),
                                                       node("C", "N1", "2024-09-01"), node("C", "N2", "2024-11-30")]))
+    duban("evaluate", "--through", "2024-10-31")
     out = tmp_path / "进度表.xlsx"
     extra = ["--district", district] if district else []
     assert "已写入" in duban("report", "progress", "--date", "2024-10-31", "--out", out, *extra).out

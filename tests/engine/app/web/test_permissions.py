@@ -37,7 +37,7 @@ def _objects(site: Site) -> dict[str, dict[str, str]]:
                       "notice_id": str(notice_of[other_strike])}}
 
 
-QUERIES = {"/documents/agenda": {"meeting": TODAY, "format": "md"}, "/documents/daily": {"date": TODAY, "format": "md"},
+QUERIES = {"/documents/agenda": {"meeting": TODAY, "format": "md"}, "/documents/decisions": {"meeting": TODAY, "format": "md"}, "/documents/daily": {"date": TODAY, "format": "md"},
            "/documents/bulletin": {"week": TODAY, "format": "md"}, "/documents/chart": {"week": TODAY},
            "/documents/notices/{notice_id}": {"format": "md"}}
 FORMS = {"/projects/{code}/nodes/{node}/complete": {"on": TODAY},
@@ -45,6 +45,7 @@ FORMS = {"/projects/{code}/nodes/{node}/complete": {"on": TODAY},
          "/projects/{code}/assign": {"person": "P4", "effective_from": "2024-07-09"},
          "/strikes/{strike_id}/confirm": {"meeting": TODAY, "text": "党组会研究同意"},
          "/strikes/{strike_id}/exempt": {"reason": "特大暴雨，不可抗力", "meeting": TODAY},
+         "/strikes/{strike_id}/reject-exemption": {"reason": "理由不成立", "meeting": TODAY},
          "/strikes/{strike_id}/request-exemption": {"reason": "燃气公司停气审批延误"}}
 
 
