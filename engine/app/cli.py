@@ -98,7 +98,18 @@ def init() -> None:
     """创建或升级数据库结构（可重复运行）。"""
     application = get_app(check_schema=False)
     revision = upgrade(application.engine, application.policy, application.settings.tz)
+    numbered = _number_earlier_notices(application)
     out.print(f"数据库已就绪（结构版本 {revision}）：{_safe_url(application.settings.database_url)}")
+    if numbered:
+        out.print(f"已按文书日期为此前签发的 {numbered} 份通知、决定编号（每个文号系列每年从 1 起）")
+
+
+def _number_earlier_notices(application: App) -> int:
+    """The data step of revision 0012: number the final notices issued before document numbers were kept."""
+    from engine.record.numbers import number_earlier_notices
+
+    with transaction(application.engine) as session:
+        return number_earlier_notices(application, session)
 
 
 def _safe_url(url: str) -> str:
@@ -660,6 +671,7 @@ def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备
     result = run_restore(application, path, replace)
     application.engine.dispose()  # connections opened before the file was replaced must not be reused
     upgrade(application.engine, application.policy, application.settings.tz)
+    _number_earlier_notices(application)
     with transaction(application.engine) as session:
         verdict = audit.verify(session)
     if result.kept is not None:

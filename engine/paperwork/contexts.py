@@ -45,7 +45,7 @@ from engine.store.models import (
     StrikeStatus,
     id_of,
 )
-from engine.views.board import NOBODY, lights_as_of, progress_by
+from engine.views.board import NOBODY, PENDING, lights_as_of, progress_by
 from engine.views.figures import Figures, figures
 from engine.views.standing import sanction, standing_of
 from engine.views.strikes import basis, explain, strike_nodes
@@ -510,7 +510,7 @@ def _section(trace: traces.Trace) -> str:
 def lights(app: App, session: Session, day: dt.date, district: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """Return projects by traffic light (§6): red overdue, yellow due within the warning days, green."""
     colour = lights_as_of(app, session, day, district)
-    out: dict[str, list[dict[str, Any]]] = {"red": [], "yellow": [], "green": []}
+    out: dict[str, list[dict[str, Any]]] = {"red": [], PENDING: [], "yellow": [], "green": []}
     for project in session.scalars(select(Project).where(col(Project.status).in_(_EVALUATED), *_in_district(district))
                                    .order_by(col(Project.code))):
         out[colour.get(project.id or 0, "green")].append(

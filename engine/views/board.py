@@ -21,18 +21,31 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
 from engine.complaints.views import WorkOrderView, ever_overdue, of_projects, overdue_on
 from engine.context import App
 from engine.record.holders import holders
 from engine.store.db import chunks, fetch
-from engine.store.models import EvaluationDay, Miss, Node, NodeHistory, Person, Project, ProjectStatus
+from engine.store.models import (
+    Deadline,
+    DeadlineStatus,
+    EvaluationDay,
+    Miss,
+    Node,
+    NodeHistory,
+    Person,
+    Project,
+    ProjectStatus,
+)
 from engine.views.figures import Figures, figures, not_done
 
 EVALUATED = (ProjectStatus.ACTIVE, ProjectStatus.COMPLETED)
 COLOURS = ("red", "yellow", "green")
+
+#: A project whose only overdue nodes no evaluation has decided yet: shown 「待评估」, never an unexplained red.
+PENDING = "pending"
 #: A node's states as of a day (node_state); their words are the wording's node_state section.
 NODE_STATES = ("done", "done_late", "overdue", "due_soon", "pending")
 #: Board filters beyond the three lights: green or yellow now, but red at some time before.
@@ -76,13 +89,20 @@ def lights_as_of(app: App, session: Session, on: dt.date, district: str | None =
         evaluated = session.scalars(select(col(Project.id)).where(*scope))
     colour: dict[int, str] = dict.fromkeys(evaluated, "green")
     ends: dict[dt.date, dt.date] = {}
+    unevaluated = unevaluated_overdue(app, session, on)
     for project_id, planned in not_done(session, on) if open_nodes is None else open_nodes:
         if planned > horizon or colour.get(project_id, "red") == "red":
             continue  # not due yet, not evaluated (or not in the district), or red already
         end = ends.get(planned)
         if end is None:
             end = ends[planned] = app.deadline_end(planned)
-        colour[project_id] = "red" if end < on else "yellow"
+        if end >= on:
+            if colour[project_id] == "green":
+                colour[project_id] = "yellow"
+        elif (project_id, planned) in unevaluated:
+            colour[project_id] = PENDING  # past due, but no evaluation has found it yet: no unexplained red
+        else:
+            colour[project_id] = "red"
     for project_id in overdue_on(session, on, app.settings.tz, district):
         if project_id in colour:
             colour[project_id] = "red"
@@ -172,6 +192,21 @@ def ever_red(app: App, session: Session, on: dt.date, district: str | None = Non
 # -------------------------------------------------------------------------------------- the board
 
 
+def unevaluated_overdue(app: App, session: Session, on: dt.date) -> set[tuple[int, dt.date]]:
+    """The (project, planned date) of open deadlines past due on a day that no evaluation has decided yet.
+
+    An evaluated day closes every deadline it finds missed, so an open deadline past its end is one
+    the evaluation has not reached: a node imported (or re-planned) after its day was evaluated, or a
+    day not evaluated yet. Few rows: the (status, planned date) index reads only the open ones before the day.
+    """
+    rows = fetch(session, select(col(Node.project_id), col(Deadline.planned_date)).join(Node, col(Node.id) == col(Deadline.node_id))
+                 .join(Project, col(Project.id) == col(Node.project_id))
+                 .where(col(Deadline.status) == DeadlineStatus.OPEN, col(Deadline.planned_date) < on,
+                        col(Project.status).in_(EVALUATED),
+                        or_(col(Node.completed_on).is_(None), col(Node.completed_on) > on)))
+    return {(project_id, planned) for project_id, planned in rows if app.deadline_end(planned) < on}
+
+
 @dataclass(frozen=True)
 class BoardQuery:
     """What the board shows: the day, the filters and the page."""
@@ -216,6 +251,7 @@ class BoardRow:
     episodes: list[RedEpisode] = field(default_factory=list)
     complaints: int = 0  # 12345 work orders received by the day
     overdue_complaints: int = 0  # of them, open and past their deadline on the day
+    unevaluated: list[NodeCell] = field(default_factory=list)  # a 待评估 row's reason: its nodes not yet evaluated
 
 
 @dataclass
@@ -236,7 +272,7 @@ class BoardPage:
         return max(1, -(-self.total // self.query.per_page))
 
 
-_ORDER = {"red": 0, "yellow": 1, "green": 2, "none": 3}
+_ORDER = {"red": 0, PENDING: 1, "yellow": 2, "green": 3, "none": 4}
 
 
 @dataclass(frozen=True)
@@ -289,7 +325,7 @@ def board(app: App, session: Session, query: BoardQuery, scope: str | None = Non
     wanted = _held_by(session, query.person_id, on) if query.person_id else None
     text = (query.text or "").strip().lower()
     rows: list[tuple[Any, ...]] = []
-    counts = dict.fromkeys((*COLOURS, WAS_RED), 0)
+    counts = dict.fromkeys((*COLOURS, PENDING, WAS_RED, "none"), 0)
     for pid, code, name, dist, batch, contractor, status in ledger.projects:
         if query.batch and (batch or UNFILLED) != query.batch:
             continue
@@ -299,12 +335,11 @@ def board(app: App, session: Session, query: BoardQuery, scope: str | None = Non
             continue
         colour = ledger.light.get(pid, "none")
         was_red = pid in ledger.red_before and colour != "red"
-        if colour in counts:
-            counts[colour] += 1
+        counts[colour] += 1
         counts[WAS_RED] += was_red
         if query.colour == WAS_RED and not was_red:
             continue
-        if query.colour in COLOURS and colour != query.colour:
+        if query.colour in (*COLOURS, PENDING) and colour != query.colour:
             continue
         rows.append((_ORDER[colour], code, pid, name, dist, batch, contractor, status, colour, was_red))
     rows.sort()
@@ -335,8 +370,10 @@ def _fill_nodes(app: App, session: Session, rows: list[BoardRow], on: dt.date) -
             select(col(Node.project_id), col(Node.code), col(Node.name), col(Node.planned_date), col(Node.completed_on))
             .where(col(Node.project_id).in_(by_id))):
         by_id[project_id].nodes.append(NodeCell(code, name, planned, completed, node_state(app, planned, completed, on)))
+    waiting = unevaluated_overdue(app, session, on) if any(r.light == PENDING for r in rows) else set()
     for row in rows:
         row.nodes.sort(key=lambda n: (n.planned_date, n.code))
+        row.unevaluated = [n for n in row.nodes if (row.project_id, n.planned_date) in waiting and n.state == "overdue"]
     orders = of_projects(session, by_id, app.settings.tz, on)  # read once: the counts and the red episodes
     for project_id, episodes in red_episodes(app, session, by_id, on, orders).items():
         by_id[project_id].episodes = episodes

@@ -23,7 +23,7 @@ from engine.store.models import (
     StrikeStatus,
     TraceKind,
 )
-from engine.views.board import COLOURS, NODE_STATES, WAS_RED
+from engine.views.board import COLOURS, NODE_STATES, PENDING, WAS_RED
 from notifications.kinds import AgendaItem
 from notifications.wording import SHIPPED, Wording, cn_date
 from rules.decisions import GroupingRule, LadderRule, RankRule
@@ -36,7 +36,7 @@ SECTIONS: dict[str, Values] = {
     "correction": (*(c.value for c in StatusCause), "exempted", "revoked"), "agenda_item": AgendaItem,
     "history_kind": HistoryKind, "project_status": ProjectStatus, "log_entity": LogEntity, "log_action": LogAction,
     "job_status": JobStatus, "complaint_link": ComplaintLink, "outbox_status": OutboxStatus, "role": Role,
-    "light": (*COLOURS, WAS_RED, "none"), "node_state": NODE_STATES, "notice_state": NoticeState,
+    "light": (*COLOURS, PENDING, WAS_RED, "none"), "node_state": NODE_STATES, "notice_state": NoticeState,
 }
 
 

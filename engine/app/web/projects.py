@@ -30,6 +30,7 @@ from engine.views.board import (
     node_state,
     progress_by,
     red_episodes,
+    unevaluated_overdue,
 )
 from engine.views.figures import figures
 from engine.views.strikes import project_history
@@ -103,7 +104,9 @@ def project_page(request: Request, code: str, on: str | None = None,
     day = as_of(request, on)
     with reading(app.engine) as session:
         project = _project(session, code, viewer)
-        nodes = [{"node": n, "state": node_state(app, n.planned_date, n.completed_on, day)}
+        waiting = {planned for pid, planned in unevaluated_overdue(app, session, day) if pid == project.id}
+        nodes = [{"node": n, "state": node_state(app, n.planned_date, n.completed_on, day),
+                  "waiting": n.planned_date in waiting}
                  for n in session.scalars(select(Node).where(col(Node.project_id) == project.id)
                                           .order_by(col(Node.planned_date), col(Node.code)))]
         held = of_projects(session, [project.id or 0], app.settings.tz, day)
@@ -111,6 +114,7 @@ def project_page(request: Request, code: str, on: str | None = None,
         orders = held.get(project.id or 0, [])
         history = project_history(app, session, project)
     return render(request, "project.html", project=project, nodes=nodes, episodes=episodes, day=day,
+                  waiting=[item["node"] for item in nodes if item["waiting"] and item["state"] == "overdue"],
                   today=app.today(), complaints=orders, **history)
 
 

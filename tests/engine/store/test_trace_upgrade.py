@@ -66,3 +66,31 @@ def test_an_old_database_gets_its_traces_rebuilt_and_its_chain_stays_intact(duba
         assert connection.execute(sa.text("SELECT count(*) FROM decision_trace")).scalar() == len(traces)
     engine.dispose()
     assert duban("--db", url, "audit", "verify").code == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_old_database_gets_document_numbers_by_each_notices_own_date(duban: Duban, tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    shutil.copyfile(FIXTURE, old)
+    url = f"sqlite:///{old}"
+    duban.today("2024-07-08")
+    assert "已按文书日期为此前签发的" in duban("--db", url, "init").out
+    notices = duban.json("--db", url, "notices")
+    # Review notices and corrections were final when issued: numbered by their own dates, each year
+    # from 1 and gapless, in the order of their dates. (Corrections recorded no date before 0012 and
+    # fall back to the day they were written: this fixture was written in 2026.)
+    final = [n for n in notices if n["status"] != "draft"]
+    assert {n["kind"] for n in final} == {"review_notice", "correction_notice"}
+    by_year: dict[str, list[tuple[str, int, int]]] = {}
+    for n in final:
+        series, rest = n["doc_number"].split("〔")
+        year, serial = rest.split("〕")
+        assert series == "吕建督" and n["date"].startswith(year)
+        by_year.setdefault(year, []).append((n["date"], n["id"], int(serial.rstrip("号"))))
+    assert "2024" in by_year
+    for rows in by_year.values():
+        assert [serial for _d, _i, serial in sorted(rows)] == list(range(1, len(rows) + 1))
+    assert all(n["doc_number"] is None for n in notices if n["kind"] in ("suspension_decision", "dismissal_decision"))
+    again = duban("--db", url, "init").out
+    assert "已按文书日期" not in again and duban.json("--db", url, "notices") == notices  # assigned once, stable
+    assert duban("--db", url, "audit", "verify").code == 0

@@ -111,7 +111,11 @@ class Pages:
 
     def wait_for(self, check: object, timeout: float = 20) -> None:
         """Wait until check() holds; a page being replaced (a form's redirect, an htmx swap) is retried."""
-        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+        from selenium.common.exceptions import (
+            NoSuchElementException,
+            StaleElementReferenceException,
+            WebDriverException,
+        )
 
         deadline = time.monotonic() + timeout
         while True:

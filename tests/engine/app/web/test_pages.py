@@ -378,3 +378,32 @@ def test_a_session_in_use_is_extended_in_the_background(site: Site) -> None:
         while rows(site, "SELECT last_seen_at FROM web_session") == [(first,)]:
             assert dt.datetime.now(SHANGHAI) < deadline, "the session was not touched"
     assert rows(site, "SELECT last_seen_at FROM web_session") != [(first,)]
+
+
+# ------------------------------------------------------------------------------- 待评估 on the board
+
+
+def test_a_project_imported_with_overdue_nodes_waits_for_evaluation_instead_of_an_unexplained_red(site: Site) -> None:
+    from tests.conftest import node, write_ledger
+    from tests.engine.app.web.conftest import PERSONS, project_row
+
+    late, reserve = project_row("BH-9", "滨河片区", "P5"), project_row("BH-8", "滨河片区", "P5")
+    reserve[5] = "储备"
+    site.duban("import", "ledger", write_ledger(site.tmp_path / "later", PERSONS, [late, reserve],
+                                                [node("BH-9", "N1", "2024-07-04"), node("BH-8", "N1", "2024-07-04")]))
+    client = site.signed_in("bangong")
+    whole = client.get("/board").text
+    assert "待评估 1" in whole and "未纳入评估（储备、取消）1" in whole  # the legend counts every project
+    board = client.get("/board", params={"q": "BH-9"}).text
+    row = board.split('<tr class="row-pending">')[1].split("</tr>")[0]
+    assert "BH-9" in row and "待评估：N1（计划 2024年7月4日） 已过期限，尚未经每日评估认定" in row
+    assert "row-red" not in board  # no red without a miss behind it
+    page = client.get("/projects/BH-9").text
+    assert "未曾亮红灯" not in page and "待评估：N1 节点N1（计划 2024年7月4日） 已过期限" in page
+    assert "不纳入每日评估，不亮灯" in client.get("/projects/BH-8").text
+    # The next evaluation decides it: red, with the miss and the strike behind it.
+    site.duban.today("2024-07-09")
+    site.duban("evaluate", "--through", "2024-07-09")
+    board = client.get("/board", params={"q": "BH-9", "on": "2024-07-09"}).text
+    assert '<tr class="row-red">' in board and "待评估：" not in board
+    assert site.strike_of("P5", "2024-07-04")["detected_on"] == "2024-07-09"
