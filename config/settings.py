@@ -63,6 +63,19 @@ class Settings(BaseModel):
     web: WebSettings = WebSettings()
     config_file: Path | None = None
 
+    @field_validator("doc_series")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        from notifications.kinds import Kind
+
+        unknown = sorted(set(value or {}) - {k.value for k in Kind})
+        if unknown:
+            raise ValueError(f"未知的文书种类 {'、'.join(unknown)}（可用：{'、'.join(k.value for k in Kind)}）")
+        empty = sorted(k for k, v in (value or {}).items() if not v.strip())
+        if empty:
+            raise ValueError(f"文号系列不能为空：{'、'.join(empty)}")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

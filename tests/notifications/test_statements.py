@@ -135,3 +135,19 @@ def test_the_agenda_counts_overdue_days_from_the_same_deadline_as_the_evaluation
     agenda = duban("agenda", "--meeting", "2024-10-14").out
     red = agenda.split("## 五、")[1].split("## 六、")[0]
     assert "“节点N1”逾期 1 天" in red  # found on the 9th: one day past the shifted deadline
+
+
+def test_document_series_are_configured_per_kind(duban: Duban, tmp_path: Path) -> None:
+    config = tmp_path / "duban.toml"
+    config.write_text('[duban]\ndoc_series = { review_notice = "吕建查", correction_notice = "吕建正" }\n',
+                      encoding="utf-8")
+    duban._monkeypatch.setenv("DUBAN_CONFIG", str(config))
+    duban.today("2024-07-08")
+    scenario(duban, tmp_path)
+    numbers = {(n["kind"], n["status"]): n["doc_number"] for n in duban.json("notices")}
+    assert numbers[("review_notice", "final")].startswith("吕建查〔2024〕")
+    assert numbers[("correction_notice", "final")] == "吕建正〔2024〕1号"
+    assert numbers[("suspension_decision", "final")] is None  # a kind left out of doc_series carries no number
+    config.write_text('[duban]\ndoc_series = { review_notcie = "吕建查" }\n', encoding="utf-8")
+    refused = duban("notices", ok=False)
+    assert refused.code == 1 and "review_notcie" in refused.err and "Traceback" not in refused.err
