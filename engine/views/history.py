@@ -31,6 +31,21 @@ SECTIONS = {"changes": "变更记录", "strikes": "问责记录事件", "statuse
             "logins": "登录记录"}
 
 
+#: The keys a change's detail may hold (change_log.detail, written by engine/record, ledger, complaints,
+#: app/users and evaluation days), each with its label in the wording's [detail] section.
+DETAIL_KEYS = (
+    "role", "district", "meeting", "node_id", "from", "to", "source", "on", "previous", "person_id", "added",
+    "updated", "linked", "project", "how", "as_of", "strike", "name", "unit", "phone", "email", "extra",
+    "phase", "batch", "status", "contractor", "households", "persons_added", "persons_updated",
+    "projects_added", "projects_updated", "nodes_added", "nodes_updated", "extensions", "completions",
+    "reassignments", "revocations", "misses", "new_strikes", "unmatched", "received_at", "content", "place",
+    "due_at", "closed_at", "satisfaction",
+)
+
+#: Where a change came from (detail["source"]), each with its words in the wording's [source] section.
+SOURCES = ("ledger", "cli", "web", "demo")
+
+
 @dataclass(frozen=True)
 class RecordQuery:
     """Which section of the record, filtered by who acted and when."""
@@ -109,8 +124,10 @@ def readable(detail: dict[str, Any] | None, words: Wording) -> list[tuple[str, s
 
 
 def _value(key: str, value: Any, words: Wording) -> str:
-    if isinstance(value, dict) and set(value) == {"old", "new"}:
-        return f"{_value(key, value['old'], words)} → {_value(key, value['new'], words)}"
+    if isinstance(value, dict) and {"old", "new"} <= set(value):
+        moved = f"{_value(key, value['old'], words)} → {_value(key, value['new'], words)}"
+        others = {k: v for k, v in value.items() if k not in ("old", "new")}
+        return moved + "".join(f"（{label}：{text}）" for label, text in readable(others, words))
     if value is None or value == "" or value == {} or value == []:
         return "（无）"
     if isinstance(value, bool):

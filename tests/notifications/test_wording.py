@@ -24,6 +24,7 @@ from engine.store.models import (
     TraceKind,
 )
 from engine.views.board import COLOURS, NODE_STATES, PENDING, WAS_RED
+from engine.views.history import DETAIL_KEYS, SOURCES
 from notifications.kinds import AgendaItem
 from notifications.wording import SHIPPED, Wording, cn_date
 from rules.decisions import GroupingRule, LadderRule, RankRule
@@ -37,6 +38,7 @@ SECTIONS: dict[str, Values] = {
     "history_kind": HistoryKind, "project_status": ProjectStatus, "log_entity": LogEntity, "log_action": LogAction,
     "job_status": JobStatus, "complaint_link": ComplaintLink, "outbox_status": OutboxStatus, "role": Role,
     "light": (*COLOURS, PENDING, WAS_RED, "none"), "node_state": NODE_STATES, "notice_state": NoticeState,
+    "detail": DETAIL_KEYS, "source": SOURCES,
 }
 
 

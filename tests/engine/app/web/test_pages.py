@@ -407,3 +407,20 @@ def test_a_project_imported_with_overdue_nodes_waits_for_evaluation_instead_of_a
     board = client.get("/board", params={"q": "BH-9", "on": "2024-07-09"}).text
     assert '<tr class="row-red">' in board and "待评估：" not in board
     assert site.strike_of("P5", "2024-07-04")["detected_on"] == "2024-07-09"
+
+
+def test_the_record_shows_labels_never_raw_keys_or_none(site: Site) -> None:
+    client = site.signed_in("bangong")
+    token = csrf_of(client)
+    client.post("/projects/BH-1/nodes/N1/complete", data={"csrf": token, "on": "2024-07-06"})
+    client.post("/projects/BH-1/nodes/N3/extend", data={"csrf": token, "to": "2024-09-15", "reason": "管线迁改协调"})
+    strike = site.strike_of("P2", "2024-07-02")["id"]
+    client.post(f"/strikes/{strike}/exempt", data={"csrf": token, "reason": "特大暴雨，不可抗力", "back": "/meeting"})
+    for section in ("changes", "strikes", "statuses", "days"):
+        html = client.get("/record", params={"section": section}).text
+        body = html.split("<tbody>")[1].split("</tbody>")[0]
+        assert "None" not in body, section
+        assert not re.search(r"[a-z_]{2,}：", body), (section, re.findall(r"[a-z_]{2,}：", body))
+    changes = client.get("/record", params={"section": "changes"}).text
+    assert "原日期：" in changes and "来源：网页" in changes and "完成日期：2024-07-06" in changes
+    assert "党组会日期：（无）" in changes  # an exemption recorded without a meeting date says so in words
