@@ -22,6 +22,7 @@ from engine.app.web import auth, documents, ledger, meeting, persons, projects, 
 from engine.app.web.pages import STATIC, render
 from engine.app.web.security import Forbidden, NotFound, SignInRequired
 from engine.context import App
+from engine.errors import Refused
 
 #: Sent with every response: no framing, no sniffing, scripts only from this site.
 SECURITY_HEADERS = {
@@ -74,6 +75,11 @@ def create_app(app: App) -> FastAPI:
     @web.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
         return render(request, "error.html", http_status=404, title="未找到", message=exc.message)
+
+    @web.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        # A document of a day not evaluated yet, and the like: the same lines the command line prints.
+        return render(request, "error.html", http_status=409, title="无法生成", message="；".join(exc.problems))
 
     @web.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -424,3 +424,13 @@ def test_the_record_shows_labels_never_raw_keys_or_none(site: Site) -> None:
     changes = client.get("/record", params={"section": "changes"}).text
     assert "原日期：" in changes and "来源：网页" in changes and "完成日期：2024-07-06" in changes
     assert "党组会日期：（无）" in changes  # an exemption recorded without a meeting date says so in words
+
+
+def test_a_document_of_a_day_not_evaluated_is_refused_with_the_command_to_run(site: Site) -> None:
+    client = site.signed_in("bangong")
+    for path, params in (("/documents/daily", {"date": "2024-07-20", "format": "md"}),
+                         ("/documents/bulletin", {"week": "2024-07-20", "format": "md"})):
+        response = client.get(path, params=params)
+        assert response.status_code == 409, (path, response.status_code)
+        assert "尚未评估" in response.text and "duban evaluate --through" in response.text
+    assert client.get("/board").status_code == 200  # and the server goes on answering
