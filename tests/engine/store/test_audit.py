@@ -62,7 +62,8 @@ def test_an_untouched_record_verifies_with_a_count(duban: Duban, tmp_path: Path)
     ("UPDATE strike SET planned_date = '2024-07-02' WHERE id = (SELECT min(id) FROM strike)", "内容被修改"),
     ("UPDATE node_history SET completed_on = '2024-07-01' WHERE kind = 'completion'", "内容被修改"),
     ("DELETE FROM assignment WHERE id = (SELECT max(id) FROM assignment)", "行被删除"),
-    ("DELETE FROM outbox; DELETE FROM notice WHERE id = (SELECT min(id) FROM notice)", "行被删除"),
+    ("DELETE FROM outbox; DELETE FROM doc_number; DELETE FROM notice WHERE id = (SELECT min(id) FROM notice)",
+     "行被删除"),
     ("DELETE FROM audit_entry WHERE id = 3", "链接断开"),
     ("UPDATE audit_entry SET digest = 'x' WHERE id = 2", "审计记录本身被修改"),
 ])
