@@ -157,6 +157,11 @@ def load_policy(path: Path | None = None) -> Policy:
         raise ConfigError(f"{path}: 策略文件不存在") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: 不是有效的 TOML：{exc}") from None
+    from config.keys import unknown_keys
+
+    unknown = unknown_keys(data, Policy)  # named with a close match, as duban.toml's are
+    if unknown:
+        raise ConfigError("\n".join(f"{path}：{line}" for line in unknown))
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.delivery import DeliverySettings
+from config.keys import unknown_tables
 from config.policy import ConfigError, Policy, _format_errors, load_policy
 
 DEFAULT_DATABASE_URL = "sqlite:///duban.db"
@@ -27,10 +29,29 @@ class WebSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     #: A session ends after this many hours without a request (sign in again).
     session_hours: int = Field(default=8, ge=1, le=24 * 30)
+    #: A session ends this many days after its sign-in, however busy it is (sign in again).
+    session_lifetime_days: int = Field(default=7, ge=1, le=90)
     #: Send cookies only over HTTPS (turn on behind an HTTPS proxy).
     cookie_secure: bool = False
     #: The largest ledger upload accepted.
     max_upload_mb: int = Field(default=50, ge=1, le=1024)
+    #: Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed; none by default,
+    #: so the address recorded and rate-limited is the peer's own.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} 不是 IP 地址或网段（如 10.0.0.5、10.0.0.0/24、::1）") from None
+        return tuple(entry.strip() for entry in value)
+
+    def proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Return the trusted proxies as networks (a single address is a /32 or /128)."""
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
 
 
 class Settings(BaseModel):
@@ -131,13 +152,18 @@ def load_settings(database_url: str | None = None, config_file: Path | None = No
     data: dict[str, object] = {}
     if path is not None:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8")).get("duban", {})
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: 配置文件不存在") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: 不是有效的 TOML：{exc}") from None
+        data = document.get("duban", {})
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: [duban] 必须是一个表")
+        # A table or key that is not read is refused: [web] for [duban.web] would drop cookie_secure silently.
+        unknown = unknown_tables(path, document, "duban", Settings)
+        if unknown:
+            raise ConfigError("\n".join(unknown))
         data["config_file"] = path
     for env, key in _ENV_KEYS.items():
         if os.environ.get(env):

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from config.delivery import DeliverySettings, FileDropSettings, SmtpSettings, WebhookSettings
 from notifications.files import write_atomic
+from notifications.render import md_to_robot, md_unescape, robot_text
 
 
 class DeliveryError(Exception):
@@ -80,7 +81,7 @@ class Smtp:
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = self.settings.sender, message.recipient, message.subject
         mail["Message-ID"] = make_msgid(idstring=message.key.replace(":", "."), domain="duban")
-        mail.set_content(message.body)
+        mail.set_content(md_unescape(message.body))  # text/plain reads no markup: the ledger's text as typed
         if message.attachment is not None:
             mail.add_attachment(message.attachment.read_bytes(), maintype="application",
                                 subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -149,11 +150,16 @@ class Webhook:
         return f"{s.url}{'&' if '?' in s.url else '?'}timestamp={timestamp}&sign={sign}"
 
     def payload(self, message: Message) -> dict[str, Any]:
-        """Return the robot's markdown message: DingTalk's title and text, or WeCom's content (cut to 4096 bytes)."""
+        """Return the robot's markdown message: DingTalk's title and text, or WeCom's content (cut to 4096 bytes).
+
+        The body is the document's Markdown, its ledger text escaped by the renderer; here every escaped
+        character becomes its full-width twin, and the subject is escaped the same way, so a name cannot
+        become a link, an image or markup in the group.
+        """
+        subject, body = robot_text(message.subject), md_to_robot(message.body)
         if self.settings.robot == "dingtalk":
-            return {"msgtype": "markdown", "markdown": {"title": message.subject,
-                                                        "text": f"#### {message.subject}\n\n{message.body}"}}
-        content = f"**{message.subject}**\n\n{message.body}"
+            return {"msgtype": "markdown", "markdown": {"title": subject, "text": f"#### {subject}\n\n{body}"}}
+        content = f"**{subject}**\n\n{body}"
         return {"msgtype": "markdown", "markdown": {"content": truncate_utf8(content, WECOM_MARKDOWN_BYTES, TRUNCATED)}}
 
     def send(self, message: Message) -> None:

@@ -108,6 +108,10 @@ _ORDERED_RE = re.compile(r"^(\d{1,9})\.[ \t]+(.*)$")
 _NOTE_RE = re.compile(r"^>[ \t]?(.*)$")
 _SEPARATOR_CELL_RE = re.compile(r"^:?-+:?$")
 _BOLD_RE = re.compile(r"\*\*(.+?)\*\*")
+# The renderer escapes ledger text with backslashes (notifications/render.py, md_escape): Word shows it as typed.
+_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
+# While bold is looked for, an escaped character stands in plane 15's private use area, never in a ledger.
+_HIDDEN = 0xF0000
 
 
 @dataclass(frozen=True)
@@ -177,8 +181,22 @@ def _join_lines(lines: Sequence[str]) -> str:
     return text
 
 
+def _hide_escapes(text: str) -> str:
+    return _ESCAPE_RE.sub(lambda match: chr(_HIDDEN + ord(match.group(1))), text)
+
+
+def _show_escapes(text: str) -> str:
+    return "".join(chr(ord(char) - _HIDDEN) if _HIDDEN <= ord(char) < _HIDDEN + 128 else char for char in text)
+
+
+def unescape(text: str) -> str:
+    """Return Markdown text with its backslash escapes undone (``\\[x\\]`` → ``[x]``)."""
+    return _show_escapes(_hide_escapes(text))
+
+
 def _split_row(line: str) -> list[str]:
-    # The renderer's ``cell`` filter escapes "\\" and "|" with a backslash; undo exactly those two escapes.
+    # The renderer escapes a "|" inside a cell with a backslash: it does not end the cell. Escapes are kept
+    # here and undone when the cell's text is written (``_bold_segments``), like any paragraph's.
     row = line.strip(_BLANK)
     if row.startswith("|"):
         row = row[1:]
@@ -189,8 +207,8 @@ def _split_row(line: str) -> list[str]:
     while index < len(row):
         char = row[index]
         closed = False
-        if char == "\\" and row[index + 1 : index + 2] in ("|", "\\"):
-            current.append(row[index + 1])
+        if char == "\\" and _ESCAPE_RE.match(row, index):
+            current.append(row[index : index + 2])
             index += 2
             continue
         if char == "|":
@@ -286,6 +304,8 @@ def _parse_blocks(markdown: str) -> list[_Block]:
 
 
 def _bold_segments(text: str) -> list[tuple[str, bool]]:
+    # An escaped "**" is text, not bold: escapes are hidden while bold is looked for, then shown as typed.
+    text = _hide_escapes(text)
     segments: list[tuple[str, bool]] = []
     position = 0
     for match in _BOLD_RE.finditer(text):
@@ -295,7 +315,7 @@ def _bold_segments(text: str) -> list[tuple[str, bool]]:
         position = match.end()
     if position < len(text) or not segments:
         segments.append((text[position:], False))
-    return segments
+    return [(_show_escapes(segment), bold) for segment, bold in segments]
 
 
 # --- low-level formatting ----------------------------------------------------------------------------------------
@@ -650,7 +670,7 @@ def _typeset_width(text: str) -> float:
 def _natural_widths(table: _Table, columns: int, size: Length) -> list[float]:
     natural: list[float] = []
     for column in range(columns):
-        texts = [row[column].replace("**", "") for row in [table.header, *table.rows] if column < len(row)]
+        texts = [unescape(row[column].replace("**", "")) for row in [table.header, *table.rows] if column < len(row)]
         ems = max([2.0, *(_typeset_width(text) for text in texts)])
         natural.append(float(Pt(ems * size.pt)) + float(_CELL_PADDING))
     return natural
@@ -685,7 +705,7 @@ def _column_alignments(table: _Table, aligns: Sequence[str | None]) -> list[WD_A
         if align is not None:
             result.append(explicit[align])
             continue
-        widest = max((_typeset_width(row[column]) for row in table.rows if column < len(row)), default=0.0)
+        widest = max((_typeset_width(unescape(row[column])) for row in table.rows if column < len(row)), default=0.0)
         # Chinese tables centre short entries (序号, dates, figures) and left-align running text.
         result.append(WD_ALIGN_PARAGRAPH.CENTER if widest <= 10 else WD_ALIGN_PARAGRAPH.LEFT)
     return result

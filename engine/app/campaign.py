@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, col
 
 from config.policy import PersonStatus
+from engine.app.passwords import DEMO_PASSWORD
+from engine.app.users import DEMO_KEY
 from engine.complaints import import_complaints
 from engine.context import App
 from engine.errors import Refused
@@ -64,11 +66,10 @@ START, END = dt.date(2024, 7, 1), dt.date(2024, 10, 31)
 #: The morning after the campaign: its daily check finds October's last misses, left for the 4 November
 #: meeting to decide, so that `duban serve` opens on a meeting with work to do.
 LAST_CHECK = END + dt.timedelta(days=1)
-DEMO_KEY = "demo_database"
 #: Accounts of the demo database's web view (never created anywhere else): name → (role, district, name shown).
+__all__ = ["DEMO_ACCOUNTS", "DEMO_KEY", "DEMO_PASSWORD", "run_demo"]
 DEMO_ACCOUNTS = {"bangong": ("office", None, "工作专班"), "lingdao": ("leader", None, "局领导"),
                  "binhe": ("district", "滨河片区", "滨河片区工作人员")}
-DEMO_PASSWORD = "duban-demo"
 
 
 @dataclass(frozen=True)

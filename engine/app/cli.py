@@ -725,23 +725,35 @@ def user_add(
 
 @user_app.command("list")
 def user_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
-    """列出网页账号。"""
-    from engine.app.users import users
+    """列出网页账号（含须重设的密码与登录限流）。"""
+    from engine.app.users import password_state, throttles, users
 
     application = get_app()
+    tz = application.settings.tz
+    now = application.now()
     with reading(application.engine) as session:
+        held: dict[str, list[dict[str, Any]]] = {}
+        for t in throttles(session, now):
+            if t.kind == "account" and t.account:
+                held.setdefault(t.name, []).append(
+                    {"client": t.client or None, "failures": t.failures, "refused": t.refused,
+                     "blocked_until": t.blocked_until.astimezone(tz).isoformat(timespec="seconds") if t.blocking and t.blocked_until else None})
         rows: list[dict[str, Any]] = [{"name": u.name, "display_name": u.display_name, "role": u.role,
                                       "district": u.district,
                  "active": u.active, "created_by": u.created_by,
-                 "created_at": u.created_at.astimezone(application.settings.tz).isoformat(timespec="seconds")}
+                 "created_at": u.created_at.astimezone(tz).isoformat(timespec="seconds"),
+                 "reset_needed": {"weak": True, "ok": False}.get(password_state(u)), "throttles": held.get(u.name, [])}
                 for u in users(session)]
     if as_json:
         _print_json(rows)
         return
-    table = Table("用户名", "姓名", "角色", "片区", "状态", "创建人", "创建时间")
+    words = {False: "符合规则", None: "待核验（下次登录时核验）", True: "须重设（duban user passwd）"}
+    table = Table("用户名", "姓名", "角色", "片区", "状态", "密码", "登录限流", "创建人", "创建时间")
     for r in rows:
+        held_text = "；".join(f"{t['client'] or '未知地址'} 失败 {t['failures']} 次" + (f"，限制到 {t['blocked_until'][:16]}" if t["blocked_until"] else "")
+                             for t in r["throttles"])
         table.add_row(r["name"], r["display_name"], application.wording.word("role", r["role"]), r["district"] or "",
-                      "启用" if r["active"] else "停用", r["created_by"], r["created_at"])
+                      "启用" if r["active"] else "停用", words[r["reset_needed"]], held_text or "—", r["created_by"], r["created_at"])
     out.print(table)
 
 
@@ -775,8 +787,19 @@ def user_disable(name: str) -> None:
 
 @user_app.command("enable")
 def user_enable(name: str) -> None:
-    """重新启用账号。"""
+    """重新启用账号（同时解除其登录限流）。"""
     _set_active(name, True)
+
+
+@user_app.command("unlock")
+def user_unlock(name: str) -> None:
+    """解除账号的全部登录限流（任何地址），记入记录在案。"""
+    from engine.app.users import unlock
+
+    application = get_app()
+    with transaction(application.engine) as session:
+        blocked = unlock(application, session, name)
+    out.print(f"已解除账号 {name} 的全部登录限流" + (f"（曾被限流的地址：{'、'.join(blocked)}）" if blocked else "（当前没有被限流的地址）"))
 
 
 @app.command()
@@ -796,8 +819,10 @@ def serve(host: Annotated[str | None, typer.Option("--host", help="监听地址�
     err.print(f"督办网页服务：http://{chosen_host}:{chosen_port}/ （数据库 {_safe_url(application.settings.database_url)}）")
     if not accounts:
         err.print("尚无账号：请先运行 duban user add 用户名 --role office 创建账号")
+    # uvicorn's own proxy handling believes X-Forwarded-For from 127.0.0.1 by default: off. The web app reads
+    # the header itself, and only from [duban.web] trusted_proxies (security.client_address).
     uvicorn.run(create_app(application), host=chosen_host, port=chosen_port, log_level="warning",
-                access_log=False, server_header=False)
+                access_log=False, server_header=False, proxy_headers=False, forwarded_allow_ips=[])
 
 
 @app.command()

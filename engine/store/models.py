@@ -150,6 +150,7 @@ class LogEntity(StrEnum):
     USER = "user"
     COMPLAINT = "complaint"
     HOTLINE = "hotline"  # an import of the hotline's work-order export
+    ADDRESS = "address"  # a client address (its sign-in attempts on made-up names throttled)
 
 
 class LogAction(StrEnum):
@@ -170,6 +171,8 @@ class LogAction(StrEnum):
     DISABLE = "disable"
     ENABLE = "enable"
     LINK = "link"
+    LOCK = "lock"  # sign-in throttled: an account from an address, or an address's made-up names
+    UNLOCK = "unlock"  # every throttle of an account lifted (duban user unlock, a new password, enable)
 
 
 class ComplaintLink(StrEnum):
@@ -589,6 +592,9 @@ class User(SQLModel, table=True):
     created_at: dt.datetime = _ts()
     created_by: str = Field(max_length=100)
     password_changed_at: dt.datetime = _ts()
+    #: Whether the password breaks the password rules (since revision 0013): None — set before them and not
+    #: yet checked (it is, at the next sign-in); True — it does, and it signs nobody in until it is changed.
+    password_weak: bool | None = None
 
 
 class WebSession(SQLModel, table=True):
@@ -618,6 +624,36 @@ class LoginAttempt(SQLModel, table=True):
     client: str | None = Field(default=None, max_length=64)
     at: dt.datetime = _ts()
     ok: bool
+
+
+class ThrottleKind(StrEnum):
+    """What a sign-in throttle counts; values are stored."""
+
+    ACCOUNT = "account"  # one account's failures from one address
+    UNKNOWN = "unknown"  # failures on names that are no account, from one address
+
+
+class LoginThrottle(SQLModel, table=True):
+    """The sign-in throttle of one (account, address) pair, or of one address's made-up names.
+
+    ``failures`` counts the failures in a row (a success from the pair, ``duban user unlock`` or a day
+    without a failure starts it again); from the fifth on, attempts are refused until ``blocked_until``.
+    Kept in the database, so a restart resets nothing; not sealed (it is state, not history: each lock
+    and unlock is in the change log).
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("kind", "name", "client"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # ThrottleKind
+    name: str = Field(max_length=64)  # the account's name; "" for made-up names
+    client: str = Field(max_length=64)  # the address ("" when the server could not tell)
+    failures: int = 0
+    refused: int = 0  # attempts refused unchecked while blocked
+    first_failed_at: dt.datetime = _ts()
+    last_failed_at: dt.datetime = _ts()
+    blocked_until: dt.datetime | None = _ts(nullable=True)
 
 
 def table_of(model: type[SQLModel]) -> Table:

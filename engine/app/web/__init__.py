@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.app.web import auth, documents, ledger, meeting, persons, projects, record
+from engine.app.web import accounts, auth, documents, ledger, meeting, persons, projects, record
 from engine.app.web.pages import STATIC, render
 from engine.app.web.security import Forbidden, NotFound, SignInRequired
 from engine.context import App
@@ -41,7 +41,7 @@ def create_app(app: App) -> FastAPI:
     web.state.duban = app
     _ = app.engine, app.calendar  # made once here: every request's App (as_actor) shares them
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, projects, persons, meeting, documents, ledger, record):
+    for module in (auth, projects, persons, meeting, documents, ledger, record, accounts):
         web.include_router(module.router)
 
     upload_limit = (app.settings.web.max_upload_mb + 1) * 1024 * 1024

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from engine.app.users import LockedOut, Viewer, end_session, sign_in
 from engine.app.web.pages import render
-from engine.app.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, csrf_checked, duban
+from engine.app.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, client_address, csrf_checked, duban
 from engine.errors import Refused
 from engine.store.db import transaction
 
@@ -46,7 +46,7 @@ def login(request: Request, name: str = Form(""), password: str = Form(""), csrf
     if not cookie or not csrf or not secrets.compare_digest(cookie, csrf):
         return _login_page(request, "页面已过期，请重新输入用户名和密码", 403, target)
     app = duban(request)
-    client = request.client.host if request.client else None
+    client = client_address(request)
     try:
         token = sign_in(app, name, password, client, app.settings.web.session_hours)
     except LockedOut as exc:

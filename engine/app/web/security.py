@@ -10,6 +10,7 @@ else is looked at. District staff are further limited to their district by the p
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import secrets
 import threading
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class Can(StrEnum):
     IMPORT = "import"      # upload the ledger
     RECORD = "record"      # the whole record and the audit chain
     CONTACTS = "contacts"  # phone numbers and e-mail addresses
+    ACCOUNTS = "accounts"  # the accounts, their sign-in throttles, and lifting them
 
 
 GRANTS: dict[Role, frozenset[Can]] = {
@@ -50,7 +52,7 @@ GRANTS: dict[Role, frozenset[Can]] = {
 }
 CAN_CN = {Can.READ: "查看", Can.CORRECT: "更正节点、申请免责", Can.DECIDE: "记录党组会决定（确认、豁免）",
           Can.ASSIGN: "指定负责人", Can.IMPORT: "导入台账", Can.RECORD: "查看全部记录与审计链",
-          Can.CONTACTS: "查看电话与邮箱"}
+          Can.CONTACTS: "查看电话与邮箱", Can.ACCOUNTS: "管理账号（查看与解除登录限流）"}
 
 
 class SignInRequired(Exception):
@@ -127,6 +129,40 @@ def duban(request: Request) -> App:
     return found
 
 
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def client_address(request: Request) -> str | None:
+    """Return the address of whoever sent the request: the one recorded and rate-limited.
+
+    The peer's own address, unless the peer is one of ``[duban.web] trusted_proxies``: then the
+    right-most address of ``X-Forwarded-For`` that is not a trusted proxy (each proxy appends the
+    address it was reached from; anything further left was written by the client and proves
+    nothing). With no trusted proxies (the default) the header is never read.
+    """
+    peer = request.client.host if request.client else None
+    proxies = duban(request).settings.web.proxies()
+    if peer is None or not proxies:
+        return peer
+    peer_address = _address(peer)
+    if peer_address is None or not any(peer_address in network for network in proxies):
+        return peer
+    hops = [hop for header in request.headers.getlist("x-forwarded-for") for hop in header.split(",")]
+    nearest = peer
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:  # not an address: nothing left of it can be believed
+            return nearest
+        if not any(address in network for network in proxies):
+            return str(address)
+        nearest = str(address)
+    return nearest
+
+
 def signed_in(request: Request) -> Viewer:
     """Return the signed-in viewer, or send the browser to the sign-in page."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -134,8 +170,9 @@ def signed_in(request: Request) -> Viewer:
         raise SignInRequired
     app = duban(request)
     now = app.now()
+    lifetime = dt.timedelta(days=app.settings.web.session_lifetime_days)
     with reading(app.engine) as session:
-        found = viewer_for(session, token, now)
+        found = viewer_for(session, token, now, lifetime)
     if found is None:
         raise SignInRequired
     viewer, stale = found

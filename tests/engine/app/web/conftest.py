@@ -17,7 +17,7 @@ from engine.app.web import create_app
 from engine.context import App
 from tests.conftest import Duban, node, person, write_ledger
 
-PASSWORD = "pass-word-1"
+PASSWORD = "river-lantern-47"
 #: name → (role, district)
 ACCOUNTS = {"bangong": ("office", None), "lingdao": ("leader", None), "binhe": ("district", "滨河片区")}
 TODAY = "2024-07-08"

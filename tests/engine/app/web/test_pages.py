@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine.app.users import LOCKOUT, MAX_FAILURES
+from engine.app.users import FIRST_DELAY, PAIR_FAILURES
 from tests.engine.app.web.conftest import PASSWORD, TODAY, Site, add_account, csrf_of, login
 from tests.engine.app.web.test_permissions import SIGN_IN_TABLES
 
@@ -312,11 +312,11 @@ def test_a_wrong_password_gets_a_clear_message_and_is_rate_limited(site: Site) -
     response = login(client, "bangong", "wrong-password")
     assert response.status_code == 401 and "用户名或密码错误" in response.text
     assert login(client, "nobody", "wrong-password").text.count("用户名或密码错误") == 1  # names are not revealed
-    for _ in range(MAX_FAILURES - 1):
+    for _ in range(PAIR_FAILURES - 1):
         login(client, "bangong", "wrong-password")
     locked = login(client, "bangong", PASSWORD)
     assert locked.status_code == 429 and "登录失败次数过多" in locked.text
-    later = dt.datetime.now(SHANGHAI) + LOCKOUT + dt.timedelta(minutes=1)
+    later = dt.datetime.now(SHANGHAI) + FIRST_DELAY + dt.timedelta(seconds=5)
     with time_machine.travel(later, tick=False):
         assert login(site.client(), "bangong", PASSWORD).status_code == 303
 
@@ -351,10 +351,10 @@ def test_user_add_refuses_bad_input(duban: Any, monkeypatch: pytest.MonkeyPatch)
     assert result.code == 2
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert "密码至少" in duban("user", "add", "zhang", "--role", "office", "--password-stdin", ok=False).err
-    monkeypatch.setattr("sys.stdin", io.StringIO("long-enough-1\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("long-enough-please\n"))
     assert "必须用 --district" in duban("user", "add", "zhang", "--role", "district", "--password-stdin", ok=False).err
     add_account(duban, monkeypatch, "zhang", "office", None)
-    monkeypatch.setattr("sys.stdin", io.StringIO("long-enough-1\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("long-enough-please\n"))
     assert "已存在" in duban("user", "add", "zhang", "--role", "office", "--password-stdin", ok=False).err
     listed = duban.json("user", "list")
     assert [(u["name"], u["role"]) for u in listed] == [("zhang", "office")]

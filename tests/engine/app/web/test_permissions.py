@@ -15,7 +15,7 @@ from engine.store.models import Role
 from tests.engine.app.web.conftest import ACCOUNTS, TODAY, Site, csrf_of
 
 #: Tables a sign-in writes to by itself (the attempt, the session): everything else must stay as it was.
-SIGN_IN_TABLES = {"login_attempt", "web_session"}
+SIGN_IN_TABLES = {"login_attempt", "login_throttle", "web_session"}
 
 
 def _objects(site: Site) -> dict[str, dict[str, str]]:
@@ -32,9 +32,9 @@ def _objects(site: Site) -> dict[str, dict[str, str]]:
         notice_of = {strike: session.scalar(select(Notice.id).where(Notice.strike_id == strike))
                      for strike in (own_strike, other_strike)}
     return {"own": {"code": "BH-1", "node": "N1", "person_id": "P1", "strike_id": str(own_strike),
-                    "notice_id": str(notice_of[own_strike])},
+                    "notice_id": str(notice_of[own_strike]), "name": "binhe"},
             "other": {"code": "LF-1", "node": "N1", "person_id": "P3", "strike_id": str(other_strike),
-                      "notice_id": str(notice_of[other_strike])}}
+                      "notice_id": str(notice_of[other_strike]), "name": "binhe"}}
 
 
 QUERIES = {"/documents/agenda": {"meeting": TODAY, "format": "md"}, "/documents/decisions": {"meeting": TODAY, "format": "md"}, "/documents/daily": {"date": TODAY, "format": "md"},
