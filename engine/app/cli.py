@@ -122,6 +122,7 @@ def _safe_url(url: str) -> str:
 def import_ledger_cmd(
     path: Annotated[Path, typer.Argument(help=".xlsx 工作簿或 CSV 文件夹")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="负责人变更的生效日期（默认今天）")] = None,
+    new_persons: Annotated[bool, typer.Option("--new-persons", help="工作台账中按姓名写的负责人若查无此人，按姓名新建人员（默认拒绝）")] = False,
 ) -> None:
     """导入工作台账（全部成功或全部不变）。"""
     from engine.ledger import import_ledger
@@ -129,12 +130,14 @@ def import_ledger_cmd(
     as_of_day = _iso(as_of)
     application = get_app()
     with _progress() as progress:
-        result = import_ledger(application, path, as_of_day, progress)
+        result = import_ledger(application, path, as_of_day, progress, new_persons=new_persons)
     parts = [f"{label} {value}" for label, value in (
         ("新增人员", result.persons_added), ("更新人员", result.persons_updated),
         ("新增项目", result.projects_added), ("更新项目", result.projects_updated),
         ("新增节点", result.nodes_added), ("更新节点", result.nodes_updated),
         ("延期", result.extensions), ("完成", result.completions), ("负责人变更", result.reassignments)) if value]
+    for note in result.notes:
+        err.print(f"注意：{note}", markup=False)
     out.print(f"已导入 {path}：" + ("，".join(parts) if parts else "没有变化"))
 
 

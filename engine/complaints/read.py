@@ -18,18 +18,19 @@ from zoneinfo import ZoneInfo
 
 from engine.ledger.dates import parse_date
 from engine.ledger.header import cell_text, letter, normal
-from engine.ledger.read import Problems
+from engine.ledger.read import Problems, encoding_hint, looks_utf16
 
 #: Each column: its key, the names the exports give it (the first is the one users are told), required.
 HEADERS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "order_no": (("工单编号", "工单号", "编号", "order_no"), True),
-    "received_at": (("受理时间", "来电时间", "登记时间", "received_at"), True),
-    "content": (("诉求内容", "来电内容", "反映内容", "问题描述", "content"), True),
-    "place": (("地址/小区", "小区/地址", "地址", "诉求地址", "事发地址", "place", "address"), False),
+    "order_no": (("工单编号", "工单号", "编号", "工单流水号", "受理编号", "诉求编号", "order_no"), True),
+    "received_at": (("受理时间", "来电时间", "登记时间", "受理日期", "来电日期", "诉求时间", "received_at"), True),
+    "content": (("诉求内容", "来电内容", "反映内容", "问题描述", "诉求描述", "事项内容", "content"), True),
+    "place": (("地址/小区", "小区/地址", "地址", "诉求地址", "事发地址", "事发地点", "place", "address"), False),
     "community": (("小区", "小区名称", "community"), False),
-    "due_at": (("办理时限", "办结时限", "承办时限", "截止时间", "due_at"), True),
-    "closed_at": (("办结时间", "办结日期", "完成时间", "closed_at"), False),
-    "satisfaction": (("满意度", "回访满意度", "满意度评价", "satisfaction"), False),
+    "due_at": (("办理时限", "处理时限", "办结时限", "承办时限", "办理期限", "处理期限", "截止时间", "要求办结时间",
+                "due_at"), True),
+    "closed_at": (("办结时间", "办结日期", "完成时间", "处理完成时间", "closed_at"), False),
+    "satisfaction": (("满意度", "回访满意度", "满意度评价", "评价结果", "satisfaction"), False),
     "project_code": (("项目编号", "project_code"), False),
 }
 _LOOKUP = {normal(name): key for key, (names, _required) in HEADERS.items() for name in names}
@@ -84,8 +85,15 @@ def _workbook_rows(path: Path, problems: Problems) -> tuple[list[list[Any]] | No
 
     try:
         workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises several error types for unreadable files
-        problems.add(path.name, None, None, None, f"无法读取工作簿：{exc}")
+    except Exception:  # calamine raises several error types for unreadable files
+        from engine.ledger.workbook_facts import NotAWorkbook, workbook_facts
+
+        reason = "无法读取工作簿：文件已损坏，或不是 Excel 工作簿"
+        try:
+            workbook_facts(path)
+        except NotAWorkbook as exc:
+            reason = str(exc)
+        problems.add(path.name, None, None, None, reason)
         return None, path.name
     for sheet in workbook.sheet_names:  # the first sheet with a work-order header
         rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
@@ -97,6 +105,9 @@ def _workbook_rows(path: Path, problems: Problems) -> tuple[list[list[Any]] | No
 
 def _csv_rows(path: Path, problems: Problems) -> list[list[Any]] | None:
     data = path.read_bytes()
+    if looks_utf16(data):
+        problems.add(path.name, None, None, None, "文件是 UTF-16 编码：请另存为 UTF-8 或 GBK 编码的 CSV 后再导入")
+        return None
     for encoding in ("utf-8-sig", "gb18030"):  # hotline systems export GBK as often as UTF-8
         try:
             text = data.decode(encoding)
@@ -104,7 +115,7 @@ def _csv_rows(path: Path, problems: Problems) -> list[list[Any]] | None:
         except UnicodeDecodeError:
             continue
     else:
-        problems.add(path.name, None, None, None, "无法识别的文件编码（应为 UTF-8 或 GBK）")
+        problems.add(path.name, None, None, None, f"无法识别的文件编码（应为 UTF-8 或 GBK）{encoding_hint(data)}")
         return None
     try:
         return list(csv.reader(io.StringIO(text, newline="")))
@@ -118,12 +129,19 @@ def _required_names() -> str:
 
 
 def _header_at(rows: list[list[Any]]) -> int | None:
-    """Return the index of the header row among the first rows (title rows may come before it)."""
+    """Return the index of the header row among the first rows (title rows may come before it).
+
+    The header is the first row naming the work order and its deadline, else the first naming the
+    work order and two other columns (its missing columns are then named, with this row).
+    """
+    near = None
     for index, row in enumerate(rows[:15]):
-        keys = {_LOOKUP.get(normal(_text(v))) for v in row if _text(v)}
+        keys = {_LOOKUP.get(normal(_text(v))) for v in row if _text(v)} - {None}
         if {"order_no", "due_at"} <= keys:
             return index
-    return None
+        if near is None and "order_no" in keys and len(keys) >= 3:
+            near = index
+    return near
 
 
 def _text(value: Any) -> str:
@@ -143,7 +161,8 @@ def _check(where: str, rows: list[list[Any]], problems: Problems, tz: ZoneInfo, 
             columns[key] = position
     for key, (names, required) in HEADERS.items():
         if required and key not in columns:
-            problems.add(where, start + 1, names[0], None, "缺少必填列")
+            problems.add(where, start + 1, names[0], None,
+                         f"第 {start + 1} 行的表头缺少此列（也可写作：{'、'.join(n for n in names[1:] if not n.isascii())}）")
     if any(required and key not in columns for key, (_n, required) in HEADERS.items()):
         return []
     out: list[WorkOrder] = []

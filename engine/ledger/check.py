@@ -57,7 +57,48 @@ LIMITS = _limits()
 _CODE, _NAME = LIMITS["node_code"], LIMITS["name"]
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Control characters (NUL …) and the bidirectional controls that make text display in another order
+#: than it is stored (U+202A–202E, U+2066–2069, U+200E/200F, U+061C): refused in any cell.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+#: Codes are compared after folding full-width letters, digits and signs to their ASCII forms
+#: (「ＬＬ－００１」 is LL-001): the keys a code may sit in.
+CODE_KEYS = frozenset({"person_id", "project_code", "node_code", "responsible_person_id"})
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def fold_code(text: str) -> str:
+    """Return a code as compared and stored: full-width ASCII forms folded to ASCII."""
+    return text if text.isascii() else text.translate(_FULL_WIDTH)
+
+
+#: What separates several names in one cell: 、 , ， / ／ ; ； | ｜ and line breaks (and 和/及/与 between names).
+_SEPARATORS = re.compile(r"[、,，/／;；|｜\n\r]")
+_JOINED = re.compile(r"(?<=[^\x00-\x7f]{2})[和及与](?=[^\x00-\x7f]{2})")
+_BRACKETS = re.compile(r"[()（）\[\]【】〔〕<>《》]")
+
+
+def not_one_person(name: str) -> str | None:
+    """Return why a 负责人 cell does not name exactly one person, or None when it does.
+
+    The normalisation (docs/LEDGER.md): spaces at either end go, a full-width space is a space, and
+    spaces between Chinese characters are alignment when what they separate is a single character
+    (「张  三」 is 张三). A cell with a separator, a note in brackets, 和/及/与 between two names, or
+    spaces between parts of two characters or more (「张三 李四」) names no one for certain.
+    """
+    text = name.replace("\u3000", " ").strip()
+    if _SEPARATORS.search(text) or _JOINED.search(text.replace(" ", "")):
+        return "一个单元格中有多个姓名：每个项目只能有一位负责人，请只写一人（或增加「负责人编号」列）"
+    if _BRACKETS.search(text):
+        return "姓名带有括注（如「（代）」「(暂)」）：请只写姓名，说明写在备注列"
+    parts = text.split()
+    if len(parts) > 1 and not text.isascii() and all(len(part) >= 2 for part in parts):
+        return "姓名中间有空格，看起来是多个姓名：请只写一人（两字姓名对齐用的空格可以保留）"
+    return None
+
+
+#: Where a node read from two plan-date columns keeps the original one (its 计划完成日期 beside 调整后计划完成日期).
+ORIGINAL_PLAN = "原计划完成日期"
 
 
 @dataclass
@@ -135,9 +176,10 @@ def text_of(table: Table, row: Row, key: str, problems: Problems, required: bool
         problems.cell(table, row, key, text, f"内容过长（{len(text)} 字符，最多 {limit}）")
         return None
     if _CONTROL.search(text):
-        problems.cell(table, row, key, text.encode("unicode_escape").decode(), "含有控制字符")
+        problems.cell(table, row, key, text.encode("unicode_escape").decode(),
+                      "含有控制字符或改变文字显示方向的字符：请删除后再导入")
         return None
-    return text
+    return fold_code(text).strip() if key in CODE_KEYS else text
 
 
 
@@ -235,11 +277,22 @@ def validate_nodes(table: Table, problems: Problems, today: dt.date, known_proje
         project_code, code, name = values.get("project_code"), values.get("node_code"), values.get("name")
         planned_raw, completed_raw = values.get("planned_date"), values.get("completed_on")
         if not (type(project_code) is str and type(code) is str and type(name) is str
+                and project_code.isascii() and code.isascii()
                 and _plain_text(project_code, _CODE) and _plain_text(code, _CODE) and _plain_text(name, _NAME)):
             project_code = text_of(table, row, "project_code", problems, True)
             code = text_of(table, row, "node_code", problems, not by_name)  # by name: one cell, one problem
             name = text_of(table, row, "name", problems, True)
         planned = parse_iso(planned_raw) or _date(table, row, "planned_date", problems, True)
+        extra = row.extra
+        adjusted_raw = values.get("adjusted_planned_date")
+        if adjusted_raw is not None:
+            # Two plan-date columns: the adjusted date is the plan; the original is kept beside it.
+            adjusted = parse_iso(adjusted_raw) or _date(table, row, "adjusted_planned_date", problems)
+            if adjusted is None:
+                continue
+            if planned is not None and adjusted != planned:
+                extra = {**extra, ORIGINAL_PLAN: planned.isoformat()}
+            planned = adjusted
         completed = None
         if completed_raw is not None:
             completed = parse_iso(completed_raw) or _date(table, row, "completed_on", problems)
@@ -260,7 +313,7 @@ def validate_nodes(table: Table, problems: Problems, today: dt.date, known_proje
             problems.cell(table, row, "project_code", project_code, "项目表中没有此项目")
             continue
         if name and planned:
-            yield NodeIn(row.number, project_code, code, name, planned, completed, row.extra)
+            yield NodeIn(row.number, project_code, code, name, planned, completed, extra)
 
 
 def node_key(project_code: str, code: str) -> str:

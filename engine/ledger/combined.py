@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.ledger.check import LIMITS, STATUS_WORDS, PersonIn, ProjectIn, text_of, validate_projects
+from engine.ledger.check import LIMITS, STATUS_WORDS, PersonIn, ProjectIn, not_one_person, text_of, validate_projects
 from engine.ledger.read import GatheredRow, Problems, Row, Table
 from engine.store.models import Person
 
@@ -29,9 +29,9 @@ PROJECT_KEYS: dict[str, str] = {
 }
 #: Its node columns, by the key the nodes table gives them (node_code: see _node_row).
 NODE_KEYS: dict[str, str] = {"project_code": "project_code", "node_name": "name", "planned_date": "planned_date",
-                             "completed_on": "completed_on"}
+                             "completed_on": "completed_on", "adjusted_planned_date": "adjusted_planned_date"}
 _STATUS_WORD = {status: word for word, status in STATUS_WORDS.items() if not word.isascii()}
-_NODE_DATA = ("node_code", "node_name", "planned_date", "completed_on")
+_NODE_DATA = ("node_code", "node_name", "planned_date", "completed_on", "adjusted_planned_date")
 #: The longest code the database holds (a node's name may stand for its code, a name for a person's).
 _MAX_CODE = min(LIMITS["node_code"], LIMITS["person_id"])
 _SPACES = re.compile(r"\s+")
@@ -67,8 +67,12 @@ def written_name(name: str) -> str:
 
 
 def split_combined(session: Session, sheets: list[Table], persons: list[PersonIn], projects: list[ProjectIn],
-                   problems: Problems) -> Combined:
-    """Turn the combined sheets into persons, projects and node tables; record every problem."""
+                   problems: Problems, new_persons: bool = False) -> Combined:
+    """Turn the combined sheets into persons, projects and node tables; record every problem.
+
+    A 负责人 named by no one known is refused unless ``new_persons`` (`--new-persons`): then a new
+    person is created whose 人员编号 is the name.
+    """
     out = Combined()
     if not sheets:
         return out  # the plain forms: not even the persons are read
@@ -92,7 +96,7 @@ def split_combined(session: Session, sheets: list[Table], persons: list[PersonIn
                     node_rows.append(node_row)
         nodes.rows = node_rows
     out.codes = set(gathered)
-    _resolve_persons(session, gathered, persons, problems, out)
+    _resolve_persons(session, gathered, persons, problems, out, new_persons)
     stated = frozenset(PROJECT_KEYS[k] for sheet in sheets for k in sheet.places if k in PROJECT_KEYS)
     on_sheet = {p.code: p for p in projects}
     for view in views:
@@ -159,7 +163,7 @@ def _node_row(sheet: Table, nodes: Table, row: Row, problems: Problems) -> Row |
 
 
 def _resolve_persons(session: Session, gathered: dict[str, GatheredRow], persons: list[PersonIn],
-                     problems: Problems, out: Combined) -> None:
+                     problems: Problems, out: Combined, new_persons: bool) -> None:
     """Give every project its responsible person's code; collect the persons to create or update."""
     known: dict[str, _Known] = {
         pid: _Known(name, unit, phone, None) for pid, name, unit, phone in session.execute(
@@ -175,8 +179,12 @@ def _resolve_persons(session: Session, gathered: dict[str, GatheredRow], persons
     for project in gathered.values():
         view = project.at["project_code"][0]
         name = text_of(view, project, "person_name", problems)
+        if name is not None and (why := not_one_person(name)) is not None:
+            problems.cell(view, project, "person_name", name, why)
+            project.values["responsible_person_id"] = None
+            continue
         name = None if name is None else written_name(name)
-        pid = _person_of(view, project, name, known, by_name, problems)
+        pid = _person_of(view, project, name, known, by_name, problems, new_persons)
         project.values["responsible_person_id"] = pid  # checked once here, not again with the project
         if pid is None:
             continue
@@ -216,7 +224,7 @@ def _consistent(said: dict[tuple[str, str], tuple[str, GatheredRow]], pid: str, 
 
 
 def _person_of(view: Table, project: GatheredRow, name: str | None, known: dict[str, _Known],
-               by_name: dict[str, list[str]], problems: Problems) -> str | None:
+               by_name: dict[str, list[str]], problems: Problems, new_persons: bool) -> str | None:
     """Return the code of a project's responsible person: its 负责人编号, or the one person of its 负责人's name."""
     if project.values.get("responsible_person_id") is not None:
         pid = text_of(view, project, "responsible_person_id", problems)
@@ -237,6 +245,11 @@ def _person_of(view: Table, project: GatheredRow, name: str | None, known: dict[
         return None
     if candidates:
         return candidates[0]
+    if not new_persons:
+        problems.cell(view, project, "person_name", name,
+                      "人员表和数据库中都没有此人：若是新的负责人，请在「人员」表登记其人员编号和姓名，"
+                      "或导入时加 --new-persons 按姓名新建人员")
+        return None
     pid = name
     if len(pid) > _MAX_CODE:
         problems.cell(view, project, "person_name", name, f"姓名超过 {_MAX_CODE} 字，不能用作人员编号：请增加「负责人编号」列")

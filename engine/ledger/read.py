@@ -80,6 +80,7 @@ class Ledger:
 
     tables: dict[str, Table] = field(default_factory=dict)
     combined: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was read around, said to the user (hidden sheets)
 
 
 def label(kind: str, key: str) -> str:
@@ -154,16 +155,32 @@ def read_ledger(path: Path, problems: Problems, name: str | None = None, year: i
 def _read_workbook(path: Path, problems: Problems, name: str, year: int | None) -> Ledger:
     from python_calamine import CalamineWorkbook
 
+    from engine.ledger.workbook_facts import NotAWorkbook, WorkbookFacts, row_and_column, workbook_facts
+
+    facts = WorkbookFacts()
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            facts = workbook_facts(path)
+        except NotAWorkbook as exc:
+            problems.add(name, None, None, None, str(exc))
+            return Ledger()
     try:
         workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises several error types for unreadable files
-        problems.add(name, None, None, None, f"无法读取工作簿：{exc}")
+    except Exception:  # calamine raises several error types for unreadable files
+        problems.add(name, None, None, None, "无法读取工作簿：文件已损坏，或不是 Excel 工作簿（请在 Excel/WPS 中打开并另存为 .xlsx）")
         return Ledger()
     ledger = Ledger()
     near: list[str] = []
     for sheet_name in workbook.sheet_names:
         key = _table_key(sheet_name)
         where = f"{name}[{sheet_name}]"
+        if sheet_name in facts.hidden:
+            ledger.notes.append(f"已忽略隐藏的工作表「{sheet_name}」（如需导入，请在 Excel/WPS 中取消隐藏）")
+            continue
+        for reference in facts.uncached.get(sheet_name, []):
+            row, column = row_and_column(reference)
+            problems.add(where, row, None, None, f"{reference} 单元格的公式没有保存计算结果：请在 Excel/WPS 中打开并保存后再导入",
+                         column)
         if key in ledger.tables:
             problems.add(where, None, None, None, f"重复的表 {key}")
             continue
@@ -182,12 +199,27 @@ def _read_workbook(path: Path, problems: Problems, name: str, year: int | None) 
         # Any other sheet is a combined ledger if its header says so (a 问责记录 sheet, say, does not).
         table = _to_table(COMBINED, where, rows, problems, lettered=True, carried=carried, year=year, near=near)
         if table is not None:
+            if "district" not in table.places and DISTRICT_SHEET.fullmatch(sheet_name.strip()):
+                table.rows = _in_district(table.rows, sheet_name.strip())
+                ledger.notes.append(f"工作表「{sheet_name}」没有「片区」列：其中的项目按工作表名记为「{sheet_name.strip()}」")
             ledger.combined.append(table)
     if not ledger.tables and not ledger.combined:
         hint = f"（{'；'.join(near)}）" if near else ""
         problems.add(name, None, None, None, "工作簿中没有 人员/项目/节点（persons/projects/nodes）工作表，"
                      f"也没有表头含 项目编号、项目名称、节点名称、计划完成日期 的工作台账表{hint}")
     return ledger
+
+
+#: A sheet named for a district (滨河片区, 离石区, 交城县, 城关镇, 凤山街道 …): one district's ledger.
+DISTRICT_SHEET = re.compile(r"[^\W\d_a-zA-Z]{1,10}(?:片区|区|县|市|镇|乡|街道|办事处)")
+
+
+def _in_district(rows: Iterable[Row], district: str) -> Iterator[Row]:
+    """The rows of a per-district sheet without a 片区 column, each in the sheet's district."""
+    for row in rows:
+        if row.values.get("district") is None:
+            row.values["district"] = district
+        yield row
 
 
 def _merged_ranges(sheet: Any) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -221,6 +253,15 @@ def _carry(grid: list[list[Any]], merges: Sequence[tuple[tuple[int, int], tuple[
 
 def _read_csv_folder(folder: Path, problems: Problems, year: int | None) -> Ledger:
     ledger = Ledger()
+    # A file in another encoding is said once, and nothing is read: its tables missing would only
+    # add false problems (「人员表中没有此人」) after the true one.
+    unreadable = [(file, why) for file in sorted(folder.iterdir())
+                  if file.suffix.lower() == ".csv" and _table_key(file.stem) is not None
+                  and (why := _encoding_problem(file)) is not None]
+    for file, why in unreadable:
+        problems.add(file.name, None, None, None, why)
+    if unreadable:
+        return ledger
     for file in sorted(folder.iterdir()):
         if file.suffix.lower() != ".csv":
             continue
@@ -239,19 +280,61 @@ def _read_csv_folder(folder: Path, problems: Problems, year: int | None) -> Ledg
 
 
 def _csv_rows(file: Path, problems: Problems) -> Iterator[list[Any]]:
-    """Stream the rows of a UTF-8 CSV file; a problem (encoding, NUL, CSV syntax) ends the file."""
+    """Stream the rows of a UTF-8 CSV file; a problem (encoding, NUL, CSV syntax) ends the file.
+
+    A file in another encoding is one problem that says which (UTF-16, GBK), and nothing else of
+    it is read: no second problem (「表是空的」) follows from the first.
+    """
     try:
         with file.open(encoding="utf-8-sig", newline="") as handle:
             yield from csv.reader(handle)
     except UnicodeDecodeError as exc:
-        problems.add(file.name, None, None, None, f"不是 UTF-8 编码，第 {exc.start} 字节附近无法解码{_gbk_hint(file)}")
+        problems.add(file.name, None, None, None,
+                     f"不是 UTF-8 编码，第 {exc.start} 字节附近无法解码{encoding_hint(file.read_bytes())}")
     except csv.Error as exc:
         problems.add(file.name, None, None, None, f"CSV 格式错误：{exc}")
 
 
-def _gbk_hint(file: Path) -> str:
+def _encoding_problem(file: Path) -> str | None:
+    """Why a CSV file is not UTF-8 text (which encoding it seems to be in), or None; read in chunks."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with file.open("rb") as handle:
+        head = handle.read(4096)
+        if looks_utf16(head):
+            return "是 UTF-16 编码（Excel 的「Unicode 文本」）：请另存为「CSV UTF-8（逗号分隔）」后再导入"
+        chunk = head
+        while chunk:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                handle.seek(0)
+                return f"不是 UTF-8 编码，第 {offset + exc.start} 字节附近无法解码{encoding_hint(handle.read())}"
+            offset += len(chunk)
+            chunk = handle.read(1 << 20)
     try:
-        file.read_bytes().decode("gb18030")
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "不是 UTF-8 编码：文件末尾不完整"
+    return None
+
+
+def looks_utf16(data: bytes) -> bool:
+    """Whether bytes look like UTF-16 text: a byte-order mark, or a zero in every other byte of the start."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    sample = data[:200]
+    return len(sample) >= 8 and (sample[1::2].count(0) > len(sample) // 4 or sample[0::2].count(0) > len(sample) // 4)
+
+
+def encoding_hint(data: bytes) -> str:
+    """Say which encoding undecodable bytes seem to be in."""
+    if looks_utf16(data):
+        return "（看起来是 UTF-16 编码，请另存为 UTF-8）"
+    try:
+        data.decode("gb18030")
     except UnicodeDecodeError:
         return ""
     return "（看起来是 GBK/GB18030 编码，请另存为 UTF-8）"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +71,16 @@ class ImportResult:
     completions: int = 0
     reassignments: int = 0
     revocations: int = 0
+    notes: list[str] = field(default_factory=list)  # what the import read around (hidden sheets), to say so
 
 
 def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
                   progress: Callable[[str, int, int | None], None] | None = None,
-                  source_name: str | None = None) -> ImportResult:
+                  source_name: str | None = None, new_persons: bool = False) -> ImportResult:
     """Import a ledger; refuse it whole (Refused with every problem) when anything is wrong.
+
+    ``new_persons``: a 负责人 named on a combined sheet whom nobody known bears becomes a new person
+    (`--new-persons`); without it that cell is refused, never guessed.
 
     Persons and projects are read and checked first (they are small); the nodes then stream
     through checking and writing in batches inside the same transaction. The first problem stops
@@ -90,9 +94,9 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
     tables = ledger.tables
     persons = validate_persons(tables["persons"], problems) if "persons" in tables else []
     projects = validate_projects(tables["projects"], problems) if "projects" in tables else []
-    result = ImportResult()
+    result = ImportResult(notes=list(ledger.notes))
     with transaction(app.engine) as session:
-        combined = split_combined(session, ledger.combined, persons, projects, problems)
+        combined = split_combined(session, ledger.combined, persons, projects, problems, new_persons)
         persons, projects = [*persons, *combined.persons], [*projects, *combined.projects]
         check_references(app, session, persons, projects, problems)
         if not problems.lines:
@@ -119,7 +123,7 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
         if problems.lines:
             raise Refused(*problems.lines, details=problems.items)  # leaving by an exception rolls it back
         log(app, session, LogEntity.LEDGER, source_name or str(path), LogAction.IMPORT,
-            {k: v for k, v in vars(result).items() if v} | {"as_of": as_of.isoformat()})
+            {k: v for k, v in vars(result).items() if v and k != "notes"} | {"as_of": as_of.isoformat()})
     return result
 
 

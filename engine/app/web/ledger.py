@@ -29,7 +29,7 @@ def ledger_form(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLRe
 
 
 @route(router, "POST", "/ledger", Can.IMPORT, "导入工作台账（全部成功或全部不变）")
-def ledger_upload(request: Request, workbook: UploadFile = File(...), as_of: str = Form(""),
+def ledger_upload(request: Request, workbook: UploadFile = File(...), as_of: str = Form(""), new_persons: str = Form(""),
                   viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
     """Import an uploaded workbook; show what changed, or every problem with its place."""
     app = duban(request).as_actor(viewer.actor)
@@ -38,7 +38,7 @@ def ledger_upload(request: Request, workbook: UploadFile = File(...), as_of: str
 
     def page(status: int, **context: object) -> HTMLResponse:
         return render(request, "ledger.html", http_status=status, today=app.today(), filename=name,
-                      **{"result": None, "problems": None, **context})
+                      **{"result": None, "problems": None, "notes": [], **context})
 
     if suffix not in ACCEPTED:
         return page(400, problems=[_problem(name, "请上传 .xlsx 工作簿（Excel 2007 及以后版本）")])
@@ -54,14 +54,14 @@ def ledger_upload(request: Request, workbook: UploadFile = File(...), as_of: str
         if target.stat().st_size > limit:
             return page(413, problems=[_problem(name, f"文件超过 {app.settings.web.max_upload_mb} MB")])
         try:
-            result = import_ledger(app, target, day, source_name=name)
+            result = import_ledger(app, target, day, source_name=name, new_persons=new_persons == "yes")
         except Refused as exc:
             rows = [vars(p) for p in exc.details] or [_problem(name, line) for line in exc.problems]
             return page(422, problems=rows)
     finally:
         shutil.rmtree(folder, True)
     changes = [(label, getattr(result, key)) for label, key in SUMMARY if getattr(result, key)]
-    return page(200, result=changes)
+    return page(200, result=changes, notes=result.notes)
 
 
 def _problem(where: str, reason: str, value: str | None = None) -> dict[str, object]:

@@ -109,7 +109,7 @@ def node_extras(duban: Duban) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def test_office_workbook_imports_projects_nodes_and_persons(duban: Duban, tmp_path: Path) -> None:
-    result = duban("import", "ledger", workbook(tmp_path / "台账.xlsx", LEDGER))
+    result = duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", LEDGER))
     assert "新增人员 2，新增项目 2，新增节点 5，完成 1" in result.out
     projects = [(p["project_code"], p["name"], p["district"], p["responsible_person_id"], p["status"])
                 for p in duban.json("projects")]
@@ -132,30 +132,30 @@ def test_office_workbook_imports_projects_nodes_and_persons(duban: Duban, tmp_pa
 
 def test_footer_lines_under_the_table_are_not_read_as_projects(duban: Duban, tmp_path: Path) -> None:
     with_footer = workbook(tmp_path / "台账.xlsx", LEDGER, footer=True)
-    duban("import", "ledger", with_footer)
+    duban("import", "ledger", "--new-persons", with_footer)
     assert [p["project_code"] for p in duban.json("projects")] == ["LL-1", "LL-2"]
     assert len(duban.json("nodes")) == 5 and {p["person_id"] for p in duban.json("persons")} == {"张三", "李四"}
 
 
 def test_a_project_row_is_read_even_where_a_footer_word_could_start_it(duban: Duban, tmp_path: Path) -> None:
     named = [("LL-3", "合计小区", "滨河片区", "李四", [("注浆加固", "2024-07-31", None, None)])]
-    duban("import", "ledger", workbook(tmp_path / "台账.xlsx", named, footer=True))
+    duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", named, footer=True))
     assert [(p["project_code"], p["name"]) for p in duban.json("projects")] == [("LL-3", "合计小区")]
     assert [n["name"] for n in duban.json("nodes")] == ["注浆加固"]
 
 
 def test_reimport_of_an_office_workbook_changes_nothing(duban: Duban, tmp_path: Path) -> None:
     path = workbook(tmp_path / "台账.xlsx", LEDGER)
-    duban("import", "ledger", path)
+    duban("import", "ledger", "--new-persons", path)
     before = duban.dump()
-    assert "没有变化" in duban("import", "ledger", path).out
+    assert "没有变化" in duban("import", "ledger", "--new-persons", path).out
     log = ("change_log", "audit_entry")
     assert {k: v for k, v in duban.dump().items() if k not in log} == {k: v for k, v in before.items() if k not in log}
 
 
 def test_office_workbook_strikes_the_person_named_on_the_persons_sheet(duban: Duban, tmp_path: Path) -> None:
     persons = [["P1", "张三", "市住建局"], ["P2", "李四", "某建设集团"]]
-    duban("import", "ledger", workbook(tmp_path / "台账.xlsx", LEDGER, persons=persons))
+    duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", LEDGER, persons=persons))
     assert {p["project_code"]: p["responsible_person_id"] for p in duban.json("projects")} == {"LL-1": "P1", "LL-2": "P2"}
     assert [p["person_id"] for p in duban.json("persons")] == ["P1", "P2"]  # no person made from a name
     duban("evaluate", "--through", "2024-08-01")
@@ -166,8 +166,8 @@ def test_office_workbook_strikes_the_person_named_on_the_persons_sheet(duban: Du
 
 
 def test_a_name_known_in_the_database_imports_as_that_person(duban: Duban, tmp_path: Path) -> None:
-    duban("import", "ledger", write_ledger(tmp_path / "persons", [["P7", "张三", "城关镇", None, None]]))
-    duban("import", "ledger", workbook(tmp_path / "台账.xlsx", LEDGER))
+    duban("import", "ledger", "--new-persons", write_ledger(tmp_path / "persons", [["P7", "张三", "城关镇", None, None]]))
+    duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", LEDGER))
     assert {p["project_code"]: p["responsible_person_id"] for p in duban.json("projects")} == {"LL-1": "P7",
                                                                                                "LL-2": "李四"}
     assert sorted(p["person_id"] for p in duban.json("persons")) == sorted(["P7", "李四"])
@@ -175,7 +175,7 @@ def test_a_name_known_in_the_database_imports_as_that_person(duban: Duban, tmp_p
 
 def test_office_workbook_does_not_strike_a_node_completed_in_time(duban: Duban, tmp_path: Path) -> None:
     # LL-1's 进场施工 (planned 7月1日) was done on 6月30日: evaluating past it strikes nobody.
-    duban("import", "ledger", workbook(tmp_path / "台账.xlsx", LEDGER))
+    duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", LEDGER))
     duban("evaluate", "--through", "2024-07-14")
     assert duban.json("strikes") == []
 
@@ -191,7 +191,7 @@ def test_a_date_without_its_year_imports_in_the_ledgers_year(duban: Duban, tmp_p
                                                              planned: str) -> None:
     project: ProjectRows = ("LL-1", "滨河花园", "滨河片区", "张三", [("管网改造完成", "7月31日", None, None)])
     path = workbook(tmp_path / "台账.xlsx", [project], title=title, reported=reported)
-    duban("import", "ledger", path, *(["--as-of", as_of] if as_of else []))
+    duban("import", "ledger", "--new-persons", path, *(["--as-of", as_of] if as_of else []))
     assert [n["planned_date"] for n in duban.json("nodes")] == [planned]
 
 
@@ -226,7 +226,7 @@ def test_three_office_sheets_with_titles_and_merged_codes_import(duban: Duban, t
     nodes.append([None, " "])
     path = tmp_path / "台账.xlsx"
     book.save(path)
-    assert "新增人员 2，新增项目 2，新增节点 3，完成 1" in duban("import", "ledger", path).out
+    assert "新增人员 2，新增项目 2，新增节点 3，完成 1" in duban("import", "ledger", "--new-persons", path).out
     assert [(p["project_code"], p["district"], p["responsible_person_id"], p["households"])
             for p in duban.json("projects")] == [("LL-1", "滨河片区", "P1", 320), ("LL-2", "城东片区", "P2", None)]
     assert [(n["project_code"], n["node_code"], n["planned_date"], n["completed_on"]) for n in duban.json("nodes")] == [
@@ -252,7 +252,7 @@ def test_combined_sheet_with_codes_imports_beside_a_persons_sheet(duban: Duban, 
     people.append(["P1", "张三", "市住建局"])
     path = tmp_path / "台账.xlsx"
     book.save(path)
-    duban("import", "ledger", path)
+    duban("import", "ledger", "--new-persons", path)
     # Two nodes of the same name, told apart by 节点编号; the phone fills the 人员 sheet's empty cell.
     assert [(n["node_code"], n["name"], n["planned_date"]) for n in duban.json("nodes")] == [
         ("N1", "进场施工", "2024-07-01"), ("N2", "进场施工", "2024-08-01")]
@@ -292,10 +292,10 @@ REFUSALS: list[tuple[str, list[ProjectRows], str]] = [
 @pytest.mark.parametrize(("case", "projects", "expected"), REFUSALS, ids=[c[0] for c in REFUSALS])
 def test_office_workbook_refuses_naming_sheet_row_column_and_header(duban: Duban, tmp_path: Path, case: str,
                                                                     projects: list[ProjectRows], expected: str) -> None:
-    duban("import", "ledger", write_ledger(tmp_path / "persons", [["P5", "王五", "城关镇", None, None],
+    duban("import", "ledger", "--new-persons", write_ledger(tmp_path / "persons", [["P5", "王五", "城关镇", None, None],
                                                                   ["P6", "王五", "某建设集团", None, None]]))
     before = duban.dump()
-    result = duban("import", "ledger", workbook(tmp_path / "台账.xlsx", projects), ok=False)
+    result = duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", projects), ok=False)
     assert result.code == 1 and result.out == "" and "Traceback" not in result.err
     assert result.err.strip().splitlines() == [expected]
     assert duban.dump() == before
@@ -304,7 +304,7 @@ def test_office_workbook_refuses_naming_sheet_row_column_and_header(duban: Duban
 def test_office_workbook_refuses_every_problem_at_once(duban: Duban, tmp_path: Path) -> None:
     projects = [(*_LL1[:4], [("管网改造完成", "7月32日", None, None), (None, "8月1日", None, None)]),
                 ("LL-1", "滨河花圆", *_LL1[2:4], [("管网改造完成", "9月1日", None, None)])]
-    result = duban("import", "ledger", workbook(tmp_path / "台账.xlsx", projects, sheet_name="Sheet1"), ok=False)
+    result = duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", projects, sheet_name="Sheet1"), ok=False)
     assert result.code == 1
     assert sorted(result.err.strip().splitlines()) == sorted([
         "台账.xlsx[Sheet1]，第 7 行，C 列「小区名称」，值「滨河花圆」：与第 5 行不一致（第 5 行是「滨河花园」），同一项目（LL-1）的各行应相同",
@@ -325,7 +325,7 @@ def test_a_sheet_that_is_no_ledger_is_refused_naming_what_its_header_lacks(duban
     sheet.append(["LL-1", "滨河花园", "张三", "进场施工", "7月1日"])
     path = tmp_path / "台账.xlsx"
     book.save(path)
-    result = duban("import", "ledger", path, ok=False)
+    result = duban("import", "ledger", "--new-persons", path, ok=False)
     assert result.code == 1 and "「台账.xlsx[工作台账]」第 2 行的表头缺少「计划完成日期」" in result.err
 
 
@@ -363,7 +363,7 @@ def test_random_office_sheets_import_or_refuse_cleanly(duban: Duban, tmp_path: P
     path = tmp_path / "台账.xlsx"
     book.save(path)
     before = duban.dump()
-    result = duban("import", "ledger", path, ok=False)
+    result = duban("import", "ledger", "--new-persons", path, ok=False)
     assert result.code in (0, 1), result.err
     assert "Traceback" not in result.err and "内部错误" not in result.err, result.err
     if result.code == 1:
