@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.limits import LimitsSettings
 from engine.errors import Problem
+from engine.ledger.guard import csv_fits, open_workbook
 from engine.ledger.header import (
     COMBINED,
     SCAN_ROWS,
@@ -92,14 +94,19 @@ def label(kind: str, key: str) -> str:
 
 @dataclass
 class Problems:
-    """Every problem found in a ledger, one line each."""
+    """Every problem found in a ledger, one line each: the first ``limit`` kept, the rest counted in ``omitted``."""
 
     lines: list[str] = field(default_factory=list)
     items: list[Problem] = field(default_factory=list)
+    limit: int = LimitsSettings().max_problems
+    omitted: int = 0
 
     def add(self, table: Table | str, row: int | None, column: str | None, value: Any, reason: str,
             letter: str | None = None) -> None:
         """Record one problem with its place."""
+        if len(self.lines) >= self.limit:  # a broken national ledger has millions: count them, keep none
+            self.omitted += 1
+            return
         where = table.source if isinstance(table, Table) else table
         parts = [where]
         if row is not None:
@@ -131,19 +138,21 @@ def _table_key(name: str) -> str | None:
     return None
 
 
-def read_ledger(path: Path, problems: Problems, name: str | None = None, year: int | None = None) -> Ledger:
+def read_ledger(path: Path, problems: Problems, name: str | None = None, year: int | None = None,
+                limits: LimitsSettings | None = None) -> Ledger:
     """Read a workbook or a folder of CSV files into raw tables (no validation of values yet).
 
     ``name`` is what problems call the file (an upload is saved under another name); ``year`` is
-    the year of dates without one when the sheet's title and 填报日期 do not say it.
+    the year of dates without one when the sheet's title and 填报日期 do not say it; ``limits`` bound
+    what the files may make duban read (guard.py).
     """
     if path.is_dir():
-        return _read_csv_folder(path, problems, year)
+        return _read_csv_folder(path, problems, year, limits)
     if not path.exists():
         problems.add(str(path), None, None, None, "文件或文件夹不存在")
         return Ledger()
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
-        return _read_workbook(path, problems, name or path.name, year)
+        return _read_workbook(path, problems, name or path.name, year, limits)
     if path.suffix.lower() == ".csv":
         problems.add(str(path), None, None, None, "请导入包含 persons.csv、projects.csv、nodes.csv 的文件夹，或 .xlsx 工作簿")
         return Ledger()
@@ -151,13 +160,10 @@ def read_ledger(path: Path, problems: Problems, name: str | None = None, year: i
     return Ledger()
 
 
-def _read_workbook(path: Path, problems: Problems, name: str, year: int | None) -> Ledger:
-    from python_calamine import CalamineWorkbook
-
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises several error types for unreadable files
-        problems.add(name, None, None, None, f"无法读取工作簿：{exc}")
+def _read_workbook(path: Path, problems: Problems, name: str, year: int | None,
+                   limits: LimitsSettings | None) -> Ledger:
+    workbook = open_workbook(path, problems, name, limits)  # checked against the limits, read by calamine in a child
+    if workbook is None:
         return Ledger()
     ledger = Ledger()
     near: list[str] = []
@@ -219,7 +225,7 @@ def _carry(grid: list[list[Any]], merges: Sequence[tuple[tuple[int, int], tuple[
     return filled
 
 
-def _read_csv_folder(folder: Path, problems: Problems, year: int | None) -> Ledger:
+def _read_csv_folder(folder: Path, problems: Problems, year: int | None, limits: LimitsSettings | None) -> Ledger:
     ledger = Ledger()
     for file in sorted(folder.iterdir()):
         if file.suffix.lower() != ".csv":
@@ -230,7 +236,7 @@ def _read_csv_folder(folder: Path, problems: Problems, year: int | None) -> Ledg
         if key in ledger.tables:
             problems.add(file.name, None, None, None, f"重复的表 {key}")
             continue
-        table = _to_table(key, file.name, _csv_rows(file, problems), problems, lettered=False, year=year)
+        table = _to_table(key, file.name, _csv_rows(file, problems, limits), problems, lettered=False, year=year)
         assert table is not None
         ledger.tables[key] = table
     if not ledger.tables:
@@ -238,8 +244,10 @@ def _read_csv_folder(folder: Path, problems: Problems, year: int | None) -> Ledg
     return ledger
 
 
-def _csv_rows(file: Path, problems: Problems) -> Iterator[list[Any]]:
-    """Stream the rows of a UTF-8 CSV file; a problem (encoding, NUL, CSV syntax) ends the file."""
+def _csv_rows(file: Path, problems: Problems, limits: LimitsSettings | None = None) -> Iterator[list[Any]]:
+    """Stream the rows of a UTF-8 CSV file; a problem (beyond a limit, encoding, NUL, CSV syntax) ends the file."""
+    if not csv_fits(file, problems, file.name, limits):
+        return
     try:
         with file.open(encoding="utf-8-sig", newline="") as handle:
             yield from csv.reader(handle)
