@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from config.delivery import DeliverySettings
 from config.keys import unknown_tables
+from config.limits import LimitsSettings
 from config.policy import ConfigError, Policy, _format_errors, load_policy
 
 DEFAULT_DATABASE_URL = "sqlite:///duban.db"
@@ -82,6 +83,7 @@ class Settings(BaseModel):
     lease_minutes: int = Field(default=10, ge=1, le=24 * 60)
     delivery: DeliverySettings = DeliverySettings()
     web: WebSettings = WebSettings()
+    limits: LimitsSettings = LimitsSettings()
     config_file: Path | None = None
 
     @field_validator("doc_series")

@@ -7,6 +7,7 @@ import re
 import typer
 
 from config.delivery import DeliverySettings
+from config.limits import LimitsSettings
 from config.settings import _ENV_KEYS, Settings, WebSettings
 from engine.app.cli import app
 from tests.conftest import ROOT
@@ -32,8 +33,9 @@ def test_every_command_is_in_the_readme() -> None:
 
 
 def test_every_setting_and_variable_is_in_the_readme() -> None:
-    names = [n for n in Settings.model_fields if n not in ("config_file", "web", "delivery")]
+    names = [n for n in Settings.model_fields if n not in ("config_file", "web", "delivery", "limits")]
     names += [f"web.{n}" for n in WebSettings.model_fields]
+    names += [f"limits.{n}" for n in LimitsSettings.model_fields]
     names += [f"delivery.{n}" for n in DeliverySettings.model_fields]
     for channel in ("file", "smtp", "webhook"):
         names += [f"delivery.{channel}.{n}" for n in type(getattr(DeliverySettings(), channel)).model_fields]

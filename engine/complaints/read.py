@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from config.limits import LimitsSettings
 from engine.ledger.dates import parse_date
+from engine.ledger.guard import SheetUnreadable, csv_fits, open_workbook
 from engine.ledger.header import cell_text, letter, normal
 from engine.ledger.read import Problems, encoding_hint, looks_utf16
 
@@ -56,11 +58,12 @@ class WorkOrder:
 
 
 def read_export(path: Path, problems: Problems, tz: ZoneInfo, today: dt.date,
-                workdays_after: Any = None) -> list[WorkOrder]:
+                workdays_after: Any = None, limits: LimitsSettings | None = None) -> list[WorkOrder]:
     """Read and check every row of an export; problems are recorded with their places, good rows returned.
 
     ``workdays_after(day, n)`` gives the n-th working day after a day, for 办理时限 written as
-    "5个工作日" (the holiday calendar); without it such a value is refused.
+    "5个工作日" (the holiday calendar); without it such a value is refused. ``limits`` bound what
+    the file may make duban read (engine/ledger/guard.py).
     """
     name = path.name
     if not path.is_file():
@@ -68,10 +71,10 @@ def read_export(path: Path, problems: Problems, tz: ZoneInfo, today: dt.date,
         return []
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        rows, where = _workbook_rows(path, problems)
+        rows, where = _workbook_rows(path, problems, limits)
         lettered = True
     elif suffix == ".csv":
-        rows, where, lettered = _csv_rows(path, problems), name, False
+        rows, where, lettered = _csv_rows(path, problems, limits), name, False
     else:
         problems.add(name, None, None, None, "不支持的文件类型（应为 12345 工单导出的 .xlsx 或 .csv）")
         return []
@@ -80,30 +83,26 @@ def read_export(path: Path, problems: Problems, tz: ZoneInfo, today: dt.date,
     return _check(where, rows, problems, tz, today, workdays_after, lettered)
 
 
-def _workbook_rows(path: Path, problems: Problems) -> tuple[list[list[Any]] | None, str]:
-    from python_calamine import CalamineWorkbook
-
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except Exception:  # calamine raises several error types for unreadable files
-        from engine.ledger.workbook_facts import NotAWorkbook, workbook_facts
-
-        reason = "无法读取工作簿：文件已损坏，或不是 Excel 工作簿"
-        try:
-            workbook_facts(path)
-        except NotAWorkbook as exc:
-            reason = str(exc)
-        problems.add(path.name, None, None, None, reason)
+def _workbook_rows(path: Path, problems: Problems,
+                   limits: LimitsSettings | None) -> tuple[list[list[Any]] | None, str]:
+    workbook = open_workbook(path, problems, path.name, limits)  # checked against the limits, read in a child
+    if workbook is None:
         return None, path.name
     for sheet in workbook.sheet_names:  # the first sheet with a work-order header
-        rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        try:
+            rows = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        except SheetUnreadable as exc:
+            problems.add(f"{path.name}[{sheet}]", None, None, None, f"无法读取工作表：{exc}")
+            continue
         if _header_at(rows) is not None:
             return rows, f"{path.name}[{sheet}]"
     problems.add(path.name, None, None, None, f"没有找到工单表头（需要 {_required_names()} 等列）")
     return None, path.name
 
 
-def _csv_rows(path: Path, problems: Problems) -> list[list[Any]] | None:
+def _csv_rows(path: Path, problems: Problems, limits: LimitsSettings | None) -> list[list[Any]] | None:
+    if not csv_fits(path, problems, path.name, limits):
+        return None
     data = path.read_bytes()
     if looks_utf16(data):
         problems.add(path.name, None, None, None, "文件是 UTF-16 编码：请另存为 UTF-8 或 GBK 编码的 CSV 后再导入")

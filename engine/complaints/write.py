@@ -42,7 +42,7 @@ class ComplaintImport:
 
 def import_complaints(app: App, path: Path, source_name: str | None = None) -> ComplaintImport:
     """Import a hotline export; refuse it whole (Refused with every problem) when anything is wrong."""
-    problems = Problems()
+    problems = Problems(limit=app.settings.limits.max_problems)
     calendar = app.calendar
 
     def workdays_after(day: dt.date, count: int) -> dt.date:
@@ -50,9 +50,9 @@ def import_complaints(app: App, path: Path, source_name: str | None = None) -> C
             day = calendar.next_workday(day + dt.timedelta(days=1))
         return day
 
-    orders = read_export(path, problems, app.settings.tz, app.today(), workdays_after)
+    orders = read_export(path, problems, app.settings.tz, app.today(), workdays_after, app.settings.limits)
     if problems.lines:
-        raise Refused(*problems.lines, details=problems.items)
+        raise Refused(*problems.lines, details=problems.items, omitted=problems.omitted)
     result = ComplaintImport()
     with transaction(app.engine) as session:
         matcher = _matcher(session)

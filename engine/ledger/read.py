@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.limits import LimitsSettings
 from engine.errors import Problem
+from engine.ledger.guard import csv_fits, open_workbook
 from engine.ledger.header import (
     COMBINED,
     SCAN_ROWS,
@@ -93,14 +95,19 @@ def label(kind: str, key: str) -> str:
 
 @dataclass
 class Problems:
-    """Every problem found in a ledger, one line each."""
+    """Every problem found in a ledger, one line each: the first ``limit`` kept, the rest counted in ``omitted``."""
 
     lines: list[str] = field(default_factory=list)
     items: list[Problem] = field(default_factory=list)
+    limit: int = LimitsSettings().max_problems
+    omitted: int = 0
 
     def add(self, table: Table | str, row: int | None, column: str | None, value: Any, reason: str,
             letter: str | None = None) -> None:
         """Record one problem with its place."""
+        if len(self.lines) >= self.limit:  # a broken national ledger has millions: count them, keep none
+            self.omitted += 1
+            return
         where = table.source if isinstance(table, Table) else table
         parts = [where]
         if row is not None:
@@ -132,19 +139,21 @@ def _table_key(name: str) -> str | None:
     return None
 
 
-def read_ledger(path: Path, problems: Problems, name: str | None = None, year: int | None = None) -> Ledger:
+def read_ledger(path: Path, problems: Problems, name: str | None = None, year: int | None = None,
+                limits: LimitsSettings | None = None) -> Ledger:
     """Read a workbook or a folder of CSV files into raw tables (no validation of values yet).
 
     ``name`` is what problems call the file (an upload is saved under another name); ``year`` is
-    the year of dates without one when the sheet's title and 填报日期 do not say it.
+    the year of dates without one when the sheet's title and 填报日期 do not say it; ``limits`` bound
+    what the files may make duban read (guard.py).
     """
     if path.is_dir():
-        return _read_csv_folder(path, problems, year)
+        return _read_csv_folder(path, problems, year, limits)
     if not path.exists():
         problems.add(str(path), None, None, None, "文件或文件夹不存在")
         return Ledger()
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
-        return _read_workbook(path, problems, name or path.name, year)
+        return _read_workbook(path, problems, name or path.name, year, limits)
     if path.suffix.lower() == ".csv":
         problems.add(str(path), None, None, None, "请导入包含 persons.csv、projects.csv、nodes.csv 的文件夹，或 .xlsx 工作簿")
         return Ledger()
@@ -152,23 +161,24 @@ def read_ledger(path: Path, problems: Problems, name: str | None = None, year: i
     return Ledger()
 
 
-def _read_workbook(path: Path, problems: Problems, name: str, year: int | None) -> Ledger:
-    from python_calamine import CalamineWorkbook
+def _read_workbook(path: Path, problems: Problems, name: str, year: int | None,
+                   limits: LimitsSettings | None) -> Ledger:
+    from engine.ledger.workbook_facts import NotAWorkbook, WorkbookFacts, not_a_zip, row_and_column, workbook_facts
 
-    from engine.ledger.workbook_facts import NotAWorkbook, WorkbookFacts, row_and_column, workbook_facts
-
+    zipped = path.suffix.lower() in (".xlsx", ".xlsm")
+    if zipped and (why := not_a_zip(path)) is not None:
+        problems.add(name, None, None, None, why)
+        return Ledger()
+    workbook = open_workbook(path, problems, name, limits)  # checked against the limits, read by calamine in a child
+    if workbook is None:
+        return Ledger()
     facts = WorkbookFacts()
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
+    if zipped:  # after the limits: its XML is read only once the archive's sizes are known to be sane
         try:
             facts = workbook_facts(path)
         except NotAWorkbook as exc:
             problems.add(name, None, None, None, str(exc))
             return Ledger()
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except Exception:  # calamine raises several error types for unreadable files
-        problems.add(name, None, None, None, "无法读取工作簿：文件已损坏，或不是 Excel 工作簿（请在 Excel/WPS 中打开并另存为 .xlsx）")
-        return Ledger()
     ledger = Ledger()
     near: list[str] = []
     for sheet_name in workbook.sheet_names:
@@ -251,13 +261,14 @@ def _carry(grid: list[list[Any]], merges: Sequence[tuple[tuple[int, int], tuple[
     return filled
 
 
-def _read_csv_folder(folder: Path, problems: Problems, year: int | None) -> Ledger:
+def _read_csv_folder(folder: Path, problems: Problems, year: int | None, limits: LimitsSettings | None) -> Ledger:
     ledger = Ledger()
     # A file in another encoding is said once, and nothing is read: its tables missing would only
     # add false problems (「人员表中没有此人」) after the true one.
-    unreadable = [(file, why) for file in sorted(folder.iterdir())
-                  if file.suffix.lower() == ".csv" and _table_key(file.stem) is not None
-                  and (why := _encoding_problem(file)) is not None]
+    tables = [file for file in sorted(folder.iterdir()) if file.suffix.lower() == ".csv" and _table_key(file.stem)]
+    if not all([csv_fits(file, problems, file.name, limits) for file in tables]):
+        return ledger  # beyond a limit: said, and nothing of it read
+    unreadable = [(file, why) for file in tables if (why := _encoding_problem(file)) is not None]
     for file, why in unreadable:
         problems.add(file.name, None, None, None, why)
     if unreadable:
@@ -271,7 +282,7 @@ def _read_csv_folder(folder: Path, problems: Problems, year: int | None) -> Ledg
         if key in ledger.tables:
             problems.add(file.name, None, None, None, f"重复的表 {key}")
             continue
-        table = _to_table(key, file.name, _csv_rows(file, problems), problems, lettered=False, year=year)
+        table = _to_table(key, file.name, _csv_rows(file, problems, limits), problems, lettered=False, year=year)
         assert table is not None
         ledger.tables[key] = table
     if not ledger.tables:
@@ -279,12 +290,14 @@ def _read_csv_folder(folder: Path, problems: Problems, year: int | None) -> Ledg
     return ledger
 
 
-def _csv_rows(file: Path, problems: Problems) -> Iterator[list[Any]]:
-    """Stream the rows of a UTF-8 CSV file; a problem (encoding, NUL, CSV syntax) ends the file.
+def _csv_rows(file: Path, problems: Problems, limits: LimitsSettings | None = None) -> Iterator[list[Any]]:
+    """Stream the rows of a UTF-8 CSV file; a problem (beyond a limit, encoding, NUL, CSV syntax) ends the file.
 
     A file in another encoding is one problem that says which (UTF-16, GBK), and nothing else of
-    it is read: no second problem (「表是空的」) follows from the first.
+    the folder is read (``_read_csv_folder``): no second problem follows from the first.
     """
+    if not csv_fits(file, problems, file.name, limits):
+        return
     try:
         with file.open(encoding="utf-8-sig", newline="") as handle:
             yield from csv.reader(handle)

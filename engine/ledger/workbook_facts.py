@@ -36,6 +36,11 @@ class WorkbookFacts:
     uncached: dict[str, list[str]] = field(default_factory=dict)
 
 
+def not_a_zip(path: Path) -> str | None:
+    """Why an .xlsx/.xlsm file is not a zip archive at all (broken, an old .xls, encrypted), or None."""
+    return None if zipfile.is_zipfile(path) else _what_it_is(path)
+
+
 def workbook_facts(path: Path) -> WorkbookFacts:
     """Read the facts of an .xlsx/.xlsm file; raise NotAWorkbook when it is not one."""
     if not zipfile.is_zipfile(path):

@@ -88,9 +88,9 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
     rolled back: nothing of a refused ledger stays.
     """
     as_of = as_of or app.today()
-    problems = Problems()
+    problems = Problems(limit=app.settings.limits.max_problems)
     # A date without its year (「7月31日」) takes the sheet's (title, 填报日期), else this one's.
-    ledger = read_ledger(path, problems, source_name, as_of.year)
+    ledger = read_ledger(path, problems, source_name, as_of.year, app.settings.limits)
     tables = ledger.tables
     persons = validate_persons(tables["persons"], problems) if "persons" in tables else []
     projects = validate_projects(tables["projects"], problems) if "projects" in tables else []
@@ -121,7 +121,7 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
             if not problems.lines:
                 writer.finish()
         if problems.lines:
-            raise Refused(*problems.lines, details=problems.items)  # leaving by an exception rolls it back
+            raise Refused(*problems.lines, details=problems.items, omitted=problems.omitted)  # leaving by an exception rolls it back
         log(app, session, LogEntity.LEDGER, source_name or str(path), LogAction.IMPORT,
             {k: v for k, v in vars(result).items() if v and k != "notes"} | {"as_of": as_of.isoformat()})
     return result

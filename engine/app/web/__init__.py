@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.app.web import accounts, auth, documents, ledger, meeting, persons, projects, record
+from engine.app.web.limits import BodyLimit
 from engine.app.web.pages import STATIC, render
 from engine.app.web.security import Forbidden, NotFound, SignInRequired
 from engine.context import App
@@ -44,13 +45,12 @@ def create_app(app: App) -> FastAPI:
     for module in (auth, projects, persons, meeting, documents, ledger, record, accounts):
         web.include_router(module.router)
 
-    upload_limit = (app.settings.web.max_upload_mb + 1) * 1024 * 1024
+    # The upload and its form fields: a megabyte more than the largest workbook accepted.
+    web.add_middleware(BodyLimit, limit=(app.settings.web.max_upload_mb + 1) * 1024 * 1024,
+                       message=f"上传的文件超过 {app.settings.web.max_upload_mb} MB")
 
-    @web.middleware("http")
+    @web.middleware("http")  # added after BodyLimit, so it runs around it: a 413 has the headers too
     async def headers(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length")
-        if request.method == "POST" and length and length.isdigit() and int(length) > upload_limit:
-            return HTMLResponse(f"上传的文件超过 {app.settings.web.max_upload_mb} MB", status_code=413)
         response: Response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             if name == "Cache-Control" and request.url.path.startswith("/static/"):

@@ -25,7 +25,8 @@ SUMMARY = (("新增人员", "persons_added"), ("更新人员", "persons_updated"
 @route(router, "GET", "/ledger", Can.IMPORT, "上传工作台账")
 def ledger_form(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
     """Show the upload form."""
-    return render(request, "ledger.html", result=None, problems=None, today=duban(request).today(), filename=None)
+    return render(request, "ledger.html", result=None, problems=None, omitted=0, today=duban(request).today(),
+                  filename=None)
 
 
 @route(router, "POST", "/ledger", Can.IMPORT, "导入工作台账（全部成功或全部不变）")
@@ -38,7 +39,7 @@ def ledger_upload(request: Request, workbook: UploadFile = File(...), as_of: str
 
     def page(status: int, **context: object) -> HTMLResponse:
         return render(request, "ledger.html", http_status=status, today=app.today(), filename=name,
-                      **{"result": None, "problems": None, "notes": [], **context})
+                      **{"result": None, "problems": None, "notes": [], "omitted": 0, **context})
 
     if suffix not in ACCEPTED:
         return page(400, problems=[_problem(name, "请上传 .xlsx 工作簿（Excel 2007 及以后版本）")])
@@ -56,8 +57,9 @@ def ledger_upload(request: Request, workbook: UploadFile = File(...), as_of: str
         try:
             result = import_ledger(app, target, day, source_name=name, new_persons=new_persons == "yes")
         except Refused as exc:
-            rows = [vars(p) for p in exc.details] or [_problem(name, line) for line in exc.problems]
-            return page(422, problems=rows)
+            if not exc.details:  # no places: its lines, the one saying how many were left out among them
+                return page(422, problems=[_problem(name, line) for line in exc.problems])
+            return page(422, problems=[vars(p) for p in exc.details], omitted=exc.omitted)
     finally:
         shutil.rmtree(folder, True)
     changes = [(label, getattr(result, key)) for label, key in SUMMARY if getattr(result, key)]
