@@ -101,6 +101,10 @@ class _Refusal(Exception):
     """A workbook beyond a limit: the reason, naming the sheet where there is one."""
 
 
+class _Unreadable(Exception):
+    """calamine could not open the workbook at all (its reason)."""
+
+
 def open_workbook(path: Path, problems: Problems, name: str, limits: LimitsSettings | None = None) -> Workbook | None:
     """Check a workbook against the limits, then read it in a child process; None (with its problems) if refused."""
     limits = limits or LimitsSettings()
@@ -116,10 +120,6 @@ def open_workbook(path: Path, problems: Problems, name: str, limits: LimitsSetti
         return None
 
 
-class _Unreadable(Exception):
-    """calamine could not open the workbook at all (its reason)."""
-
-
 # --- 1. the archive ---------------------------------------------------------------------------
 
 def _check_archive(path: Path, limits: LimitsSettings) -> None:
@@ -128,17 +128,14 @@ def _check_archive(path: Path, limits: LimitsSettings) -> None:
         counted = _members_declared(handle)
         if counted is None:
             return  # not a zip archive: calamine says what is wrong with it
-        if counted > limits.max_zip_members:
-            raise _Refusal(f"压缩包有 {counted} 个成员，超出上限（最多 {limits.max_zip_members} 个），文件可能已损坏或是恶意构造的")
+        _check_members(counted, limits)  # before zipfile makes an entry for every one
         try:
             archive = zipfile.ZipFile(handle)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError):
             return
         with archive:
             members = archive.infolist()
-            if len(members) > limits.max_zip_members:
-                raise _Refusal(f"压缩包有 {len(members)} 个成员，超出上限（最多 {limits.max_zip_members} 个），"
-                               "文件可能已损坏或是恶意构造的")
+            _check_members(len(members), limits)  # the end record may understate them
             sheets = _sheet_members(archive)
             _check_sizes(members, sheets, limits)
             for member, sheet in sheets.items():
@@ -146,6 +143,11 @@ def _check_archive(path: Path, limits: LimitsSettings) -> None:
                 size = _extent(ref) if ref else None
                 if size is not None and not _within(*size, limits):
                     raise _Refusal(_beyond(sheet, "声明的范围", ref or "", *size, limits))
+
+
+def _check_members(count: int, limits: LimitsSettings) -> None:
+    if count > limits.max_zip_members:
+        raise _Refusal(f"压缩包有 {count} 个成员，超出上限（最多 {limits.max_zip_members} 个），文件可能已损坏或是恶意构造的")
 
 
 def _members_declared(handle: IO[bytes]) -> int | None:
