@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 
 from engine.app.cli import run
 
@@ -26,6 +27,11 @@ os.environ["TZ"] = "Asia/Shanghai"
 time.tzset()  # without it the process keeps the zone it started in, and the setting above is only decoration
 TODAY = "2024-12-31"
 POSTGRES_URL_ENV = "DUBAN_TEST_POSTGRES_URL"
+
+# Hypothesis times every example (200 ms by default) and its data generation: on a loaded machine a
+# correct example would fail on the clock. No deadline, no "too slow" check; a test may still set more.
+settings.register_profile("duban", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("duban")
 
 
 @dataclass

@@ -40,7 +40,7 @@ def live(site: Site) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(create_app(site.app), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 120  # an upper bound for a server that cannot start, not a measure
     while not server.started:
         assert time.monotonic() < deadline, "the web server did not start"
         time.sleep(0.05)
@@ -73,7 +73,8 @@ def browser(tmp_path: Path) -> Iterator[object]:
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                               "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
+    # Finding an element waits for it up to this long: a bound for one that never comes, reached by nothing else.
+    driver.implicitly_wait(60)
     try:
         yield driver
     finally:
@@ -97,7 +98,12 @@ class Pages:
         return self.d.find_element(self.By.CSS_SELECTOR, css)  # type: ignore[attr-defined]
 
     def all(self, css: str) -> list[object]:
-        return self.d.find_elements(self.By.CSS_SELECTOR, css)  # type: ignore[attr-defined]
+        """The elements on the page as it is now (after a wait_for): none found is an answer, not a wait."""
+        self.d.implicitly_wait(0)  # type: ignore[attr-defined]
+        try:
+            return self.d.find_elements(self.By.CSS_SELECTOR, css)  # type: ignore[attr-defined]
+        finally:
+            self.d.implicitly_wait(60)  # type: ignore[attr-defined]
 
     def text(self) -> str:
         return str(self.find("body").text)  # type: ignore[attr-defined]
@@ -109,8 +115,11 @@ class Pages:
         assert self.d.save_screenshot(str(path)), name  # type: ignore[attr-defined]
         self.shots.append(path)
 
-    def wait_for(self, check: object, timeout: float = 20) -> None:
-        """Wait until check() holds; a page being replaced (a form's redirect, an htmx swap) is retried."""
+    def wait_for(self, check: object, timeout: float = 120) -> None:
+        """Wait until check() holds; a page being replaced (a form's redirect, an htmx swap) is retried.
+
+        The timeout is an upper bound for a page that never changes, generous for a loaded machine.
+        """""
         from selenium.common.exceptions import (
             NoSuchElementException,
             StaleElementReferenceException,
@@ -160,7 +169,7 @@ def test_the_office_works_through_a_meeting_in_the_browser(site: Site, live: str
     pages.go("/board")
     assert "/login" in browser.current_url  # type: ignore[attr-defined]
     pages.sign_in("bangong", "not-the-password")
-    assert "用户名或密码错误" in pages.text()
+    pages.wait_for(lambda: "用户名或密码错误" in pages.text())  # the form's answer, once it has come
     pages.shot("login-refused")
     pages.sign_in("bangong", PASSWORD)
     pages.wait_for(lambda: "挂图作战" in pages.text())
@@ -170,7 +179,8 @@ def test_the_office_works_through_a_meeting_in_the_browser(site: Site, live: str
     Select(pages.find("select[name=colour]")).select_by_value("yellow")
     pages.wait_for(lambda: "符合条件 1 个项目" in pages.text())
     assert "BH-2" in pages.find("#board-results").text and "LF-1" not in pages.find("#board-results").text  # type: ignore[attr-defined]
-    assert "colour=yellow" in browser.current_url  # type: ignore[attr-defined]
+    # htmx pushes the address when the swap settles, a moment after the new results show.
+    pages.wait_for(lambda: "colour=yellow" in browser.current_url)  # type: ignore[attr-defined]
     pages.shot("board-yellow")
     Select(pages.find("select[name=colour]")).select_by_value("was_red")
     pages.wait_for(lambda: "曾红" in pages.find("#board-results").text)  # type: ignore[attr-defined]
@@ -234,7 +244,7 @@ def test_the_office_works_through_a_meeting_in_the_browser(site: Site, live: str
     assert site.duban("audit", "verify").code == 0
     pages.find("a[href*='/documents/decisions'][href$='format=docx']").click()  # type: ignore[attr-defined]
     downloads = tmp_path / "downloads"
-    pages.wait_for(lambda: [p for p in downloads.iterdir() if p.name.startswith("党组会决定事项")], timeout=20)
+    pages.wait_for(lambda: [p for p in downloads.iterdir() if p.name.startswith("党组会决定事项")])
 
     # The ledger: a bad workbook is refused whole with every problem; a good one is imported.
     before = site.duban.json("nodes", "BH-1")
@@ -259,8 +269,7 @@ def test_the_office_works_through_a_meeting_in_the_browser(site: Site, live: str
     pages.go("/documents")
     pages.shot("documents")
     pages.find("a.dl-docx").click()  # type: ignore[attr-defined]
-    pages.wait_for(lambda: [p for p in downloads.iterdir() if p.suffix == ".docx" and "决定事项" not in p.name],
-                   timeout=20)
+    pages.wait_for(lambda: [p for p in downloads.iterdir() if p.suffix == ".docx" and "决定事项" not in p.name])
     [document] = [p for p in downloads.iterdir() if p.suffix == ".docx" and "决定事项" not in p.name]
     assert document.stat().st_size > 5000 and document.read_bytes()[:2] == b"PK"
 
