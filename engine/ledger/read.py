@@ -116,7 +116,7 @@ class Problems:
             parts.append(f"{letter} 列「{column}」" if letter else f"列「{column}」")
         shown = None
         if value is not None:
-            shown = str(value)
+            shown = str(value).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")  # one line per problem
             shown = f"{shown[:60]}{'…' if len(shown) > 60 else ''}"
             parts.append(f"值「{shown}」")
         self.lines.append(f"{'，'.join(parts)}：{reason}")
