@@ -6,36 +6,18 @@ import datetime as dt
 import hashlib
 import json
 import tomllib
-from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from notifications.kinds import LADDER_KINDS, AgendaItem, Kind
+from config.vocabulary import LADDER_KINDS, Action, AgendaItem, Kind, PersonStatus
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
 
 
 class ConfigError(Exception):
     """A configuration file that cannot be used; the message names file, key and value."""
-
-
-class Action(StrEnum):
-    """Sanction actions; values are stored in the database, so never rename them."""
-
-    REVIEW = "review"
-    SUSPENSION = "suspension"
-    DISMISSAL = "dismissal"
-
-
-class PersonStatus(StrEnum):
-    """A person's status derived from the highest counted level; values are stored."""
-
-    ACTIVE = "active"
-    REVIEWED = "reviewed"
-    SUSPENDED = "suspended"
-    DISMISSED = "dismissed"
 
 
 _STATUS_RANK = {

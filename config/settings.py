@@ -89,7 +89,7 @@ class Settings(BaseModel):
     @field_validator("doc_series")
     @classmethod
     def _known_kinds(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        from notifications.kinds import Kind
+        from config.vocabulary import Kind
 
         unknown = sorted(set(value or {}) - {k.value for k in Kind})
         if unknown:

@@ -3,37 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Kind(StrEnum):
-    """Paperwork kinds; values are stored in `notice.kind`, so never rename them."""
-
-    REVIEW_NOTICE = "review_notice"
-    SUSPENSION_DECISION = "suspension_decision"
-    DISMISSAL_DECISION = "dismissal_decision"
-    CORRECTION_NOTICE = "correction_notice"
-    MEETING_AGENDA = "meeting_agenda"
-    DAILY_REPORT = "daily_report"
-    WEEKLY_BULLETIN = "weekly_bulletin"
-    MEETING_DECISIONS = "meeting_decisions"
-
-
-#: The kinds a rung of the policy's ladder may call for (one notice to the person per counted strike).
-LADDER_KINDS = (Kind.REVIEW_NOTICE, Kind.SUSPENSION_DECISION, Kind.DISMISSAL_DECISION)
-
-
-class AgendaItem(StrEnum):
-    """What a strike puts on the party-group meeting's agenda; values are stored in the decision trace.
-
-    The policy's ladder names one per rung; the agenda places each strike by it.
-    """
-
-    PRESENT_REVIEW = "present_review"                      # the person presents a self-review
-    CONFIRM_SUSPENSION = "confirm_suspension"              # the meeting confirms a removal from the post
-    CONFIRM_DISMISSAL = "confirm_dismissal"                # the meeting confirms a removal for good
-    NEEDS_RESPONSIBLE_PERSON = "needs_responsible_person"  # the project needs (another) responsible person
-
+from config.vocabulary import AgendaItem, Format, Kind
 
 #: The agenda's sections, in order, and the items each holds.
 AGENDA_SECTIONS: dict[str, tuple[AgendaItem, ...]] = {
@@ -41,14 +12,6 @@ AGENDA_SECTIONS: dict[str, tuple[AgendaItem, ...]] = {
     "decisions": (AgendaItem.CONFIRM_SUSPENSION, AgendaItem.CONFIRM_DISMISSAL),
     "unassigned": (AgendaItem.NEEDS_RESPONSIBLE_PERSON,),
 }
-
-
-class Format(StrEnum):
-    """Output formats."""
-
-    MD = "md"
-    HTML = "html"
-    DOCX = "docx"
 
 
 @dataclass(frozen=True)

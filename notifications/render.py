@@ -35,7 +35,8 @@ from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from notifications.kinds import REGISTRY, Format, Kind, template_name
+from config.vocabulary import Format, Kind
+from notifications.kinds import REGISTRY, template_name
 from notifications.wording import cn_date
 
 _UPPER = "〇一二三四五六七八九十"

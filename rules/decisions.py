@@ -13,8 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from config.policy import Action, PersonStatus
-from notifications.kinds import AgendaItem, Kind
+from config.vocabulary import Action, AgendaItem, Kind, PersonStatus
 
 
 class GroupingRule(StrEnum):

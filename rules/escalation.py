@@ -25,8 +25,8 @@ from typing import Any
 import durable.lang as dl
 from durable.lang import c, m, none, ruleset, when_all
 
-from config.policy import Action, LadderRung, Policy
-from notifications.kinds import AgendaItem
+from config.policy import LadderRung, Policy
+from config.vocabulary import Action, AgendaItem
 from rules.decisions import CountedStrike, GroupingRule, LadderRule, MissFact, Ranking, RankRule, Verdict
 from rules.host import RuleHost, RulesError
 

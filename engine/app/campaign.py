@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col
 
-from config.policy import PersonStatus
+from config.vocabulary import Decision, EventKind, PersonStatus, ProjectStatus, StrikeStatus
 from engine.app.passwords import DEMO_PASSWORD
 from engine.app.users import DEMO_KEY
 from engine.complaints import import_complaints
@@ -40,21 +40,7 @@ from engine.record.write import (
     request_exemption,
 )
 from engine.store.db import transaction, upgrade
-from engine.store.models import (
-    Assignment,
-    Decision,
-    EventKind,
-    Meta,
-    Miss,
-    Node,
-    Person,
-    Project,
-    ProjectStatus,
-    Strike,
-    StrikeEvent,
-    StrikeStatus,
-    id_of,
-)
+from engine.store.models import Assignment, Meta, Miss, Node, Person, Project, Strike, StrikeEvent, id_of
 from engine.views.figures import figures
 
 DEMO_DIR = Path(__file__).with_name("demo")
@@ -121,9 +107,9 @@ def prepare_database(app: App) -> None:
 def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
     """Replay the campaign, write its paperwork under ``out_dir`` and print a summary."""
     from config.calendar import WorkCalendar, meeting_dates
+    from config.vocabulary import Kind
     from engine.paperwork.contexts import agenda_context, daily_context, decisions_context
     from engine.paperwork.documents import render_notices, weekly_document, write_all_formats
-    from notifications.kinds import Kind
 
     started = time.monotonic()
     out = out_dir or app.settings.out_dir
@@ -168,8 +154,8 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
 
 
 def _demo_accounts(app: App) -> None:
+    from config.vocabulary import Role
     from engine.app.users import add_user
-    from engine.store.models import Role
 
     with transaction(app.engine) as session:
         for name, (role, district, shown) in DEMO_ACCOUNTS.items():

@@ -425,7 +425,7 @@ FormatOpt = Annotated[str, typer.Option("--format", help="md、html 或 docx")]
 
 
 def _format(value: str) -> Any:
-    from notifications.kinds import Format
+    from config.vocabulary import Format
 
     try:
         return Format(value.lower())
@@ -498,8 +498,8 @@ def notices_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
 def notices_render(out_dir: Annotated[Path, typer.Option("--out", help="输出目录")],
                    fmt: Annotated[list[str] | None, typer.Option("--format", help="md、html、docx（可多次；默认全部）")] = None) -> None:
     """生成尚未生成的全部通知、决定（每份只生成一次）。"""
+    from config.vocabulary import Format
     from engine.paperwork.documents import render_notices
-    from notifications.kinds import Format
 
     formats = [_format(f) for f in fmt] if fmt else list(Format)
     application = get_app()
@@ -658,7 +658,7 @@ def backup(path: Annotated[Path, typer.Argument(help="备份文件（不存在�
     """备份数据库（SQLite：在线备份，一致且经完整性检查；PostgreSQL：给出 pg_dump 用法）。"""
     from engine.store.backup import backup as run_backup
 
-    result = run_backup(get_app(), path)
+    result = run_backup(get_app().settings, path)
     out.print(f"已备份到 {result.path}（{result.bytes / 1024 / 1024:.1f} MB，人员 {result.persons} 名，问责记录 {result.strikes} 条，"
               "完整性检查通过）")
 
@@ -671,7 +671,7 @@ def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备
     from engine.store.backup import restore as run_restore
 
     application = get_app(check_schema=False)
-    result = run_restore(application, path, replace)
+    result = run_restore(application.settings, path, replace)
     application.engine.dispose()  # connections opened before the file was replaced must not be reused
     upgrade(application.engine, application.policy, application.settings.tz)
     _number_earlier_notices(application)
@@ -712,8 +712,8 @@ def user_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码（脚本用）")] = False,
 ) -> None:
     """新增网页账号（密码以 argon2 散列保存）。"""
+    from config.vocabulary import Role
     from engine.app.users import add_user
-    from engine.store.models import Role
 
     try:
         chosen = Role(role)

@@ -27,9 +27,10 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from config.calendar import HolidayTableMissing, agenda_day, meeting_dates
+from config.vocabulary import JobStatus
 from engine.context import App
 from engine.store.db import insert_new, reading, rowcount, transaction
-from engine.store.models import EvaluationDay, JobRun, JobStatus, table_of
+from engine.store.models import EvaluationDay, JobRun, table_of
 
 log = logging.getLogger("duban.scheduler")
 JOBS = ("evaluate", "daily_report", "weekly_bulletin", "agenda", "notices")
@@ -102,9 +103,9 @@ def _meeting_prepared_on(app: App, day: dt.date) -> dt.date | None:
 
 
 def _run(app: App, job: str, day: dt.date, run_id: int, stop: threading.Event) -> dict[str, Any]:
+    from config.vocabulary import Format
     from engine.evaluation.daily import evaluate
     from engine.paperwork.documents import render_notices, write_agenda, write_daily, write_weekly
-    from notifications.kinds import Format
 
     out = app.settings.out_dir
     if job == "evaluate":

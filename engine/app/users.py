@@ -29,25 +29,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import Session, col
 
+from config.vocabulary import LogAction, LogEntity, Role, ThrottleKind
 from engine.app.passwords import password_problem
 from engine.context import App
 from engine.errors import Refused
 from engine.record.write import log
 from engine.store.db import transaction
-from engine.store.models import (
-    LogAction,
-    LogEntity,
-    LoginAttempt,
-    LoginThrottle,
-    Meta,
-    Project,
-    Role,
-    ThrottleKind,
-    User,
-    WebSession,
-    id_of,
-    table_of,
-)
+from engine.store.models import LoginAttempt, LoginThrottle, Meta, Project, User, WebSession, id_of, table_of
 
 #: Failures in a row of one name from one address before that pair is slowed down.
 PAIR_FAILURES = 5

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine.store.models import ComplaintLink
+from config.vocabulary import ComplaintLink
 
 #: Ledger columns (extra attributes of a project) that hold its address.
 ADDRESS_KEYS = ("地址", "项目地址", "小区地址", "address")

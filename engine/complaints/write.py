@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlmodel import Session, col
 
+from config.vocabulary import ComplaintLink, LogAction, LogEntity
 from engine.complaints.match import Matcher
 from engine.complaints.read import WorkOrder, read_export
 from engine.context import App
@@ -24,7 +25,7 @@ from engine.errors import Refused
 from engine.ledger.read import Problems
 from engine.record.write import log
 from engine.store.db import chunks, transaction
-from engine.store.models import Complaint, ComplaintLink, LogAction, LogEntity, Project, table_of
+from engine.store.models import Complaint, Project, table_of
 
 #: The columns an import may change on a work order already on record.
 _UPDATABLE = ("received_at", "content", "place", "due_at", "closed_at", "satisfaction")

@@ -27,9 +27,10 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlmodel import Session, col
 
 from config.delivery import DeliverySettings
+from config.vocabulary import OutboxStatus
 from engine.context import App
 from engine.store.db import insert_new, reading, rowcount, transaction
-from engine.store.models import ChannelBlock, Outbox, OutboxStatus, Person, table_of
+from engine.store.models import ChannelBlock, Outbox, Person, table_of
 from notifications.delivery import ChannelBlocked, DeliveryError, Message, channel
 
 BACKOFF_MINUTES = (1, 5, 30, 120, 480)

@@ -22,6 +22,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from config.vocabulary import DeadlineStatus, Decision, EventKind, ProjectStatus, StatusCause, StrikeStatus, TraceKind
 from engine.context import App
 from engine.errors import Refused
 from engine.evaluation.levels import as_counted, ladder_key, rederive, status_moved
@@ -43,24 +44,17 @@ from engine.store.db import (
 )
 from engine.store.models import (
     Deadline,
-    DeadlineStatus,
-    Decision,
     DecisionTrace,
     EvaluationDay,
-    EventKind,
     Meta,
     Miss,
     Node,
     Notice,
     Person,
     Project,
-    ProjectStatus,
-    StatusCause,
     StatusChange,
     Strike,
     StrikeEvent,
-    StrikeStatus,
-    TraceKind,
     table_of,
 )
 from rules.decisions import MissFact, Verdict

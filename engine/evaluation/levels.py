@@ -9,23 +9,11 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from config.policy import PersonStatus
+from config.vocabulary import EventKind, Kind, PersonStatus, StatusCause, StrikeStatus, TraceKind
 from engine.context import App
 from engine.evaluation import traces
 from engine.store.db import chunks
-from engine.store.models import (
-    DecisionTrace,
-    EventKind,
-    Person,
-    StatusCause,
-    StatusChange,
-    Strike,
-    StrikeEvent,
-    StrikeStatus,
-    TraceKind,
-    id_of,
-)
-from notifications.kinds import Kind
+from engine.store.models import DecisionTrace, Person, StatusChange, Strike, StrikeEvent, id_of
 from rules.decisions import CountedStrike
 
 

@@ -22,10 +22,9 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from config.policy import Action, PersonStatus
+from config.vocabulary import Action, AgendaItem, Kind, PersonStatus, StatusCause, TraceKind
 from engine.store.db import DatabaseError, chunks
-from engine.store.models import DecisionTrace, Notice, StatusCause, TraceKind
-from notifications.kinds import AgendaItem, Kind
+from engine.store.models import DecisionTrace, Notice
 from rules.decisions import GroupingRule, LadderRule, Ranking, RankRule
 
 #: The schema of ``Trace``; bump it (and teach ``read`` the old one) when the body changes.

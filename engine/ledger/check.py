@@ -15,20 +15,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from config.policy import PersonStatus
+from config.vocabulary import PersonStatus, ProjectStatus, StrikeStatus
 from engine.context import App
 from engine.ledger.dates import parse_date, parse_iso
 from engine.ledger.read import Problems, Row, Table
 from engine.record.holders import holder_of
-from engine.store.models import (
-    Node,
-    Person,
-    Project,
-    ProjectStatus,
-    Strike,
-    StrikeStatus,
-    table_of,
-)
+from engine.store.models import Node, Person, Project, Strike, table_of
 
 STATUS_WORDS = {
     "储备": ProjectStatus.RESERVE, "reserve": ProjectStatus.RESERVE,

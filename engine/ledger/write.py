@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert, literal, select
 from sqlmodel import Session, col
 
+from config.vocabulary import DeadlineStatus, HistoryKind, LogAction, LogEntity, ProjectStatus
 from engine.context import App
 from engine.errors import Refused
 from engine.ledger.check import (
@@ -39,15 +40,10 @@ from engine.store.models import (
     Assignment,
     ChangeLog,
     Deadline,
-    DeadlineStatus,
-    HistoryKind,
-    LogAction,
-    LogEntity,
     Node,
     NodeHistory,
     Person,
     Project,
-    ProjectStatus,
     table_of,
 )
 

@@ -20,7 +20,15 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from config.calendar import HolidayTableMissing, WorkCalendar, meeting_dates, previous_meeting
-from config.policy import Action, PersonStatus
+from config.vocabulary import (
+    Action,
+    Decision,
+    EventKind,
+    Kind,
+    PersonStatus,
+    ProjectStatus,
+    StrikeStatus,
+)
 from engine.complaints.views import between, overdue_on
 from engine.context import App
 from engine.errors import Refused
@@ -30,19 +38,15 @@ from engine.record.holders import holders as responsible_on
 from engine.record.notices import document_date, is_draft
 from engine.store.db import chunks
 from engine.store.models import (
-    Decision,
     EvaluationDay,
-    EventKind,
     Miss,
     Node,
     Notice,
     Person,
     Project,
-    ProjectStatus,
     StatusChange,
     Strike,
     StrikeEvent,
-    StrikeStatus,
     id_of,
 )
 from engine.views.board import NOBODY, PENDING, lights_as_of, progress_by
@@ -50,7 +54,7 @@ from engine.views.figures import Figures, figures
 from engine.views.standing import sanction, standing_of
 from engine.views.strikes import basis, explain, strike_nodes
 from notifications.charts import progress_chart
-from notifications.kinds import AGENDA_SECTIONS, Kind
+from notifications.kinds import AGENDA_SECTIONS
 
 _EVALUATED = (ProjectStatus.ACTIVE, ProjectStatus.COMPLETED)
 

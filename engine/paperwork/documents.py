@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from config.calendar import WorkCalendar
+from config.vocabulary import Format, Kind
 from engine.context import App
 from engine.delivery.outbox import enqueue_notice
 from engine.errors import Refused
@@ -28,7 +29,7 @@ from engine.record.notices import is_draft
 from engine.store.db import reading, rowcount, transaction
 from engine.store.models import Notice, Person, id_of, table_of
 from notifications.files import replacing
-from notifications.kinds import REGISTRY, Format, Kind
+from notifications.kinds import REGISTRY
 from notifications.render import Renderer
 
 _RENDERERS: dict[Path | None, Renderer] = {}

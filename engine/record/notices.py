@@ -21,11 +21,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from config.vocabulary import Kind
 from engine.context import App
 from engine.record import numbers
 from engine.store.db import chunks
 from engine.store.models import Notice, StatusChange, Strike, id_of
-from notifications.kinds import REGISTRY, Kind
+from notifications.kinds import REGISTRY
 
 
 class NoticeState(StrEnum):

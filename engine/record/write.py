@@ -12,7 +12,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from config.policy import PersonStatus
+from config.vocabulary import (
+    DeadlineStatus,
+    Decision,
+    EventKind,
+    HistoryKind,
+    Kind,
+    LogAction,
+    LogEntity,
+    PersonStatus,
+    StatusCause,
+    StrikeStatus,
+)
 from engine.context import App
 from engine.errors import Refused
 from engine.evaluation import traces
@@ -22,24 +33,15 @@ from engine.store.models import (
     Assignment,
     ChangeLog,
     Deadline,
-    DeadlineStatus,
-    Decision,
-    EventKind,
-    HistoryKind,
-    LogAction,
-    LogEntity,
     Miss,
     Node,
     NodeHistory,
     Person,
     Project,
-    StatusCause,
     Strike,
     StrikeEvent,
-    StrikeStatus,
     id_of,
 )
-from notifications.kinds import Kind
 from notifications.wording import cn_date
 
 

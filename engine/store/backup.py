@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from engine.context import App
+from config.settings import Settings
 from engine.errors import Refused
 from notifications.files import replacing
 
@@ -35,8 +35,8 @@ class BackupResult:
     kept: Path | None = None  # on restore --replace: where the replaced database was saved
 
 
-def _sqlite_file(app: App, refusal: str) -> Path:
-    url = make_url(app.settings.database_url)
+def _sqlite_file(settings: Settings, refusal: str) -> Path:
+    url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
         raise Refused(refusal)
     if not url.database or url.database == ":memory:":
@@ -80,9 +80,9 @@ def _copy(source: Path, target: Path) -> None:
         src.close()
 
 
-def backup(app: App, path: Path) -> BackupResult:
+def backup(settings: Settings, path: Path) -> BackupResult:
     """Write a consistent, checked copy of the SQLite database to a new file."""
-    database = _sqlite_file(app, PG_BACKUP)
+    database = _sqlite_file(settings, PG_BACKUP)
     if path.exists():
         raise Refused(f"{path}：文件已存在，不会覆盖；请换一个文件名")
     if not path.parent.is_dir():
@@ -93,9 +93,9 @@ def backup(app: App, path: Path) -> BackupResult:
     return BackupResult(path, path.stat().st_size, persons, strikes)
 
 
-def restore(app: App, path: Path, replace: bool) -> BackupResult:
+def restore(settings: Settings, path: Path, replace: bool) -> BackupResult:
     """Put a backup in place of the SQLite database; the database replaced is kept beside it."""
-    database = _sqlite_file(app, PG_RESTORE)
+    database = _sqlite_file(settings, PG_RESTORE)
     if not path.is_file():
         raise Refused(f"{path}：备份文件不存在")
     persons, strikes = _check(path)
@@ -109,7 +109,7 @@ def restore(app: App, path: Path, replace: bool) -> BackupResult:
         if has_data and not replace:
             raise Refused(f"{database}：数据库已存在且有数据；确认要以备份替换时请加 --replace（现有数据库会先另存）")
         if has_data:
-            stamp = dt.datetime.now(app.settings.tz).strftime("%Y%m%d-%H%M%S")
+            stamp = dt.datetime.now(settings.tz).strftime("%Y%m%d-%H%M%S")
             kept = database.with_name(f"{database.stem}.before-restore-{stamp}{database.suffix or '.db'}")
             _copy(database, kept)
     _copy(path, database)

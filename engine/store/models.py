@@ -8,12 +8,13 @@ rewrites whenever it re-derives a person, never an input).
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, MetaData, Table, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from config.vocabulary import DeadlineStatus, OutboxStatus, ProjectStatus, StrikeStatus
 
 # Stable constraint names so Alembic batch migrations work on SQLite.
 SQLModel.metadata = MetaData(
@@ -55,141 +56,6 @@ def _ts(nullable: bool = False) -> Any:
 
 def _json() -> Any:
     return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
-class ProjectStatus(StrEnum):
-    """Project status; values are stored."""
-
-    RESERVE = "reserve"
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-class DeadlineStatus(StrEnum):
-    """What became of one planned date of one node; values are stored."""
-
-    OPEN = "open"
-    MET = "met"
-    MISSED = "missed"
-    SUPERSEDED = "superseded"
-    SKIPPED = "skipped"
-
-
-class StrikeStatus(StrEnum):
-    """Whether a strike counts; values are stored and printed by `strikes --json`."""
-
-    COUNTED = "counted"
-    EXEMPTED = "exempted"
-    REVOKED = "revoked"
-
-
-class Decision(StrEnum):
-    """The meeting's decision on a counted strike; values are stored."""
-
-    PROPOSED = "proposed"
-    CONFIRMED = "confirmed"
-
-
-class EventKind(StrEnum):
-    """What happened to a strike (strike_event.kind); values are stored."""
-
-    PROPOSED = "proposed"
-    NODE_ADDED = "node_added"
-    CONFIRMED = "confirmed"
-    EXEMPTED = "exempted"
-    REVOKED = "revoked"
-    NODE_REVOKED = "node_revoked"
-    LEVEL_CHANGED = "level_changed"
-    EXEMPTION_REQUESTED = "exemption_requested"
-    EXEMPTION_REJECTED = "exemption_rejected"  # the meeting turned an exemption request down
-
-
-class StatusCause(StrEnum):
-    """Why a person's level or status moved (status_change.cause, a reranking's cause); values are stored."""
-
-    STRIKE = "strike"
-    EXEMPTION = "exemption"
-    REVOCATION = "revocation"
-    POLICY = "policy"
-
-
-class HistoryKind(StrEnum):
-    """What a node_history row records; values are stored."""
-
-    PLANNED = "planned"
-    EXTENSION = "extension"
-    COMPLETION = "completion"
-
-
-class JobStatus(StrEnum):
-    """A scheduled job's state (job_run.status); values are stored."""
-
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class OutboxStatus(StrEnum):
-    """A message's state in the outbox; values are stored."""
-
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-
-
-class LogEntity(StrEnum):
-    """What a change_log row is about; values are stored."""
-
-    NODE = "node"
-    PROJECT = "project"
-    PERSON = "person"
-    STRIKE = "strike"
-    LEDGER = "ledger"
-    USER = "user"
-    COMPLAINT = "complaint"
-    HOTLINE = "hotline"  # an import of the hotline's work-order export
-    ADDRESS = "address"  # a client address (its sign-in attempts on made-up names throttled)
-
-
-class LogAction(StrEnum):
-    """What a change_log row records; values are stored."""
-
-    CREATE = "create"
-    UPDATE = "update"
-    EXTEND = "extend"
-    COMPLETE = "complete"
-    ASSIGN = "assign"
-    CONFIRM = "confirm"
-    EXEMPT = "exempt"
-    REVOKE = "revoke"
-    REQUEST_EXEMPTION = "request_exemption"
-    REJECT_EXEMPTION = "reject_exemption"
-    IMPORT = "import"
-    PASSWORD = "password"
-    DISABLE = "disable"
-    ENABLE = "enable"
-    LINK = "link"
-    LOCK = "lock"  # sign-in throttled: an account from an address, or an address's made-up names
-    UNLOCK = "unlock"  # every throttle of an account lifted (duban user unlock, a new password, enable)
-
-
-class ComplaintLink(StrEnum):
-    """How a hotline work order was tied to its project (complaint.link); values are stored."""
-
-    CODE = "code"  # the export named the project's code
-    NAME = "name"  # the community's name in its address or community column
-    ADDRESS = "address"  # the project's address (a ledger column 地址) in its address
-    HAND = "hand"  # a clerk linked it (duban complaint link)
-
-
-class TraceKind(StrEnum):
-    """Which decision a trace records (decision_trace.kind); values are stored."""
-
-    OPENED = "opened"      # a miss opened the strike: its grouping rule and, if counted, its ranking
-    JOINED = "joined"      # a later miss joined the strike: its grouping rule
-    RERANKED = "reranked"  # the strike's level or the strikes it rests on changed (exemption, revocation, policy)
 
 
 class Person(SQLModel, table=True):
@@ -569,14 +435,6 @@ class AuditEntry(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
-class Role(StrEnum):
-    """What a web account may do; values are stored, so never rename them."""
-
-    LEADER = "leader"      # reads everything, changes nothing
-    OFFICE = "office"      # the task-force office: imports, decisions, corrections
-    DISTRICT = "district"  # reads and corrects only the projects of one district
-
-
 class User(SQLModel, table=True):
     """A web account (created with `duban user add`); the password is kept only as an argon2 hash."""
 
@@ -624,13 +482,6 @@ class LoginAttempt(SQLModel, table=True):
     client: str | None = Field(default=None, max_length=64)
     at: dt.datetime = _ts()
     ok: bool
-
-
-class ThrottleKind(StrEnum):
-    """What a sign-in throttle counts; values are stored."""
-
-    ACCOUNT = "account"  # one account's failures from one address
-    UNKNOWN = "unknown"  # failures on names that are no account, from one address
 
 
 class LoginThrottle(SQLModel, table=True):

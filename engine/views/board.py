@@ -24,21 +24,12 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
+from config.vocabulary import DeadlineStatus, ProjectStatus
 from engine.complaints.views import WorkOrderView, ever_overdue, of_projects, overdue_on
 from engine.context import App
 from engine.record.holders import holders
 from engine.store.db import chunks, fetch
-from engine.store.models import (
-    Deadline,
-    DeadlineStatus,
-    EvaluationDay,
-    Miss,
-    Node,
-    NodeHistory,
-    Person,
-    Project,
-    ProjectStatus,
-)
+from engine.store.models import Deadline, EvaluationDay, Miss, Node, NodeHistory, Person, Project
 from engine.views.figures import Figures, figures, not_done
 
 EVALUATED = (ProjectStatus.ACTIVE, ProjectStatus.COMPLETED)

@@ -9,8 +9,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
 from config.policy import Policy
+from config.vocabulary import ProjectStatus
 from engine.store.db import fetch
-from engine.store.models import Node, Project, ProjectStatus
+from engine.store.models import Node, Project
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from config.vocabulary import Kind
 from engine.context import App
 from engine.record import numbers
 from engine.record.notices import document_date, state, superseded
 from engine.store.models import Notice, Person
-from notifications.kinds import REGISTRY, Kind
+from notifications.kinds import REGISTRY
 
 
 def notices_listing(app: App, session: Session) -> list[dict[str, Any]]:

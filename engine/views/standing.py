@@ -14,9 +14,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from config.calendar import HolidayTableMissing, meeting_dates
-from config.policy import PersonStatus
+from config.vocabulary import Decision, PersonStatus, StrikeStatus
 from engine.context import App
-from engine.store.models import Decision, StrikeStatus
 from notifications.wording import cn_date
 
 

@@ -10,22 +10,11 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
+from config.vocabulary import Decision, EventKind, StrikeStatus, TraceKind
 from engine.context import App
 from engine.evaluation import traces
 from engine.store.db import chunks
-from engine.store.models import (
-    Decision,
-    EventKind,
-    Miss,
-    Node,
-    Person,
-    Project,
-    Strike,
-    StrikeEvent,
-    StrikeStatus,
-    TraceKind,
-    id_of,
-)
+from engine.store.models import Miss, Node, Person, Project, Strike, StrikeEvent, id_of
 from engine.views.standing import Standing, sanction, standing
 from notifications.wording import cn_date
 
@@ -324,7 +313,7 @@ def never_use_register(app: App, session: Session, district: str | None = None,
     ``proposed``: instead, the dismissals still awaiting the meeting (not in the register: 提请党组会研究)
     of persons the register does not hold yet.
     """
-    from config.policy import PersonStatus
+    from config.vocabulary import PersonStatus
 
     dismissal_level = next(r.level for r in app.policy.ladder if r.status == PersonStatus.DISMISSED)
     visible = visible_person_pks(session, district) if district is not None else None

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from notifications.kinds import REGISTRY, Format, Kind, template_name
+from config.vocabulary import Format, Kind
+from notifications.kinds import REGISTRY, template_name
 from notifications.render import Renderer, md_escape
 from tests.conftest import ROOT, Duban, node, person, project, write_ledger
 

@@ -6,9 +6,9 @@ from enum import StrEnum
 
 import pytest
 
-from config.policy import Action, PersonStatus
-from engine.record.notices import NoticeState
-from engine.store.models import (
+from config.vocabulary import (
+    Action,
+    AgendaItem,
     ComplaintLink,
     Decision,
     EventKind,
@@ -17,15 +17,16 @@ from engine.store.models import (
     LogAction,
     LogEntity,
     OutboxStatus,
+    PersonStatus,
     ProjectStatus,
     Role,
     StatusCause,
     StrikeStatus,
     TraceKind,
 )
+from engine.record.notices import NoticeState
 from engine.views.board import COLOURS, NODE_STATES, PENDING, WAS_RED
 from engine.views.history import DETAIL_KEYS, SOURCES
-from notifications.kinds import AgendaItem
 from notifications.wording import SHIPPED, Wording, cn_date
 from rules.decisions import GroupingRule, LadderRule, RankRule
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from config.vocabulary import ThrottleKind
 from engine.app.users import Viewer, password_state, throttles, unlock, users
 from engine.app.web.pages import redirect, render
 from engine.app.web.security import Can, NotFound, duban, route, signed_in
 from engine.errors import Refused
 from engine.store.db import reading, transaction
-from engine.store.models import ThrottleKind
 
 router = APIRouter()
 

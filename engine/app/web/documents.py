@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 from starlette.background import BackgroundTask
 
+from config.vocabulary import Format, Kind
 from engine.app.users import Viewer
 from engine.app.web.pages import page_number, parse_day, render
 from engine.app.web.security import Can, Forbidden, NotFound, duban, route, scope_of, signed_in
@@ -27,7 +28,7 @@ from engine.paperwork.documents import notice_file, write_agenda, write_daily, w
 from engine.store.db import reading
 from engine.store.models import Notice, Person, Project, Strike
 from engine.views.board import default_as_of
-from notifications.kinds import REGISTRY, Format, Kind
+from notifications.kinds import REGISTRY
 
 router = APIRouter()
 PER_PAGE = 50

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from config.calendar import HolidayTableMissing, meeting_dates
-from config.policy import Action
+from config.vocabulary import Action, StrikeStatus
 from engine.app.users import Viewer
 from engine.app.web.pages import parse_day, redirect, render
 from engine.app.web.security import Can, NotFound, check_strike, duban, require_scope, route, scope_of, signed_in
@@ -19,7 +19,7 @@ from engine.paperwork.contexts import agenda_context, decisions_context, next_me
 from engine.paperwork.documents import issue_confirmed
 from engine.record import actions
 from engine.store.db import reading
-from engine.store.models import Person, Project, Strike, StrikeStatus
+from engine.store.models import Person, Project, Strike
 from engine.views.board import default_as_of
 from engine.views.strikes import decision_states, explain, strike_nodes, strike_record
 

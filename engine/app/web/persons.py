@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlmodel import col
 
-from config.policy import PersonStatus
+from config.vocabulary import PersonStatus
 from engine.app.users import Viewer
 from engine.app.web.pages import page_number, render
 from engine.app.web.security import Can, NotFound, can, duban, in_scope, route, scope_of, signed_in

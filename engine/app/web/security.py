@@ -21,10 +21,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import col
 
+from config.vocabulary import Role
 from engine.app.users import Viewer, touch_session, viewer_for
 from engine.context import App
 from engine.store.db import reading, transaction
-from engine.store.models import Role
 
 SESSION_COOKIE = "duban_session"
 LOGIN_CSRF_COOKIE = "duban_login_csrf"

@@ -20,24 +20,10 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from config.policy import Policy
+from config.vocabulary import LADDER_KINDS, AgendaItem, EventKind, StatusCause, TraceKind
 from engine.evaluation import traces
 from engine.evaluation.levels import ladder_key
-from engine.store.models import (
-    DecisionTrace,
-    EventKind,
-    Meta,
-    Miss,
-    Node,
-    Notice,
-    Person,
-    Project,
-    StatusCause,
-    Strike,
-    StrikeEvent,
-    TraceKind,
-    id_of,
-)
-from notifications.kinds import LADDER_KINDS, AgendaItem
+from engine.store.models import DecisionTrace, Meta, Miss, Node, Notice, Person, Project, Strike, StrikeEvent, id_of
 from rules.decisions import GroupingRule, LadderRule, RankRule
 
 _CAUSES = {"豁免后重新计算等级": StatusCause.EXEMPTION, "撤销后重新计算等级": StatusCause.REVOCATION,

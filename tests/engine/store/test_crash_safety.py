@@ -36,8 +36,9 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
+from config.vocabulary import Kind
 from engine.store import models  # noqa: F401  (registers every table, for the PostgreSQL snapshot)
-from notifications.kinds import REGISTRY, Kind
+from notifications.kinds import REGISTRY
 from tests.conftest import _postgres_url
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 from starlette.testclient import TestClient
 
+from config.vocabulary import Role
 from engine.app.web.security import GRANTS, ROUTES, RouteInfo
-from engine.store.models import Role
 from tests.engine.app.web.conftest import ACCOUNTS, TODAY, Site, csrf_of
 
 #: Tables a sign-in writes to by itself (the attempt, the session): everything else must stay as it was.
