@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -63,16 +64,23 @@ class CountedStrike(BaseModel):
     node_code: str
 
 
-class Ranking(BaseModel):
-    """A counted strike's place on the ladder, and why."""
+#: What the strikes a ranking rests on are named by: a ref in the rules, a strike id in the trace.
+RefT = TypeVar("RefT", str, int)
+
+
+class LadderPlace(BaseModel, Generic[RefT]):
+    """A counted strike's place on the ladder, and why: the one definition of a ranking.
+
+    The rules decide it with the strikes it rests on named by ref (``Ranking``); the decision trace
+    keeps it with strike ids (engine/evaluation/traces.py's ``TracedRanking``).
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    strike_ref: str
     rule: RankRule
-    window_days: int | None
+    window_days: int | None = None
     level: int
-    counted_before: tuple[str, ...]  # the refs of the counted strikes ranked before it, oldest first
+    counted_before: tuple[RefT, ...]  # the counted strikes ranked before it, oldest first
     ladder_rule: LadderRule
     rung: int
     action: Action
@@ -80,6 +88,22 @@ class Ranking(BaseModel):
     notice: Kind
     agenda: tuple[AgendaItem, ...]
     title: str
+
+
+class Ranking(LadderPlace[str]):
+    """A ranking as the rules return it: the strike and the strikes it rests on named by ref."""
+
+    strike_ref: str
+
+
+def rank_rule(window_days: int | None) -> RankRule:
+    """How a policy counts levels: the whole campaign, or a window of days."""
+    return RankRule.WHOLE_CAMPAIGN if window_days is None else RankRule.WITHIN_WINDOW
+
+
+def ladder_rule(level: int, rung: int) -> LadderRule:
+    """The rung's own level, or a level above the last rung that the last rung covers."""
+    return LadderRule.TOP_RUNG if level > rung else LadderRule.RUNG
 
 
 class Verdict(BaseModel):

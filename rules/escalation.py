@@ -27,7 +27,7 @@ from durable.lang import c, m, none, ruleset, when_all
 
 from config.policy import LadderRung, Policy
 from config.vocabulary import Action, AgendaItem
-from rules.decisions import CountedStrike, GroupingRule, LadderRule, MissFact, Ranking, RankRule, Verdict
+from rules.decisions import CountedStrike, GroupingRule, MissFact, Ranking, Verdict, ladder_rule, rank_rule
 from rules.host import RuleHost, RulesError
 
 RULESET = "duban_escalation"
@@ -54,12 +54,11 @@ def _open(c: Any, rule: GroupingRule, agenda: list[str]) -> str:
     return ref
 
 
-def _rung_consequence(rung: LadderRung, last: bool, agenda: list[str]) -> Callable[[Any], None]:
+def _rung_consequence(rung: LadderRung, agenda: list[str]) -> Callable[[Any], None]:
     def consequence(c: Any) -> None:
         _same_subject(c, c.m)
-        above = last and c.m.level > rung.level
         _decide(c, "rung", {
-            "strike_ref": c.m.ref, "ladder_rule": str(LadderRule.TOP_RUNG if above else LadderRule.RUNG),
+            "strike_ref": c.m.ref, "ladder_rule": str(ladder_rule(c.m.level, rung.level)),
             "rung": rung.level, "action": str(rung.action), "status": str(rung.status), "notice": str(rung.notice),
             "agenda": agenda, "title": rung.title,
         })
@@ -122,7 +121,7 @@ def _definitions(policy: Policy, name: str) -> dict[str, dict[str, Any]]:
             condition = (m.t == "ranked") & ((m.level >= rung.level) if last else (m.level == rung.level))
             agenda = [str(rung.agenda), *([str(AgendaItem.NEEDS_RESPONSIBLE_PERSON)] if rung.action in _REMOVES_POST
                                           else [])]
-            when_all(condition)(_rung_consequence(rung, last, agenda))
+            when_all(condition)(_rung_consequence(rung, agenda))
 
     dl._rulesets.pop(name, None)  # keep durable's process-wide registry empty
     full_name, definition = rs.define()
@@ -139,11 +138,7 @@ def _rankings(policy: Policy, decisions: list[dict[str, Any]]) -> dict[str, Rank
     out = {}
     for ref, rank in ranks.items():
         rung = rungs[ref]
-        out[ref] = Ranking(strike_ref=ref, rule=RankRule.WHOLE_CAMPAIGN if window is None else RankRule.WITHIN_WINDOW,
-                           window_days=window, level=rank["level"], counted_before=tuple(rank["counted_before"]),
-                           ladder_rule=rung["ladder_rule"], rung=rung["rung"], action=rung["action"],
-                           status=rung["status"], notice=rung["notice"], agenda=tuple(rung["agenda"]),
-                           title=rung["title"])
+        out[ref] = Ranking.model_validate({**rank, **rung, "rule": rank_rule(window), "window_days": window})
     return out
 
 

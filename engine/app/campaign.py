@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 
 from config.vocabulary import Decision, EventKind, PersonStatus, ProjectStatus, StrikeStatus
 from engine.app.passwords import DEMO_PASSWORD
+from engine.app.upgrade import upgrade
 from engine.app.users import DEMO_KEY
 from engine.complaints import import_complaints
 from engine.context import App
@@ -39,7 +40,7 @@ from engine.record.write import (
     record_completion,
     request_exemption,
 )
-from engine.store.db import transaction, upgrade
+from engine.store.db import transaction
 from engine.store.models import Assignment, Meta, Miss, Node, Person, Project, Strike, StrikeEvent, id_of
 from engine.views.figures import figures
 
@@ -97,7 +98,7 @@ def prepare_database(app: App) -> None:
         app.engine.dispose()
         for suffix in ("", "-wal", "-shm"):
             Path(url.database + suffix).unlink(missing_ok=True)
-    upgrade(app.engine, app.policy, app.settings.tz)
+    upgrade(app)
     with transaction(app.engine) as session:
         if session.scalar(select(col(Person.id)).limit(1)) is not None:
             raise Refused("数据库中已有数据；演示需要一个空数据库")

@@ -16,7 +16,7 @@ from rich.table import Table
 from config import ConfigError, load_settings
 from engine.context import App
 from engine.errors import Refused
-from engine.store.db import DatabaseError, reading, require_schema, transaction, upgrade
+from engine.store.db import DatabaseError, reading, require_schema, transaction
 from notifications.wording import WordingError
 from rules.host import RulesError
 
@@ -96,20 +96,13 @@ def _print_json(data: Any) -> None:
 @app.command()
 def init() -> None:
     """创建或升级数据库结构（可重复运行）。"""
+    from engine.app.upgrade import upgrade
+
     application = get_app(check_schema=False)
-    revision = upgrade(application.engine, application.policy, application.settings.tz)
-    numbered = _number_earlier_notices(application)
-    out.print(f"数据库已就绪（结构版本 {revision}）：{_safe_url(application.settings.database_url)}")
-    if numbered:
-        out.print(f"已按文书日期为此前签发的 {numbered} 份通知、决定编号（每个文号系列每年从 1 起）")
-
-
-def _number_earlier_notices(application: App) -> int:
-    """The data step of revision 0012: number the final notices issued before document numbers were kept."""
-    from engine.record.numbers import number_earlier_notices
-
-    with transaction(application.engine) as session:
-        return number_earlier_notices(application, session)
+    done = upgrade(application)
+    out.print(f"数据库已就绪（结构版本 {done.revision}）：{_safe_url(application.settings.database_url)}")
+    if done.numbered:
+        out.print(f"已按文书日期为此前签发的 {done.numbered} 份通知、决定编号（每个文号系列每年从 1 起）")
 
 
 def _safe_url(url: str) -> str:
@@ -667,14 +660,14 @@ def backup(path: Annotated[Path, typer.Argument(help="备份文件（不存在�
 def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备份文件")],
             replace: Annotated[bool, typer.Option("--replace", help="替换已有数据的数据库（现有数据库先另存）")] = False) -> None:
     """从备份恢复数据库，随后升级结构并校验审计链。"""
+    from engine.app.upgrade import upgrade
     from engine.store import audit
     from engine.store.backup import restore as run_restore
 
     application = get_app(check_schema=False)
     result = run_restore(application.settings, path, replace)
     application.engine.dispose()  # connections opened before the file was replaced must not be reused
-    upgrade(application.engine, application.policy, application.settings.tz)
-    _number_earlier_notices(application)
+    upgrade(application)
     with transaction(application.engine) as session:
         verdict = audit.verify(session)
     if result.kept is not None:

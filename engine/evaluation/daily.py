@@ -16,7 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,8 +25,8 @@ from sqlmodel import Session, col
 from config.vocabulary import DeadlineStatus, Decision, EventKind, ProjectStatus, StatusCause, StrikeStatus, TraceKind
 from engine.context import App
 from engine.errors import Refused
+from engine.evaluation import traces
 from engine.evaluation.levels import as_counted, ladder_key, rederive, status_moved
-from engine.evaluation.traces import TRACE_VERSION
 from engine.record import numbers
 from engine.record.holders import assignment_history, holder_on
 from engine.record.notices import drafted
@@ -206,8 +206,8 @@ def _decide_day(app: App, session: Session, day: dt.date) -> tuple[list[int], in
 
 
 @dataclass(frozen=True)
-class _Held:
-    """A counted strike already on record, as much of it as the day's decisions need."""
+class _Prior:
+    """A counted strike on record before the day, as much of it as the day's decisions need."""
 
     id: int
     planned_date: dt.date
@@ -217,55 +217,120 @@ class _Held:
     level: int | None
 
 
-_HELD_COLUMNS = (col(Strike.id), col(Strike.planned_date), col(Strike.detected_on), col(Strike.first_project_code),
+_PRIOR_COLUMNS = (col(Strike.id), col(Strike.planned_date), col(Strike.detected_on), col(Strike.first_project_code),
                  col(Strike.first_node_code), col(Strike.level))
 
 
-def _held_strikes(session: Session, person_pks: list[int]) -> dict[int, list[_Held]]:
+def _prior_strikes(session: Session, person_pks: list[int]) -> dict[int, list[_Prior]]:
     """Each person's counted strikes in ladder order (plain rows: no ORM objects on the hot path)."""
-    found: dict[int, list[_Held]] = {pk: [] for pk in person_pks}
+    found: dict[int, list[_Prior]] = {pk: [] for pk in person_pks}
     for chunk in chunks(person_pks):
-        for pk, *values in fetch(session, select(col(Strike.person_pk), *_HELD_COLUMNS).where(
+        for pk, *values in fetch(session, select(col(Strike.person_pk), *_PRIOR_COLUMNS).where(
                 col(Strike.person_pk).in_(chunk), col(Strike.status) == StrikeStatus.COUNTED)):
-            found[pk].append(_Held(*values))
-    for held in found.values():
-        held.sort(key=ladder_key)
+            found[pk].append(_Prior(*values))
+    for strikes in found.values():
+        strikes.sort(key=ladder_key)
     return found
 
 
-def _held_unassigned(session: Session, project_id: int) -> list[_Held]:
-    rows = session.execute(select(*_HELD_COLUMNS).where(
+def _prior_unassigned(session: Session, project_id: int) -> list[_Prior]:
+    rows = session.execute(select(*_PRIOR_COLUMNS).where(
         col(Strike.project_id) == project_id, col(Strike.person_pk).is_(None), col(Strike.status) == StrikeStatus.COUNTED))
-    return sorted((_Held(*row) for row in rows), key=ladder_key)
+    return sorted((_Prior(*row) for row in rows), key=ladder_key)
+
+
+@dataclass(frozen=True)
+class _New:
+    """A strike the day opens, by its position until its id is reserved."""
+
+    index: int
+
+
+class _NewStrike(NamedTuple):
+    """A strike the day opens (the columns it is written with, in order)."""
+
+    person_pk: int | None
+    project_id: int
+    planned_date: dt.date
+    first_project_code: str
+    first_node_code: str
+    level: int | None
+    action: str | None
+    rule: str
+
+
+class _Decided(NamedTuple):
+    """A verdict kept to be stored as its strike's trace."""
+
+    strike: int | _New
+    verdict: Verdict
+    refs: dict[str, int | _New]  # the subject's strikes by the refs the rules use
+    due: _Due                    # the miss
+    person_id: str | None        # who was responsible
+
+
+class _Proposed(NamedTuple):
+    """The proposal a new strike opens with (its `proposed` event)."""
+
+    strike: _New
+    level: int | None
+    text: str
+
+
+class _NewNotice(NamedTuple):
+    """The notice a new counted strike calls for."""
+
+    kind: str
+    strike: _New
+    person_pk: int
+    level: int
+    decided: int  # the position of its verdict in ``_DayRecord.decided``: the trace it is issued on
+
+
+class _NewMiss(NamedTuple):
+    """A missed deadline and the strike it went into (the columns it is written with, in order)."""
+
+    deadline_id: int
+    node_id: int
+    strike_id: int | _New
+    person_pk: int | None
+    planned_date: dt.date
+
+
+class _StatusMove(NamedTuple):
+    """A person's level moving far enough to change their status, caused by the day's last new strike."""
+
+    person_pk: int
+    old_level: int | None
+    new_level: int
+    strike: _New
 
 
 class _DayRecord:
     """Rows of one evaluated day, collected while the rules decide, then written in bulk.
 
-    New strikes are referred to by their position until their ids are reserved, so that every
-    table of the day goes in with one executemany instead of one ORM flush per strike.
+    New strikes are referred to by their position (``_New``) until their ids are reserved, so that
+    every table of the day goes in with one executemany instead of one ORM flush per strike.
     """
 
     def __init__(self, app: App, day: dt.date) -> None:
         self.app, self.day, self.now = app, day, app.now()
-        self.strikes: list[tuple[Any, ...]] = []
-        self.proposed: list[tuple[int, int | None, str]] = []  # (new strike, level, text)
-        self.notices: list[tuple[str, int, int, int, int]] = []  # (kind, new strike, person, level, trace)
-        self.misses: list[tuple[int, int, int | _New, int | None, dt.date]] = []
-        self.joined: list[int] = []
-        self.changes: list[tuple[int, int | None, int | None, _New]] = []
-        #: (strike, verdict, the subject's strike refs, the miss, who was responsible)
-        self.verdicts: list[tuple[int | _New, Verdict, dict[str, int | _New], _Due, str | None]] = []
+        self.strikes: list[_NewStrike] = []
+        self.decided: list[_Decided] = []
+        self.proposed: list[_Proposed] = []
+        self.notices: list[_NewNotice] = []
+        self.misses: list[_NewMiss] = []
+        self.joined: list[int] = []  # strikes on record a miss of the day joined
+        self.changes: list[_StatusMove] = []
 
-    def open(self, row: tuple[Any, ...]) -> _New:
-        self.strikes.append(row)
+    def open(self, strike: _NewStrike) -> _New:
+        self.strikes.append(strike)
         return _New(len(self.strikes) - 1)
 
-    def decided(self, strike: int | _New, verdict: Verdict, refs: dict[str, int | _New], due: _Due,
-                person_id: str | None) -> int:
+    def decide(self, decided: _Decided) -> int:
         """Keep a verdict to store as its strike's trace; return its position (for the notice that cites it)."""
-        self.verdicts.append((strike, verdict, refs, due, person_id))
-        return len(self.verdicts) - 1
+        self.decided.append(decided)
+        return len(self.decided) - 1
 
     def write(self, session: Session) -> list[int]:
         ids = allocate_ids(session, table_of(Strike), len(self.strikes))
@@ -274,74 +339,54 @@ class _DayRecord:
             return ids[ref.index] if isinstance(ref, _New) else ref
 
         app, day, now = self.app, self.day, self.now
-        bulk_insert(session, table_of(Strike), (
-            "id", "person_pk", "project_id", "planned_date", "first_project_code", "first_node_code", "level",
-            "action", "rule"), [(i, *row) for i, row in zip(ids, self.strikes, strict=True)],
-            {"detected_on": day, "status": StrikeStatus.COUNTED, "decision": Decision.PROPOSED, "created_at": now,
-             "explanation": {}, "agenda": []})
-        trace_ids = allocate_ids(session, table_of(DecisionTrace), len(self.verdicts))
-        policy = app.policy
+        bulk_insert(session, table_of(Strike), ("id", *_NewStrike._fields),
+                    [(i, *row) for i, row in zip(ids, self.strikes, strict=True)],
+                    {"detected_on": day, "status": StrikeStatus.COUNTED, "decision": Decision.PROPOSED, "created_at": now,
+                     "explanation": {}, "agenda": []})
+        trace_ids = allocate_ids(session, table_of(DecisionTrace), len(self.decided))
         bulk_insert(session, table_of(DecisionTrace), ("id", "strike_id", "kind", "body"), [
-            (trace_id, resolve(strike), kind, _trace_body(app, kind, verdict, refs, due, person_id, resolve))
-            for trace_id, (strike, verdict, refs, due, person_id) in zip(trace_ids, self.verdicts, strict=True)
-            for kind in (TraceKind.OPENED if verdict.opens else TraceKind.JOINED,)],
-            {"version": TRACE_VERSION, "decided_on": day, "decided_at": now, "rebuilt": False})
+            (trace_id, resolve(d.strike), kind, traces.body(_trace(app, kind, d, resolve)))
+            for trace_id, d in zip(trace_ids, self.decided, strict=True)
+            for kind in (TraceKind.OPENED if d.verdict.opens else TraceKind.JOINED,)],
+            {"version": traces.TRACE_VERSION, "decided_on": day, "decided_at": now, "rebuilt": False})
         who = {"actor": app.actor, "recorded_at": now}
         bulk_insert(session, table_of(StrikeEvent), ("strike_id", "new_level", "text"),
-                    [(ids[index], level, text) for index, level, text in self.proposed],
-                    {"kind": EventKind.PROPOSED, **who})
+                    [(resolve(p.strike), p.level, p.text) for p in self.proposed], {"kind": EventKind.PROPOSED, **who})
         bulk_insert(session, table_of(StrikeEvent), ("strike_id",), [(i,) for i in sorted(set(self.joined))],
                     {"kind": EventKind.NODE_ADDED, "text": "同一计划日期的节点后续发现逾期，并入本记录", **who})
         # Notices get their ids here too: a notice's number is printed on it, so it must not skip.
         notice_ids = allocate_ids(session, table_of(Notice), len(self.notices))
         bulk_insert(session, table_of(Notice), ("id", "key", "kind", "person_pk", "strike_id", "payload"),
-                    [(notice_id, f"{kind}:{ids[index]}", kind, person_pk, ids[index],
-                      {"level": level, "trace": trace_ids[trace], "date": day.isoformat()})
-                     for notice_id, (kind, index, person_pk, level, trace) in zip(notice_ids, self.notices, strict=True)],
+                    [(notice_id, f"{n.kind}:{resolve(n.strike)}", n.kind, n.person_pk, resolve(n.strike),
+                      {"level": n.level, "trace": trace_ids[n.decided], "date": day.isoformat()})
+                     for notice_id, n in zip(notice_ids, self.notices, strict=True)],
                     {"created_at": now})
         # A review notice is issued now, with its number; a decision stays a draft until the meeting confirms it.
-        numbers.assign(app, session, [numbers.Wanted(kind, numbers.notice_key(notice_id), day, notice_id)
-                                      for notice_id, (kind, *_rest) in zip(notice_ids, self.notices, strict=True)
-                                      if not drafted(kind)])
-        bulk_insert(session, table_of(Miss), ("deadline_id", "node_id", "strike_id", "person_pk", "planned_date"),
-                    [(deadline_id, node_id, resolve(ref), person_pk, planned)
-                     for deadline_id, node_id, ref, person_pk, planned in self.misses], {"detected_on": day})
+        numbers.assign(app, session, [numbers.Wanted(n.kind, numbers.notice_key(notice_id), day, notice_id)
+                                      for notice_id, n in zip(notice_ids, self.notices, strict=True)
+                                      if not drafted(n.kind)])
+        bulk_insert(session, table_of(Miss), _NewMiss._fields,
+                    [m._replace(strike_id=resolve(m.strike_id)) for m in self.misses], {"detected_on": day})
+        policy = app.policy
         bulk_insert(session, table_of(StatusChange), (
             "person_pk", "old_level", "new_level", "old_status", "new_status", "strike_id"),
-            [(pk, old, new, policy.status_for(old), policy.status_for(new), ids[ref.index])
-             for pk, old, new, ref in self.changes], {"cause": StatusCause.STRIKE, "day": day, **who})
+            [(c.person_pk, c.old_level, c.new_level, policy.status_for(c.old_level), policy.status_for(c.new_level),
+              resolve(c.strike)) for c in self.changes], {"cause": StatusCause.STRIKE, "day": day, **who})
         return ids
 
 
-@dataclass(frozen=True)
-class _New:
-    index: int
 
-
-def _trace_body(app: App, kind: TraceKind, verdict: Verdict, refs: dict[str, int | _New], due: _Due,
-                person_id: str | None, resolve: Callable[[int | _New], int]) -> dict[str, Any]:
-    """A verdict as its trace body: ``traces.body(Trace(...))``, built as a plain dict on the hot path."""
-    out: dict[str, Any] = {
-        "version": TRACE_VERSION, "kind": str(kind), "grouping": str(verdict.grouping),
-        "node": {"project_code": due.project_code, "node_code": due.node_code,
-                 "planned_date": due.planned_date.isoformat()},
-        "agenda": [str(a) for a in verdict.agenda], "policy": verdict.policy,
-        "grace_days": app.policy.grace_days, "grouping_policy": app.policy.strike_grouping, "rebuilt": False}
-    ranking = verdict.ranking
-    if ranking is not None:
-        ranked: dict[str, Any] = {
-            "rule": str(ranking.rule), "level": ranking.level,
-            "counted_before": [resolve(refs[ref]) for ref in ranking.counted_before],
-            "ladder_rule": str(ranking.ladder_rule), "rung": ranking.rung, "action": str(ranking.action),
-            "status": str(ranking.status), "notice": str(ranking.notice), "agenda": [str(a) for a in ranking.agenda],
-            "title": ranking.title}
-        if ranking.window_days is not None:
-            ranked["window_days"] = ranking.window_days
-        out["ranking"] = ranked
-        out["agenda"] = [*out["agenda"], *ranked["agenda"]]
-    if person_id is not None:
-        out["responsible"] = person_id
-    return out
+def _trace(app: App, kind: TraceKind, decided: _Decided, resolve: Callable[[int | _New], int]) -> traces.Trace:
+    """A verdict as the trace its strike keeps."""
+    verdict, due = decided.verdict, decided.due
+    ranking = None if verdict.ranking is None else traces.traced_ranking(
+        verdict.ranking, {ref: resolve(decided.refs[ref]) for ref in verdict.ranking.counted_before})
+    return traces.Trace(
+        kind=kind, grouping=verdict.grouping,
+        node=traces.TracedNode(project_code=due.project_code, node_code=due.node_code, planned_date=due.planned_date),
+        ranking=ranking, agenda=(*verdict.agenda, *(ranking.agenda if ranking else ())),
+        responsible=decided.person_id, policy=verdict.policy, grace_days=app.policy.grace_days,
+        grouping_policy=app.policy.strike_grouping)
 
 
 def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due]) -> list[int]:
@@ -351,13 +396,13 @@ def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due])
     for due in missed:  # already in (planned date, project, node) order
         key = ("person", due.person_pk) if due.person_pk is not None else ("project", due.project_id)
         by_subject[key].append(due)
-    held = _held_strikes(session, [pk for kind, pk in by_subject if kind == "person"])
+    prior = _prior_strikes(session, [pk for kind, pk in by_subject if kind == "person"])
     record = _DayRecord(app, day)
     for (kind, pk), dues in by_subject.items():
         person_id = person_ids.get(pk) if kind == "person" else None
         person_pk = pk if person_id else None
         subject = f"person:{person_id}" if person_id else f"project:{dues[0].project_code}"
-        existing = held.get(pk, []) if person_id else _held_unassigned(session, pk)
+        existing = prior.get(pk, []) if person_id else _prior_unassigned(session, pk)
         facts = [MissFact(ref=str(i), project_code=d.project_code, node_code=d.node_code,
                           planned_date=d.planned_date, person_id=person_id) for i, d in enumerate(dues)]
         verdicts = app.rules.decide_misses(subject, day, [as_counted(h) for h in existing], facts)
@@ -368,26 +413,28 @@ def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due])
             due = dues[int(verdict.miss_ref)]
             rank = verdict.ranking
             if verdict.opens:
-                new = record.open((person_pk, due.project_id, due.planned_date, due.project_code, due.node_code,
-                                   rank.level if rank else None, rank.action if rank else None, verdict.grouping))
+                new = record.open(_NewStrike(person_pk, due.project_id, due.planned_date, due.project_code, due.node_code,
+                                             rank.level if rank else None, rank.action if rank else None,
+                                             verdict.grouping))
                 refs[verdict.strike_ref] = new
-                trace = record.decided(new, verdict, refs, due, person_id)
-                record.proposed.append((new.index, rank.level if rank else None, rank.title if rank else "项目无负责人"))
+                decided = record.decide(_Decided(new, verdict, refs, due, person_id))
+                record.proposed.append(_Proposed(new, rank.level if rank else None, rank.title if rank else "项目无负责人"))
                 if rank is not None:
                     levels.append(rank.level)
                     if person_pk is not None:
-                        record.notices.append((rank.notice, new.index, person_pk, rank.level, trace))
+                        record.notices.append(_NewNotice(rank.notice, new, person_pk, rank.level, decided))
             else:
                 target = refs[verdict.strike_ref]
-                record.decided(target, verdict, refs, due, person_id)
+                record.decide(_Decided(target, verdict, refs, due, person_id))
                 if not isinstance(target, _New):
                     record.joined.append(target)
-            record.misses.append((due.deadline_id, due.node_id, refs[verdict.strike_ref], person_pk, due.planned_date))
+            record.misses.append(_NewMiss(due.deadline_id, due.node_id, refs[verdict.strike_ref], person_pk,
+                                          due.planned_date))
         if person_pk is not None and levels and new is not None:
             old = max((h.level for h in existing if h.level is not None), default=None)
             new_level = max([old or 0, *levels])
             if status_moved(app, old, new_level):
-                record.changes.append((person_pk, old, new_level, new))  # caused by the day's last new strike
+                record.changes.append(_StatusMove(person_pk, old, new_level, new))
     return record.write(session)
 
 

@@ -15,17 +15,17 @@ a reader refuses a version it does not know rather than misread it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from config.vocabulary import Action, AgendaItem, Kind, PersonStatus, StatusCause, TraceKind
+from config.vocabulary import AgendaItem, StatusCause, TraceKind
 from engine.store.db import DatabaseError, chunks
 from engine.store.models import DecisionTrace, Notice
-from rules.decisions import GroupingRule, LadderRule, Ranking, RankRule
+from rules.decisions import GroupingRule, LadderPlace, Ranking
 
 #: The schema of ``Trace``; bump it (and teach ``read`` the old one) when the body changes.
 TRACE_VERSION = 1
@@ -41,22 +41,8 @@ class TracedNode(BaseModel):
     planned_date: dt.date
 
 
-class TracedRanking(BaseModel):
-    """A counted strike's ranking, with the strikes it rests on by id."""
-
-    model_config = ConfigDict(frozen=True)
-
-    rule: RankRule
-    window_days: int | None = None
-    level: int
-    counted_before: tuple[int, ...]
-    ladder_rule: LadderRule
-    rung: int
-    action: Action
-    status: PersonStatus
-    notice: Kind
-    agenda: tuple[AgendaItem, ...]
-    title: str
+class TracedRanking(LadderPlace[int]):
+    """A counted strike's ranking as the trace keeps it: the strikes it rests on by id."""
 
 
 class Trace(BaseModel):
@@ -79,12 +65,10 @@ class Trace(BaseModel):
     note: str | None = None                # what a rebuild could not establish exactly
 
 
-def traced_ranking(ranking: Ranking, ids: dict[str, int]) -> TracedRanking:
+def traced_ranking(ranking: Ranking, ids: Mapping[str, int]) -> TracedRanking:
     """Resolve a ranking's strike refs (``s<id>`` or a new strike's ref) to strike ids."""
-    return TracedRanking(rule=ranking.rule, window_days=ranking.window_days, level=ranking.level,
-                         counted_before=tuple(ids[ref] for ref in ranking.counted_before),
-                         ladder_rule=ranking.ladder_rule, rung=ranking.rung, action=ranking.action,
-                         status=ranking.status, notice=ranking.notice, agenda=ranking.agenda, title=ranking.title)
+    return TracedRanking.model_validate({**ranking.model_dump(exclude={"strike_ref"}),
+                                         "counted_before": tuple(ids[ref] for ref in ranking.counted_before)})
 
 
 def body(trace: Trace) -> dict[str, Any]:

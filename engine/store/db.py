@@ -312,11 +312,11 @@ def _converter(process: Callable[[Any], Any] | None) -> Callable[[Sequence[Any]]
     return convert
 
 
-def upgrade(engine: Engine, policy: Any = None, tz: dt.tzinfo | None = None) -> str:
-    """Create or upgrade the schema to the newest revision, then run its data steps; return the revision.
+def upgrade(engine: Engine) -> str:
+    """Create or upgrade the schema to the newest revision; return the revision.
 
-    ``policy`` and ``tz`` serve the rebuild of decision traces (revision 0008) where the old
-    records are silent; by default the shipped policy and Asia/Shanghai.
+    Only the schema and the audit chain's adoption of older rows: the data steps that need the rules
+    or the record run after it, in engine/app/upgrade.py (`duban init`).
     """
     from alembic import command
     from alembic.config import Config
@@ -330,13 +330,6 @@ def upgrade(engine: Engine, policy: Any = None, tz: dt.tzinfo | None = None) -> 
 
     with Session(engine) as session, session.begin():
         audit.adopt(session, _utc_now())
-    from zoneinfo import ZoneInfo
-
-    from config.policy import load_policy
-    from engine.store.migrations.traces_0008 import rebuild_traces
-
-    with transaction(engine) as session:  # sealed: the rebuilt traces join the audit chain
-        rebuild_traces(session, policy or load_policy(), tz or ZoneInfo("Asia/Shanghai"))
     return current_revision(engine) or ""
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from engine.evaluation import traces as traces_module
 from engine.evaluation.traces import Trace
 from tests.conftest import ROOT, Duban, node, person, project, write_ledger
 
@@ -37,8 +38,8 @@ def test_every_miss_has_its_verdict_and_every_level_names_what_it_rests_on(duban
     _campaign(duban, tmp_path)
     strikes = {(s["person_id"], s["planned_date"]): s["id"] for s in duban.json("strikes")}
     traces = _traces(duban)
-    for _sid, _kind, body in traces:
-        Trace.model_validate(body)  # every stored body is a valid trace of the current version
+    for _sid, _kind, body in traces:  # every stored body is a trace of the current version, in its one form
+        assert traces_module.body(Trace.model_validate(body)) == body
     opened = {sid: body for sid, kind, body in traces if kind == "opened"}
     joined = [(sid, body) for sid, kind, body in traces if kind == "joined"]
     assert len(opened) == len(strikes) and len(joined) == 1  # five misses: four strikes, one joined

@@ -6,7 +6,7 @@ Create Date: 2026-12-02 16:00:00
 
 decision_trace: every decision about a strike (opened, joined, reranked), typed and versioned,
 append-only and sealed. Strikes recorded before this revision get their traces rebuilt from what
-was recorded (engine/store/migrations/traces_0008.py, run by `duban init` right after the upgrade
+was recorded (engine/evaluation/rebuild.py, a data step `duban init` runs right after the upgrade
 inside a sealed transaction, so the audit chain stays intact and covers them).
 """
 from __future__ import annotations

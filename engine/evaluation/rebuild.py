@@ -1,6 +1,6 @@
 """Revision 0008's data step: rebuild the decision traces of strikes recorded before traces existed.
 
-Runs after the schema upgrade, inside a sealed transaction (db.upgrade), once: strikes that have
+Runs after the schema upgrade, inside a sealed transaction (engine/app/upgrade.py, `duban init`), once: strikes that have
 no ``opened`` trace get one, with their ``joined`` and ``reranked`` traces, rebuilt from what was
 recorded — the strike's rule, explanation and agenda, its misses, its events (proposed, node
 added, level changed, exempted, revoked) and its notices. What the old records did not hold
@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from config.policy import Policy
+from config.policy import LadderRung, Policy
 from config.vocabulary import LADDER_KINDS, AgendaItem, EventKind, StatusCause, TraceKind
 from engine.evaluation import traces
 from engine.evaluation.levels import ladder_key
 from engine.store.models import DecisionTrace, Meta, Miss, Node, Notice, Person, Project, Strike, StrikeEvent, id_of
-from rules.decisions import GroupingRule, LadderRule, RankRule
+from rules.decisions import GroupingRule, ladder_rule, rank_rule
 
 _CAUSES = {"豁免后重新计算等级": StatusCause.EXEMPTION, "撤销后重新计算等级": StatusCause.REVOCATION,
            "策略变更后重新计算等级": StatusCause.POLICY}
@@ -104,14 +104,8 @@ def _rebuild(session: Session, strike: Strike, policy: Policy, fingerprint: str,
         counted = _counted_before(strike, peers, strike.created_at, window, ended)
         if len(counted) != level - 1:
             notes.append(f"按记录重算此前计入的问责记录 {len(counted)} 条，与当时的第 {level} 次不一致")
-        ranking = traces.TracedRanking(
-            rule=RankRule.WHOLE_CAMPAIGN if window is None else RankRule.WITHIN_WINDOW, window_days=window,
-            level=level, counted_before=tuple(counted),
-            ladder_rule=LadderRule.TOP_RUNG if level > rung else LadderRule.RUNG, rung=rung,
-            action=exact_action or policy_rung.action, status=policy_rung.status,
-            notice=notices.get(strike.id) or policy_rung.notice,
-            agenda=_known(strike.agenda, notes) or (policy_rung.agenda,),
-            title=str(info.get("title") or policy_rung.title))
+        ranking = _ranking(policy_rung, rung, level, counted, window, action=exact_action,
+                           notice=notices.get(strike.id), agenda=_known(strike.agenda, notes), title=info.get("title"))
     opened = traces.Trace(kind=TraceKind.OPENED, grouping=grouping, node=node, ranking=ranking,
                           agenda=_known(strike.agenda, notes), note="；".join(dict.fromkeys(notes)) or None, **common)
     _add(session, strike, TraceKind.OPENED, opened, strike.detected_on, strike.created_at)
@@ -132,15 +126,20 @@ def _rebuild(session: Session, strike: Strike, policy: Policy, fingerprint: str,
         counted = _counted_before(strike, peers, event.recorded_at, window, ended)
         reranked = traces.Trace(
             kind=TraceKind.RERANKED, cause=_CAUSES.get(event.text or "", StatusCause.POLICY),
-            ranking=traces.TracedRanking(
-                rule=RankRule.WHOLE_CAMPAIGN if window is None else RankRule.WITHIN_WINDOW, window_days=window,
-                level=new_level, counted_before=tuple(counted),
-                ladder_rule=LadderRule.TOP_RUNG if new_level > rung_level else LadderRule.RUNG, rung=rung_level,
-                action=policy_rung.action, status=policy_rung.status, notice=policy_rung.notice,
-                agenda=(policy_rung.agenda,), title=policy_rung.title),
+            ranking=_ranking(policy_rung, rung_level, new_level, counted, window),
             agenda=(policy_rung.agenda,), note="处理方式按现行策略的阶梯推定", **common)
         _add(session, strike, TraceKind.RERANKED, reranked, event.recorded_at.astimezone(tz).date(),
              event.recorded_at)
+
+
+def _ranking(policy_rung: LadderRung, rung: int, level: int, counted: list[int], window: int | None,
+             **recorded: Any) -> traces.TracedRanking:
+    """A rebuilt ranking: what the old records held exactly (``recorded``, where not empty), the rest from the rung."""
+    return traces.TracedRanking.model_validate({
+        "rule": rank_rule(window), "window_days": window, "level": level, "counted_before": tuple(counted),
+        "ladder_rule": ladder_rule(level, rung), "rung": rung,
+        **policy_rung.model_dump(include={"action", "status", "notice", "title"}), "agenda": (policy_rung.agenda,),
+        **{key: value for key, value in recorded.items() if value}})
 
 
 def _known(items: list[str], notes: list[str]) -> tuple[AgendaItem, ...]:
