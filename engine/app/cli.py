@@ -54,10 +54,12 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 def _iso(value: str | None) -> dt.date | None:
     if value is None:
         return None
+    from engine.ledger.dates import parse_typed  # not at import: engine.ledger is a quarter second
+
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"日期应为 YYYY-MM-DD 格式：{value!r}") from None
+        return parse_typed(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 DateArg = Annotated[str, typer.Option(help="日期 YYYY-MM-DD")]

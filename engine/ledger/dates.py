@@ -1,4 +1,8 @@
-"""Parse the date forms users type into their ledger."""
+"""Parse the dates users type: the forms of a ledger's cells, and the one form of commands and web forms.
+
+``parse_date`` reads a cell (every form of docs/LEDGER.md, Excel serials, the ledger's year for
+「7月31日」); ``parse_typed`` reads what is typed after ``--through`` or into a date field.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,17 @@ def parse_iso(value: object) -> dt.date | None:
         except ValueError:
             return None
     return None
+
+
+def parse_typed(value: str) -> dt.date:
+    """A date typed on the command line or into a web form: YYYY-MM-DD, spaces around it ignored.
+
+    Raises ValueError with the Chinese reason the command line prints.
+    """
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"日期应为 YYYY-MM-DD 格式：{value!r}") from None
 
 
 def parse_date(value: object, year: int | None = None) -> dt.date:

@@ -502,3 +502,11 @@ def test_holiday_deadline_does_not_move_by_default(duban: Duban, tmp_path: Path)
     load(duban, tmp_path, [node("A", "N1", "2024-10-01")])
     duban("evaluate", "--through", "2024-10-02", "--from", "2024-10-02")
     assert [s["detected_on"] for s in strikes(duban)] == ["2024-10-02"]
+
+
+@pytest.mark.parametrize("typed", ["2024-7-5", "2024/07/05", "5 July"])
+def test_a_date_typed_on_the_command_line_is_read_in_one_form(duban: Duban, typed: str) -> None:
+    duban("init")
+    result = duban("evaluate", "--through", typed, ok=False)
+    assert result.code == 2 and f"日期应为 YYYY-MM-DD 格式：'{typed}'" in result.err
+    assert duban("evaluate", "--through", " 2024-07-05 ").code == 0  # spaces around it are not part of it
