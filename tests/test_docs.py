@@ -9,7 +9,7 @@ import typer
 from config.delivery import DeliverySettings
 from config.limits import LimitsSettings
 from config.settings import _ENV_KEYS, Settings, WebSettings
-from engine.app.cli import app
+from engine.app.cli import cli
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -26,7 +26,7 @@ def _commands(group: object, prefix: str) -> list[str]:
 
 
 def test_every_command_is_in_the_readme() -> None:
-    commands = _commands(typer.main.get_command(app), "duban")
+    commands = _commands(typer.main.get_command(cli), "duban")
     assert len(commands) > 30
     missing = [c for c in commands if not re.search(re.escape(c) + r"(?![\w-])", README)]
     assert not missing, f"README.md does not mention: {missing}"

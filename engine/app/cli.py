@@ -20,7 +20,7 @@ from engine.store.db import DatabaseError, reading, require_schema, transaction
 from notifications.wording import WordingError
 from rules.host import RulesError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+cli = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="督办：老旧小区改造计划节点问责与督办规则引擎。")
 import_app = typer.Typer(no_args_is_help=True, help="导入数据。")
 node_app = typer.Typer(no_args_is_help=True, help="节点：完成、延期。")
@@ -34,18 +34,18 @@ audit_app = typer.Typer(no_args_is_help=True, help="记录在案：校验、导�
 outbox_app = typer.Typer(help="发件箱：待发送、已发送、发送失败的消息。", invoke_without_command=True)
 user_app = typer.Typer(no_args_is_help=True, help="网页账号：新增、列出、改密码、停用。")
 complaint_app = typer.Typer(no_args_is_help=True, help="12345 工单：关联到项目。")
-app.add_typer(import_app, name="import")
-app.add_typer(node_app, name="node")
-app.add_typer(project_app, name="project")
-app.add_typer(strike_app, name="strike")
-app.add_typer(notices_app, name="notices")
-app.add_typer(report_app, name="report")
-app.add_typer(outbox_app, name="outbox")
-app.add_typer(db_app, name="db")
-app.add_typer(audit_app, name="audit")
-app.add_typer(export_app, name="export")
-app.add_typer(user_app, name="user")
-app.add_typer(complaint_app, name="complaint")
+cli.add_typer(import_app, name="import")
+cli.add_typer(node_app, name="node")
+cli.add_typer(project_app, name="project")
+cli.add_typer(strike_app, name="strike")
+cli.add_typer(notices_app, name="notices")
+cli.add_typer(report_app, name="report")
+cli.add_typer(outbox_app, name="outbox")
+cli.add_typer(db_app, name="db")
+cli.add_typer(audit_app, name="audit")
+cli.add_typer(export_app, name="export")
+cli.add_typer(user_app, name="user")
+cli.add_typer(complaint_app, name="complaint")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -74,7 +74,7 @@ class _State:
 _state = _State()
 
 
-@app.callback()
+@cli.callback()
 def _main(
     db: Annotated[str | None, typer.Option("--db", help="数据库地址（默认 DUBAN_DATABASE_URL、配置文件或 ./duban.db）")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="配置文件 duban.toml")] = None,
@@ -83,7 +83,7 @@ def _main(
 
 
 def get_app(check_schema: bool = True) -> App:
-    """Build the application from the options, environment and config file."""
+    """Build the app from the options, environment and config file."""
     if _state.app is None:
         _state.app = App(load_settings(_state.db, _state.config))
     if check_schema:
@@ -95,14 +95,14 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None) + "\n")
 
 
-@app.command()
+@cli.command()
 def init() -> None:
     """创建或升级数据库结构（可重复运行）。"""
     from engine.app.upgrade import upgrade
 
-    application = get_app(check_schema=False)
-    done = upgrade(application)
-    out.print(f"数据库已就绪（结构版本 {done.revision}）：{_safe_url(application.settings.database_url)}")
+    app = get_app(check_schema=False)
+    done = upgrade(app)
+    out.print(f"数据库已就绪（结构版本 {done.revision}）：{_safe_url(app.settings.database_url)}")
     if done.numbered:
         out.print(f"已按文书日期为此前签发的 {done.numbered} 份通知、决定编号（每个文号系列每年从 1 起）")
 
@@ -123,9 +123,9 @@ def import_ledger_cmd(
     from engine.ledger import import_ledger
 
     as_of_day = _iso(as_of)
-    application = get_app()
+    app = get_app()
     with _progress() as progress:
-        result = import_ledger(application, path, as_of_day, progress, new_persons=new_persons)
+        result = import_ledger(app, path, as_of_day, progress, new_persons=new_persons)
     parts = [f"{label} {value}" for label, value in (
         ("新增人员", result.persons_added), ("更新人员", result.persons_updated),
         ("新增项目", result.projects_added), ("更新项目", result.projects_updated),
@@ -174,16 +174,16 @@ def import_complaints_cmd(path: Annotated[Path, typer.Argument(help="12345 工�
                   "duban complaint link 工单编号 项目编号 人工关联")
 
 
-@app.command()
+@cli.command()
 def complaints(unmatched: Annotated[bool, typer.Option("--unmatched", help="只列出未关联项目的工单")] = False,
                project: Annotated[str | None, typer.Option("--project", help="只列出此项目的工单")] = None,
                as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出 12345 工单（关联的项目、办理时限、是否逾期）。"""
     from engine.complaints.views import listing
 
-    application = get_app()
-    with reading(application.engine) as session:
-        data = listing(session, application.settings.tz, application.today(), unmatched, project)
+    app = get_app()
+    with reading(app.engine) as session:
+        data = listing(session, app.settings.tz, app.today(), unmatched, project)
     if as_json:
         _print_json(data)
         return
@@ -191,7 +191,7 @@ def complaints(unmatched: Annotated[bool, typer.Option("--unmatched", help="只�
     for c in data:
         table.add_row(c["order_no"], c["received_at"][:16], c["project_code"] or "（未关联）", c["due_at"][:16],
                       (c["closed_at"] or "")[:16], str(c["overdue_days"] or ""), c["satisfaction"] or "",
-                      c["place"] or "", application.wording.word("complaint_link", c["link"]) if c["link"]
+                      c["place"] or "", app.wording.word("complaint_link", c["link"]) if c["link"]
                       else c["link_note"] or "")
     out.print(table)
 
@@ -244,7 +244,7 @@ def project_assign(project: str, person: str, from_: Annotated[str, typer.Option
     out.print(f"项目 {project} 的负责人自 {day.isoformat()} 起为 {person}")
 
 
-@app.command()
+@cli.command()
 def evaluate(
     through: Annotated[str, typer.Option("--through", help="评估到此日（含）")],
     from_: Annotated[str | None, typer.Option("--from", help="首次评估的起始日")] = None,
@@ -255,8 +255,8 @@ def evaluate(
 
     through_day = _iso(through)
     assert through_day is not None
-    application = get_app()
-    result = run(application, through_day, _iso(from_))
+    app = get_app()
+    result = run(app, through_day, _iso(from_))
     if as_json:
         _print_json({"evaluated_days": [d.isoformat() for d in result.evaluated_days],
                      "new_strikes": result.new_strikes, "warnings": result.warnings})
@@ -287,9 +287,9 @@ def strike_confirm(strike_id: int, meeting: Annotated[str, typer.Option("--meeti
 
     day = _iso(meeting)
     assert day is not None
-    application = get_app()
-    confirm_strike(application, strike_id, day, text)
-    written = issue_confirmed(application, strike_id)
+    app = get_app()
+    confirm_strike(app, strike_id, day, text)
+    written = issue_confirmed(app, strike_id)
     out.print(f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认"
               + (f"；正式文书已写入 {written[0].parent}" if written else ""))
 
@@ -329,11 +329,11 @@ def strike_explain(strike_id: int) -> None:
     """说明问责记录的事实与依据的规则。"""
     from engine.views.strikes import explain, strike_record
 
-    application = get_app()
-    with reading(application.engine) as session:
+    app = get_app()
+    with reading(app.engine) as session:
         strike = _strike(session, strike_id)
-        lines = explain(application, session, strike)
-        recorded = strike_record(application, session, strike_id)
+        lines = explain(app, session, strike)
+        recorded = strike_record(app, session, strike_id)
     for line in lines:
         out.print(line, markup=False)
     out.print("记录在案：", markup=False)
@@ -341,18 +341,18 @@ def strike_explain(strike_id: int) -> None:
         out.print(f"  {line}", markup=False)
 
 
-@app.command()
+@cli.command()
 def strikes(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出全部问责记录。"""
     from engine.views.strikes import strikes_json
 
-    application = get_app()
-    with reading(application.engine) as session:
+    app = get_app()
+    with reading(app.engine) as session:
         data = strikes_json(session)
     if as_json:
         _print_json(data)
         return
-    words = application.wording
+    words = app.wording
     table = Table("编号", "责任人", "项目", "节点", "计划日期", "发现日期", "等级", "处理", "状态", "决定")
     for s in data:
         table.add_row(str(s["id"]), s["person_id"] or "（无）", "、".join(s["project_codes"]),
@@ -362,30 +362,30 @@ def strikes(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")]
     out.print(table)
 
 
-@app.command()
+@cli.command()
 def persons(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出全部人员及其状态。"""
     from engine.views.strikes import persons_json, persons_page
 
-    application = get_app()
-    with reading(application.engine) as session:
+    app = get_app()
+    with reading(app.engine) as session:
         if as_json:
-            _print_json(persons_json(application, session))
+            _print_json(persons_json(app, session))
             return
-        rows, _total = persons_page(application, session, per_page=10**9)
+        rows, _total = persons_page(app, session, per_page=10**9)
     table = Table("人员编号", "姓名", "状态（未经党组会确认的标“拟”）", "计入的问责记录")
     for p in rows:
         table.add_row(p["person_id"], p["name"], p["status_cn"], str(p["counted_strikes"]))
     out.print(table)
 
 
-@app.command()
+@cli.command()
 def projects(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出全部项目及当前负责人。"""
     from engine.views.strikes import projects_view
 
-    application = get_app()
-    with reading(application.engine) as session:
+    app = get_app()
+    with reading(app.engine) as session:
         data = projects_view(session)
     if as_json:
         _print_json(data)
@@ -393,19 +393,19 @@ def projects(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")
     table = Table("项目编号", "项目名称", "片区", "批次", "状态", "负责人", "节点", "已完成")
     for p in data:
         table.add_row(p["project_code"], p["name"], p["district"] or "", p["batch"] or "",
-                      application.wording.word("project_status", p["status"]),
+                      app.wording.word("project_status", p["status"]),
                       p["responsible_person_id"] or "（无）", str(p["nodes"]), str(p["completed"]))
     out.print(table)
 
 
-@app.command()
+@cli.command()
 def nodes(project: Annotated[str | None, typer.Argument(help="只列出此项目的节点")] = None,
           as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出节点（计划日期、完成日期）。"""
     from engine.views.strikes import nodes_view
 
-    application = get_app()
-    with reading(application.engine) as session:
+    app = get_app()
+    with reading(app.engine) as session:
         data = nodes_view(session, project)
     if as_json:
         _print_json(data)
@@ -441,7 +441,7 @@ def _document(write: Any, day_text: str, fmt: str, out_path: Path | None, distri
         out.print(f"已写入 {path}")
 
 
-@app.command()
+@cli.command()
 def agenda(meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")], fmt: FormatOpt = "md",
            out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
            district: DistrictOpt = None) -> None:
@@ -452,12 +452,12 @@ def agenda(meeting: Annotated[str, typer.Option("--meeting", help="党组会日�
     day = _iso(meeting)
     assert day is not None
     _document(write_agenda, meeting, fmt, out_path, district)
-    application = get_app()
-    if not is_meeting_day(application, day, application.calendar):
+    app = get_app()
+    if not is_meeting_day(app, day, app.calendar):
         err.print(f"注意：{day.isoformat()} 不是会议安排中的党组会日期（议程中已注明）", markup=False)
 
 
-@app.command()
+@cli.command()
 def decisions(meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")], fmt: FormatOpt = "md",
               out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
               district: DistrictOpt = None) -> None:
@@ -474,13 +474,13 @@ def notices_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
         return
     from engine.views.notices import notices_listing
 
-    application = get_app()
-    with reading(application.engine) as session:
-        data = notices_listing(application, session)
+    app = get_app()
+    with reading(app.engine) as session:
+        data = notices_listing(app, session)
     if as_json:
         _print_json(data)
         return
-    words = application.wording
+    words = app.wording
     table = Table("编号", "种类", "人员", "问责记录", "文号", "日期", "状态", "已生成")
     for n in data:
         table.add_row(str(n["id"]), n["kind_cn"], n["person_id"] or "（无）", f"#{n['strike_id']}" if n["strike_id"] else "",
@@ -497,8 +497,8 @@ def notices_render(out_dir: Annotated[Path, typer.Option("--out", help="输出�
     from engine.paperwork.documents import render_notices
 
     formats = [_format(f) for f in fmt] if fmt else list(Format)
-    application = get_app()
-    written = render_notices(application, out_dir, formats)
+    app = get_app()
+    written = render_notices(app, out_dir, formats)
     out.print(f"已生成 {len(written)} 个文件，写入 {out_dir / 'notices'}" if written else "没有尚未生成的通知")
 
 
@@ -536,7 +536,7 @@ def report_progress(date: Annotated[str, typer.Option("--date", help="截至日�
     out.print(f"已写入 {write_progress_tables(get_app(), day, out_path, district)}")
 
 
-@app.command()
+@cli.command()
 def schedule(once: Annotated[bool, typer.Option("--once", help="补跑到期任务后即退出（不常驻）")] = False) -> None:
     """常驻运行调度：每天定时评估、生成检点、通报与议程；先补跑错过的日期。"""
     import logging
@@ -548,7 +548,7 @@ def schedule(once: Annotated[bool, typer.Option("--once", help="补跑到期任�
     serve(get_app(), once=once)
 
 
-@app.command()
+@cli.command()
 def runs(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出调度任务的运行记录。"""
     from engine.app.scheduler import runs as history
@@ -571,15 +571,15 @@ def outbox_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--jso
         return
     from engine.delivery.outbox import listing, next_attempt_note
 
-    application = get_app()
-    data = listing(application)
+    app = get_app()
+    data = listing(app)
     if as_json:
         _print_json(data)
         return
     table = Table("编号", "渠道", "收件人", "主题", "状态", "尝试次数", "错误", "下次尝试", "发送时间")
     for r in data:
         table.add_row(str(r["id"]), r["channel"], r["recipient"], r["subject"],
-                      application.wording.word("outbox_status", r["status"]), str(r["attempts"]),
+                      app.wording.word("outbox_status", r["status"]), str(r["attempts"]),
                       r["last_error"] or "", next_attempt_note(r), r["sent_at"] or "")
     out.print(table)
 
@@ -648,7 +648,7 @@ def export_ledger_cmd(path: Annotated[Path, typer.Argument(help="输出的 .xlsx
     out.print(f"已导出到 {path}：" + "，".join(f"{name} {n} 行" for name, n in counts.items()))
 
 
-@app.command()
+@cli.command()
 def backup(path: Annotated[Path, typer.Argument(help="备份文件（不存在的新文件）")]) -> None:
     """备份数据库（SQLite：在线备份，一致且经完整性检查；PostgreSQL：给出 pg_dump 用法）。"""
     from engine.store.backup import backup as run_backup
@@ -658,7 +658,7 @@ def backup(path: Annotated[Path, typer.Argument(help="备份文件（不存在�
               "完整性检查通过）")
 
 
-@app.command()
+@cli.command()
 def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备份文件")],
             replace: Annotated[bool, typer.Option("--replace", help="替换已有数据的数据库（现有数据库先另存）")] = False) -> None:
     """从备份恢复数据库，随后升级结构并校验审计链。"""
@@ -666,11 +666,11 @@ def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备
     from engine.store import audit
     from engine.store.backup import restore as run_restore
 
-    application = get_app(check_schema=False)
-    result = run_restore(application.settings, path, replace)
-    application.engine.dispose()  # connections opened before the file was replaced must not be reused
-    upgrade(application)
-    with transaction(application.engine) as session:
+    app = get_app(check_schema=False)
+    result = run_restore(app.settings, path, replace)
+    app.engine.dispose()  # connections opened before the file was replaced must not be reused
+    upgrade(app)
+    with transaction(app.engine) as session:
         verdict = audit.verify(session)
     if result.kept is not None:
         out.print(f"原数据库已另存为 {result.kept}")
@@ -680,7 +680,7 @@ def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备
     out.print(f"审计链完整：{verdict.entries} 条审计记录")
 
 
-@app.command()
+@cli.command()
 def deliver() -> None:
     """发送发件箱中到期的消息（失败的按退避时间重试）。"""
     from engine.delivery.outbox import deliver as send
@@ -714,11 +714,11 @@ def user_add(
         chosen = Role(role)
     except ValueError:
         raise typer.BadParameter(f"角色应为 leader、office 或 district：{role!r}") from None
-    application = get_app()
+    app = get_app()
     password = _password(password_stdin)
-    with transaction(application.engine) as session:
-        add_user(application, session, name, display_name, chosen, district, password)
-    out.print(f"已新增账号 {name}（{application.wording.word('role', chosen)}{'，' + district if district else ''}）")
+    with transaction(app.engine) as session:
+        add_user(app, session, name, display_name, chosen, district, password)
+    out.print(f"已新增账号 {name}（{app.wording.word('role', chosen)}{'，' + district if district else ''}）")
 
 
 @user_app.command("list")
@@ -726,10 +726,10 @@ def user_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON"
     """列出网页账号（含须重设的密码与登录限流）。"""
     from engine.app.users import password_state, throttles, users
 
-    application = get_app()
-    tz = application.settings.tz
-    now = application.now()
-    with reading(application.engine) as session:
+    app = get_app()
+    tz = app.settings.tz
+    now = app.now()
+    with reading(app.engine) as session:
         held: dict[str, list[dict[str, Any]]] = {}
         for t in throttles(session, now):
             if t.kind == "account" and t.account:
@@ -750,7 +750,7 @@ def user_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON"
     for r in rows:
         held_text = "；".join(f"{t['client'] or '未知地址'} 失败 {t['failures']} 次" + (f"，限制到 {t['blocked_until'][:16]}" if t["blocked_until"] else "")
                              for t in r["throttles"])
-        table.add_row(r["name"], r["display_name"], application.wording.word("role", r["role"]), r["district"] or "",
+        table.add_row(r["name"], r["display_name"], app.wording.word("role", r["role"]), r["district"] or "",
                       "启用" if r["active"] else "停用", words[r["reset_needed"]], held_text or "—", r["created_by"], r["created_at"])
     out.print(table)
 
@@ -761,19 +761,19 @@ def user_passwd(name: str,
     """修改账号密码（该账号已登录的会话随之失效）。"""
     from engine.app.users import set_password
 
-    application = get_app()
+    app = get_app()
     password = _password(password_stdin)
-    with transaction(application.engine) as session:
-        set_password(application, session, name, password)
+    with transaction(app.engine) as session:
+        set_password(app, session, name, password)
     out.print(f"账号 {name} 的密码已修改")
 
 
 def _set_active(name: str, active: bool) -> None:
     from engine.app.users import set_active
 
-    application = get_app()
-    with transaction(application.engine) as session:
-        set_active(application, session, name, active)
+    app = get_app()
+    with transaction(app.engine) as session:
+        set_active(app, session, name, active)
     out.print(f"账号 {name} 已{'启用' if active else '停用'}")
 
 
@@ -794,13 +794,13 @@ def user_unlock(name: str) -> None:
     """解除账号的全部登录限流（任何地址），记入记录在案。"""
     from engine.app.users import unlock
 
-    application = get_app()
-    with transaction(application.engine) as session:
-        blocked = unlock(application, session, name)
+    app = get_app()
+    with transaction(app.engine) as session:
+        blocked = unlock(app, session, name)
     out.print(f"已解除账号 {name} 的全部登录限流" + (f"（曾被限流的地址：{'、'.join(blocked)}）" if blocked else "（当前没有被限流的地址）"))
 
 
-@app.command()
+@cli.command()
 def serve(host: Annotated[str | None, typer.Option("--host", help="监听地址（默认 127.0.0.1）")] = None,
           port: Annotated[int | None, typer.Option("--port", help="端口（默认 8000）")] = None) -> None:
     """运行网页服务（挂图作战、人员、党组会、文书、台账导入、记录在案）。"""
@@ -809,29 +809,29 @@ def serve(host: Annotated[str | None, typer.Option("--host", help="监听地址�
     from engine.app.users import count_users
     from engine.app.web import create_app
 
-    application = get_app()
-    chosen_host = host or application.settings.web.host
-    chosen_port = port or application.settings.web.port
-    with reading(application.engine) as session:
+    app = get_app()
+    chosen_host = host or app.settings.web.host
+    chosen_port = port or app.settings.web.port
+    with reading(app.engine) as session:
         accounts = count_users(session)
-    err.print(f"督办网页服务：http://{chosen_host}:{chosen_port}/ （数据库 {_safe_url(application.settings.database_url)}）")
+    err.print(f"督办网页服务：http://{chosen_host}:{chosen_port}/ （数据库 {_safe_url(app.settings.database_url)}）")
     if not accounts:
         err.print("尚无账号：请先运行 duban user add 用户名 --role office 创建账号")
     # uvicorn's own proxy handling believes X-Forwarded-For from 127.0.0.1 by default: off. The web app reads
     # the header itself, and only from [duban.web] trusted_proxies (security.client_address).
-    uvicorn.run(create_app(application), host=chosen_host, port=chosen_port, log_level="warning",
+    uvicorn.run(create_app(app), host=chosen_host, port=chosen_port, log_level="warning",
                 access_log=False, server_header=False, proxy_headers=False, forwarded_allow_ips=[])
 
 
-@app.command()
+@cli.command()
 def demo(
     out_dir: Annotated[Path | None, typer.Option("--out", help="文书输出目录（默认 ./out）")] = None,
 ) -> None:
     """在内置演示台账上运行主流程（见 README）。"""
     from engine.app.campaign import run_demo
 
-    application = get_app(check_schema=False)
-    run_demo(application, out, out_dir)
+    app = get_app(check_schema=False)
+    run_demo(app, out, out_dir)
 
 
 def run(argv: list[str]) -> int:
@@ -842,7 +842,7 @@ def run(argv: list[str]) -> int:
     if columns.isdigit():  # the width asked for now, not the one at import (one process may run many commands)
         out.width = err.width = int(columns)
     try:
-        app(args=argv, prog_name="duban")  # standalone: usage errors exit 2 through SystemExit
+        cli(args=argv, prog_name="duban")  # standalone: usage errors exit 2 through SystemExit
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Refused as exc:
