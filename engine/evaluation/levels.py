@@ -127,7 +127,7 @@ def rederive(app: App, session: Session, person_pk: int, cause: StatusCause, str
         session.add(stopped)
     strikes = counted_strikes(session, [person_pk])[person_pk]
     by_ref = {f"s{s.id}": s for s in strikes}
-    ids = {ref: strike.id or 0 for ref, strike in by_ref.items()}
+    ids = {ref: id_of(strike) for ref, strike in by_ref.items()}
     ranked = app.rules.derive_levels(f"person:{person.person_id}", [as_counted(s) for s in strikes])
     before = traces.current(session, ids.values())
     now, today = app.now(), day or app.today()
@@ -142,7 +142,7 @@ def rederive(app: App, session: Session, person_pk: int, cause: StatusCause, str
                                     recorded_at=now))
             strike.level, strike.action = decision.level, decision.action
             session.add(strike)
-        current = before.get(strike.id or 0)
+        current = before.get(id_of(strike))
         if current is None or current.ranking != ranking:  # the level, or the strikes it rests on, moved
             trace = traces.Trace(kind=TraceKind.RERANKED, ranking=ranking, agenda=ranking.agenda,
                                  cause=StatusCause(cause), responsible=person.person_id, policy=app.rules.fingerprint,

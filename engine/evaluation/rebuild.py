@@ -55,7 +55,7 @@ def rebuild_traces(session: Session, policy: Policy, tz: dt.tzinfo) -> int:
     ended = {sid: min(e.recorded_at for e in evs if e.kind in (EventKind.EXEMPTED, EventKind.REVOKED))
              for sid, evs in events.items() if any(e.kind in (EventKind.EXEMPTED, EventKind.REVOKED) for e in evs)}
     for strike in strikes:
-        _rebuild(session, strike, policy, fingerprint, persons, events[strike.id or 0], misses[strike.id or 0],
+        _rebuild(session, strike, policy, fingerprint, persons, events[id_of(strike)], misses[id_of(strike)],
                  notices, by_person.get(strike.person_pk or -1, []), ended, tz)
     return len(strikes)
 
@@ -67,11 +67,11 @@ def _counted_before(strike: Strike, peers: list[Strike], at: dt.datetime, window
     for other in sorted(peers, key=ladder_key):
         if other.id == strike.id or ladder_key(other) >= ladder_key(strike) or other.created_at > at:
             continue
-        if other.id in ended and ended[other.id or 0] <= at:
+        if other.id in ended and ended[id_of(other)] <= at:
             continue
         if window is not None and other.detected_on < strike.detected_on - dt.timedelta(days=window):
             continue
-        found.append(other.id or 0)
+        found.append(id_of(other))
     return found
 
 

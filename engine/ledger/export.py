@@ -23,7 +23,7 @@ from engine.ledger import TABLES
 from engine.ledger.check import STATUS_WORDS
 from engine.record.holders import holders
 from engine.store.db import transaction
-from engine.store.models import Node, Person, Project, Strike
+from engine.store.models import Node, Person, Project, Strike, id_of
 from notifications.files import replacing
 from notifications.wording import Wording
 
@@ -60,7 +60,7 @@ def _sheets(session: Session, words: Wording) -> Iterator[tuple[str, list[str], 
         for p in session.scalars(select(Person).order_by(col(Person.person_id))))
     held = {project_id: persons[pk] for project_id, pk in holders(session).items()}
     yield "项目", _header("projects"), (
-        (p.code, p.name, p.district, p.phase, p.batch, LEDGER_STATUS.get(p.status, p.status), held.get(p.id or 0),
+        (p.code, p.name, p.district, p.phase, p.batch, LEDGER_STATUS.get(p.status, p.status), held.get(id_of(p)),
          p.contractor, p.households)
         for p in session.scalars(select(Project).order_by(col(Project.code))))
     yield "节点", _header("nodes"), (

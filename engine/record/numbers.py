@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from engine.context import App
 from engine.store.db import bulk_insert, chunks
-from engine.store.models import DocNumber, Notice, table_of
+from engine.store.models import DocNumber, Notice, id_of, table_of
 
 
 def formatted(series: str, year: int, serial: int) -> str:
@@ -94,6 +94,6 @@ def number_earlier_notices(app: App, session: Session) -> int:
 
     if session.scalar(select(func.count()).select_from(DocNumber)):
         return 0
-    wanted = [Wanted(n.kind, notice_key(n.id or 0), document_date(app, session, n), n.id)
+    wanted = [Wanted(n.kind, notice_key(id_of(n)), document_date(app, session, n), id_of(n))
               for n in session.scalars(select(Notice).order_by(col(Notice.id))) if not is_draft(n)]
     return len(assign(app, session, wanted))
