@@ -166,10 +166,10 @@ class Renderer:
             from notifications.docx import DocMeta, write_docx
 
             body = self.render(kind, Format.MD, {**context, "for_docx": True})
-            meta = context["meta"]
-            write_docx(body, DocMeta(title=meta["title"], issuer=meta["issuer"], doc_number=meta.get("doc_number"),
-                                     recipient=meta.get("recipient"), signature=meta.get("signature"),
-                                     date=meta["date"], draft=bool(meta.get("draft"))), path)
+            meta = context["meta"]  # the header (engine/paperwork/template_data.py's Meta)
+            write_docx(body, DocMeta(title=meta.title, issuer=meta.issuer, doc_number=meta.doc_number,
+                                     recipient=meta.recipient, signature=meta.signature,
+                                     date=meta.date, draft=meta.draft), path)
         else:
             path.write_text(self.render(kind, fmt, {**context, "for_docx": False}), encoding="utf-8")
         return path

@@ -1,7 +1,8 @@
-"""What the paperwork says: plain contexts for the templates, built from the database.
+"""What the paperwork says: typed contexts for the templates, built from the database.
 
-Templates get dicts of plain values (never ORM objects): `notifications/` renders them and
-never reads the database. Phone numbers and e-mail addresses are never put in a context.
+Templates get frozen dataclasses of plain values (engine/paperwork/template_data.py, where each
+field is described; never ORM objects): `notifications/` renders them and never reads the
+database. Phone numbers and e-mail addresses are never put in a context.
 
 Every document says only what has been decided and evaluated: a sanction the party-group
 meeting has not confirmed is stated as proposed (engine/views/standing.py), documents addressed
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,44 @@ from engine.complaints.views import between, overdue_on
 from engine.context import App
 from engine.errors import Refused
 from engine.evaluation import traces
+from engine.paperwork.template_data import (
+    AgendaContext,
+    AgendaEntry,
+    BasisNode,
+    BasisStrike,
+    Batch,
+    ComplaintCounts,
+    Complaints,
+    Correction,
+    DailyContext,
+    DailyStrike,
+    DecisionItem,
+    DecisionsContext,
+    DistrictCount,
+    DoneNode,
+    DueNode,
+    ExemptionRequest,
+    LevelMove,
+    LightProject,
+    Meta,
+    MissedNode,
+    NeedsPerson,
+    NoticeContext,
+    NoticePolicy,
+    Outcome,
+    PersonRef,
+    ProjectWorkOrder,
+    RankingRow,
+    RedNode,
+    RedProject,
+    Referral,
+    StrikeNode,
+    StrikeView,
+    WeekDecision,
+    WeekFigures,
+    WeeklyContext,
+    WorkOrder,
+)
 from engine.record import numbers
 from engine.record.holders import holders as responsible_on
 from engine.record.notices import document_date, is_draft
@@ -59,14 +99,14 @@ from notifications.kinds import AGENDA_SECTIONS
 _EVALUATED = (ProjectStatus.ACTIVE, ProjectStatus.COMPLETED)
 
 
-def _person(person: Person | None) -> dict[str, Any] | None:
-    return None if person is None else {"person_id": person.person_id, "name": person.name, "unit": person.unit or ""}
+def _person(person: Person | None) -> PersonRef | None:
+    return None if person is None else PersonRef(person_id=person.person_id, name=person.name, unit=person.unit or "")
 
 
-def _figures(f: Figures) -> dict[str, Any]:
-    return {"as_of": f.as_of, "projects": f.projects, "started": f.started, "completed": f.completed,
-            "start_rate": f.start_rate, "completion_rate": f.completion_rate, "due_in_week": f.due_in_week,
-            "done_in_week": f.done_in_week, "overdue_open": f.overdue_open}
+def _figures(f: Figures) -> WeekFigures:
+    return WeekFigures(as_of=f.as_of, projects=f.projects, started=f.started, completed=f.completed,
+                       start_rate=f.start_rate, completion_rate=f.completion_rate, due_in_week=f.due_in_week,
+                       done_in_week=f.done_in_week, overdue_open=f.overdue_open)
 
 
 def next_meeting(app: App, calendar: WorkCalendar, on_or_after: dt.date) -> dt.date | None:
@@ -89,9 +129,9 @@ def _not_evaluated(day: dt.date, through: dt.date | None) -> Refused:
     return Refused(f"{day.isoformat()} 尚未评估（{done}）：请先运行 duban evaluate --through {day.isoformat()}")
 
 
-def _strike_dict(app: App, strike: Strike, trace: traces.Trace | None, as_of: dt.date,
+def _strike_view(app: App, strike: Strike, trace: traces.Trace | None, as_of: dt.date,
                  decision: str | None = None, meeting_date: dt.date | None = None,
-                 status: str | None = None) -> dict[str, Any]:
+                 status: str | None = None) -> StrikeView:
     """A strike as the templates print it, with its decision (from the trace) and the words for its values.
 
     ``sanction`` says whether the meeting decided it (by which meeting) or it is proposed (awaiting which).
@@ -107,20 +147,20 @@ def _strike_dict(app: App, strike: Strike, trace: traces.Trace | None, as_of: dt
     level, action = (ranking.level, ranking.action) if counted and ranking else (None, None)
     stated = sanction(app, status=status, level=level, action=action, decision=decision,
                       meeting_date=meeting_date, detected_on=strike.detected_on, as_of=as_of)
-    return {
-        "id": strike.id, "level": level, "action": action,
-        "action_cn": words.word("action", action), "status": status,
-        "status_cn": words.word("strike_status", status), "decision": decision,
-        "decision_cn": words.word("decision", decision), "planned_date": strike.planned_date,
-        "detected_on": strike.detected_on, "meeting_date": meeting_date,
-        "title": ranking.title if ranking else "", "counted_before": len(ranking.counted_before) if ranking else None,
-        "agenda": list(trace.agenda) if trace is not None else [],
-        "decided": stated.decided if stated else False, "awaiting": None if stated is None or stated.decided else stated.meeting,
-        "sanction": stated.text if stated else "", "sanction_short": stated.short if stated else "",
-    }
+    return StrikeView(
+        id=strike.id, level=level, action=action,
+        action_cn=words.word("action", action), status=status,
+        status_cn=words.word("strike_status", status), decision=decision,
+        decision_cn=words.word("decision", decision), planned_date=strike.planned_date,
+        detected_on=strike.detected_on, meeting_date=meeting_date,
+        title=ranking.title if ranking else "", counted_before=len(ranking.counted_before) if ranking else None,
+        agenda=list(trace.agenda) if trace is not None else [],
+        decided=stated.decided if stated else False, awaiting=None if stated is None or stated.decided else stated.meeting,
+        sanction=stated.text if stated else "", sanction_short=stated.short if stated else "",
+    )
 
 
-def _nodes(session: Session, strike_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def _nodes(session: Session, strike_ids: list[int]) -> dict[int, list[StrikeNode]]:
     # Only the projects these strikes name: the cost follows the document, not the size of the ledger.
     completed: dict[tuple[str, str], Any] = {}
     names: dict[str, str] = {}
@@ -132,16 +172,22 @@ def _nodes(session: Session, strike_ids: list[int]) -> dict[int, list[dict[str, 
             completed[(code, node_code)] = completed_on
             names[code] = name
     found = strike_nodes(session, strike_ids)
-    return {sid: [{**n, "project_name": names.get(n["project_code"], ""), "node_name": n["name"],
-                   "completed_on": completed.get((n["project_code"], n["node_code"]))} for n in nodes]
+    return {sid: [StrikeNode(**n, project_name=names.get(n["project_code"], ""), node_name=n["name"],
+                             completed_on=completed.get((n["project_code"], n["node_code"]))) for n in nodes]
             for sid, nodes in found.items()}
 
 
-def _meta(app: App, title: str, date: dt.date, *, doc_number: str | None = None, recipient: str | None = None,
-          draft: bool = False, through: dt.date | None = None) -> dict[str, Any]:
-    """The header every document carries: title, issuer, number, recipient, signature, its date and as-of day."""
-    return {"title": title, "issuer": app.settings.issuer, "doc_number": doc_number, "recipient": recipient,
-            "signature": app.settings.office, "date": date, "draft": draft, "evaluated_through": through}
+def meta(app: App, title: str, date: dt.date, *, district: str | None = None, doc_number: str | None = None,
+         recipient: str | None = None, draft: bool = False, through: dt.date | None = None) -> Meta:
+    """Return the header every document carries: title (of one district, if given), issuer, number, recipient,
+    signature, its date and as-of day."""
+    return Meta(title=_scoped_title(title, district), issuer=app.settings.issuer, doc_number=doc_number,
+                recipient=recipient, signature=app.settings.office, date=date, draft=draft, evaluated_through=through)
+
+
+def _dated(title: str, day: dt.date) -> str:
+    """A title with its day: 「…（2024年7月31日）」."""
+    return f"{title}（{day.year}年{day.month}月{day.day}日）"
 
 
 # ------------------------------------------------------------------------------------ notices
@@ -155,7 +201,7 @@ _TITLES = {
 }
 
 
-def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCalendar) -> dict[str, Any]:
+def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCalendar) -> NoticeContext:
     """Return everything a notice prints, with the explanation of the decision (facts, never who clicked what)."""
     kind = Kind(notice.kind)
     person = session.get(Person, notice.person_pk) if notice.person_pk else None
@@ -174,49 +220,56 @@ def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCal
         when = ({"decision": Decision.PROPOSED, "status": StrikeStatus.COUNTED} if draft else
                 {"decision": Decision.CONFIRMED, "meeting_date": final_meeting, "status": StrikeStatus.COUNTED}
                 if final_meeting else {})
-        stated = {**_strike_dict(app, strike, decision, issued, **when), "level": payload.get("level", strike.level)}
-    context: dict[str, Any] = {
-        "kind": kind.value,
-        "meta": _meta(app, _TITLES[kind].format(name=name), issued, doc_number=number,
-                      recipient=f"{name}同志：" if person else None, draft=draft),
-        "person": _person(person),
+        stated = replace(_strike_view(app, strike, decision, issued, **when), level=payload.get("level", strike.level))
+    return NoticeContext(
+        kind=kind.value,
+        meta=meta(app, _TITLES[kind].format(name=name), issued, doc_number=number,
+                  recipient=f"{name}同志：" if person else None, draft=draft),
+        person=_person(person),
         # A notice says what was decided when it was issued; later corrections get their own notice.
-        "strike": stated,
-        "nodes": _nodes(session, [strike.id]).get(strike.id, []) if strike and strike.id else [],
-        "explanation": explain(app, session, strike, decision, issued) if strike else [],
+        strike=stated,
+        nodes=_nodes(session, [strike.id]).get(strike.id, []) if strike and strike.id else [],
+        explanation=explain(app, session, strike, decision, issued) if strike else [],
         # The earlier strikes the level rests on (a suspension or dismissal cites them by number and date).
-        "basis": [{**b, "nodes": [{**n, "label": f"{n['project_code']} {n['project_name']}“{n['node_name']}”"}
-                                  for n in _nodes(session, [b["id"]]).get(b["id"], []) if not n["revoked"]]}
-                  for b in basis(session, rests_on)],
-        "meeting": next_meeting(app, calendar, issued),
-        "payload": payload,
-        "policy": {"grace_days": app.policy.grace_days},
-    }
-    if kind is Kind.CORRECTION_NOTICE:
-        context["correction"] = _correction(app, payload)
-    return context
+        basis=[_basis_strike(session, b) for b in basis(session, rests_on)],
+        meeting=next_meeting(app, calendar, issued),
+        payload=payload,
+        policy=NoticePolicy(grace_days=app.policy.grace_days),
+        correction=_correction(app, payload) if kind is Kind.CORRECTION_NOTICE else None,
+    )
 
 
-def _correction(app: App, payload: dict[str, Any]) -> dict[str, Any]:
+_NODE_FIELDS = [f.name for f in fields(StrikeNode)]
+
+
+def _basis_strike(session: Session, cited: dict[str, Any]) -> BasisStrike:
+    """An earlier strike a decision cites, with its nodes that were not revoked, each in one phrase."""
+    nodes = [BasisNode(**{name: getattr(n, name) for name in _NODE_FIELDS},
+                       label=f"{n.project_code} {n.project_name}“{n.node_name}”")
+             for n in _nodes(session, [cited["id"]]).get(cited["id"], []) if not n.revoked]
+    return BasisStrike(id=cited["id"], detected_on=cited["detected_on"], planned_date=cited["planned_date"], nodes=nodes)
+
+
+def _correction(app: App, payload: dict[str, Any]) -> Correction:
     """What a correction notice states: the event (exemption, revocation, policy) and how the level moved."""
     words = app.wording
     meeting = payload.get("meeting")
-    return {
-        "cause": payload.get("cause"), "cause_cn": words.word("correction", payload.get("cause")),
-        "reason": payload.get("reason"), "meeting": dt.date.fromisoformat(meeting) if meeting else None,
-        "old_level": payload.get("old_level"), "new_level": payload.get("new_level"),
+    return Correction(
+        cause=payload.get("cause"), cause_cn=words.word("correction", payload.get("cause")),
+        reason=payload.get("reason"), meeting=dt.date.fromisoformat(meeting) if meeting else None,
+        old_level=payload.get("old_level"), new_level=payload.get("new_level"),
         # Only when the person's level or status moved (a status change): what it was, what it is.
-        "status_moved": "new_status" in payload,
-        "old_status_cn": words.word("person_status", payload.get("old_status")),
-        "new_status_cn": words.word("person_status", payload.get("new_status")),
-        "moved": [{"id": sid, "old_level": old, "new_level": new} for sid, old, new in payload.get("moved", [])],
-    }
+        status_moved="new_status" in payload,
+        old_status_cn=words.word("person_status", payload.get("old_status")),
+        new_status_cn=words.word("person_status", payload.get("new_status")),
+        moved=[LevelMove(id=sid, old_level=old, new_level=new) for sid, old, new in payload.get("moved", [])],
+    )
 
 
 # ------------------------------------------------------------------------------------- agenda
 
 
-def red_projects(app: App, session: Session, day: dt.date, district: str | None = None) -> list[dict[str, Any]]:
+def red_projects(app: App, session: Session, day: dt.date, district: str | None = None) -> list[RedProject]:
     """Return the red projects of a day with why: their overdue, uncompleted nodes and overdue 12345 work orders.
 
     A node is overdue when the end of its deadline (``App.deadline_end``: grace, and the move to a
@@ -227,25 +280,25 @@ def red_projects(app: App, session: Session, day: dt.date, district: str | None 
         .join(Project, col(Project.id) == col(Node.project_id))
         .where(col(Project.status).in_(_EVALUATED), col(Node.planned_date) < day,
                (col(Node.completed_on).is_(None)) | (col(Node.completed_on) > day), *_in_district(district))).all()
-    grouped: dict[str, dict[str, Any]] = {}
+    grouped: dict[str, RedProject] = {}
 
-    def entry(code: str, name: str, district: str | None) -> dict[str, Any]:
-        return grouped.setdefault(code, {"project_code": code, "project_name": name, "district": district or "",
-                                         "nodes": [], "complaints": []})
+    def entry(code: str, name: str, district: str | None) -> RedProject:
+        return grouped.setdefault(code, RedProject(project_code=code, project_name=name, district=district or "",
+                                                   nodes=[], complaints=[]))
 
     ends: dict[dt.date, dt.date] = {}
     for code, name, district_name, node_code, node_name, planned in sorted(rows, key=lambda r: (r[0], r[3])):
         end = ends.get(planned) or ends.setdefault(planned, app.deadline_end(planned))
         if end >= day:
             continue  # within its grace, or its deadline moved to a working day not yet past
-        entry(code, name, district_name)["nodes"].append({"node_code": node_code, "node_name": node_name,
-                                                          "planned_date": planned, "days_overdue": (day - end).days})
+        entry(code, name, district_name).nodes.append(RedNode(node_code=node_code, node_name=node_name,
+                                                              planned_date=planned, days_overdue=(day - end).days))
     overdue = overdue_on(session, day, app.settings.tz, district)
     for chunk in chunks(sorted(overdue)):
         for project_id, code, name, district_name in session.execute(
                 select(col(Project.id), col(Project.code), col(Project.name), col(Project.district))
                 .where(col(Project.id).in_(chunk), col(Project.status).in_(_EVALUATED))):
-            entry(code, name, district_name)["complaints"] = [o.as_dict(day) for o in overdue[project_id]]
+            entry(code, name, district_name).complaints.extend(WorkOrder(**o.as_dict(day)) for o in overdue[project_id])
     return [grouped[code] for code in sorted(grouped)]
 
 
@@ -365,7 +418,7 @@ def is_meeting_day(app: App, day: dt.date, calendar: WorkCalendar) -> bool:
 
 
 def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkCalendar,
-                   district: str | None = None) -> dict[str, Any]:
+                   district: str | None = None) -> AgendaContext:
     """Return the party-group meeting agenda of §7 for the meeting on a date (of one district, if given).
 
     It holds what awaited a decision at that meeting, as it stood then: levels and statuses as of
@@ -376,29 +429,58 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
     through = evaluated_through(session)
     as_of = min(meeting, through) if through is not None else meeting
     pending = _pending_at(app, session, meeting, district)
+    sections, requests = _agenda_items(app, session, pending, meeting, previous)
+    active = list(session.scalars(select(Project).where(col(Project.status) == ProjectStatus.ACTIVE,
+                                                        *_in_district(district)).order_by(col(Project.code))))
+    needs = _needs_person(app, session, active, pending, meeting, district)
+    red = red_projects(app, session, as_of, district) if through is not None else []
+    # A whole-country agenda names the first projects and counts the rest by district: the
+    # district editions (duban agenda --district) list all of theirs.
+    limit = None if district is not None else app.settings.agenda_list_limit
+    return AgendaContext(
+        kind=Kind.MEETING_AGENDA.value,
+        meta=meta(app, _dated(f"{app.settings.issuer}党组会议议程", meeting), meeting, district=district, through=through),
+        meeting=meeting, previous=previous, scheduled=is_meeting_day(app, meeting, calendar), as_of=as_of,
+        reviews=sections["reviews"], decisions=sections["decisions"], unassigned=sections["unassigned"],
+        exemption_requests=requests,
+        needs_person=needs[:limit], needs_person_total=len(needs),
+        red_projects=red[:limit], red_projects_total=len(red),
+        by_district=_by_district(red, needs, {p.code: p.district for p in active}),
+        figures=_figures(figures(session, app.policy, as_of, district)), district=district,
+    )
+
+
+def _agenda_items(app: App, session: Session, pending: list[Strike], meeting: dt.date, previous: dt.date | None
+                  ) -> tuple[dict[str, list[AgendaEntry]], list[ExemptionRequest]]:
+    """The strikes awaiting the meeting by agenda section, and the exemption requests put to it, as they stood then."""
     ids = [id_of(s) for s in pending]
     nodes = _nodes(session, ids)
-    items: dict[str, list[dict[str, Any]]] = {section: [] for section in AGENDA_SECTIONS}
+    sections: dict[str, list[AgendaEntry]] = {section: [] for section in AGENDA_SECTIONS}
     then = traces.current(session, ids, as_of=meeting)
     outcomes = _outcomes(session, ids, meeting)
     persons = _persons(session, (s.person_pk for s in pending))
     by_id = {id_of(s): s for s in pending}
+
+    def proposed(strike: Strike) -> StrikeView:
+        return _strike_view(app, strike, then.get(id_of(strike)), meeting, decision=Decision.PROPOSED,
+                            status=StrikeStatus.COUNTED)
+
     for strike in pending:
         trace = then.get(id_of(strike))
         if trace is None:
             continue
-        entry = {"strike": _strike_dict(app, strike, trace, meeting, decision=Decision.PROPOSED,
-                                        status=StrikeStatus.COUNTED),
-                 "person": _person(persons.get(strike.person_pk)), "nodes": nodes.get(id_of(strike), []),
-                 "new": previous is None or strike.detected_on > previous, "outcome": outcomes.get(id_of(strike))}
-        items[_section(trace)].append(entry)
-    requests = [{"strike": _strike_dict(app, by_id[sid], then.get(sid), meeting, decision=Decision.PROPOSED,
-                                        status=StrikeStatus.COUNTED),
-                 "person": _person(persons.get(by_id[sid].person_pk)), "reason": reason,
-                 "nodes": nodes.get(sid, []), "outcome": outcomes.get(sid)}
+        sections[_section(trace)].append(AgendaEntry(
+            strike=proposed(strike), person=_person(persons.get(strike.person_pk)), nodes=nodes.get(id_of(strike), []),
+            new=previous is None or strike.detected_on > previous, outcome=outcomes.get(id_of(strike))))
+    requests = [ExemptionRequest(strike=proposed(by_id[sid]), person=_person(persons.get(by_id[sid].person_pk)),
+                                 reason=reason, nodes=nodes.get(sid, []), outcome=outcomes.get(sid))
                 for sid, reason in _requests_at(app, session, pending, meeting) if sid in then]
-    active = list(session.scalars(select(Project).where(col(Project.status) == ProjectStatus.ACTIVE,
-                                                        *_in_district(district)).order_by(col(Project.code))))
+    return sections, requests
+
+
+def _needs_person(app: App, session: Session, active: list[Project], pending: list[Strike], meeting: dt.date,
+                  district: str | None) -> list[NeedsPerson]:
+    """The active projects that need a person named at the meeting: nobody holds them, or their holder was removed."""
     holders = responsible_on(session, meeting, None if district is None else [id_of(p) for p in active])
     held = set(holders.values())
     statuses = _statuses_then(session, held, meeting, app)
@@ -419,44 +501,29 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
             reason = f"原负责人 {person.name}（{person.person_id}）{words}"
         else:
             continue
-        needs.append({"project_code": project.code, "project_name": project.name, "reason": reason})
-    red = red_projects(app, session, as_of, district) if through is not None else []
-    # A whole-country agenda names the first projects and counts the rest by district: the
-    # district editions (duban agenda --district) list all of theirs.
-    limit = None if district is not None else app.settings.agenda_list_limit
-    title = _scoped_title(f"{app.settings.issuer}党组会议议程（{meeting.year}年{meeting.month}月{meeting.day}日）", district)
-    return {
-        "kind": Kind.MEETING_AGENDA.value,
-        "meta": _meta(app, title, meeting, through=through),
-        "meeting": meeting, "previous": previous, "scheduled": is_meeting_day(app, meeting, calendar),
-        "as_of": as_of, **items, "exemption_requests": requests,
-        "needs_person": needs[:limit], "needs_person_total": len(needs),
-        "red_projects": red[:limit], "red_projects_total": len(red),
-        "by_district": _by_district(red, needs, {p.code: p.district for p in active}),
-        "figures": _figures(figures(session, app.policy, as_of, district)), "district": district,
-    }
+        needs.append(NeedsPerson(project_code=project.code, project_name=project.name, reason=reason))
+    return needs
 
 
-def _outcomes(session: Session, strike_ids: list[int], meeting: dt.date) -> dict[int, dict[str, Any]]:
+def _outcomes(session: Session, strike_ids: list[int], meeting: dt.date) -> dict[int, Outcome]:
     """What the meeting on a day decided about some strikes (confirmed, exempted, request turned down)."""
-    found: dict[int, dict[str, Any]] = {}
+    found: dict[int, Outcome] = {}
     for chunk in chunks(strike_ids):
         for event in session.scalars(select(StrikeEvent).where(
                 col(StrikeEvent.strike_id).in_(chunk), col(StrikeEvent.meeting_date) == meeting,
                 col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED, EventKind.EXEMPTION_REJECTED)))
                 .order_by(col(StrikeEvent.id))):
-            found[event.strike_id] = {"kind": event.kind, "text": event.text or "", "actor": event.actor,
-                                      "recorded_at": event.recorded_at}
+            found[event.strike_id] = Outcome(kind=event.kind, text=event.text or "", actor=event.actor,
+                                             recorded_at=event.recorded_at)
     return found
 
 
-def decisions_context(app: App, session: Session, meeting: dt.date, district: str | None = None) -> dict[str, Any]:
+def decisions_context(app: App, session: Session, meeting: dt.date, district: str | None = None) -> DecisionsContext:
     """Return the meeting's 决定事项, read from the record: every confirmation, exemption and request turned down.
 
     Each item states what was decided on whom, at which level (as recorded when it was decided),
     the decision's text, and who recorded it when.
     """
-    words = app.wording
     events = list(session.scalars(select(StrikeEvent).where(
         col(StrikeEvent.meeting_date) == meeting,
         col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED, EventKind.EXEMPTION_REJECTED)),
@@ -467,36 +534,44 @@ def decisions_context(app: App, session: Session, meeting: dt.date, district: st
     then = traces.current(session, strikes, as_of=meeting)
     nodes = _nodes(session, list(strikes))
     persons = _persons(session, (s.person_pk for s in strikes.values()))
-    sections: dict[str, list[dict[str, Any]]] = {"confirmed": [], "exempted": [], "rejected": []}
-    key = {EventKind.CONFIRMED: "confirmed", EventKind.EXEMPTED: "exempted", EventKind.EXEMPTION_REJECTED: "rejected"}
+    sections: dict[EventKind, list[DecisionItem]] = {
+        EventKind.CONFIRMED: [], EventKind.EXEMPTED: [], EventKind.EXEMPTION_REJECTED: []}
     for event in events:
-        strike = strikes[event.strike_id]
-        trace = then.get(event.strike_id)
-        level = event.new_level if event.kind == EventKind.CONFIRMED else event.old_level
-        if level is None and trace is not None and trace.ranking is not None:
-            level = trace.ranking.level  # recorded before revision 0012 kept no level on the event
-        rung = app.policy.rung_for(level) if level else None
-        sections[key[EventKind(event.kind)]].append({
-            "strike_id": event.strike_id, "person": _person(persons.get(strike.person_pk)),
-            "nodes": nodes.get(event.strike_id, []), "level": level,
-            "action_cn": words.word("action", rung.action) if rung else "", "title": rung.title if rung else "",
-            "text": event.text or "", "actor": event.actor,
-            "recorded_at": event.recorded_at.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M"),
-            "planned_date": strike.planned_date, "detected_on": strike.detected_on})
-    title = _scoped_title(f"{app.settings.issuer}党组会决定事项（{meeting.year}年{meeting.month}月{meeting.day}日）", district)
-    return {"kind": Kind.MEETING_DECISIONS.value, "meta": _meta(app, title, meeting), "meeting": meeting,
-            **sections, "total": len(events), "district": district}
+        sections[EventKind(event.kind)].append(
+            _decision_item(app, event, strikes[event.strike_id], then.get(event.strike_id), persons, nodes))
+    return DecisionsContext(
+        kind=Kind.MEETING_DECISIONS.value,
+        meta=meta(app, _dated(f"{app.settings.issuer}党组会决定事项", meeting), meeting, district=district),
+        meeting=meeting, confirmed=sections[EventKind.CONFIRMED], exempted=sections[EventKind.EXEMPTED],
+        rejected=sections[EventKind.EXEMPTION_REJECTED], total=len(events), district=district)
 
 
-def _by_district(red: list[dict[str, Any]], needs: list[dict[str, Any]],
-                 district_of: dict[str, str | None]) -> list[dict[str, Any]]:
+def _decision_item(app: App, event: StrikeEvent, strike: Strike, trace: traces.Trace | None,
+                   persons: dict[int | None, Person], nodes: dict[int, list[StrikeNode]]) -> DecisionItem:
+    """One decision of the meeting: on whom, at which level (as recorded when it was decided), its text, who recorded it."""
+    level = event.new_level if event.kind == EventKind.CONFIRMED else event.old_level
+    if level is None and trace is not None and trace.ranking is not None:
+        level = trace.ranking.level  # recorded before revision 0012 kept no level on the event
+    rung = app.policy.rung_for(level) if level else None
+    return DecisionItem(
+        strike_id=event.strike_id, person=_person(persons.get(strike.person_pk)),
+        nodes=nodes.get(event.strike_id, []), level=level,
+        action_cn=app.wording.word("action", rung.action) if rung else "", title=rung.title if rung else "",
+        text=event.text or "", actor=event.actor,
+        recorded_at=event.recorded_at.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M"),
+        planned_date=strike.planned_date, detected_on=strike.detected_on)
+
+
+def _by_district(red: list[RedProject], needs: list[NeedsPerson],
+                 district_of: dict[str, str | None]) -> list[DistrictCount]:
     """Red projects and projects needing a person, counted by district (the whole-country agenda's summary)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for project in red:
-        counts[project["district"] or "（未填）"][0] += 1
-    for project in needs:
-        counts[district_of.get(project["project_code"]) or "（未填）"][1] += 1
-    return [{"district": name, "red": n_red, "needs_person": n_needs} for name, (n_red, n_needs) in sorted(counts.items())]
+        counts[project.district or "（未填）"][0] += 1
+    for needing in needs:
+        counts[district_of.get(needing.project_code) or "（未填）"][1] += 1
+    return [DistrictCount(district=name, red=n_red, needs_person=n_needs)
+            for name, (n_red, n_needs) in sorted(counts.items())]
 
 
 def _section(trace: traces.Trace) -> str:
@@ -511,22 +586,37 @@ def _section(trace: traces.Trace) -> str:
 # ------------------------------------------------------------------------------------ reports
 
 
-def lights(app: App, session: Session, day: dt.date, district: str | None = None) -> dict[str, list[dict[str, Any]]]:
+def lights(app: App, session: Session, day: dt.date, district: str | None = None) -> dict[str, list[LightProject]]:
     """Return projects by traffic light (§6): red overdue, yellow due within the warning days, green."""
     colour = lights_as_of(app, session, day, district)
-    out: dict[str, list[dict[str, Any]]] = {"red": [], PENDING: [], "yellow": [], "green": []}
+    out: dict[str, list[LightProject]] = {"red": [], PENDING: [], "yellow": [], "green": []}
     for project in session.scalars(select(Project).where(col(Project.status).in_(_EVALUATED), *_in_district(district))
                                    .order_by(col(Project.code))):
         out[colour.get(project.id or 0, "green")].append(
-            {"project_code": project.code, "project_name": project.name, "district": project.district or ""})
+            LightProject(project_code=project.code, project_name=project.name, district=project.district or ""))
     return out
 
 
-def daily_context(app: App, session: Session, day: dt.date, district: str | None = None) -> dict[str, Any]:
+def daily_context(app: App, session: Session, day: dt.date, district: str | None = None) -> DailyContext:
     """Return the daily check report (每日检点) of a day (of one district, if given); the day must be evaluated."""
     through = evaluated_through(session)
     if session.scalar(select(col(EvaluationDay.day)).where(col(EvaluationDay.day) == day)) is None:
         raise _not_evaluated(day, through)
+    due, done, overdue = _day_nodes(session, day, district)
+    light = lights(app, session, day, district)
+    return DailyContext(
+        kind=Kind.DAILY_REPORT.value,
+        meta=meta(app, _dated("老旧小区改造每日检点", day), day, district=district, through=through),
+        day=day, evaluated=True, due=due, done=done, newly_overdue=overdue,
+        strikes=_day_strikes(app, session, day, district),
+        lights=light, counts={k: len(v) for k, v in light.items()}, district=district,
+        complaints=complaints_between(app, session, day, day, district),
+    )
+
+
+def _day_nodes(session: Session, day: dt.date, district: str | None
+               ) -> tuple[list[DueNode], list[DoneNode], list[MissedNode]]:
+    """The nodes planned for a day, those completed on it and those found overdue on it."""
     here = _in_district(district)
     due = session.execute(
         select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Node.completed_on)).join(Project, col(Project.id) == col(Node.project_id))
@@ -537,52 +627,49 @@ def daily_context(app: App, session: Session, day: dt.date, district: str | None
     overdue = session.execute(
         select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Miss.planned_date)).join(Node, col(Node.id) == col(Miss.node_id))
         .join(Project, col(Project.id) == col(Node.project_id)).where(col(Miss.detected_on) == day, *here)).all()
+    return ([DueNode(project_code=p, project_name=pn, node_code=n, node_name=nn, done=c is not None and c <= day)
+             for p, pn, n, nn, c in sorted(due)],
+            [DoneNode(project_code=p, project_name=pn, node_code=n, node_name=nn, planned_date=pl, late=pl < day)
+             for p, pn, n, nn, pl in sorted(done)],
+            [MissedNode(project_code=p, project_name=pn, node_code=n, node_name=nn, planned_date=pl)
+             for p, pn, n, nn, pl in sorted(overdue)])
+
+
+def _day_strikes(app: App, session: Session, day: dt.date, district: str | None) -> list[DailyStrike]:
+    """The strikes found on a day, with their persons and nodes."""
     strikes = list(session.scalars(select(Strike).where(col(Strike.detected_on) == day, *_strikes_in_district(district))
                                    .order_by(col(Strike.id))))
     persons = _persons(session, (s.person_pk for s in strikes))
     nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
     decided = traces.current(session, [s.id or 0 for s in strikes])
-    light = lights(app, session, day, district)
-    return {
-        "kind": Kind.DAILY_REPORT.value,
-        "meta": _meta(app, _scoped_title(f"老旧小区改造每日检点（{day.year}年{day.month}月{day.day}日）", district), day,
-                      through=through),
-        "day": day, "evaluated": True,
-        "due": [{"project_code": p, "project_name": pn, "node_code": n, "node_name": nn,
-                 "done": c is not None and c <= day} for p, pn, n, nn, c in sorted(due)],
-        "done": [{"project_code": p, "project_name": pn, "node_code": n, "node_name": nn, "planned_date": pl,
-                  "late": pl < day} for p, pn, n, nn, pl in sorted(done)],
-        "newly_overdue": [{"project_code": p, "project_name": pn, "node_code": n, "node_name": nn, "planned_date": pl}
-                          for p, pn, n, nn, pl in sorted(overdue)],
-        "strikes": [{"strike": _strike_dict(app, s, decided.get(s.id or 0), day), "person": _person(persons.get(s.person_pk)),
-                     "nodes": nodes.get(s.id or 0, [])} for s in strikes],
-        "lights": light, "counts": {k: len(v) for k, v in light.items()}, "district": district,
-        "complaints": complaints_between(app, session, day, day, district),
-    }
+    return [DailyStrike(strike=_strike_view(app, s, decided.get(s.id or 0), day), person=_person(persons.get(s.person_pk)),
+                        nodes=nodes.get(s.id or 0, [])) for s in strikes]
 
 
 def complaints_between(app: App, session: Session, first: dt.date, last: dt.date,
-                       district: str | None = None) -> dict[str, Any]:
+                       district: str | None = None) -> Complaints:
     """Return the 12345 work orders of some days: received, closed (late or not), and overdue on the last day."""
     tz = app.settings.tz
-    received, closed, late, unmatched = [], 0, 0, 0
+    received: list[ProjectWorkOrder] = []
+    closed, late, unmatched = 0, 0, 0
     for order, code, name in between(session, first, last, tz, district):
         if first <= order.received_on <= last:
-            received.append({**order.as_dict(last), "project_code": code or "", "project_name": name or ""})
+            received.append(ProjectWorkOrder(**order.as_dict(last), project_code=code or "", project_name=name or ""))
             unmatched += code is None
         if order.closed_on is not None and first <= order.closed_on <= last:
             closed += 1
             late += order.closed_late()
-    overdue: list[dict[str, Any]] = []
+    overdue: list[ProjectWorkOrder] = []
     late_now = overdue_on(session, last, tz, district)
     for chunk in chunks(sorted(late_now)):
         for project_id, code, name in session.execute(select(col(Project.id), col(Project.code), col(Project.name))
                                                       .where(col(Project.id).in_(chunk))):
-            overdue.extend({**o.as_dict(last), "project_code": code, "project_name": name} for o in late_now[project_id])
-    overdue.sort(key=lambda o: (-o["overdue_days"], o["order_no"]))
-    return {"received": received, "overdue": overdue,
-            "counts": {"received": len(received), "closed": closed, "closed_late": late, "overdue": len(overdue),
-                       "unmatched": unmatched}}
+            overdue.extend(ProjectWorkOrder(**o.as_dict(last), project_code=code, project_name=name)
+                           for o in late_now[project_id])
+    overdue.sort(key=lambda o: (-o.overdue_days, o.order_no))
+    return Complaints(received=received, overdue=overdue,
+                      counts=ComplaintCounts(received=len(received), closed=closed, closed_late=late,
+                                             overdue=len(overdue), unmatched=unmatched))
 
 
 _SUMMED = ("projects", "started", "completed_projects", "households", "started_households", "completed_households",
@@ -614,14 +701,18 @@ def progress_context(app: App, session: Session, on: dt.date, district: str | No
 PERSONS_RANKED = 5
 
 
-def _persons_fast_and_slow(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The responsible persons with nodes due, ranked: all of them when few, else the fastest and the slowest."""
-    ranked = [{**r, "rank": rank} for rank, r in
-              enumerate((r for r in rows if r["due"] and r["name"] != NOBODY), start=1)]
+def _persons_fast_and_slow(rows: list[RankingRow]) -> tuple[list[RankingRow], list[RankingRow], list[RankingRow]]:
+    """The responsible persons with nodes due, ranked: all of them when few (the first list), else the fastest and
+    the slowest (the second and third)."""
+    ranked = [replace(r, rank=rank) for rank, r in enumerate((r for r in rows if r.due and r.name != NOBODY), start=1)]
     if len(ranked) <= 2 * PERSONS_RANKED:
-        return {"persons_ranked": ranked, "persons_fast": [], "persons_slow": []}
-    return {"persons_ranked": [], "persons_fast": ranked[:PERSONS_RANKED],
-            "persons_slow": ranked[-PERSONS_RANKED:][::-1]}
+        return ranked, [], []
+    return [], ranked[:PERSONS_RANKED], ranked[-PERSONS_RANKED:][::-1]
+
+
+def _ranking(app: App, session: Session, on: dt.date, by: str, district: str | None) -> list[RankingRow]:
+    """The districts, contractors or responsible persons ranked as of a day (engine/views/board.py's rows)."""
+    return [RankingRow(**row) for row in progress_by(app, session, on, by, district)]
 
 
 def _batch_end(batch: str | None) -> dt.date | None:
@@ -652,7 +743,7 @@ def bulletin_as_of(session: Session, week_of: dt.date) -> tuple[dt.date, bool]:
 
 
 def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path | None,
-                   district: str | None = None, number: str | None = None) -> dict[str, Any]:
+                   district: str | None = None, number: str | None = None) -> WeeklyContext:
     """Return the weekly bulletin (每周通报) of the week (Monday–Sunday) holding a day (of one district, if given).
 
     It reads the week through its last evaluated day (「截至」 that day). It is addressed to the
@@ -663,45 +754,57 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
     monday = week_of - dt.timedelta(days=week_of.weekday())
     sunday = monday + dt.timedelta(days=6)
     as_of, _whole = bulletin_as_of(session, week_of)
+    issue = _issue(session, monday)
+    chart = None
+    if chart_dir is not None:
+        chart = _chart(app, session, monday, as_of, chart_dir, district)
+    persons_ranked, persons_fast, persons_slow = _persons_fast_and_slow(_ranking(app, session, as_of, "person", district))
+    decided, referred = _week_accountability(app, session, monday, as_of, district)
+    return WeeklyContext(
+        kind=Kind.WEEKLY_BULLETIN.value,
+        meta=meta(app, f"关于老旧小区改造进展情况的通报（第{issue}期）", as_of, district=district, doc_number=number,
+                  recipient="各项目负责人、各施工单位：", through=as_of),
+        issue=issue, monday=monday, sunday=sunday, as_of=as_of, whole_week=as_of == sunday,
+        figures=_figures(figures(session, app.policy, as_of, district)),
+        batches=_batches(session, as_of, district),
+        districts=_ranking(app, session, as_of, "district", district),
+        contractors=_ranking(app, session, as_of, "contractor", district),
+        persons_ranked=persons_ranked, persons_fast=persons_fast, persons_slow=persons_slow,
+        red_projects=red_projects(app, session, as_of, district),
+        complaints=complaints_between(app, session, monday, as_of, district),
+        district=district, decided=decided, referred=referred,
+        chart=chart.name if chart else None,
+    )
+
+
+def _issue(session: Session, monday: dt.date) -> int:
+    """The bulletin's issue (第几期): its week counted from the week of the first evaluated day."""
     first_day = session.scalar(select(func.min(col(EvaluationDay.day)))) or monday
     first_monday = first_day - dt.timedelta(days=first_day.weekday())
-    issue = max((monday - first_monday).days // 7 + 1, 1)
-    here = _in_district(district)
-    batches: dict[str, dict[str, Any]] = {}
+    return max((monday - first_monday).days // 7 + 1, 1)
+
+
+def _batches(session: Session, as_of: dt.date, district: str | None) -> list[Batch]:
+    """The batches (批次) by name: their projects, how many are completed by a day, and their target month's end."""
     done_by_project: dict[int, list[bool]] = defaultdict(list)
     batch_of: dict[int, str] = {}
     for project_id, batch, completed in session.execute(
             select(col(Project.id), col(Project.batch), col(Node.completed_on)).join(Node, col(Node.project_id) == col(Project.id))
-            .where(col(Project.status).in_(_EVALUATED), *here)):
+            .where(col(Project.status).in_(_EVALUATED), *_in_district(district))):
         batch_of[project_id] = batch or "（未填）"
         done_by_project[project_id].append(completed is not None and completed <= as_of)
+    counts: dict[str, list[int]] = {}  # batch → [projects, completed], in the order the batches are met
     for project_id, done in done_by_project.items():
-        entry = batches.setdefault(batch_of[project_id], {"batch": batch_of[project_id], "projects": 0, "completed": 0,
-                                                          "deadline": _batch_end(batch_of[project_id])})
-        entry["projects"] += 1
-        entry["completed"] += all(done)
-    for entry in batches.values():
-        entry["rate"] = entry["completed"] / entry["projects"] if entry["projects"] else 0.0
-        entry["due"] = entry["deadline"] is not None and entry["deadline"] <= as_of
-    chart = None
-    if chart_dir is not None:
-        chart = _chart(app, session, monday, as_of, chart_dir, district)
-    title = _scoped_title(f"关于老旧小区改造进展情况的通报（第{issue}期）", district)
-    return {
-        "kind": Kind.WEEKLY_BULLETIN.value,
-        "meta": _meta(app, title, as_of, doc_number=number, recipient="各项目负责人、各施工单位：", through=as_of),
-        "issue": issue, "monday": monday, "sunday": sunday, "as_of": as_of, "whole_week": as_of == sunday,
-        "figures": _figures(figures(session, app.policy, as_of, district)),
-        "batches": sorted(batches.values(), key=lambda b: b["batch"]),
-        "districts": progress_by(app, session, as_of, "district", district),
-        "contractors": progress_by(app, session, as_of, "contractor", district),
-        **_persons_fast_and_slow(progress_by(app, session, as_of, "person", district)),
-        "red_projects": red_projects(app, session, as_of, district),
-        "complaints": complaints_between(app, session, monday, as_of, district),
-        "district": district,
-        **_week_accountability(app, session, monday, as_of, district),
-        "chart": chart.name if chart else None,
-    }
+        tally = counts.setdefault(batch_of[project_id], [0, 0])
+        tally[0] += 1
+        tally[1] += all(done)
+    batches = []
+    for name, (projects, completed) in counts.items():
+        deadline = _batch_end(name)
+        batches.append(Batch(batch=name, projects=projects, completed=completed, deadline=deadline,
+                             rate=completed / projects if projects else 0.0,
+                             due=deadline is not None and deadline <= as_of))
+    return sorted(batches, key=lambda b: b.batch)
 
 
 def _chart(app: App, session: Session, monday: dt.date, as_of: dt.date, chart_dir: Path,
@@ -730,7 +833,7 @@ def _chart(app: App, session: Session, monday: dt.date, as_of: dt.date, chart_di
 
 
 def _week_accountability(app: App, session: Session, monday: dt.date, as_of: dt.date,
-                         district: str | None) -> dict[str, Any]:
+                         district: str | None) -> tuple[list[WeekDecision], list[Referral]]:
     """The bulletin's accountability: what the week's meetings decided, and what was found and put to the meeting."""
     decided_events = list(session.scalars(select(StrikeEvent).where(
         col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED)),
@@ -751,10 +854,10 @@ def _week_accountability(app: App, session: Session, monday: dt.date, as_of: dt.
         strike = strikes[event.strike_id]
         level = event.new_level if event.kind == EventKind.CONFIRMED else event.old_level
         rung = app.policy.rung_for(level) if level else None
-        decided.append({"strike_id": event.strike_id, "kind": event.kind, "meeting": event.meeting_date,
-                        "person": _person(persons.get(strike.person_pk)), "nodes": nodes.get(event.strike_id, []),
-                        "level": level, "action_cn": words.word("action", rung.action) if rung else "",
-                        "reason": event.text or ""})
-    referred = [{"strike_id": id_of(s), "person": _person(persons.get(s.person_pk)), "nodes": nodes.get(id_of(s), [])}
+        decided.append(WeekDecision(strike_id=event.strike_id, kind=event.kind, meeting=event.meeting_date,
+                                    person=_person(persons.get(strike.person_pk)), nodes=nodes.get(event.strike_id, []),
+                                    level=level, action_cn=words.word("action", rung.action) if rung else "",
+                                    reason=event.text or ""))
+    referred = [Referral(strike_id=id_of(s), person=_person(persons.get(s.person_pk)), nodes=nodes.get(id_of(s), []))
                 for s in found if id_of(s) not in decided_ids]
-    return {"decided": decided, "referred": referred}
+    return decided, referred

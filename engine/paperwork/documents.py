@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -24,6 +25,7 @@ from engine.paperwork.contexts import (
     progress_context,
     weekly_context,
 )
+from engine.paperwork.template_data import DocumentContext, WeeklyContext, template_fields
 from engine.record import numbers
 from engine.record.notices import is_draft
 from engine.store.db import reading, rowcount, transaction
@@ -43,10 +45,10 @@ def renderer(app: App) -> Renderer:
     return _RENDERERS[folder]
 
 
-def _atomic_write(render: Renderer, kind: Kind, fmt: Format, context: dict[str, object], path: Path) -> Path:
+def _atomic_write(render: Renderer, kind: Kind, fmt: Format, context: DocumentContext, path: Path) -> Path:
     # A crash never leaves half a document under the real name.
     with replacing(path) as temp:
-        render.write(kind, fmt, context, temp)
+        render.write(kind, fmt, template_fields(context), temp)
     return path
 
 
@@ -87,8 +89,8 @@ def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, 
             if is_draft(notice):
                 continue
             docx = folder / f"{stem}.docx"
-            enqueue_notice(app, session, id_of(notice), person, str(context["meta"]["title"]),
-                           render.render(kind, Format.MD, {**context, "for_docx": False}),
+            enqueue_notice(app, session, id_of(notice), person, context.meta.title,
+                           render.render(kind, Format.MD, {**template_fields(context), "for_docx": False}),
                            docx if docx.exists() else None)
     return written
 
@@ -129,7 +131,7 @@ def write_agenda(app: App, meeting: dt.date, fmt: Format, path: Path | None,
     return _emit(app, Kind.MEETING_AGENDA, fmt, context, path, f"agenda-{meeting.isoformat()}{suffix}")
 
 
-def write_all_formats(app: App, kind: Kind, context: dict[str, object], folder: Path, stem: str) -> list[Path]:
+def write_all_formats(app: App, kind: Kind, context: DocumentContext, folder: Path, stem: str) -> list[Path]:
     """Write one context in every format of its kind (the demo's and the scheduler's output)."""
     return [_emit(app, kind, fmt, context, folder / f"{stem}.{fmt.value}", stem)[1] or folder
             for fmt in REGISTRY[kind].formats]
@@ -160,7 +162,7 @@ def issue_bulletin(app: App, week_of: dt.date, district: str | None = None) -> s
         return numbers.assign_one(app, session, Kind.WEEKLY_BULLETIN, key, as_of)
 
 
-def weekly_document(app: App, week_of: dt.date, chart_dir: Path | None, district: str | None = None) -> dict[str, object]:
+def weekly_document(app: App, week_of: dt.date, chart_dir: Path | None, district: str | None = None) -> WeeklyContext:
     """Return the bulletin's context, numbered when its week is whole (what the CLI, the web and the scheduler write)."""
     number = issue_bulletin(app, week_of, district)
     with reading(app.engine) as session:
@@ -173,8 +175,8 @@ def write_weekly(app: App, week_of: dt.date, fmt: Format, path: Path | None,
     monday = week_of - dt.timedelta(days=week_of.weekday())
     chart_dir = path.parent if path else app.settings.out_dir / "bulletins"
     context = weekly_document(app, week_of, chart_dir, district)
-    if path is None and fmt is not Format.DOCX and context["chart"]:
-        context["chart"] = str(chart_dir / str(context["chart"]))  # printed text: name the chart in full
+    if path is None and fmt is not Format.DOCX and context.chart:
+        context = replace(context, chart=str(chart_dir / context.chart))  # printed text: name the chart in full
     suffix = "" if district is None else f"-{district}"
     return _emit(app, Kind.WEEKLY_BULLETIN, fmt, context, path, f"bulletins/bulletin-{monday.isoformat()}{suffix}")
 
@@ -198,13 +200,13 @@ def write_progress_tables(app: App, on: dt.date, path: Path | None, district: st
     return write_progress(context, path or app.settings.out_dir / f"progress-{on.isoformat()}{suffix}.xlsx")
 
 
-def _emit(app: App, kind: Kind, fmt: Format, context: dict[str, object], path: Path | None,
+def _emit(app: App, kind: Kind, fmt: Format, context: DocumentContext, path: Path | None,
           stem: str) -> tuple[str | None, Path | None]:
     if fmt not in REGISTRY[kind].formats:
         raise Refused(f"{REGISTRY[kind].title}不提供 {fmt.value} 格式（可用：{'、'.join(f.value for f in REGISTRY[kind].formats)}）")
     render = renderer(app)
     if path is None and fmt is not Format.DOCX:
-        return render.render(kind, fmt, {**context, "for_docx": False}), None
+        return render.render(kind, fmt, {**template_fields(context), "for_docx": False}), None
     target = path or app.settings.out_dir / f"{stem}.{fmt.value}"
     target.parent.mkdir(parents=True, exist_ok=True)
     return None, _atomic_write(render, kind, fmt, context, target)

@@ -48,8 +48,8 @@ def meeting_page(request: Request, date: str | None = None, other: str | None = 
     meeting = parse_day(other) or parse_day(date) or next_meeting(app, app.calendar, as_of) or as_of
     with reading(app.engine) as session:
         agenda = agenda_context(app, session, meeting, app.calendar, scope_of(viewer))
-        ids = [item["strike"]["id"] for key in ("reviews", "decisions", "unassigned", "exemption_requests")
-               for item in agenda[key]]
+        ids = [item.strike.id for items in (agenda.reviews, agenda.decisions, agenda.unassigned,
+                                            agenda.exemption_requests) for item in items]
         strikes = {s.id: s for s in session.scalars(select(Strike).where(col(Strike.id).in_(ids)))}
         explanations = {strike_id: explain(app, session, strikes[strike_id]) for strike_id in ids}
         decided = decisions_context(app, session, meeting, scope_of(viewer))
