@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,11 @@ def link(value: object) -> MdSafe:
     return MdSafe(text)
 
 
+#: The filters every template may use besides Jinja's own (docs/TEMPLATES.md lists them with their docstrings).
+FILTERS: dict[str, Callable[[Any], str]] = {"cn_date": cn_date, "cn_number": cn_number, "percent": percent,
+                                            "cell": cell, "link": link}
+
+
 @pass_eval_context
 def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
     # HTML is escaped by autoescape after this; Markdown here. Numbers, dates and missing values carry no text.
@@ -149,7 +155,7 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self.env.filters.update(cn_date=cn_date, cn_number=cn_number, percent=percent, cell=cell, link=link)
+        self.env.filters.update(FILTERS)
 
     def render(self, kind: Kind, fmt: Format, context: dict[str, Any]) -> str:
         """Render a kind in Markdown or HTML."""

@@ -496,7 +496,8 @@ class WeeklyContext(DocumentContext):
     district: str | None = field(metadata={"doc": "the district of a district edition (None: the whole country)"})
     decided: list[WeekDecision] = field(metadata={"doc": "what the week's meetings decided"})
     referred: list[Referral] = field(metadata={"doc": "the week's strikes put to the meeting"})
-    chart: str | None = field(metadata={"doc": "the chart's file name (None: no chart drawn)"})
+    chart: str | None = field(metadata={"doc": "the chart's file, beside the document (its full path when the "
+                                                   "bulletin is printed, not written; None: no chart drawn)"})
 
 
 #: Each kind's context (the notices and decisions to a person share one).
@@ -509,6 +510,19 @@ CONTEXTS: dict[Kind, type[DocumentContext]] = {
     Kind.MEETING_DECISIONS: DecisionsContext,
     Kind.DAILY_REPORT: DailyContext,
     Kind.WEEKLY_BULLETIN: WeeklyContext,
+}
+
+
+#: The names every template sees besides its context's fields: the one its callers add, and Jinja's globals.
+RENDERER_NAMES: dict[str, str] = {
+    "for_docx": "true while the Markdown is rendered for a Word file (Word lays out the header and the signature "
+                "itself), else false",
+    "namespace": "Jinja's `namespace()`, for a value changed inside a loop (the agenda numbers its sections with it)",
+    "range": "Jinja's `range()`",
+    "dict": "Jinja's `dict()`",
+    "cycler": "Jinja's `cycler()`",
+    "joiner": "Jinja's `joiner()`",
+    "lipsum": "Jinja's `lipsum()`",
 }
 
 
