@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -239,13 +239,9 @@ def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCal
     )
 
 
-_NODE_FIELDS = [f.name for f in fields(StrikeNode)]
-
-
 def _basis_strike(session: Session, cited: dict[str, Any]) -> BasisStrike:
     """An earlier strike a decision cites, with its nodes that were not revoked, each in one phrase."""
-    nodes = [BasisNode(**{name: getattr(n, name) for name in _NODE_FIELDS},
-                       label=f"{n.project_code} {n.project_name}“{n.node_name}”")
+    nodes = [BasisNode(**asdict(n), label=f"{n.project_code} {n.project_name}“{n.node_name}”")
              for n in _nodes(session, [cited["id"]]).get(cited["id"], []) if not n.revoked]
     return BasisStrike(id=cited["id"], detected_on=cited["detected_on"], planned_date=cited["planned_date"], nodes=nodes)
 
