@@ -110,8 +110,6 @@ _SEPARATOR_CELL_RE = re.compile(r"^:?-+:?$")
 _BOLD_RE = re.compile(r"\*\*(.+?)\*\*")
 # The renderer escapes ledger text with backslashes (notifications/render.py, md_escape): Word shows it as typed.
 _ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
-# While bold is looked for, an escaped character stands in plane 15's private use area, never in a ledger.
-_HIDDEN = 0xF0000
 
 
 @dataclass(frozen=True)
@@ -181,17 +179,28 @@ def _join_lines(lines: Sequence[str]) -> str:
     return text
 
 
-def _hide_escapes(text: str) -> str:
-    return _ESCAPE_RE.sub(lambda match: chr(_HIDDEN + ord(match.group(1))), text)
+def _decode(text: str) -> tuple[str, str]:
+    """Return the text with its escapes undone, and a mask as long where each escaped character is NUL.
 
-
-def _show_escapes(text: str) -> str:
-    return "".join(chr(ord(char) - _HIDDEN) if _HIDDEN <= ord(char) < _HIDDEN + 128 else char for char in text)
+    Bold is looked for in the mask, so an escaped ``*`` is never markup; the spans found there are
+    the same in the text. (No stand-in character is borrowed: any character a ledger holds survives.)
+    """
+    shown: list[str] = []
+    mask: list[str] = []
+    position = 0
+    for match in _ESCAPE_RE.finditer(text):
+        plain = text[position : match.start()]
+        shown += [plain, match.group(1)]
+        mask += [plain, "\0"]
+        position = match.end()
+    shown.append(text[position:])
+    mask.append(text[position:])
+    return "".join(shown), "".join(mask)
 
 
 def unescape(text: str) -> str:
     """Return Markdown text with its backslash escapes undone (``\\[x\\]`` → ``[x]``)."""
-    return _show_escapes(_hide_escapes(text))
+    return _decode(text)[0]
 
 
 def _split_row(line: str) -> list[str]:
@@ -304,18 +313,18 @@ def _parse_blocks(markdown: str) -> list[_Block]:
 
 
 def _bold_segments(text: str) -> list[tuple[str, bool]]:
-    # An escaped "**" is text, not bold: escapes are hidden while bold is looked for, then shown as typed.
-    text = _hide_escapes(text)
+    # An escaped "**" is text, not bold: bold is looked for where escaped characters are masked.
+    text, mask = _decode(text)
     segments: list[tuple[str, bool]] = []
     position = 0
-    for match in _BOLD_RE.finditer(text):
+    for match in _BOLD_RE.finditer(mask):
         if match.start() > position:
             segments.append((text[position : match.start()], False))
-        segments.append((match.group(1), True))
+        segments.append((text[match.start(1) : match.end(1)], True))
         position = match.end()
     if position < len(text) or not segments:
         segments.append((text[position:], False))
-    return [(_show_escapes(segment), bold) for segment, bold in segments]
+    return segments
 
 
 # --- low-level formatting ----------------------------------------------------------------------------------------
