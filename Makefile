@@ -36,6 +36,7 @@ browser:
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: setup
 	$(BIN)/mypy config engine rules notifications

@@ -40,8 +40,10 @@ class HolidayTableMissing(ConfigError):
     def __init__(self, year: int, path: Path) -> None:
         self.year = year
         self.path = path
-        super().__init__(f"缺少 {year} 年节假日安排表（{_display(path)}）：请按国务院办公厅关于 {year} 年"
-                         f"部分节假日安排的通知补充后再排会议日期、顺延期限")
+        super().__init__(
+            f"缺少 {year} 年节假日安排表（{_display(path)}）：请按国务院办公厅关于 {year} 年"
+            f"部分节假日安排的通知补充后再排会议日期、顺延期限"
+        )
 
 
 @dataclass(frozen=True)
@@ -174,8 +176,9 @@ class WorkCalendar:
             if self.is_workday(day):
                 return day
             day += step
-        raise ConfigError(f"{_display(self.folder)}: 自 {start.isoformat()} 起连续 {_MAX_DAYS_OFF} 天没有工作日，"
-                          f"节假日安排表有误")
+        raise ConfigError(
+            f"{_display(self.folder)}: 自 {start.isoformat()} 起连续 {_MAX_DAYS_OFF} 天没有工作日，节假日安排表有误"
+        )
 
 
 def shift_deadline(day: dt.date, calendar: WorkCalendar) -> dt.date:

@@ -52,8 +52,10 @@ class WebhookSettings(BaseModel):
     def _secret_only_for_dingtalk(cls, value: str | None, info: ValidationInfo) -> str | None:
         # Checked on ``kind``, not on ``secret``: an error names its value, and the secret must not be printed.
         if info.data.get("secret") and robot_kind(value, info.data.get("url", "")) != "dingtalk":
-            raise ValueError("设置了 secret（钉钉加签密钥），但机器人不是钉钉：钉钉机器人的地址以 "
-                             "https://oapi.dingtalk.com/ 开头，其他地址请写 kind = \"dingtalk\"")
+            raise ValueError(
+                "设置了 secret（钉钉加签密钥），但机器人不是钉钉：钉钉机器人的地址以 "
+                'https://oapi.dingtalk.com/ 开头，其他地址请写 kind = "dingtalk"'
+            )
         return value
 
     @property

@@ -50,7 +50,11 @@ def _walk(data: Mapping[str, Any], model: type[BaseModel], prefix: str) -> Itera
         if key not in known:
             near = _suggest(key, known)
             if isinstance(value, dict):
-                hint = f" — 是否应为 [{prefix}{near}]？" if near else f"（[{prefix.rstrip('.') or '顶层'}] 中可用的表与键：{'、'.join(known)}）"
+                hint = (
+                    f" — 是否应为 [{prefix}{near}]？"
+                    if near
+                    else f"（[{prefix.rstrip('.') or '顶层'}] 中可用的表与键：{'、'.join(known)}）"
+                )
                 yield f"未知的表 [{dotted}]{hint}"
             else:
                 hint = f" — 是否应为 {prefix}{near}？" if near else f"（可用的键：{'、'.join(known)}）"
@@ -89,8 +93,13 @@ def unknown_tables(path: Path, document: Mapping[str, Any], root: str, model: ty
             else:
                 near = _suggest(key, [root])
                 nested = _suggest(key, fields)
-                hint = (f" — 是否应为 [{root}]？" if near else f" — 是否应为 [{root}.{nested}]？" if nested
-                        else f"（设置都写在 [{root}] 及其子表中）")
+                hint = (
+                    f" — 是否应为 [{root}]？"
+                    if near
+                    else f" — 是否应为 [{root}.{nested}]？"
+                    if nested
+                    else f"（设置都写在 [{root}] 及其子表中）"
+                )
             problems.append(f"未知的表 [{key}]{hint}")
         else:
             near = key if key in fields else _suggest(key, fields)

@@ -110,8 +110,11 @@ class Policy(BaseModel):
 
     def fingerprint(self) -> str:
         """Return a stable hash of what changes levels (grouping and window)."""
-        payload = {"grouping": self.strike_grouping, "window": self.strike_window_days,
-                   "ladder": [r.model_dump(mode="json") for r in self.ladder]}
+        payload = {
+            "grouping": self.strike_grouping,
+            "window": self.strike_window_days,
+            "ladder": [r.model_dump(mode="json") for r in self.ladder],
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -50,9 +50,9 @@ class AgendaItem(StrEnum):
     The policy's ladder names one per rung; the agenda places each strike by it.
     """
 
-    PRESENT_REVIEW = "present_review"                      # the person presents a self-review
-    CONFIRM_SUSPENSION = "confirm_suspension"              # the meeting confirms a removal from the post
-    CONFIRM_DISMISSAL = "confirm_dismissal"                # the meeting confirms a removal for good
+    PRESENT_REVIEW = "present_review"  # the person presents a self-review
+    CONFIRM_SUSPENSION = "confirm_suspension"  # the meeting confirms a removal from the post
+    CONFIRM_DISMISSAL = "confirm_dismissal"  # the meeting confirms a removal for good
     NEEDS_RESPONSIBLE_PERSON = "needs_responsible_person"  # the project needs (another) responsible person
 
 
@@ -194,16 +194,16 @@ class ComplaintLink(StrEnum):
 class TraceKind(StrEnum):
     """Which decision a trace records (decision_trace.kind); values are stored."""
 
-    OPENED = "opened"      # a miss opened the strike: its grouping rule and, if counted, its ranking
-    JOINED = "joined"      # a later miss joined the strike: its grouping rule
+    OPENED = "opened"  # a miss opened the strike: its grouping rule and, if counted, its ranking
+    JOINED = "joined"  # a later miss joined the strike: its grouping rule
     RERANKED = "reranked"  # the strike's level or the strikes it rests on changed (exemption, revocation, policy)
 
 
 class Role(StrEnum):
     """What a web account may do; values are stored, so never rename them."""
 
-    LEADER = "leader"      # reads everything, changes nothing
-    OFFICE = "office"      # the task-force office: imports, decisions, corrections
+    LEADER = "leader"  # reads everything, changes nothing
+    OFFICE = "office"  # the task-force office: imports, decisions, corrections
     DISTRICT = "district"  # reads and corrects only the projects of one district
 
 

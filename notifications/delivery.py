@@ -83,14 +83,18 @@ class Smtp:
         mail["Message-ID"] = make_msgid(idstring=message.key.replace(":", "."), domain="duban")
         mail.set_content(md_unescape(message.body))  # text/plain reads no markup: the ledger's text as typed
         if message.attachment is not None:
-            mail.add_attachment(message.attachment.read_bytes(), maintype="application",
-                                subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
-                                filename=message.attachment.name)
+            mail.add_attachment(
+                message.attachment.read_bytes(),
+                maintype="application",
+                subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+                filename=message.attachment.name,
+            )
         s = self.settings
         try:
             if s.ssl:
-                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s,
-                                                        context=ssl.create_default_context())
+                client: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout_s, context=ssl.create_default_context()
+                )
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout_s)
             with client:
@@ -168,8 +172,11 @@ class Webhook:
         if not s.url:
             raise DeliveryError("未配置 webhook 地址（[duban.delivery.webhook] url）")
         request = urllib.request.Request(
-            self.signed_url(), data=json.dumps(self.payload(message), ensure_ascii=False).encode(), method="POST",
-            headers={"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": message.key})
+            self.signed_url(),
+            data=json.dumps(self.payload(message), ensure_ascii=False).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": message.key},
+        )
         try:
             with urllib.request.urlopen(request, timeout=s.timeout_s) as response:
                 raw = response.read()
@@ -187,7 +194,9 @@ class Webhook:
             answer = json.loads(raw)
             code = int(answer["errcode"])
         except (ValueError, TypeError, KeyError):
-            raise DeliveryError(f"webhook 的应答不是机器人的应答（没有 errcode）：{raw[:200].decode(errors='replace')!r}") from None
+            raise DeliveryError(
+                f"webhook 的应答不是机器人的应答（没有 errcode）：{raw[:200].decode(errors='replace')!r}"
+            ) from None
         if code == 0:
             return
         said = str(answer.get("errmsg") or "").strip()

@@ -776,7 +776,9 @@ def _add_front_matter(document: Document, meta: DocMeta) -> None:
         issuer = _format(_append_paragraph(document), align=WD_ALIGN_PARAGRAPH.CENTER, first_line=Pt(0), line=Pt(40))
         _add_text(issuer, _sanitize(meta.issuer), TITLE_FONT, SIZE_ISSUER, color=RED, inline_bold=False)
         # GB/T 9704 §7.2.4: the number two lines under the issuer; the red rule 4 mm under it, full 版心 width.
-        number = _format(_append_paragraph(document), align=WD_ALIGN_PARAGRAPH.CENTER, first_line=Pt(0), before=TWO_LINES)
+        number = _format(
+            _append_paragraph(document), align=WD_ALIGN_PARAGRAPH.CENTER, first_line=Pt(0), before=TWO_LINES
+        )
         _add_text(number, _sanitize(meta.doc_number), BODY_FONT, SIZE_BODY, inline_bold=False)
         _paragraph_bottom_border(number, "FF0000", 12, 11)
         # §7.3.1: the title two lines under the red rule.

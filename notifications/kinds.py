@@ -30,7 +30,8 @@ class KindInfo:
 ALL_FORMATS = (Format.MD, Format.HTML, Format.DOCX)
 
 REGISTRY: dict[Kind, KindInfo] = {
-    info.kind: info for info in (
+    info.kind: info
+    for info in (
         KindInfo(Kind.REVIEW_NOTICE, "检查通知", "notice", ALL_FORMATS, True),
         KindInfo(Kind.SUSPENSION_DECISION, "免职决定", "decision", ALL_FORMATS, True, drafted=True),
         KindInfo(Kind.DISMISSAL_DECISION, "永不使用决定", "decision", ALL_FORMATS, True, drafted=True),

@@ -64,8 +64,11 @@ class MdSafe(str):
 
 #: Characters that start inline markup anywhere in a line (CommonMark and GFM), escaped with a backslash.
 MD_SPECIAL = frozenset("\\`*_[]<>|~&")
-_LINE_START = (re.compile(r"^(\s*)([#>=])"), re.compile(r"^(\s*)([-+])(?=\s|$)"),
-               re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)"))
+_LINE_START = (
+    re.compile(r"^(\s*)([#>=])"),
+    re.compile(r"^(\s*)([-+])(?=\s|$)"),
+    re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)"),
+)
 _BARE_LINK = (re.compile(r"(?<=[A-Za-z0-9])(:)(?=//)"), re.compile(r"(?i)(?<![A-Za-z0-9])(www)(\.)"))
 
 
@@ -118,8 +121,13 @@ def link(value: object) -> MdSafe:
 
 
 #: The filters every template may use besides Jinja's own (docs/TEMPLATES.md lists them with their docstrings).
-FILTERS: dict[str, Callable[[Any], str]] = {"cn_date": cn_date, "cn_number": cn_number, "percent": percent,
-                                            "cell": cell, "link": link}
+FILTERS: dict[str, Callable[[Any], str]] = {
+    "cn_date": cn_date,
+    "cn_number": cn_number,
+    "percent": percent,
+    "cell": cell,
+    "link": link,
+}
 
 
 @pass_eval_context
@@ -173,9 +181,19 @@ class Renderer:
 
             body = self.render(kind, Format.MD, {**context, "for_docx": True})
             meta = context["meta"]  # the header (engine/paperwork/template_data.py's Meta)
-            write_docx(body, DocMeta(title=meta.title, issuer=meta.issuer, doc_number=meta.doc_number,
-                                     recipient=meta.recipient, signature=meta.signature,
-                                     date=meta.date, draft=meta.draft), path)
+            write_docx(
+                body,
+                DocMeta(
+                    title=meta.title,
+                    issuer=meta.issuer,
+                    doc_number=meta.doc_number,
+                    recipient=meta.recipient,
+                    signature=meta.signature,
+                    date=meta.date,
+                    draft=meta.draft,
+                ),
+                path,
+            )
         else:
             path.write_text(self.render(kind, fmt, {**context, "for_docx": False}), encoding="utf-8")
         return path

@@ -39,7 +39,9 @@ class Wording:
                     raise WordingError(f"{override}: 没有 [{section}] 这一节（可用：{'、'.join(sections)}）")
                 for key in words:
                     if key not in sections[section]:
-                        raise WordingError(f"{override}: [{section}] 中没有 {key}（可用：{'、'.join(sections[section])}）")
+                        raise WordingError(
+                            f"{override}: [{section}] 中没有 {key}（可用：{'、'.join(sections[section])}）"
+                        )
                 sections[section].update(words)
         return cls(sections)
 

@@ -31,9 +31,18 @@ PROGRESS_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("逾期未办结 12345 工单（件）", "complaints_overdue", None),
 )
 RANKING_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("名次", "rank"), ("名称", "name"), ("项目数", "projects"), ("开工数", "started"), ("开工率", "start_rate"),
-    ("完工数", "completed_projects"), ("完工率", "completion_rate"), ("到期节点", "due"), ("按期完成", "on_time"),
-    ("按期完成率", "on_time_rate"), ("逾期未完成", "overdue"), ("逾期工单", "complaints_overdue"),
+    ("名次", "rank"),
+    ("名称", "name"),
+    ("项目数", "projects"),
+    ("开工数", "started"),
+    ("开工率", "start_rate"),
+    ("完工数", "completed_projects"),
+    ("完工率", "completion_rate"),
+    ("到期节点", "due"),
+    ("按期完成", "on_time"),
+    ("按期完成率", "on_time_rate"),
+    ("逾期未完成", "overdue"),
+    ("逾期工单", "complaints_overdue"),
 )
 _RATES = {"start_rate", "completion_rate", "on_time_rate"}
 
@@ -59,10 +68,13 @@ def _styles() -> dict[str, Any]:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
     side = Side(**_THIN)
-    return {"border": Border(left=side, right=side, top=side, bottom=side),
-            "center": Alignment(horizontal="center", vertical="center", wrap_text=True),
-            "title": Font(name="方正小标宋简体", size=16, bold=True), "bold": Font(bold=True),
-            "head": PatternFill("solid", fgColor="DDEBF7")}
+    return {
+        "border": Border(left=side, right=side, top=side, bottom=side),
+        "center": Alignment(horizontal="center", vertical="center", wrap_text=True),
+        "title": Font(name="方正小标宋简体", size=16, bold=True),
+        "bold": Font(bold=True),
+        "head": PatternFill("solid", fgColor="DDEBF7"),
+    }
 
 
 def _title(sheet: Any, text: str, width: int, context: dict[str, Any]) -> None:
@@ -97,7 +109,12 @@ def _progress_sheet(sheet: Any, context: dict[str, Any]) -> None:
     for row in (3, 4):
         for column in range(1, width + 1):
             cell = sheet.cell(row=row, column=column)
-            cell.alignment, cell.border, cell.font, cell.fill = style["center"], style["border"], style["bold"], style["head"]
+            cell.alignment, cell.border, cell.font, cell.fill = (
+                style["center"],
+                style["border"],
+                style["bold"],
+                style["head"],
+            )
     rows = [{**r, "index": i} for i, r in enumerate(context["districts"], start=1)]
     rows.append({**context["total"], "index": "", "name": "合计"})
     for offset, data in enumerate(rows):
@@ -116,7 +133,12 @@ def _ranking_sheet(sheet: Any, title: str, rows: list[dict[str, Any]], context: 
     _title(sheet, f"{context['title_short']}{title}（截至{cn_date(context['as_of'])}）", width, context)
     for column, (header, _key) in enumerate(RANKING_COLUMNS, start=1):
         cell = sheet.cell(row=3, column=column, value=header)
-        cell.alignment, cell.border, cell.font, cell.fill = style["center"], style["border"], style["bold"], style["head"]
+        cell.alignment, cell.border, cell.font, cell.fill = (
+            style["center"],
+            style["border"],
+            style["bold"],
+            style["head"],
+        )
     for offset, data in enumerate(rows):
         for column, (_header, key) in enumerate(RANKING_COLUMNS, start=1):
             _put(sheet.cell(row=4 + offset, column=column, value=data.get(key)), key, style)

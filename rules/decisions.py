@@ -20,23 +20,23 @@ from config.vocabulary import Action, AgendaItem, Kind, PersonStatus
 class GroupingRule(StrEnum):
     """The rule that put a miss in its strike; values are stored."""
 
-    OPEN_STRIKE = "open_strike"                # no strike of the person for this group yet: a new one
-    OPEN_UNASSIGNED = "open_unassigned"        # nobody responsible on the planned date: recorded, no level
+    OPEN_STRIKE = "open_strike"  # no strike of the person for this group yet: a new one
+    OPEN_UNASSIGNED = "open_unassigned"  # nobody responsible on the planned date: recorded, no level
     JOIN_SAME_DUE_DATE = "join_same_due_date"  # the person's strike of the same planned date takes it
-    JOIN_SAME_NODE = "join_same_node"          # per_node grouping: the strike of the same node and date
+    JOIN_SAME_NODE = "join_same_node"  # per_node grouping: the strike of the same node and date
 
 
 class RankRule(StrEnum):
     """How a counted strike's level was counted; values are stored."""
 
     WHOLE_CAMPAIGN = "rank_whole_campaign"  # 1 + every earlier counted strike of the person
-    WITHIN_WINDOW = "rank_within_window"    # 1 + the earlier counted strikes detected within the window
+    WITHIN_WINDOW = "rank_within_window"  # 1 + the earlier counted strikes detected within the window
 
 
 class LadderRule(StrEnum):
     """Which rung of the ladder applied; values are stored."""
 
-    RUNG = "ladder_rung"          # the level's own rung
+    RUNG = "ladder_rung"  # the level's own rung
     TOP_RUNG = "ladder_top_rung"  # a level above the last rung: the last rung covers it
 
 
@@ -116,5 +116,5 @@ class Verdict(BaseModel):
     grouping: GroupingRule
     opens: bool
     agenda: tuple[AgendaItem, ...] = ()  # what the grouping itself puts on the agenda (nobody responsible)
-    ranking: Ranking | None = None       # the level of a counted strike this miss opened
-    policy: str                          # the fingerprint of the policy that decided
+    ranking: Ranking | None = None  # the level of a counted strike this miss opened
+    policy: str  # the fingerprint of the policy that decided

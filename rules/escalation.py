@@ -48,8 +48,9 @@ def _open(c: Any, rule: GroupingRule, agenda: list[str]) -> str:
     # A new strike is a fact, so that later misses of the same group join it.
     _same_subject(c, c.e)
     ref = f"new:{c.e.ref}"
-    c.assert_fact({"t": "strike", "ref": ref, "planned_date": c.e.planned_date, "node_key": c.e.node_key,
-                   "subject": c.s.subject})
+    c.assert_fact(
+        {"t": "strike", "ref": ref, "planned_date": c.e.planned_date, "node_key": c.e.node_key, "subject": c.s.subject}
+    )
     _decide(c, "open", {"miss_ref": c.e.ref, "strike_ref": ref, "grouping": str(rule), "agenda": agenda})
     return ref
 
@@ -57,11 +58,20 @@ def _open(c: Any, rule: GroupingRule, agenda: list[str]) -> str:
 def _rung_consequence(rung: LadderRung, agenda: list[str]) -> Callable[[Any], None]:
     def consequence(c: Any) -> None:
         _same_subject(c, c.m)
-        _decide(c, "rung", {
-            "strike_ref": c.m.ref, "ladder_rule": str(ladder_rule(c.m.level, rung.level)),
-            "rung": rung.level, "action": str(rung.action), "status": str(rung.status), "notice": str(rung.notice),
-            "agenda": agenda, "title": rung.title,
-        })
+        _decide(
+            c,
+            "rung",
+            {
+                "strike_ref": c.m.ref,
+                "ladder_rule": str(ladder_rule(c.m.level, rung.level)),
+                "rung": rung.level,
+                "action": str(rung.action),
+                "status": str(rung.status),
+                "notice": str(rung.notice),
+                "agenda": agenda,
+                "title": rung.title,
+            },
+        )
 
     consequence.__name__ = f"ladder_rung_{rung.level}"
     return consequence
@@ -80,8 +90,11 @@ def _definitions(policy: Policy, name: str) -> dict[str, dict[str, Any]]:
             )
             def join_same_node(c: Any) -> None:
                 _same_subject(c, c.e)
-                _decide(c, "join", {"miss_ref": c.e.ref, "strike_ref": c.g.ref,
-                                    "grouping": str(GroupingRule.JOIN_SAME_NODE)})
+                _decide(
+                    c,
+                    "join",
+                    {"miss_ref": c.e.ref, "strike_ref": c.g.ref, "grouping": str(GroupingRule.JOIN_SAME_NODE)},
+                )
 
             group_match = (m.t == "strike") & (m.planned_date == c.e.planned_date) & (m.node_key == c.e.node_key)
         else:
@@ -92,8 +105,11 @@ def _definitions(policy: Policy, name: str) -> dict[str, dict[str, Any]]:
             )
             def join_same_due_date(c: Any) -> None:
                 _same_subject(c, c.e)
-                _decide(c, "join", {"miss_ref": c.e.ref, "strike_ref": c.g.ref,
-                                    "grouping": str(GroupingRule.JOIN_SAME_DUE_DATE)})
+                _decide(
+                    c,
+                    "join",
+                    {"miss_ref": c.e.ref, "strike_ref": c.g.ref, "grouping": str(GroupingRule.JOIN_SAME_DUE_DATE)},
+                )
 
             group_match = (m.t == "strike") & (m.planned_date == c.e.planned_date)
 
@@ -119,8 +135,10 @@ def _definitions(policy: Policy, name: str) -> dict[str, dict[str, Any]]:
         for rung in policy.ladder:
             last = rung.level == len(policy.ladder)
             condition = (m.t == "ranked") & ((m.level >= rung.level) if last else (m.level == rung.level))
-            agenda = [str(rung.agenda), *([str(AgendaItem.NEEDS_RESPONSIBLE_PERSON)] if rung.action in _REMOVES_POST
-                                          else [])]
+            agenda = [
+                str(rung.agenda),
+                *([str(AgendaItem.NEEDS_RESPONSIBLE_PERSON)] if rung.action in _REMOVES_POST else []),
+            ]
             when_all(condition)(_rung_consequence(rung, agenda))
 
     dl._rulesets.pop(name, None)  # keep durable's process-wide registry empty
@@ -158,9 +176,11 @@ def _abstract(verdicts: list[Verdict], counted: list[CountedStrike], misses: lis
     return out
 
 
-def _concrete(answer: list[dict[str, Any]], counted: list[CountedStrike], misses: list[MissFact],
-              fingerprint: str) -> list[Verdict]:
+def _concrete(
+    answer: list[dict[str, Any]], counted: list[CountedStrike], misses: list[MissFact], fingerprint: str
+) -> list[Verdict]:
     """An abstract answer for this subject's strikes and misses."""
+
     def ref(name: str) -> str:
         index = int(name[1:])
         return counted[index].ref if name[0] == "c" else f"new:{misses[index].ref}"
@@ -168,12 +188,25 @@ def _concrete(answer: list[dict[str, Any]], counted: list[CountedStrike], misses
     out = []
     for miss, item in zip(misses, answer, strict=True):
         ranking = item["ranking"]
-        out.append(Verdict(
-            miss_ref=miss.ref, strike_ref=ref(item["strike_ref"]), grouping=item["grouping"], opens=item["opens"],
-            agenda=item["agenda"], policy=fingerprint,
-            ranking=None if ranking is None else Ranking(**{
-                **ranking, "strike_ref": ref(ranking["strike_ref"]),
-                "counted_before": tuple(ref(r) for r in ranking["counted_before"])})))
+        out.append(
+            Verdict(
+                miss_ref=miss.ref,
+                strike_ref=ref(item["strike_ref"]),
+                grouping=item["grouping"],
+                opens=item["opens"],
+                agenda=item["agenda"],
+                policy=fingerprint,
+                ranking=None
+                if ranking is None
+                else Ranking(
+                    **{
+                        **ranking,
+                        "strike_ref": ref(ranking["strike_ref"]),
+                        "counted_before": tuple(ref(r) for r in ranking["counted_before"]),
+                    }
+                ),
+            )
+        )
     return out
 
 
@@ -245,11 +278,22 @@ class EscalationRules:
             dates.setdefault(miss.planned_date, len(dates))
             nodes.setdefault(f"{miss.project_code}|{miss.node_code}", len(nodes))
         window = self.policy.strike_window_days
-        held = tuple((dates.get(s.planned_date, -1),
-                      nodes.get(f"{s.project_code}|{s.node_code}", -1) if per_node else 0,
-                      (day - s.detected_on).days if window is not None else 0) for s in counted)
-        new = tuple((dates[m.planned_date], nodes[f"{m.project_code}|{m.node_code}"] if per_node else 0,
-                     m.person_id is not None) for m in misses)
+        held = tuple(
+            (
+                dates.get(s.planned_date, -1),
+                nodes.get(f"{s.project_code}|{s.node_code}", -1) if per_node else 0,
+                (day - s.detected_on).days if window is not None else 0,
+            )
+            for s in counted
+        )
+        new = tuple(
+            (
+                dates[m.planned_date],
+                nodes[f"{m.project_code}|{m.node_code}"] if per_node else 0,
+                m.person_id is not None,
+            )
+            for m in misses
+        )
         return held, new
 
     def decide_fresh(
@@ -260,19 +304,34 @@ class EscalationRules:
         misses: list[MissFact],
     ) -> list[Verdict]:
         """Decide through a fresh durable-rules session, without the memo (what the memo is tested against)."""
-        state = {"day": day.toordinal(), "counted_refs": [s.ref for s in counted],
-                 "counted_days": [s.detected_on.toordinal() for s in counted], "decisions": []}
+        state = {
+            "day": day.toordinal(),
+            "counted_refs": [s.ref for s in counted],
+            "counted_days": [s.detected_on.toordinal() for s in counted],
+            "decisions": [],
+        }
         with self._host.session(self._ruleset, subject, state) as session:
             wanted = {miss.planned_date for miss in misses}
             for strike in counted:
                 if strike.planned_date in wanted:
-                    session.assert_fact({"t": "strike", "ref": strike.ref,
-                                         "planned_date": strike.planned_date.isoformat(),
-                                         "node_key": f"{strike.project_code}|{strike.node_code}"})
+                    session.assert_fact(
+                        {
+                            "t": "strike",
+                            "ref": strike.ref,
+                            "planned_date": strike.planned_date.isoformat(),
+                            "node_key": f"{strike.project_code}|{strike.node_code}",
+                        }
+                    )
             for miss in misses:
-                session.post({"t": "miss", "ref": miss.ref, "planned_date": miss.planned_date.isoformat(),
-                              "node_key": f"{miss.project_code}|{miss.node_code}",
-                              "has_person": miss.person_id is not None})
+                session.post(
+                    {
+                        "t": "miss",
+                        "ref": miss.ref,
+                        "planned_date": miss.planned_date.isoformat(),
+                        "node_key": f"{miss.project_code}|{miss.node_code}",
+                        "has_person": miss.person_id is not None,
+                    }
+                )
             decisions = list(session.finish().get("decisions") or [])
         rankings = _rankings(self.policy, decisions)
         by_miss: dict[str, Verdict] = {}
@@ -283,9 +342,14 @@ class EscalationRules:
                 raise RulesError(f"miss {d['miss_ref']} of {subject} decided twice")
             opens = d["kind"] == "open"
             by_miss[d["miss_ref"]] = Verdict(
-                miss_ref=d["miss_ref"], strike_ref=d["strike_ref"], grouping=d["grouping"], opens=opens,
-                agenda=tuple(d.get("agenda") or ()), ranking=rankings.get(d["strike_ref"]) if opens else None,
-                policy=self.fingerprint)
+                miss_ref=d["miss_ref"],
+                strike_ref=d["strike_ref"],
+                grouping=d["grouping"],
+                opens=opens,
+                agenda=tuple(d.get("agenda") or ()),
+                ranking=rankings.get(d["strike_ref"]) if opens else None,
+                policy=self.fingerprint,
+            )
         if set(by_miss) != {miss.ref for miss in misses}:
             raise RulesError(f"rules decided {len(by_miss)} of {len(misses)} misses for {subject}")
         return [by_miss[miss.ref] for miss in misses]

@@ -95,8 +95,12 @@ def fresh_database(base: str | None, work: Path, name: str) -> str:
 
 def init_schema(url: str) -> None:
     """Create duban's schema with `duban init` (the same-work reference runs on it too)."""
-    subprocess.run([sys.executable, "-c", "from engine.app.launch import main; main()", "init"], check=True,
-                   capture_output=True, env={**os.environ, "DUBAN_DATABASE_URL": url})
+    subprocess.run(
+        [sys.executable, "-c", "from engine.app.launch import main; main()", "init"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DUBAN_DATABASE_URL": url},
+    )
 
 
 def database(url: str) -> Any:
@@ -123,23 +127,44 @@ def duban_phases(ledger: Path, work: Path, url: str, profile: bool, web: bool) -
     init_schema(url)
     db = database(url)
     results: dict[str, object] = {}
-    results["import"] = run_child("import", command("import", "import", "ledger", str(ledger), "--as-of",
-                                                    "2024-04-30"), env)
-    results["replay"] = run_child("replay", command("replay", "evaluate", "--from", FIRST_DAY.isoformat(),
-                                                    "--through", LAST_DAY.isoformat()), env)
+    results["import"] = run_child(
+        "import", command("import", "import", "ledger", str(ledger), "--as-of", "2024-04-30"), env
+    )
+    results["replay"] = run_child(
+        "replay", command("replay", "evaluate", "--from", FIRST_DAY.isoformat(), "--through", LAST_DAY.isoformat()), env
+    )
     results["replay_per_day"] = replay_days(db)
     results["one_day"] = run_child("one day", command("one_day", "evaluate", "--through", ONE_MORE.isoformat()), env)
     results["one_day_in_transaction_s"] = day_seconds(db, ONE_MORE)
     results["week_notices"] = mark_older_notices_rendered(db)
-    results["notices"] = run_child("notices", command("notices", "notices", "render", "--out", str(out),
-                                                      "--format", "md", "--format", "docx"), env)
+    results["notices"] = run_child(
+        "notices", command("notices", "notices", "render", "--out", str(out), "--format", "md", "--format", "docx"), env
+    )
     meeting, previous = next_meeting()
     results["agenda_items"] = confirm_decided(db, previous)
-    results["agenda"] = run_child("agenda", command("agenda", "agenda", "--meeting", meeting.isoformat(),
-                                                    "--format", "docx", "--out", str(out / "agenda.docx")), env)
-    results["agenda_district"] = run_child("agenda 1/8", command(
-        "agenda_district", "agenda", "--meeting", meeting.isoformat(), "--district", DISTRICT, "--format", "docx",
-        "--out", str(out / "agenda-district.docx")), env)
+    results["agenda"] = run_child(
+        "agenda",
+        command(
+            "agenda", "agenda", "--meeting", meeting.isoformat(), "--format", "docx", "--out", str(out / "agenda.docx")
+        ),
+        env,
+    )
+    results["agenda_district"] = run_child(
+        "agenda 1/8",
+        command(
+            "agenda_district",
+            "agenda",
+            "--meeting",
+            meeting.isoformat(),
+            "--district",
+            DISTRICT,
+            "--format",
+            "docx",
+            "--out",
+            str(out / "agenda-district.docx"),
+        ),
+        env,
+    )
     results["strikes"] = db.run("SELECT count(*) FROM strike WHERE status = 'counted'").fetchone()[0]
     results["deadlines_missed"] = db.run("SELECT count(*) FROM deadline WHERE status = 'missed'").fetchone()[0]
     if web:
@@ -151,9 +176,15 @@ def duban_phases(ledger: Path, work: Path, url: str, profile: bool, web: bool) -
 DISTRICT = "河东片区"
 
 
-WEB_PAGES = {"board, page 1": "/board", "board, page 200": "/board?page=200", "board, red only": "/board?colour=red",
-             "board, one district": "/board?district=河东片区", "persons, page 1": "/persons",
-             "persons, page 100": "/persons?page=100", "persons, suspended": "/persons?status=suspended"}
+WEB_PAGES = {
+    "board, page 1": "/board",
+    "board, page 200": "/board?page=200",
+    "board, red only": "/board?colour=red",
+    "board, one district": "/board?district=河东片区",
+    "persons, page 1": "/persons",
+    "persons, page 100": "/persons?page=100",
+    "persons, suspended": "/persons?status=suspended",
+}
 
 
 def web_pages(command: object, env: dict[str, str], repeats: int = 20) -> dict[str, dict[str, float]]:
@@ -166,14 +197,24 @@ def web_pages(command: object, env: dict[str, str], repeats: int = 20) -> dict[s
     import urllib.request
 
     password = "bench-pass-1"
-    subprocess.run([*command("user", "user", "add", "bench", "--role", "office", "--password-stdin")],  # type: ignore[operator]
-                   env=env, input=password + "\n", text=True, check=True, capture_output=True)
+    subprocess.run(
+        [*command("user", "user", "add", "bench", "--role", "office", "--password-stdin")],  # type: ignore[operator]
+        env=env,
+        input=password + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([*command("serve", "serve", "--port", str(port))], env=env,  # type: ignore[operator]
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*command("serve", "serve", "--port", str(port))],
+        env=env,  # type: ignore[operator]
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         deadline = time.monotonic() + 60
@@ -194,9 +235,24 @@ def web_pages(command: object, env: dict[str, str], repeats: int = 20) -> dict[s
             url = base + urllib.parse.quote(path, safe="/?=&")
             # The first request follows a change of the record (a new account is sealed into the audit
             # chain), so it pays for the whole-ledger reads; the others find them cached at that version.
-            subprocess.run([*command("user", "user", "add", f"bench{number}", "--role", "leader",  # type: ignore[operator]
-                                     "--password-stdin")], env=env, input=password + "\n", text=True, check=True,
-                           capture_output=True)
+            subprocess.run(
+                [
+                    *command(
+                        "user",
+                        "user",
+                        "add",
+                        f"bench{number}",
+                        "--role",
+                        "leader",  # type: ignore[operator]
+                        "--password-stdin",
+                    )
+                ],
+                env=env,
+                input=password + "\n",
+                text=True,
+                check=True,
+                capture_output=True,
+            )
             times = []
             for _ in range(repeats):
                 began = time.perf_counter()
@@ -205,12 +261,19 @@ def web_pages(command: object, env: dict[str, str], repeats: int = 20) -> dict[s
                     assert response.status == 200 and b"<html" in body, (label, response.status)
                 times.append(1000 * (time.perf_counter() - began))
             warm = sorted(times[1:])
-            results[label] = {"after_change_ms": round(times[0], 1), "median_ms": round(statistics.median(warm), 1),
-                              "p95_ms": round(warm[int(0.95 * (len(warm) - 1))], 1),
-                              "max_ms": round(warm[-1], 1), "bytes": len(body)}
+            results[label] = {
+                "after_change_ms": round(times[0], 1),
+                "median_ms": round(statistics.median(warm), 1),
+                "p95_ms": round(warm[int(0.95 * (len(warm) - 1))], 1),
+                "max_ms": round(warm[-1], 1),
+                "bytes": len(body),
+            }
             row = results[label]
-            print(f"  web {label:<20} after a change {row['after_change_ms']:7.1f} ms; then median "
-                  f"{row['median_ms']:6.1f} ms, p95 {row['p95_ms']:6.1f} ms", flush=True)
+            print(
+                f"  web {label:<20} after a change {row['after_change_ms']:7.1f} ms; then median "
+                f"{row['median_ms']:6.1f} ms, p95 {row['p95_ms']:6.1f} ms",
+                flush=True,
+            )
         return results
     finally:
         server.terminate()
@@ -220,6 +283,7 @@ def web_pages(command: object, env: dict[str, str], repeats: int = 20) -> dict[s
 def _seconds(started: Any, finished: Any) -> float:
     def moment(value: Any) -> dt.datetime:
         return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
     return (moment(finished) - moment(started)).total_seconds()
 
 
@@ -232,25 +296,32 @@ def replay_days(db: Any) -> dict[str, object]:
     summary = {}
     for month, values in months.items():
         seconds = [s for s, _ in values]
-        summary[month] = {"days": len(values), "mean_ms": round(1000 * sum(seconds) / len(seconds), 1),
-                          "max_ms": round(1000 * max(seconds), 1),
-                          "misses_per_day": round(sum(m for _, m in values) / len(values), 1)}
+        summary[month] = {
+            "days": len(values),
+            "mean_ms": round(1000 * sum(seconds) / len(seconds), 1),
+            "max_ms": round(1000 * max(seconds), 1),
+            "misses_per_day": round(sum(m for _, m in values) / len(values), 1),
+        }
     return summary
 
 
 def day_seconds(db: Any, day: dt.date) -> float:
     """Seconds one evaluated day took inside its transaction."""
-    started, finished = db.run("SELECT started_at, finished_at FROM evaluation_day WHERE day = ?",
-                               (day.isoformat(),)).fetchone()
+    started, finished = db.run(
+        "SELECT started_at, finished_at FROM evaluation_day WHERE day = ?", (day.isoformat(),)
+    ).fetchone()
     return round(_seconds(started, finished), 3)
 
 
 def mark_older_notices_rendered(db: Any) -> int:
     """Mark notices of strikes detected before the week as rendered; return how many remain (the week's)."""
-    db.run("""UPDATE notice SET rendered_at = created_at WHERE rendered_at IS NULL AND id IN (
+    db.run(
+        """UPDATE notice SET rendered_at = created_at WHERE rendered_at IS NULL AND id IN (
                 SELECT n.id FROM notice n LEFT JOIN strike s ON s.id = n.strike_id
                 LEFT JOIN status_change c ON c.id = n.status_change_id
-                WHERE coalesce(s.detected_on, c.day) < ?)""", (WEEK_FROM.isoformat(),))
+                WHERE coalesce(s.detected_on, c.day) < ?)""",
+        (WEEK_FROM.isoformat(),),
+    )
     return int(db.run("SELECT count(*) FROM notice WHERE rendered_at IS NULL").fetchone()[0])
 
 
@@ -269,8 +340,10 @@ def next_meeting() -> tuple[dt.date, dt.date]:
 
 def confirm_decided(db: Any, previous: dt.date) -> int:
     """Confirm strikes the earlier meetings would have decided; return how many the agenda still carries."""
-    db.run("UPDATE strike SET decision = 'confirmed', meeting_date = ? WHERE decision = 'proposed' AND detected_on < ?",
-           (previous.isoformat(), previous.isoformat()))
+    db.run(
+        "UPDATE strike SET decision = 'confirmed', meeting_date = ? WHERE decision = 'proposed' AND detected_on < ?",
+        (previous.isoformat(), previous.isoformat()),
+    )
     return int(db.run("SELECT count(*) FROM strike WHERE decision = 'proposed'").fetchone()[0])
 
 
@@ -288,8 +361,12 @@ def same_work_phase(ledger: Path, url: str) -> dict[str, object]:
     replay_s, strikes = same_work.replay(db, FIRST_DAY, LAST_DAY)
     print(f"  {'same replay':<12} {replay_s:8.2f} s", flush=True)
     one_day, more = same_work.replay(db, ONE_MORE, ONE_MORE)
-    return {"load_s": round(load, 3), "replay_s": round(replay_s, 3), "one_day_s": round(one_day, 4),
-            "strikes": strikes + more}
+    return {
+        "load_s": round(load, 3),
+        "replay_s": round(replay_s, 3),
+        "one_day_s": round(one_day, 4),
+        "strikes": strikes + more,
+    }
 
 
 # --------------------------------------------------------------------------------------- bare SQL
@@ -300,15 +377,17 @@ def bare_sql(ledger: Path, url: str) -> dict[str, object]:
     db = database(url)
     key = "SERIAL PRIMARY KEY" if db.postgres else "INTEGER PRIMARY KEY"
     started = time.perf_counter()
-    for ddl in (f"CREATE TABLE person (id {key}, person_id TEXT UNIQUE NOT NULL, name TEXT NOT NULL, unit TEXT, "
-                "phone TEXT, email TEXT)",
-                f"CREATE TABLE project (id {key}, code TEXT UNIQUE NOT NULL, name TEXT NOT NULL, district TEXT, "
-                "phase TEXT, batch TEXT, status TEXT, responsible TEXT REFERENCES person(person_id), "
-                "contractor TEXT, households INTEGER)",
-                f"CREATE TABLE node (id {key}, project_code TEXT NOT NULL REFERENCES project(code), code TEXT NOT NULL, "
-                "name TEXT NOT NULL, planned_date TEXT NOT NULL, completed_on TEXT, UNIQUE (project_code, code))",
-                "CREATE INDEX ix_node_planned ON node (planned_date)",
-                f"CREATE TABLE miss_group (id {key}, person_id TEXT, planned_date TEXT, nodes INTEGER, detected_on TEXT)"):
+    for ddl in (
+        f"CREATE TABLE person (id {key}, person_id TEXT UNIQUE NOT NULL, name TEXT NOT NULL, unit TEXT, "
+        "phone TEXT, email TEXT)",
+        f"CREATE TABLE project (id {key}, code TEXT UNIQUE NOT NULL, name TEXT NOT NULL, district TEXT, "
+        "phase TEXT, batch TEXT, status TEXT, responsible TEXT REFERENCES person(person_id), "
+        "contractor TEXT, households INTEGER)",
+        f"CREATE TABLE node (id {key}, project_code TEXT NOT NULL REFERENCES project(code), code TEXT NOT NULL, "
+        "name TEXT NOT NULL, planned_date TEXT NOT NULL, completed_on TEXT, UNIQUE (project_code, code))",
+        "CREATE INDEX ix_node_planned ON node (planned_date)",
+        f"CREATE TABLE miss_group (id {key}, person_id TEXT, planned_date TEXT, nodes INTEGER, detected_on TEXT)",
+    ):
         db.run(ddl)
     db.begin()
     for table in ("person", "project", "node"):
@@ -326,12 +405,15 @@ def bare_sql(ledger: Path, url: str) -> dict[str, object]:
         for day in day_list:
             planned = (day - dt.timedelta(days=1)).isoformat()
             db.begin()
-            db.run("""
+            db.run(
+                """
                 INSERT INTO miss_group (person_id, planned_date, nodes, detected_on)
                 SELECT p.responsible, n.planned_date, count(*), ? FROM node n JOIN project p ON p.code = n.project_code
                 WHERE n.planned_date = ? AND (n.completed_on IS NULL OR n.completed_on > n.planned_date)
                   AND p.status = 'active'
-                GROUP BY p.responsible, n.planned_date""", (day.isoformat(), planned))
+                GROUP BY p.responsible, n.planned_date""",
+                (day.isoformat(), planned),
+            )
             db.commit()
         return time.perf_counter() - began
 
@@ -339,8 +421,12 @@ def bare_sql(ledger: Path, url: str) -> dict[str, object]:
     print(f"  {'bare replay':<12} {replay_s:8.2f} s", flush=True)
     one_day = replay([ONE_MORE])
     strikes = db.run("SELECT count(*) FROM miss_group").fetchone()[0]
-    return {"load_s": round(load, 3), "replay_s": round(replay_s, 3), "one_day_s": round(one_day, 4),
-            "strikes": strikes}
+    return {
+        "load_s": round(load, 3),
+        "replay_s": round(replay_s, 3),
+        "one_day_s": round(one_day, 4),
+        "strikes": strikes,
+    }
 
 
 def _bare_columns(table: str, header: list[str]) -> list[str]:
@@ -369,24 +455,46 @@ def main() -> None:
     projects = args.projects or SIZES[args.size]
     ledger = args.work / f"ledger-{projects}"
     if not (ledger / "expected.json").exists():
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "make_synthetic_ledger.py"), "--projects",
-                        str(projects), "--out", str(ledger)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "make_synthetic_ledger.py"),
+                "--projects",
+                str(projects),
+                "--out",
+                str(ledger),
+            ],
+            check=True,
+        )
     expected = json.loads((ledger / "expected.json").read_text())
     backend = "postgresql" if args.db else "sqlite"
     work = args.work / f"run-{projects}" / backend
     work.mkdir(parents=True, exist_ok=True)
-    print(f"duban bench: {projects:,} projects, {expected['nodes']:,} nodes, {expected['persons']:,} persons on "
-          f"{backend} ({platform.python_version()}, {os.cpu_count()} cores, {calibration():.2f} s for 10 M loop steps)",
-          flush=True)
+    print(
+        f"duban bench: {projects:,} projects, {expected['nodes']:,} nodes, {expected['persons']:,} persons on "
+        f"{backend} ({platform.python_version()}, {os.cpu_count()} cores, {calibration():.2f} s for 10 M loop steps)",
+        flush=True,
+    )
     web = not args.skip_web and projects <= 50_000  # the web target is the province's (issue 10)
     duban = duban_phases(ledger, work, fresh_database(args.db, work, "duban"), args.profile, web)
     same = {} if args.skip_bare else same_work_phase(ledger, fresh_database(args.db, work, "same"))
     bare = {} if args.skip_bare else bare_sql(ledger, fresh_database(args.db, work, "minimal"))
-    report = {"projects": projects, "backend": backend, "expected": expected, "duban": duban, "same_work": same,
-              "bare_sql": bare,
-              "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                          "sqlite": sqlite3.sqlite_version, "loop_10m_s": round(calibration(), 2)},
-              "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    report = {
+        "projects": projects,
+        "backend": backend,
+        "expected": expected,
+        "duban": duban,
+        "same_work": same,
+        "bare_sql": bare,
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "sqlite": sqlite3.sqlite_version,
+            "loop_10m_s": round(calibration(), 2),
+        },
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     suffix = "" if backend == "sqlite" else "-postgresql"
     (args.work / f"results-{projects}{suffix}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print_summary(report)
@@ -409,25 +517,37 @@ def print_summary(report: dict) -> None:
     print("\nper-day replay (each day's transaction), by month — cost per miss stays flat as history grows:")
     for month, row in duban["replay_per_day"].items():
         per_miss = row["mean_ms"] / row["misses_per_day"] if row["misses_per_day"] else 0.0
-        print(f"  {month}: {row['days']:3d} days, mean {row['mean_ms']:8.1f} ms, max {row['max_ms']:8.1f} ms, "
-              f"{row['misses_per_day']:7.1f} misses/day, {per_miss:5.2f} ms per miss")
-    print(f"\nweek's notices rendered: {duban['week_notices']}; agenda items: {duban['agenda_items']}; "
-          f"agenda {duban['agenda']['seconds']:.1f} s / {duban['agenda']['peak_mb']:.0f} MB, one district's "
-          f"{duban['agenda_district']['seconds']:.1f} s / {duban['agenda_district']['peak_mb']:.0f} MB")
-    print(f"strikes: duban {duban['strikes']:,}, expected {expected['expected_strikes_per_due_date']:,}"
-          + (f", same work {same['strikes']:,}, minimal {bare['strikes']:,}" if same else ""))
-    print(f"one more day: {duban['one_day']['seconds']:.2f} s as a command ({duban['one_day_in_transaction_s']:.3f} s "
-          f"inside its transaction); target ≤ 0.5 s")
+        print(
+            f"  {month}: {row['days']:3d} days, mean {row['mean_ms']:8.1f} ms, max {row['max_ms']:8.1f} ms, "
+            f"{row['misses_per_day']:7.1f} misses/day, {per_miss:5.2f} ms per miss"
+        )
+    print(
+        f"\nweek's notices rendered: {duban['week_notices']}; agenda items: {duban['agenda_items']}; "
+        f"agenda {duban['agenda']['seconds']:.1f} s / {duban['agenda']['peak_mb']:.0f} MB, one district's "
+        f"{duban['agenda_district']['seconds']:.1f} s / {duban['agenda_district']['peak_mb']:.0f} MB"
+    )
+    print(
+        f"strikes: duban {duban['strikes']:,}, expected {expected['expected_strikes_per_due_date']:,}"
+        + (f", same work {same['strikes']:,}, minimal {bare['strikes']:,}" if same else "")
+    )
+    print(
+        f"one more day: {duban['one_day']['seconds']:.2f} s as a command ({duban['one_day_in_transaction_s']:.3f} s "
+        f"inside its transaction); target ≤ 0.5 s"
+    )
     print(f"peak memory: {peak:.0f} MB; target ≤ 1024 MB")
     if duban.get("web"):
         worst = max(row["p95_ms"] for row in duban["web"].values())
         cold = max(row["after_change_ms"] for row in duban["web"].values())
-        print(f"web pages: worst 95th percentile {worst:.0f} ms, worst first request after a change {cold:.0f} ms; "
-              "target < 300 ms")
+        print(
+            f"web pages: worst 95th percentile {worst:.0f} ms, worst first request after a change {cold:.0f} ms; "
+            "target < 300 ms"
+        )
     if same:
         print(f"\n{'':8} {'duban':>9} {'same work':>10} {'÷ same':>7} {'minimal':>9} {'÷ minimal':>9}")
-        for label, ours, work_s, floor in (("import", duban["import"]["seconds"], same["load_s"], bare["load_s"]),
-                                           ("replay", duban["replay"]["seconds"], same["replay_s"], bare["replay_s"])):
+        for label, ours, work_s, floor in (
+            ("import", duban["import"]["seconds"], same["load_s"], bare["load_s"]),
+            ("replay", duban["replay"]["seconds"], same["replay_s"], bare["replay_s"]),
+        ):
             print(f"{label:8} {ours:8.1f}s {work_s:9.1f}s {ours / work_s:6.2f}× {floor:8.1f}s {ours / floor:8.2f}×")
         print("target: ≤ 3× the same work")
 

@@ -75,41 +75,228 @@ DEPARTMENTS = (
     ("离石区住建局", 4),
 )
 
-SURNAMES = (
-    "王王王李李李张张张刘刘郭郭高高武武薛白韩贾任赵杨冯田霍梁马孙曹闫段乔温成康牛胡秦吴宋苏崔雷"
-)
+SURNAMES = "王王王李李李张张张刘刘郭郭高高武武薛白韩贾任赵杨冯田霍梁马孙曹闫段乔温成康牛胡秦吴宋苏崔雷"
 GIVEN_NAMES = (
-    "建军", "志刚", "海燕", "晓东", "丽娟", "俊峰", "文斌", "红梅", "永刚", "卫东", "建平", "瑞峰",
-    "晋生", "玉兰", "宏伟", "小平", "志强", "鹏飞", "亚楠", "晓燕", "国庆", "云霞", "春生", "利军",
-    "旭东", "慧敏", "彦军", "雪峰", "爱萍", "金龙", "巧玲", "宇", "磊", "涛", "静", "斌",
-    "鑫", "婷", "超", "浩然", "子健", "嘉欣", "晨阳", "泽宇", "丽萍", "秀英", "保平", "文杰",
-    "卫华", "红英", "晓丽", "永平", "建华", "海军", "小军", "志明", "俊杰", "晓军", "玉梅", "国栋",
-    "建文", "宏亮", "艳红", "美玲", "振华", "立新", "少华", "晋峰", "耀武", "亚军", "新民", "凤英",
-    "润生", "福生", "晓峰", "建英", "海平", "宝林", "二平", "翠萍", "东升", "智勇", "补平", "永红",
-    "思远", "佳琪", "雅婷",
+    "建军",
+    "志刚",
+    "海燕",
+    "晓东",
+    "丽娟",
+    "俊峰",
+    "文斌",
+    "红梅",
+    "永刚",
+    "卫东",
+    "建平",
+    "瑞峰",
+    "晋生",
+    "玉兰",
+    "宏伟",
+    "小平",
+    "志强",
+    "鹏飞",
+    "亚楠",
+    "晓燕",
+    "国庆",
+    "云霞",
+    "春生",
+    "利军",
+    "旭东",
+    "慧敏",
+    "彦军",
+    "雪峰",
+    "爱萍",
+    "金龙",
+    "巧玲",
+    "宇",
+    "磊",
+    "涛",
+    "静",
+    "斌",
+    "鑫",
+    "婷",
+    "超",
+    "浩然",
+    "子健",
+    "嘉欣",
+    "晨阳",
+    "泽宇",
+    "丽萍",
+    "秀英",
+    "保平",
+    "文杰",
+    "卫华",
+    "红英",
+    "晓丽",
+    "永平",
+    "建华",
+    "海军",
+    "小军",
+    "志明",
+    "俊杰",
+    "晓军",
+    "玉梅",
+    "国栋",
+    "建文",
+    "宏亮",
+    "艳红",
+    "美玲",
+    "振华",
+    "立新",
+    "少华",
+    "晋峰",
+    "耀武",
+    "亚军",
+    "新民",
+    "凤英",
+    "润生",
+    "福生",
+    "晓峰",
+    "建英",
+    "海平",
+    "宝林",
+    "二平",
+    "翠萍",
+    "东升",
+    "智勇",
+    "补平",
+    "永红",
+    "思远",
+    "佳琪",
+    "雅婷",
 )
 #: Names of people in the news report; never reused for invented persons.
 REAL_NAMES = {"白旭平", "高浩", "郭玉增", "韩明", "薛玉鹏", "武志飞", "郭小燕", "张瑞枫"}
 
 UNIT_COMPOUNDS = (
-    "市建行", "市工行", "市农行", "市人民银行", "市委", "市政府", "移动公司", "联通公司", "电力公司", "市财政局",
-    "市教育局", "市卫生局", "市水利局", "市交通局", "市气象局", "市林业局", "市烟草公司", "市邮政局", "市粮食局",
-    "市中医院", "离石区法院", "离石区检察院", "市公安局", "市税务局", "农机局", "地区物资局", "市文化局", "市广电局",
-    "市自来水公司", "市煤炭局", "市审计局", "市统计局", "区供销社", "地区运输公司", "市二中", "离石区医院", "农业局",
-    "市地震局", "市商务局", "市民政局", "地区医院", "市建筑公司", "市供销社", "离石区农行", "市百货公司", "市第一建筑公司",
-    "吕梁卫校", "市环保局", "市人防办", "离石区政府",
+    "市建行",
+    "市工行",
+    "市农行",
+    "市人民银行",
+    "市委",
+    "市政府",
+    "移动公司",
+    "联通公司",
+    "电力公司",
+    "市财政局",
+    "市教育局",
+    "市卫生局",
+    "市水利局",
+    "市交通局",
+    "市气象局",
+    "市林业局",
+    "市烟草公司",
+    "市邮政局",
+    "市粮食局",
+    "市中医院",
+    "离石区法院",
+    "离石区检察院",
+    "市公安局",
+    "市税务局",
+    "农机局",
+    "地区物资局",
+    "市文化局",
+    "市广电局",
+    "市自来水公司",
+    "市煤炭局",
+    "市审计局",
+    "市统计局",
+    "区供销社",
+    "地区运输公司",
+    "市二中",
+    "离石区医院",
+    "农业局",
+    "市地震局",
+    "市商务局",
+    "市民政局",
+    "地区医院",
+    "市建筑公司",
+    "市供销社",
+    "离石区农行",
+    "市百货公司",
+    "市第一建筑公司",
+    "吕梁卫校",
+    "市环保局",
+    "市人防办",
+    "离石区政府",
 )
 ESTATES = (
-    "滨河小区", "龙凤苑", "龙凤花园", "滨河花园", "永宁佳苑", "凤山苑", "凤山新村", "北川河小区", "东川河小区",
-    "西属巴小区", "莲花池小区", "世纪花园", "学府苑", "锦绣园", "阳光小区", "康宁小区", "惠民小区", "朝阳小区",
-    "安居小区", "和平小区", "新华小区", "城北小区", "城北新村", "田家会小区", "龙凤新村", "永宁苑", "滨河新村",
-    "吕梁花园", "贺昌小区", "华兴小区", "振兴小区", "兴华苑", "文苑小区", "金星小区", "幸福里", "建设新村",
-    "凤城小区", "馨园小区", "丽景苑", "东关小区", "滨河苑", "龙凤小区", "永宁小区", "城北花园", "凤山花园", "北川花园",
-    "育才小区", "利民小区", "安康苑", "福馨园", "翠苑小区", "怡景小区", "永安里", "长治路小区", "人民路小区",
+    "滨河小区",
+    "龙凤苑",
+    "龙凤花园",
+    "滨河花园",
+    "永宁佳苑",
+    "凤山苑",
+    "凤山新村",
+    "北川河小区",
+    "东川河小区",
+    "西属巴小区",
+    "莲花池小区",
+    "世纪花园",
+    "学府苑",
+    "锦绣园",
+    "阳光小区",
+    "康宁小区",
+    "惠民小区",
+    "朝阳小区",
+    "安居小区",
+    "和平小区",
+    "新华小区",
+    "城北小区",
+    "城北新村",
+    "田家会小区",
+    "龙凤新村",
+    "永宁苑",
+    "滨河新村",
+    "吕梁花园",
+    "贺昌小区",
+    "华兴小区",
+    "振兴小区",
+    "兴华苑",
+    "文苑小区",
+    "金星小区",
+    "幸福里",
+    "建设新村",
+    "凤城小区",
+    "馨园小区",
+    "丽景苑",
+    "东关小区",
+    "滨河苑",
+    "龙凤小区",
+    "永宁小区",
+    "城北花园",
+    "凤山花园",
+    "北川花园",
+    "育才小区",
+    "利民小区",
+    "安康苑",
+    "福馨园",
+    "翠苑小区",
+    "怡景小区",
+    "永安里",
+    "长治路小区",
+    "人民路小区",
 )
 ROADS = (
-    "滨河北路", "滨河南路", "永宁东路", "永宁西路", "永宁中路", "龙凤南大街", "龙凤北大街", "北川河东路", "北川河西路",
-    "凤山路", "吕梁大道", "贺昌中路", "新华街", "世纪大道", "莲花池路", "城北路", "西属巴街", "田家会路", "体育路",
+    "滨河北路",
+    "滨河南路",
+    "永宁东路",
+    "永宁西路",
+    "永宁中路",
+    "龙凤南大街",
+    "龙凤北大街",
+    "北川河东路",
+    "北川河西路",
+    "凤山路",
+    "吕梁大道",
+    "贺昌中路",
+    "新华街",
+    "世纪大道",
+    "莲花池路",
+    "城北路",
+    "西属巴街",
+    "田家会路",
+    "体育路",
     "学院路",
 )
 CHINESE_NUMBERS = "一二三四五"
@@ -127,11 +314,23 @@ LAST_NODE = "竣工验收"
 ELEVATOR_NODE = "加装电梯完成"
 #: The work items between moving in and acceptance, in construction order.
 MIDDLE_NODES = (
-    "管网改造完成", "化粪池清理完成", "雨污分流完成", "线路入盒完成", "外墙保温完成", "屋面防水完成", ELEVATOR_NODE,
-    "路面硬化完成", "绿化完成", "照明安装完成",
+    "管网改造完成",
+    "化粪池清理完成",
+    "雨污分流完成",
+    "线路入盒完成",
+    "外墙保温完成",
+    "屋面防水完成",
+    ELEVATOR_NODE,
+    "路面硬化完成",
+    "绿化完成",
+    "照明安装完成",
 )
 EXTENSION_REASONS = (
-    "连续降雨停工", "管线产权单位协调", "居民意见征询未完成", "供热管网迁改协调", "燃气管线迁改审批未完成",
+    "连续降雨停工",
+    "管线产权单位协调",
+    "居民意见征询未完成",
+    "供热管网迁改协调",
+    "燃气管线迁改审批未完成",
     "材料供应延误（外墙保温板）",
 )
 EXEMPTION_REASONS = {
@@ -209,8 +408,15 @@ class Event:
 
     def row(self) -> list[str]:
         """The CSV row."""
-        return [self.recorded_on.isoformat(), self.kind, self.project_code, self.node_code,
-                self.date.isoformat() if self.date else "", self.person_id, self.reason]
+        return [
+            self.recorded_on.isoformat(),
+            self.kind,
+            self.project_code,
+            self.node_code,
+            self.date.isoformat() if self.date else "",
+            self.person_id,
+            self.reason,
+        ]
 
     def key(self) -> tuple[dt.date, str, str, str]:
         """Sort key: recorded_on, kind, project_code, node_code."""
@@ -314,16 +520,25 @@ def build_ledger(rng: random.Random) -> Demo:
     for name, batch in zip(names, batches, strict=True):
         district = district_of(rng, name)
         first_phase = rng.random() < (0.75 if batch in BATCHES[:2] else 0.3)
-        projects.append(Project(
-            code="", name=name, district=district, phase="综合改造一期" if first_phase else "综合改造二期",
-            batch=batch, status="在建", contractor=rng.choice(DISTRICT_CONTRACTORS[district]),
-            households=int(rng.triangular(40, 600, 160))))
+        projects.append(
+            Project(
+                code="",
+                name=name,
+                district=district,
+                phase="综合改造一期" if first_phase else "综合改造二期",
+                batch=batch,
+                status="在建",
+                contractor=rng.choice(DISTRICT_CONTRACTORS[district]),
+                households=int(rng.triangular(40, 600, 160)),
+            )
+        )
     projects.sort(key=lambda p: (p.phase != "综合改造一期", p.batch, DISTRICTS.index(p.district), p.name))
     for number, project in enumerate(projects, 1):
         project.code = f"LL-2024-{number:03d}"
         node_list = node_names(rng)
         for index, (node_name, planned) in enumerate(
-                zip(node_list, planned_dates(rng, project.end, len(node_list)), strict=True), 1):
+            zip(node_list, planned_dates(rng, project.end, len(node_list)), strict=True), 1
+        ):
             project.nodes.append(Node(project.code, f"N{index:02d}", node_name, planned, final=node_name == LAST_NODE))
     for project in rng.sample(projects, 5)[:3]:
         project.status = "储备"
@@ -336,7 +551,7 @@ def build_ledger(rng: random.Random) -> Demo:
     grouped = sorted(projects, key=lambda p: (p.district, p.contractor, p.batch, p.code))
     chunks, start = [], 0
     for size in sizes:
-        chunks.append(grouped[start:start + size])
+        chunks.append(grouped[start : start + size])
         start += size
     department_pool = [name for name, weight in DEPARTMENTS for _ in range(weight)]
     slots: list[tuple[str, list[Project]]] = []
@@ -397,7 +612,9 @@ def run_campaign(rng: random.Random, demo: Demo) -> None:
     stuck_owners = [pid for pid in ranked if target[pid] >= 2 and any(p.batch == "2024-10" for p in by_person[pid])]
     for pid in stuck_owners[:5:2]:
         project = rng.choice([p for p in by_person[pid] if p.batch == "2024-10"])
-        middle = [n for n in project.nodes if not n.final and n.name != FIRST_NODE and n.planned <= dt.date(2024, 10, 25)]
+        middle = [
+            n for n in project.nodes if not n.final and n.name != FIRST_NODE and n.planned <= dt.date(2024, 10, 25)
+        ]
         preferred = [n for n in middle if n.name == ELEVATOR_NODE] or middle
         for node in (rng.choice(preferred), project.nodes[-1]):
             node.tag = "never"
@@ -430,19 +647,27 @@ def run_campaign(rng: random.Random, demo: Demo) -> None:
     # stay in the estimate (which ignores extensions), but the engine should not strike them.
     def extendable(pair: tuple[Project, Node]) -> bool:
         project, node = pair
-        return (node.tag == "late" and node.name != FIRST_NODE and (project.end - node.planned).days >= 8
-                and node.planned - days(6) >= CAMPAIGN_START)
+        return (
+            node.tag == "late"
+            and node.name != FIRST_NODE
+            and (project.end - node.planned).days >= 8
+            and node.planned - days(6) >= CAMPAIGN_START
+        )
 
     pool = [(p, n) for p in active for n in p.nodes if extendable((p, n))]
     for project, node in weighted_sample(rng, pool, [p.weakness + 0.1 for p, _ in pool], 8):
         assert node.completed
         asked = node.planned - days(rng.randint(1, 6))
         new_date = max(node.completed, node.planned + days(rng.randint(5, min(15, (project.end - node.planned).days))))
-        demo.events.append(Event(asked, "extend", project.code, node.code, new_date, reason=rng.choice(EXTENSION_REASONS)))
+        demo.events.append(
+            Event(asked, "extend", project.code, node.code, new_date, reason=rng.choice(EXTENSION_REASONS))
+        )
         complete(rng, node, node.completed, new_date, "extended")
 
     # Extensions asked for a few days after a miss; two are then met, one is missed again.
-    late = [(p, n) for p in active for n in p.nodes if n.tag == "late" and not n.final and (p.end - n.planned).days >= 14]
+    late = [
+        (p, n) for p in active for n in p.nodes if n.tag == "late" and not n.final and (p.end - n.planned).days >= 14
+    ]
     for index, (project, node) in enumerate(rng.sample(late, 3)):
         asked = node.planned + days(rng.randint(1, 3))
         new_date = node.planned + days(rng.randint(8, 12))
@@ -453,7 +678,9 @@ def run_campaign(rng: random.Random, demo: Demo) -> None:
             finish = new_date + days(rng.randint(1, min(6, (project.end - new_date).days)))
             complete(rng, node, finish, CAMPAIGN_END, "late")
         node.tag = "late-extended"
-        demo.events.append(Event(asked, "extend", project.code, node.code, new_date, reason=rng.choice(EXTENSION_REASONS)))
+        demo.events.append(
+            Event(asked, "extend", project.code, node.code, new_date, reason=rng.choice(EXTENSION_REASONS))
+        )
 
     # Requests to excuse a miss, put to the party-group meeting a few days after it.
     late = [(p, n) for p in active for n in p.nodes if n.tag == "late"]
@@ -462,11 +689,14 @@ def run_campaign(rng: random.Random, demo: Demo) -> None:
     for project, node in requests:
         reason = EXEMPTION_REASONS.get(node.name, FORCE_MAJEURE)
         asked = node.planned + days(rng.randint(1, 5))
-        demo.events.append(Event(min(asked, CAMPAIGN_END), "exempt_request", project.code, node.code, node.planned,
-                                 reason=reason))
+        demo.events.append(
+            Event(min(asked, CAMPAIGN_END), "exempt_request", project.code, node.code, node.planned, reason=reason)
+        )
 
     # Completed in time but reported late: the office learns of it a few days after the planned date.
-    untouched = [(p, n) for p in active for n in p.nodes if not n.tag and n.planned + days(6) <= CAMPAIGN_END and not n.final]
+    untouched = [
+        (p, n) for p in active for n in p.nodes if not n.tag and n.planned + days(6) <= CAMPAIGN_END and not n.final
+    ]
     seen_persons: set[str] = set()
     backdated = 0
     for project, node in rng.sample(untouched, len(untouched)):
@@ -495,8 +725,9 @@ def run_campaign(rng: random.Random, demo: Demo) -> None:
     for project in active:
         for node in project.nodes:
             if node.completed:
-                demo.events.append(Event(node.recorded or node.completed, "complete", project.code, node.code,
-                                         node.completed))
+                demo.events.append(
+                    Event(node.recorded or node.completed, "complete", project.code, node.code, node.completed)
+                )
 
     # Planned reassignments: a project of a person suspended after a second strike (one that stands even if every
     # extension and exemption is approved) passes to a reserve person; the project is on time from then on.
@@ -510,18 +741,32 @@ def run_campaign(rng: random.Random, demo: Demo) -> None:
         if len(dates) < 2:
             continue
         effective = dates[1] + days(rng.randint(3, 7))
-        clean = [p for p in by_person[pid]
-                 if any(n.planned >= effective for n in p.nodes)
-                 and all(n.tag in ("plain", "backdated")
-                         or (n.planned < effective and n.completed is not None and n.completed < effective)
-                         for n in p.nodes)]
+        clean = [
+            p
+            for p in by_person[pid]
+            if any(n.planned >= effective for n in p.nodes)
+            and all(
+                n.tag in ("plain", "backdated")
+                or (n.planned < effective and n.completed is not None and n.completed < effective)
+                for n in p.nodes
+            )
+        ]
         if not clean:
             continue
         project = rng.choice(clean)
         successor = reserve.pop()
         demo.reassignments[project.code] = [(effective, successor)]
-        demo.events.append(Event(effective - days(rng.randint(0, 2)), "assign", project.code, "", effective, successor,
-                                 "第二次未按期完成节点，免除负责人职务，留用整改"))
+        demo.events.append(
+            Event(
+                effective - days(rng.randint(0, 2)),
+                "assign",
+                project.code,
+                "",
+                effective,
+                successor,
+                "第二次未按期完成节点，免除负责人职务，留用整改",
+            )
+        )
     demo.events.sort(key=Event.key)
 
 
@@ -596,14 +841,34 @@ def write_workbook(demo: Demo, path: Path) -> None:
     wb = Workbook()
     bold = Font(bold=True)
     sheets = {
-        "人员": (["人员编号", "姓名", "单位", "电话", "邮箱"], [10, 10, 30, 14, 24],
-               [[p.pid, p.name, p.unit, p.phone, p.email] for p in demo.persons]),
-        "项目": (["项目编号", "项目名称", "片区", "期次", "批次", "状态", "负责人编号", "施工单位", "户数"],
-               [13, 22, 10, 14, 9, 6, 11, 30, 7],
-               [[p.code, p.name, p.district, p.phase, p.batch, p.status, p.responsible, CONTRACTORS[p.contractor],
-                 p.households] for p in demo.projects]),
-        "节点": (["项目编号", "节点编号", "节点名称", "计划完成日期", "实际完成日期"], [13, 9, 16, 14, 14],
-               [[n.project_code, n.code, n.name, n.planned, None] for p in demo.projects for n in p.nodes]),
+        "人员": (
+            ["人员编号", "姓名", "单位", "电话", "邮箱"],
+            [10, 10, 30, 14, 24],
+            [[p.pid, p.name, p.unit, p.phone, p.email] for p in demo.persons],
+        ),
+        "项目": (
+            ["项目编号", "项目名称", "片区", "期次", "批次", "状态", "负责人编号", "施工单位", "户数"],
+            [13, 22, 10, 14, 9, 6, 11, 30, 7],
+            [
+                [
+                    p.code,
+                    p.name,
+                    p.district,
+                    p.phase,
+                    p.batch,
+                    p.status,
+                    p.responsible,
+                    CONTRACTORS[p.contractor],
+                    p.households,
+                ]
+                for p in demo.projects
+            ],
+        ),
+        "节点": (
+            ["项目编号", "节点编号", "节点名称", "计划完成日期", "实际完成日期"],
+            [13, 9, 16, 14, 14],
+            [[n.project_code, n.code, n.name, n.planned, None] for p in demo.projects for n in p.nodes],
+        ),
     }
     wb.remove(wb.active)
     for title, (header, widths, rows) in sheets.items():
@@ -681,12 +946,16 @@ def summary(demo: Demo) -> None:
     kinds = Counter(e.kind for e in demo.events)
     print(f"人员 {len(demo.persons)}（其中后备 {len(demo.reserve)}：{', '.join(demo.reserve)}）")
     print(f"项目 {len(demo.projects)}（" + "，".join(f"{k} {v}" for k, v in sorted(statuses.items())) + "）")
-    print(f"节点 {nodes}（在建项目 {len(active_nodes)}：按期 {on_time} = {on_time / len(active_nodes):.1%}，"
-          f"逾期完成 {late} = {late / len(active_nodes):.1%}，未完成 {never}，按期但迟报 {backdated}）")
+    print(
+        f"节点 {nodes}（在建项目 {len(active_nodes)}：按期 {on_time} = {on_time / len(active_nodes):.1%}，"
+        f"逾期完成 {late} = {late / len(active_nodes):.1%}，未完成 {never}，按期但迟报 {backdated}）"
+    )
     print(f"campaign 行 {len(demo.events)}：" + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     strikes = late_dates(demo)
     print("预计问责（每人按不同的逾期计划日期计数，仅在建项目，不计延期与免责）：" + spread(strikes))
-    print("  " + "  ".join(f"{pid}×{len(d)}" for pid, d in sorted(strikes.items(), key=lambda kv: (-len(kv[1]), kv[0]))))
+    print(
+        "  " + "  ".join(f"{pid}×{len(d)}" for pid, d in sorted(strikes.items(), key=lambda kv: (-len(kv[1]), kv[0])))
+    )
     print("若延期（逾期前申请）与免责申请全部批准：" + spread(adjusted_dates(demo)))
     late_by = Counter()
     total_by = Counter()

@@ -33,15 +33,32 @@ WINDOW_DAYS = 90
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红文斌海燕玲鹏飞宇浩晓峰俊云"
 UNITS = (
-    "市住建局城建科", "市住建局城市更新科", "市住建局物业科", "市住建局质安站", "区住建局", "街道办事处",
-    "合成建设集团有限公司", "合成市政工程有限公司", "合成建筑安装有限公司", "合成城建集团有限公司",
+    "市住建局城建科",
+    "市住建局城市更新科",
+    "市住建局物业科",
+    "市住建局质安站",
+    "区住建局",
+    "街道办事处",
+    "合成建设集团有限公司",
+    "合成市政工程有限公司",
+    "合成建筑安装有限公司",
+    "合成城建集团有限公司",
 )
 DISTRICTS = ("东城片区", "西城片区", "南城片区", "北城片区", "新区片区", "老城片区", "河东片区", "河西片区")
 PHASES = ("综合改造一期", "综合改造二期", "综合改造三期")
 CONTRACTORS = tuple(f"合成第{i:02d}建设工程有限公司" for i in range(1, 41))
 NODE_NAMES = (
-    "进场施工", "管网改造完成", "化粪池清理完成", "雨污分流完成", "线路入盒完成", "外墙保温完成", "屋面防水完成",
-    "加装电梯完成", "路面硬化完成", "绿化完成", "照明安装完成",
+    "进场施工",
+    "管网改造完成",
+    "化粪池清理完成",
+    "雨污分流完成",
+    "线路入盒完成",
+    "外墙保温完成",
+    "屋面防水完成",
+    "加装电梯完成",
+    "路面硬化完成",
+    "绿化完成",
+    "照明安装完成",
 )
 LAST_NODE = "竣工验收"
 
@@ -94,8 +111,17 @@ class Generator:
         """Rows of projects.csv (the batch is the month of the last planned date)."""
         rng, days = self.rng, self.days
         for i, (plan, person) in enumerate(zip(plans, self.responsible, strict=True), 1):
-            yield (f"SYN-{i:06d}", f"合成小区{i:06d}", rng.choice(DISTRICTS), rng.choice(PHASES), days[plan[-1]][:7],
-                   "active", f"P{person + 1:06d}", rng.choice(CONTRACTORS), rng.randint(40, 600))
+            yield (
+                f"SYN-{i:06d}",
+                f"合成小区{i:06d}",
+                rng.choice(DISTRICTS),
+                rng.choice(PHASES),
+                days[plan[-1]][:7],
+                "active",
+                f"P{person + 1:06d}",
+                rng.choice(CONTRACTORS),
+                rng.randint(40, 600),
+            )
 
     def node_rows(self, plans: list[list[int]]) -> Iterator[tuple[str, str, str, str, str]]:
         """Rows of nodes.csv; counts the missed nodes and the distinct (person, planned date) pairs among them."""
@@ -149,10 +175,26 @@ def main() -> None:
     gen = Generator(args.projects, args.nodes_per_project, persons, args.miss_rate, args.seed)
     write(args.out / "persons.csv", ["person_id", "name", "unit", "phone", "email"], gen.person_rows())
     plans = gen.plan()
-    write(args.out / "projects.csv", ["project_code", "name", "district", "phase", "batch", "status",
-                                      "responsible_person_id", "contractor", "households"], gen.project_rows(plans))
-    write(args.out / "nodes.csv", ["project_code", "node_code", "name", "planned_date", "completed_on"],
-          gen.node_rows(plans))
+    write(
+        args.out / "projects.csv",
+        [
+            "project_code",
+            "name",
+            "district",
+            "phase",
+            "batch",
+            "status",
+            "responsible_person_id",
+            "contractor",
+            "households",
+        ],
+        gen.project_rows(plans),
+    )
+    write(
+        args.out / "nodes.csv",
+        ["project_code", "node_code", "name", "planned_date", "completed_on"],
+        gen.node_rows(plans),
+    )
     expected = {
         "projects": args.projects,
         "nodes": args.projects * args.nodes_per_project,
@@ -162,10 +204,14 @@ def main() -> None:
     }
     (args.out / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
     elapsed = time.perf_counter() - started
-    print(f"wrote {args.out}: {expected['persons']} persons, {expected['projects']} projects, "
-          f"{expected['nodes']} nodes in {elapsed:.1f} s")
-    print(f"missed nodes: {expected['missed_nodes']}; distinct (responsible person, planned date) pairs among them "
-          f"(expected strikes): {expected['expected_strikes_per_due_date']}")
+    print(
+        f"wrote {args.out}: {expected['persons']} persons, {expected['projects']} projects, "
+        f"{expected['nodes']} nodes in {elapsed:.1f} s"
+    )
+    print(
+        f"missed nodes: {expected['missed_nodes']}; distinct (responsible person, planned date) pairs among them "
+        f"(expected strikes): {expected['expected_strikes_per_due_date']}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,14 +30,26 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-SEALED = ("change_log", "assignment", "node_history", "evaluation_day", "strike", "miss", "strike_event",
-          "status_change", "notice", "decision_trace")
+SEALED = (
+    "change_log",
+    "assignment",
+    "node_history",
+    "evaluation_day",
+    "strike",
+    "miss",
+    "strike_event",
+    "status_change",
+    "notice",
+    "decision_trace",
+)
 GENESIS = "0" * 64
 WINDOW = 20_000
 STATUS = {0: "active", 1: "reviewed", 2: "suspended"}
-ACTIONS = {1: ("review", "review_notice", "present_review", "做检查（记录在案）"),
-           2: ("suspension", "suspension_decision", "confirm_suspension", "免除负责人职务，留用整改"),
-           3: ("dismissal", "dismissal_decision", "confirm_dismissal", "彻底免除负责人职务，永不使用")}
+ACTIONS = {
+    1: ("review", "review_notice", "present_review", "做检查（记录在案）"),
+    2: ("suspension", "suspension_decision", "confirm_suspension", "免除负责人职务，留用整改"),
+    3: ("dismissal", "dismissal_decision", "confirm_dismissal", "彻底免除负责人职务，永不使用"),
+}
 NOW = "2024-11-01 08:00:00.000000"
 
 
@@ -74,8 +86,9 @@ class Db:
                 for row in rows:
                     copy.write_row(row)
             return
-        self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                              rows)
+        self.conn.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows
+        )
 
     def begin(self) -> None:
         self.run("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
@@ -104,12 +117,17 @@ class Db:
                 count += len(rows)
                 start = stop + 1
             digest = sha.hexdigest()
-            entry_hash = hashlib.sha256(f"{prev_hash}|{table}|{first}|{last}|{count}|{digest}|{NOW}".encode()).hexdigest()
+            entry_hash = hashlib.sha256(
+                f"{prev_hash}|{table}|{first}|{last}|{count}|{digest}|{NOW}".encode()
+            ).hexdigest()
             entries.append((table, first, last, count, digest, NOW, prev_hash, entry_hash))
             prev_hash = entry_hash
         for entry in entries:  # one by one: the hash is unique and the chain must stay ordered
-            self.run("INSERT INTO audit_entry (table_name, first_id, last_id, rows, digest, recorded_at, prev_hash, hash) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", entry)
+            self.run(
+                "INSERT INTO audit_entry (table_name, first_id, last_id, rows, digest, recorded_at, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                entry,
+            )
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -123,21 +141,56 @@ def import_ledger(db: Db, ledger: Path) -> float:
     persons, projects = _csv(ledger / "persons.csv"), _csv(ledger / "projects.csv")
     db.begin()
     marks = db.marks()
-    db.many("person", ["person_id", "name", "unit", "phone", "email", "extra"],
-            [(p["person_id"], p["name"], p["unit"] or None, p["phone"] or None, p["email"] or None, "{}") for p in persons])
-    db.many("project", ["code", "name", "district", "phase", "batch", "status", "contractor", "households", "extra"],
-            [(p["project_code"], p["name"], p["district"] or None, p["phase"] or None, p["batch"] or None,
-              p["status"] or "active", p["contractor"] or None, int(p["households"]) if p["households"] else None, "{}")
-             for p in projects])
-    log = [(NOW, "bench", entity, key, "create", '{"source": "ledger"}', "台账导入")
-           for entity, key in [*(("person", p["person_id"]) for p in persons),
-                               *(("project", p["project_code"]) for p in projects)]]
+    db.many(
+        "person",
+        ["person_id", "name", "unit", "phone", "email", "extra"],
+        [(p["person_id"], p["name"], p["unit"] or None, p["phone"] or None, p["email"] or None, "{}") for p in persons],
+    )
+    db.many(
+        "project",
+        ["code", "name", "district", "phase", "batch", "status", "contractor", "households", "extra"],
+        [
+            (
+                p["project_code"],
+                p["name"],
+                p["district"] or None,
+                p["phase"] or None,
+                p["batch"] or None,
+                p["status"] or "active",
+                p["contractor"] or None,
+                int(p["households"]) if p["households"] else None,
+                "{}",
+            )
+            for p in projects
+        ],
+    )
+    log = [
+        (NOW, "bench", entity, key, "create", '{"source": "ledger"}', "台账导入")
+        for entity, key in [
+            *(("person", p["person_id"]) for p in persons),
+            *(("project", p["project_code"]) for p in projects),
+        ]
+    ]
     db.many("change_log", ["at", "actor", "entity", "key", "action", "detail", "reason"], log)
     person_pk = dict(db.run("SELECT person_id, id FROM person").fetchall())
     project_pk = dict(db.run("SELECT code, id FROM project").fetchall())
-    db.many("assignment", ["project_id", "person_pk", "effective_from", "reason", "source", "actor", "recorded_at"],
-            [(project_pk[p["project_code"]], person_pk[p["responsible_person_id"]], "1900-01-01", "首次导入：自始担任负责人",
-              "ledger", "bench", NOW) for p in projects if p["responsible_person_id"]])
+    db.many(
+        "assignment",
+        ["project_id", "person_pk", "effective_from", "reason", "source", "actor", "recorded_at"],
+        [
+            (
+                project_pk[p["project_code"]],
+                person_pk[p["responsible_person_id"]],
+                "1900-01-01",
+                "首次导入：自始担任负责人",
+                "ledger",
+                "bench",
+                NOW,
+            )
+            for p in projects
+            if p["responsible_person_id"]
+        ],
+    )
     with (ledger / "nodes.csv").open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         next(reader)
@@ -148,15 +201,23 @@ def import_ledger(db: Db, ledger: Path) -> float:
                 db.many("node", ["project_id", "code", "name", "planned_date", "completed_on", "extra"], batch)
                 batch = []
         db.many("node", ["project_id", "code", "name", "planned_date", "completed_on", "extra"], batch)
-    db.run("INSERT INTO deadline (node_id, planned_date, status) SELECT id, planned_date, 'open' FROM node "
-           "ORDER BY planned_date, id")
+    db.run(
+        "INSERT INTO deadline (node_id, planned_date, status) SELECT id, planned_date, 'open' FROM node "
+        "ORDER BY planned_date, id"
+    )
     who = "'ledger', 'bench', '" + NOW + "', '台账导入'"
-    db.run("INSERT INTO node_history (node_id, kind, planned_date, source, actor, recorded_at, reason) "
-           f"SELECT id, 'planned', planned_date, {who} FROM node ORDER BY id")
-    db.run("INSERT INTO node_history (node_id, kind, completed_on, source, actor, recorded_at, reason) "
-           f"SELECT id, 'completion', completed_on, {who} FROM node WHERE completed_on IS NOT NULL ORDER BY id")
-    db.run("INSERT INTO change_log (at, actor, entity, key, action, detail, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
-           (NOW, "bench", "ledger", str(ledger), "import", "{}", None))
+    db.run(
+        "INSERT INTO node_history (node_id, kind, planned_date, source, actor, recorded_at, reason) "
+        f"SELECT id, 'planned', planned_date, {who} FROM node ORDER BY id"
+    )
+    db.run(
+        "INSERT INTO node_history (node_id, kind, completed_on, source, actor, recorded_at, reason) "
+        f"SELECT id, 'completion', completed_on, {who} FROM node WHERE completed_on IS NOT NULL ORDER BY id"
+    )
+    db.run(
+        "INSERT INTO change_log (at, actor, entity, key, action, detail, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (NOW, "bench", "ledger", str(ledger), "import", "{}", None),
+    )
     db.seal(marks)
     db.commit()
     return time.perf_counter() - started
@@ -176,12 +237,18 @@ def replay(db: Db, first: dt.date, last: dt.date) -> tuple[float, int]:
 def _day(db: Db, day: dt.date) -> int:
     db.begin()
     marks = db.marks()
-    db.run("INSERT INTO evaluation_day (day, run_id, misses, new_strikes, joined, warnings, actor, started_at, "
-           "finished_at) VALUES (?, 'bench', 0, 0, 0, 0, 'bench', ?, ?)", (day.isoformat(), NOW, NOW))
+    db.run(
+        "INSERT INTO evaluation_day (day, run_id, misses, new_strikes, joined, warnings, actor, started_at, "
+        "finished_at) VALUES (?, 'bench', 0, 0, 0, 0, 'bench', ?, ?)",
+        (day.isoformat(), NOW, NOW),
+    )
     cutoff = (day - dt.timedelta(days=1)).isoformat()
-    due = db.run("SELECT d.id, d.planned_date, n.id, n.code, n.completed_on, p.id, p.code, p.status FROM deadline d "
-                 "JOIN node n ON n.id = d.node_id JOIN project p ON p.id = n.project_id "
-                 "WHERE d.status = 'open' AND d.planned_date <= ?", (cutoff,)).fetchall()
+    due = db.run(
+        "SELECT d.id, d.planned_date, n.id, n.code, n.completed_on, p.id, p.code, p.status FROM deadline d "
+        "JOIN node n ON n.id = d.node_id JOIN project p ON p.id = n.project_id "
+        "WHERE d.status = 'open' AND d.planned_date <= ?",
+        (cutoff,),
+    ).fetchall()
     closed: dict[str, list[int]] = defaultdict(list)
     missed = []
     for deadline_id, planned, node_id, node_code, completed, project_id, project_code, status in due:
@@ -195,9 +262,11 @@ def _day(db: Db, day: dt.date) -> int:
             missed.append((planned, project_code, node_code, deadline_id, node_id, project_id))
     for status, ids in closed.items():
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            db.run(f"UPDATE deadline SET status = ?, closed_on = ? WHERE id IN ({', '.join('?' * len(chunk))})",
-                   (status, day.isoformat(), *chunk))
+            chunk = ids[i : i + 500]
+            db.run(
+                f"UPDATE deadline SET status = ?, closed_on = ? WHERE id IN ({', '.join('?' * len(chunk))})",
+                (status, day.isoformat(), *chunk),
+            )
     new = 0
     if missed:
         new = _strikes(db, day, sorted(missed))
@@ -210,10 +279,12 @@ def _strikes(db: Db, day: dt.date, missed: list[tuple[Any, ...]]) -> int:
     projects = sorted({m[5] for m in missed})
     history: dict[int, tuple[list[str], list[int]]] = defaultdict(lambda: ([], []))
     for i in range(0, len(projects), 500):
-        chunk = projects[i:i + 500]
+        chunk = projects[i : i + 500]
         for project_id, effective, person_pk in db.run(
-                f"SELECT project_id, effective_from, person_pk FROM assignment WHERE project_id IN "
-                f"({', '.join('?' * len(chunk))}) ORDER BY project_id, effective_from, id", chunk).fetchall():
+            f"SELECT project_id, effective_from, person_pk FROM assignment WHERE project_id IN "
+            f"({', '.join('?' * len(chunk))}) ORDER BY project_id, effective_from, id",
+            chunk,
+        ).fetchall():
             history[project_id][0].append(str(effective))
             history[project_id][1].append(person_pk)
     by_person: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
@@ -225,10 +296,12 @@ def _strikes(db: Db, day: dt.date, missed: list[tuple[Any, ...]]) -> int:
     pks = sorted(by_person)
     counted: dict[int, list[tuple[int, str]]] = defaultdict(list)  # person -> [(strike id, planned date)]
     for i in range(0, len(pks), 500):
-        chunk = pks[i:i + 500]
+        chunk = pks[i : i + 500]
         for strike_id, person_pk, planned in db.run(
-                f"SELECT id, person_pk, planned_date FROM strike WHERE status = 'counted' AND person_pk IN "
-                f"({', '.join('?' * len(chunk))}) ORDER BY detected_on, planned_date, id", chunk).fetchall():
+            f"SELECT id, person_pk, planned_date FROM strike WHERE status = 'counted' AND person_pk IN "
+            f"({', '.join('?' * len(chunk))}) ORDER BY detected_on, planned_date, id",
+            chunk,
+        ).fetchall():
             counted[person_pk].append((strike_id, str(planned)))
     next_strike = db.run("SELECT coalesce(max(id), 0) FROM strike").fetchone()[0] + 1
     rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
@@ -241,9 +314,20 @@ def _strikes(db: Db, day: dt.date, missed: list[tuple[Any, ...]]) -> int:
             node = {"project_code": project_code, "node_code": node_code, "planned_date": planned}
             if planned in by_date:  # joins the person's strike of that planned date
                 strike_id = by_date[planned]
-                rows["decision_trace"].append((strike_id, "joined", 1, json.dumps(
-                    {"version": 1, "kind": "joined", "grouping": "join_same_due_date", "node": node}, ensure_ascii=False),
-                    day.isoformat(), NOW, False))
+                rows["decision_trace"].append(
+                    (
+                        strike_id,
+                        "joined",
+                        1,
+                        json.dumps(
+                            {"version": 1, "kind": "joined", "grouping": "join_same_due_date", "node": node},
+                            ensure_ascii=False,
+                        ),
+                        day.isoformat(),
+                        NOW,
+                        False,
+                    )
+                )
                 if strike_id < next_strike:
                     rows["strike_event"].append((strike_id, "node_added", None, "并入本记录", None, None, "bench", NOW))
             else:
@@ -253,35 +337,131 @@ def _strikes(db: Db, day: dt.date, missed: list[tuple[Any, ...]]) -> int:
                 action, notice, agenda, title = ACTIONS[min(level, 3)]
                 held.append((strike_id, planned))
                 by_date[planned] = strike_id
-                rows["strike"].append((strike_id, person_pk, project_id, planned, day.isoformat(), project_code, node_code,
-                                       "counted", level, action, "proposed", "open_strike", "{}", "[]", NOW))
-                rows["decision_trace"].append((strike_id, "opened", 1, json.dumps(
-                    {"version": 1, "kind": "opened", "grouping": "open_strike", "node": node,
-                     "ranking": {"rule": "rank_whole_campaign", "level": level, "counted_before": before,
-                                 "ladder_rule": "ladder_rung", "rung": min(level, 3), "action": action,
-                                 "notice": notice, "agenda": [agenda], "title": title}, "agenda": [agenda],
-                     "policy": "bench", "grace_days": 0, "grouping_policy": "per_due_date"}, ensure_ascii=False),
-                    day.isoformat(), NOW, False))
+                rows["strike"].append(
+                    (
+                        strike_id,
+                        person_pk,
+                        project_id,
+                        planned,
+                        day.isoformat(),
+                        project_code,
+                        node_code,
+                        "counted",
+                        level,
+                        action,
+                        "proposed",
+                        "open_strike",
+                        "{}",
+                        "[]",
+                        NOW,
+                    )
+                )
+                rows["decision_trace"].append(
+                    (
+                        strike_id,
+                        "opened",
+                        1,
+                        json.dumps(
+                            {
+                                "version": 1,
+                                "kind": "opened",
+                                "grouping": "open_strike",
+                                "node": node,
+                                "ranking": {
+                                    "rule": "rank_whole_campaign",
+                                    "level": level,
+                                    "counted_before": before,
+                                    "ladder_rule": "ladder_rung",
+                                    "rung": min(level, 3),
+                                    "action": action,
+                                    "notice": notice,
+                                    "agenda": [agenda],
+                                    "title": title,
+                                },
+                                "agenda": [agenda],
+                                "policy": "bench",
+                                "grace_days": 0,
+                                "grouping_policy": "per_due_date",
+                            },
+                            ensure_ascii=False,
+                        ),
+                        day.isoformat(),
+                        NOW,
+                        False,
+                    )
+                )
                 rows["strike_event"].append((strike_id, "proposed", None, title, None, level, "bench", NOW))
-                rows["notice"].append((f"{notice}:{strike_id}", notice, person_pk, strike_id, None,
-                                       json.dumps({"level": level}), NOW))
+                rows["notice"].append(
+                    (f"{notice}:{strike_id}", notice, person_pk, strike_id, None, json.dumps({"level": level}), NOW)
+                )
             rows["miss"].append((deadline_id, node_id, strike_id, person_pk, planned, day.isoformat()))
         new_level = len(held)
         if STATUS.get(min(old_level, 3), "dismissed") != STATUS.get(min(new_level, 3), "dismissed"):
-            rows["status_change"].append((person_pk, old_level or None, new_level, STATUS.get(min(old_level, 3), "dismissed"),
-                                          STATUS.get(min(new_level, 3), "dismissed"), "strike", rows["strike"][-1][0],
-                                          day.isoformat(), "bench", NOW))
-    db.many("strike", ["id", "person_pk", "project_id", "planned_date", "detected_on", "first_project_code",
-                       "first_node_code", "status", "level", "action", "decision", "rule", "explanation", "agenda",
-                       "created_at"], rows["strike"])
-    db.many("decision_trace", ["strike_id", "kind", "version", "body", "decided_on", "decided_at", "rebuilt"],
-            rows["decision_trace"])
-    db.many("strike_event", ["strike_id", "kind", "meeting_date", "text", "old_level", "new_level", "actor",
-                             "recorded_at"], rows["strike_event"])
-    db.many("notice", ["key", "kind", "person_pk", "strike_id", "status_change_id", "payload", "created_at"], rows["notice"])
+            rows["status_change"].append(
+                (
+                    person_pk,
+                    old_level or None,
+                    new_level,
+                    STATUS.get(min(old_level, 3), "dismissed"),
+                    STATUS.get(min(new_level, 3), "dismissed"),
+                    "strike",
+                    rows["strike"][-1][0],
+                    day.isoformat(),
+                    "bench",
+                    NOW,
+                )
+            )
+    db.many(
+        "strike",
+        [
+            "id",
+            "person_pk",
+            "project_id",
+            "planned_date",
+            "detected_on",
+            "first_project_code",
+            "first_node_code",
+            "status",
+            "level",
+            "action",
+            "decision",
+            "rule",
+            "explanation",
+            "agenda",
+            "created_at",
+        ],
+        rows["strike"],
+    )
+    db.many(
+        "decision_trace",
+        ["strike_id", "kind", "version", "body", "decided_on", "decided_at", "rebuilt"],
+        rows["decision_trace"],
+    )
+    db.many(
+        "strike_event",
+        ["strike_id", "kind", "meeting_date", "text", "old_level", "new_level", "actor", "recorded_at"],
+        rows["strike_event"],
+    )
+    db.many(
+        "notice", ["key", "kind", "person_pk", "strike_id", "status_change_id", "payload", "created_at"], rows["notice"]
+    )
     db.many("miss", ["deadline_id", "node_id", "strike_id", "person_pk", "planned_date", "detected_on"], rows["miss"])
-    db.many("status_change", ["person_pk", "old_level", "new_level", "old_status", "new_status", "cause", "strike_id",
-                              "day", "actor", "recorded_at"], rows["status_change"])
+    db.many(
+        "status_change",
+        [
+            "person_pk",
+            "old_level",
+            "new_level",
+            "old_status",
+            "new_status",
+            "cause",
+            "strike_id",
+            "day",
+            "actor",
+            "recorded_at",
+        ],
+        rows["status_change"],
+    )
     return new
 
 

@@ -84,8 +84,10 @@ class Duban:
             meta = sa.MetaData()
             meta.reflect(engine)
             with engine.connect() as conn:
-                return {name: sorted(map(tuple, conn.execute(sa.select(table)).all()), key=repr)
-                        for name, table in sorted(meta.tables.items())}
+                return {
+                    name: sorted(map(tuple, conn.execute(sa.select(table)).all()), key=repr)
+                    for name, table in sorted(meta.tables.items())
+                }
         finally:
             engine.dispose()
 
@@ -111,7 +113,9 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
         return
     base = _postgres_url()
     if not base:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_URL_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base)
     try:
@@ -129,8 +133,9 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def duban(database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-          tmp_path: Path) -> Duban:
+def duban(
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Duban:
     """The command line on an initialised empty database, run from a scratch directory."""
     monkeypatch.chdir(tmp_path)
     runner = Duban(database_url, capsys, monkeypatch)
@@ -139,20 +144,37 @@ def duban(database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: py
 
 
 PERSON_HEADER = ["person_id", "name", "unit", "phone", "email"]
-PROJECT_HEADER = ["project_code", "name", "district", "phase", "batch", "status", "responsible_person_id",
-                  "contractor", "households"]
+PROJECT_HEADER = [
+    "project_code",
+    "name",
+    "district",
+    "phase",
+    "batch",
+    "status",
+    "responsible_person_id",
+    "contractor",
+    "households",
+]
 NODE_HEADER = ["project_code", "node_code", "name", "planned_date", "completed_on"]
 
 
-def write_ledger(folder: Path, persons: list[list[Any]] | None = None, projects: list[list[Any]] | None = None,
-                 nodes: list[list[Any]] | None = None, headers: dict[str, list[str]] | None = None) -> Path:
+def write_ledger(
+    folder: Path,
+    persons: list[list[Any]] | None = None,
+    projects: list[list[Any]] | None = None,
+    nodes: list[list[Any]] | None = None,
+    headers: dict[str, list[str]] | None = None,
+) -> Path:
     """Write a CSV ledger folder (only the tables given); rows are lists in header order."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     headers = headers or {}
-    for name, header, rows in (("persons", PERSON_HEADER, persons), ("projects", PROJECT_HEADER, projects),
-                               ("nodes", NODE_HEADER, nodes)):
+    for name, header, rows in (
+        ("persons", PERSON_HEADER, persons),
+        ("projects", PROJECT_HEADER, projects),
+        ("nodes", NODE_HEADER, nodes),
+    ):
         if rows is None:
             continue
         with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as handle:
@@ -175,4 +197,3 @@ def project(code: str, responsible: str | None, status: str = "在建") -> list[
 def node(project_code: str, code: str, planned: str, completed: str | None = None) -> list[Any]:
     """A nodes row."""
     return [project_code, code, f"节点{code}", planned, completed]
-

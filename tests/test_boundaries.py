@@ -33,8 +33,11 @@ def _imports(package: str) -> list[tuple[str, int, str]]:
 
 
 def _offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
-    return [f"{path}:{line} imports {module}" for path, line, module in _imports(package)
-            if any(module == f or module.startswith(f + ".") for f in forbidden)]
+    return [
+        f"{path}:{line} imports {module}"
+        for path, line, module in _imports(package)
+        if any(module == f or module.startswith(f + ".") for f in forbidden)
+    ]
 
 
 def test_the_vocabulary_imports_nothing_of_duban() -> None:
@@ -42,19 +45,26 @@ def test_the_vocabulary_imports_nothing_of_duban() -> None:
     assert not offenders, "config/vocabulary.py is the bottom of the house: " + "; ".join(offenders)
 
 
-@pytest.mark.parametrize(("package", "forbidden"), [
-    ("config", ("engine", "rules", "notifications")),
-    ("rules", ("engine", "notifications")),
-    ("notifications", ("engine", "rules")),
-])
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("config", ("engine", "rules", "notifications")),
+        ("rules", ("engine", "notifications")),
+        ("notifications", ("engine", "rules")),
+    ],
+)
 def test_the_lower_packages_never_reach_up(package: str, forbidden: tuple[str, ...]) -> None:
     offenders = _offenders(package, forbidden)
     assert not offenders, f"{package}/ must not depend on {', '.join(forbidden)}: " + "; ".join(offenders)
 
 
 def test_only_rules_knows_durable_rules() -> None:
-    offenders = [f"{path}:{line}" for package in ("engine", "notifications", "config")
-                 for path, line, module in _imports(package) if module.split(".")[0] == "durable"]
+    offenders = [
+        f"{path}:{line}"
+        for package in ("engine", "notifications", "config")
+        for path, line, module in _imports(package)
+        if module.split(".")[0] == "durable"
+    ]
     assert not offenders, "durable-rules is used only inside rules/: " + "; ".join(offenders)
 
 
@@ -72,24 +82,43 @@ ENGINE_LAYERS: dict[str, tuple[str, ...]] = {
     "views": ("errors", "clock", "store", "context", "record", "evaluation", "complaints"),
     "delivery": ("errors", "clock", "store", "context"),
     "paperwork": ("errors", "clock", "store", "context", "record", "evaluation", "complaints", "views", "delivery"),
-    "app": ("errors", "clock", "store", "context", "record", "evaluation", "ledger", "complaints", "views",
-            "delivery", "paperwork"),
+    "app": (
+        "errors",
+        "clock",
+        "store",
+        "context",
+        "record",
+        "evaluation",
+        "ledger",
+        "complaints",
+        "views",
+        "delivery",
+        "paperwork",
+    ),
 }
 
 
 def _engine_parts() -> list[str]:
-    return sorted(p.stem if p.is_file() else p.name for p in (ROOT / "engine").iterdir()
-                  if (p.suffix == ".py" and p.stem != "__init__") or (p.is_dir() and (p / "__init__.py").exists()))
+    return sorted(
+        p.stem if p.is_file() else p.name
+        for p in (ROOT / "engine").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p.is_dir() and (p / "__init__.py").exists())
+    )
 
 
 def test_every_part_of_engine_has_a_layer() -> None:
-    assert set(_engine_parts()) == set(ENGINE_LAYERS), "add the new part of engine/ to ENGINE_LAYERS (and ARCHITECTURE.md)"
+    assert set(_engine_parts()) == set(ENGINE_LAYERS), (
+        "add the new part of engine/ to ENGINE_LAYERS (and ARCHITECTURE.md)"
+    )
 
 
 @pytest.mark.parametrize("part", sorted(ENGINE_LAYERS))
 def test_each_part_of_engine_imports_only_the_layers_below_it(part: str) -> None:
     path = f"engine/{part}.py" if (ROOT / "engine" / f"{part}.py").exists() else f"engine/{part}"
     allowed = {part, *ENGINE_LAYERS[part]}
-    offenders = [f"{file}:{line} imports {module}" for file, line, module in _imports(path)
-                 if module.startswith("engine.") and module.split(".")[1] not in allowed]
+    offenders = [
+        f"{file}:{line} imports {module}"
+        for file, line, module in _imports(path)
+        if module.startswith("engine.") and module.split(".")[1] not in allowed
+    ]
     assert not offenders, f"engine/{part} may import only {sorted(allowed)}: " + "; ".join(offenders)

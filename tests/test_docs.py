@@ -41,5 +41,7 @@ def test_every_setting_and_variable_is_in_the_readme() -> None:
         names += [f"delivery.{channel}.{n}" for n in type(getattr(DeliverySettings(), channel)).model_fields]
     missing = [n for n in names if f"`{n.split('.')[-1]}`" not in README and n.split(".")[-1] not in README]
     assert not missing, f"README.md does not document the settings: {missing}"
-    missing_env = [env for env in (*_ENV_KEYS, "DUBAN_CONFIG", "DUBAN_TODAY", "DUBAN_NOW", "DUBAN_DEBUG") if env not in README]
+    missing_env = [
+        env for env in (*_ENV_KEYS, "DUBAN_CONFIG", "DUBAN_TODAY", "DUBAN_NOW", "DUBAN_DEBUG") if env not in README
+    ]
     assert not missing_env, f"README.md does not name the variables: {missing_env}"

@@ -55,8 +55,11 @@ START, END = dt.date(2024, 7, 1), dt.date(2024, 10, 31)
 LAST_CHECK = END + dt.timedelta(days=1)
 #: Accounts of the demo database's web view (never created anywhere else): name → (role, district, name shown).
 __all__ = ["DEMO_ACCOUNTS", "DEMO_KEY", "DEMO_PASSWORD", "run_demo"]
-DEMO_ACCOUNTS = {"bangong": ("office", None, "工作专班"), "lingdao": ("leader", None, "局领导"),
-                 "binhe": ("district", "滨河片区", "滨河片区工作人员")}
+DEMO_ACCOUNTS = {
+    "bangong": ("office", None, "工作专班"),
+    "lingdao": ("leader", None, "局领导"),
+    "binhe": ("district", "滨河片区", "滨河片区工作人员"),
+}
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,15 @@ def load_events(path: Path = CAMPAIGN) -> dict[dt.date, list[Event]]:
     events: dict[dt.date, list[Event]] = defaultdict(list)
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for row in csv.DictReader(handle):
-            event = Event(dt.date.fromisoformat(row["recorded_on"]), row["kind"], row["project_code"],
-                          row["node_code"], dt.date.fromisoformat(row["date"]) if row["date"] else None,
-                          row["person_id"], row["reason"])
+            event = Event(
+                dt.date.fromisoformat(row["recorded_on"]),
+                row["kind"],
+                row["project_code"],
+                row["node_code"],
+                dt.date.fromisoformat(row["date"]) if row["date"] else None,
+                row["person_id"],
+                row["reason"],
+            )
             events[event.recorded_on].append(event)
     return events
 
@@ -119,8 +128,10 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
     prepare_database(app)
     app.fixed_today = START
     result = import_ledger(app, LEDGER, START)
-    console.print(f"已导入演示台账 {LEDGER.name}：人员 {result.persons_added}，项目 {result.projects_added}，"
-                  f"节点 {result.nodes_added}")
+    console.print(
+        f"已导入演示台账 {LEDGER.name}：人员 {result.persons_added}，项目 {result.projects_added}，"
+        f"节点 {result.nodes_added}"
+    )
     events = load_events()
     reserve = _reserve_pool(app)  # rotated as the meetings use it
     day = START
@@ -128,8 +139,10 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
         app.fixed_today = day
         if day == LAST_CHECK:  # the office began taking the hotline's export in November
             hotline = import_complaints(app, HOTLINE)
-            console.print(f"已导入 12345 工单 {HOTLINE.name}：{hotline.added} 条，关联到项目 {hotline.linked} 条，"
-                          f"未能关联 {len(hotline.unmatched)} 条")
+            console.print(
+                f"已导入 12345 工单 {HOTLINE.name}：{hotline.added} 条，关联到项目 {hotline.linked} 条，"
+                f"未能关联 {len(hotline.unmatched)} 条"
+            )
         evaluate(app, day, START if day == START else None)
         with transaction(app.engine) as session:
             daily = daily_context(app, session, day)
@@ -150,8 +163,10 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
         day += dt.timedelta(days=1)
     _demo_accounts(app)
     _summary(app, console, time.monotonic() - started)
-    console.print(f"文书已写入 {out.resolve()}：notices/（通知、决定）、agendas/（党组会议程）、"
-                  "daily/（每日检点）、bulletins/（每周通报及进度图）")
+    console.print(
+        f"文书已写入 {out.resolve()}：notices/（通知、决定）、agendas/（党组会议程）、"
+        "daily/（每日检点）、bulletins/（每周通报及进度图）"
+    )
 
 
 def _demo_accounts(app: App) -> None:
@@ -166,16 +181,26 @@ def _demo_accounts(app: App) -> None:
 def _reserve_pool(app: App) -> list[str]:
     with transaction(app.engine) as session:
         assigned = set(session.scalars(select(col(Assignment.person_pk))))
-        return [p.person_id for p in session.scalars(select(Person).order_by(col(Person.person_id))) if p.id not in assigned]
+        return [
+            p.person_id for p in session.scalars(select(Person).order_by(col(Person.person_id))) if p.id not in assigned
+        ]
 
 
 def _record(app: App, event: Event) -> None:
     with transaction(app.engine) as session:
         if event.kind == "exempt_request":
-            strike = session.scalars(select(Strike).join(Miss, col(Miss.strike_id) == col(Strike.id)).join(Node, col(Node.id) == col(Miss.node_id))
-                                     .join(Project, col(Project.id) == col(Node.project_id))
-                                     .where(col(Project.code) == event.project_code, col(Node.code) == event.node_code,
-                                            col(Miss.planned_date) == event.date, col(Strike.status) == StrikeStatus.COUNTED)).first()
+            strike = session.scalars(
+                select(Strike)
+                .join(Miss, col(Miss.strike_id) == col(Strike.id))
+                .join(Node, col(Node.id) == col(Miss.node_id))
+                .join(Project, col(Project.id) == col(Node.project_id))
+                .where(
+                    col(Project.code) == event.project_code,
+                    col(Node.code) == event.node_code,
+                    col(Miss.planned_date) == event.date,
+                    col(Strike.status) == StrikeStatus.COUNTED,
+                )
+            ).first()
             if strike is not None:  # the request names a miss the engine recorded
                 request_exemption(app, session, strike, event.reason)
             return
@@ -195,29 +220,50 @@ def _record(app: App, event: Event) -> None:
 
 def _meeting(app: App, day: dt.date, reserve: list[str]) -> None:
     with transaction(app.engine) as session:
-        requested = set(session.scalars(select(col(StrikeEvent.strike_id)).where(col(StrikeEvent.kind) == EventKind.EXEMPTION_REQUESTED)))
-        counted = list(session.scalars(select(Strike).where(
-            col(Strike.status) == StrikeStatus.COUNTED, col(Strike.person_pk).is_not(None),
-            col(Strike.detected_on) <= day).order_by(col(Strike.id))))
+        requested = set(
+            session.scalars(
+                select(col(StrikeEvent.strike_id)).where(col(StrikeEvent.kind) == EventKind.EXEMPTION_REQUESTED)
+            )
+        )
+        counted = list(
+            session.scalars(
+                select(Strike)
+                .where(
+                    col(Strike.status) == StrikeStatus.COUNTED,
+                    col(Strike.person_pk).is_not(None),
+                    col(Strike.detected_on) <= day,
+                )
+                .order_by(col(Strike.id))
+            )
+        )
         for strike in counted:
             if strike.id in requested:
-                reason = session.scalars(select(col(StrikeEvent.text)).where(
-                    col(StrikeEvent.strike_id) == strike.id, col(StrikeEvent.kind) == EventKind.EXEMPTION_REQUESTED)).first()
+                reason = session.scalars(
+                    select(col(StrikeEvent.text)).where(
+                        col(StrikeEvent.strike_id) == strike.id, col(StrikeEvent.kind) == EventKind.EXEMPTION_REQUESTED
+                    )
+                ).first()
                 exempt(app, session, strike, f"党组会研究同意免责：{reason}", day)
             elif strike.decision == Decision.PROPOSED:
                 confirm(app, session, strike, day, "党组会研究同意")
         # A dismissed person's projects are handed over after the meeting; a suspended person
         # stays on to put things right, and the agenda keeps asking for a successor.
-        dismissed = {pk for pk in {s.person_pk for s in counted if s.person_pk is not None}
-                     if status_of(app, session, pk) == PersonStatus.DISMISSED}
+        dismissed = {
+            pk
+            for pk in {s.person_pk for s in counted if s.person_pk is not None}
+            if status_of(app, session, pk) == PersonStatus.DISMISSED
+        }
         _reassign(app, session, day, dismissed, reserve)
 
 
 def _reassign(app: App, session: Session, day: dt.date, removed: set[int], reserve: list[str]) -> None:
     from engine.views.strikes import projects_view
 
-    current = {p["project_code"]: p["responsible_person_id"] for p in projects_view(session)
-               if p["status"] in (ProjectStatus.ACTIVE, ProjectStatus.COMPLETED)}
+    current = {
+        p["project_code"]: p["responsible_person_id"]
+        for p in projects_view(session)
+        if p["status"] in (ProjectStatus.ACTIVE, ProjectStatus.COMPLETED)
+    }
     ids = {p.id: p.person_id for p in session.scalars(select(Person).where(col(Person.id).in_(removed)))}
     for code, holder in sorted(current.items()):
         if holder is not None and holder not in ids.values():
@@ -228,8 +274,15 @@ def _reassign(app: App, session: Session, day: dt.date, removed: set[int], reser
             person = session.scalars(select(Person).where(col(Person.person_id) == candidate)).one()
             if status_of(app, session, id_of(person)) == PersonStatus.ACTIVE:
                 project = session.scalars(select(Project).where(col(Project.code) == code)).one()
-                assign(app, session, project, person, day + dt.timedelta(days=1), "demo",
-                       f"原负责人 {holder or '空缺'} 免职，党组会指定接任")
+                assign(
+                    app,
+                    session,
+                    project,
+                    person,
+                    day + dt.timedelta(days=1),
+                    "demo",
+                    f"原负责人 {holder or '空缺'} 免职，党组会指定接任",
+                )
                 break
 
 
@@ -255,11 +308,15 @@ def _summary(app: App, console: Console, seconds: float) -> None:
     for key in PersonStatus:
         people_table.add_row(words.word("person_status", key), str(statuses.get(key, 0)))
     console.print(people_table)
-    console.print(f"截至 {END.isoformat()}：项目 {week.projects} 个，开工率 {week.start_rate:.1%}，完工率 {week.completion_rate:.1%}；"
-                  f"本周应完成节点 {week.due_in_week} 个，已完成 {week.done_in_week} 个；逾期未完成节点 {week.overdue_open} 个")
+    console.print(
+        f"截至 {END.isoformat()}：项目 {week.projects} 个，开工率 {week.start_rate:.1%}，完工率 {week.completion_rate:.1%}；"
+        f"本周应完成节点 {week.due_in_week} 个，已完成 {week.done_in_week} 个；逾期未完成节点 {week.overdue_open} 个"
+    )
     pending = sum(1 for s in strikes if s["status"] == "counted" and s["decision"] == "proposed")
     console.print(f"{LAST_CHECK.isoformat()} 的每日检点发现 {pending} 条问责记录，待 2024-11-04 党组会决定。")
     console.print(f"用时 {seconds:.1f} 秒。查看：duban strikes、duban persons、duban strike explain 编号")
-    console.print("网页：运行 duban serve，打开 http://127.0.0.1:8000/ ，用 "
-                  + "、".join(f"{name}（{shown}）" for name, (_r, _d, shown) in DEMO_ACCOUNTS.items())
-                  + f" 登录，演示密码 {DEMO_PASSWORD}")
+    console.print(
+        "网页：运行 duban serve，打开 http://127.0.0.1:8000/ ，用 "
+        + "、".join(f"{name}（{shown}）" for name, (_r, _d, shown) in DEMO_ACCOUNTS.items())
+        + f" 登录，演示密码 {DEMO_PASSWORD}"
+    )

@@ -20,8 +20,12 @@ from engine.store.db import DatabaseError, reading, require_schema, transaction
 from notifications.wording import WordingError
 from rules.host import RulesError
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="督办：老旧小区改造计划节点问责与督办规则引擎。")
+cli = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="督办：老旧小区改造计划节点问责与督办规则引擎。",
+)
 import_app = typer.Typer(no_args_is_help=True, help="导入数据。")
 node_app = typer.Typer(no_args_is_help=True, help="节点：完成、延期。")
 project_app = typer.Typer(no_args_is_help=True, help="项目：指定负责人。")
@@ -76,7 +80,9 @@ _state = _State()
 
 @cli.callback()
 def _main(
-    db: Annotated[str | None, typer.Option("--db", help="数据库地址（默认 DUBAN_DATABASE_URL、配置文件或 ./duban.db）")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="数据库地址（默认 DUBAN_DATABASE_URL、配置文件或 ./duban.db）")
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="配置文件 duban.toml")] = None,
 ) -> None:
     _state.db, _state.config = db, config
@@ -117,7 +123,9 @@ def _safe_url(url: str) -> str:
 def import_ledger_cmd(
     path: Annotated[Path, typer.Argument(help=".xlsx 工作簿或 CSV 文件夹")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="负责人变更的生效日期（默认今天）")] = None,
-    new_persons: Annotated[bool, typer.Option("--new-persons", help="工作台账中按姓名写的负责人若查无此人，按姓名新建人员（默认拒绝）")] = False,
+    new_persons: Annotated[
+        bool, typer.Option("--new-persons", help="工作台账中按姓名写的负责人若查无此人，按姓名新建人员（默认拒绝）")
+    ] = False,
 ) -> None:
     """导入工作台账（全部成功或全部不变）。"""
     from engine.ledger import import_ledger
@@ -126,11 +134,21 @@ def import_ledger_cmd(
     app = get_app()
     with _progress() as progress:
         result = import_ledger(app, path, as_of_day, progress, new_persons=new_persons)
-    parts = [f"{label} {value}" for label, value in (
-        ("新增人员", result.persons_added), ("更新人员", result.persons_updated),
-        ("新增项目", result.projects_added), ("更新项目", result.projects_updated),
-        ("新增节点", result.nodes_added), ("更新节点", result.nodes_updated),
-        ("延期", result.extensions), ("完成", result.completions), ("负责人变更", result.reassignments)) if value]
+    parts = [
+        f"{label} {value}"
+        for label, value in (
+            ("新增人员", result.persons_added),
+            ("更新人员", result.persons_updated),
+            ("新增项目", result.projects_added),
+            ("更新项目", result.projects_updated),
+            ("新增节点", result.nodes_added),
+            ("更新节点", result.nodes_updated),
+            ("延期", result.extensions),
+            ("完成", result.completions),
+            ("负责人变更", result.reassignments),
+        )
+        if value
+    ]
     for note in result.notes:
         err.print(f"注意：{note}", markup=False)
     out.print(f"已导入 {path}：" + ("，".join(parts) if parts else "没有变化"))
@@ -166,18 +184,25 @@ def import_complaints_cmd(path: Annotated[Path, typer.Argument(help="12345 工�
     from engine.complaints import import_complaints
 
     result = import_complaints(get_app(), path)
-    parts = [f"{label} {value} 条" for label, value in (("新增工单", result.added), ("更新工单", result.updated),
-                                                       ("关联到项目", result.linked)) if value]
+    parts = [
+        f"{label} {value} 条"
+        for label, value in (("新增工单", result.added), ("更新工单", result.updated), ("关联到项目", result.linked))
+        if value
+    ]
     out.print(f"已导入 {path}：" + ("，".join(parts) if parts else "没有变化"))
     if result.unmatched:
-        out.print(f"未能关联项目的工单 {len(result.unmatched)} 条：duban complaints --unmatched 查看，"
-                  "duban complaint link 工单编号 项目编号 人工关联")
+        out.print(
+            f"未能关联项目的工单 {len(result.unmatched)} 条：duban complaints --unmatched 查看，"
+            "duban complaint link 工单编号 项目编号 人工关联"
+        )
 
 
 @cli.command()
-def complaints(unmatched: Annotated[bool, typer.Option("--unmatched", help="只列出未关联项目的工单")] = False,
-               project: Annotated[str | None, typer.Option("--project", help="只列出此项目的工单")] = None,
-               as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+def complaints(
+    unmatched: Annotated[bool, typer.Option("--unmatched", help="只列出未关联项目的工单")] = False,
+    project: Annotated[str | None, typer.Option("--project", help="只列出此项目的工单")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
     """列出 12345 工单（关联的项目、办理时限、是否逾期）。"""
     from engine.complaints.views import listing
 
@@ -189,27 +214,42 @@ def complaints(unmatched: Annotated[bool, typer.Option("--unmatched", help="只�
         return
     table = Table("工单编号", "受理时间", "项目", "办理时限", "办结时间", "逾期天数", "满意度", "地址/小区", "说明")
     for c in data:
-        table.add_row(c["order_no"], c["received_at"][:16], c["project_code"] or "（未关联）", c["due_at"][:16],
-                      (c["closed_at"] or "")[:16], str(c["overdue_days"] or ""), c["satisfaction"] or "",
-                      c["place"] or "", app.wording.word("complaint_link", c["link"]) if c["link"]
-                      else c["link_note"] or "")
+        table.add_row(
+            c["order_no"],
+            c["received_at"][:16],
+            c["project_code"] or "（未关联）",
+            c["due_at"][:16],
+            (c["closed_at"] or "")[:16],
+            str(c["overdue_days"] or ""),
+            c["satisfaction"] or "",
+            c["place"] or "",
+            app.wording.word("complaint_link", c["link"]) if c["link"] else c["link_note"] or "",
+        )
     out.print(table)
 
 
 @complaint_app.command("link")
-def complaint_link(order_no: Annotated[str, typer.Argument(help="工单编号")],
-                   project: Annotated[str, typer.Argument(help="项目编号")],
-                   reason: Annotated[str | None, typer.Option("--reason", help="关联的依据")] = None) -> None:
+def complaint_link(
+    order_no: Annotated[str, typer.Argument(help="工单编号")],
+    project: Annotated[str, typer.Argument(help="项目编号")],
+    reason: Annotated[str | None, typer.Option("--reason", help="关联的依据")] = None,
+) -> None:
     """把 12345 工单人工关联到项目（记录在案）。"""
     from engine.complaints import link_complaint
 
     changed = link_complaint(get_app(), order_no, project, reason)
-    out.print(f"工单 {order_no} 已关联到项目 {project}" if changed else f"工单 {order_no} 已关联到项目 {project}，没有变化")
+    out.print(
+        f"工单 {order_no} 已关联到项目 {project}" if changed else f"工单 {order_no} 已关联到项目 {project}，没有变化"
+    )
 
 
 @node_app.command("complete")
-def node_complete(project: str, node: str, on: Annotated[str, typer.Option("--on", help="完成日期")],
-                  reason: Annotated[str | None, typer.Option("--reason")] = None) -> None:
+def node_complete(
+    project: str,
+    node: str,
+    on: Annotated[str, typer.Option("--on", help="完成日期")],
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
     """记录节点完成。"""
     from engine.record.actions import complete_node
 
@@ -220,21 +260,32 @@ def node_complete(project: str, node: str, on: Annotated[str, typer.Option("--on
 
 
 @node_app.command("extend")
-def node_extend(project: str, node: str, to: Annotated[str, typer.Option("--to", help="新的计划日期")],
-                reason: Annotated[str, typer.Option("--reason", help="批准延期的理由")]) -> None:
+def node_extend(
+    project: str,
+    node: str,
+    to: Annotated[str, typer.Option("--to", help="新的计划日期")],
+    reason: Annotated[str, typer.Option("--reason", help="批准延期的理由")],
+) -> None:
     """记录批准的延期（新的计划完成日期）。"""
     from engine.record.actions import extend_node
 
     day = _iso(to)
     assert day is not None
     old, changed = extend_node(get_app(), project, node, day, reason)
-    out.print(f"{project} {node}：计划日期 {old.isoformat()} → {day.isoformat()}" if changed
-              else f"{project} {node}：计划日期已是 {day.isoformat()}，未变化")
+    out.print(
+        f"{project} {node}：计划日期 {old.isoformat()} → {day.isoformat()}"
+        if changed
+        else f"{project} {node}：计划日期已是 {day.isoformat()}，未变化"
+    )
 
 
 @project_app.command("assign")
-def project_assign(project: str, person: str, from_: Annotated[str, typer.Option("--from", help="生效日期")],
-                   reason: Annotated[str | None, typer.Option("--reason")] = None) -> None:
+def project_assign(
+    project: str,
+    person: str,
+    from_: Annotated[str, typer.Option("--from", help="生效日期")],
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+) -> None:
     """指定项目负责人（自某日起生效）；永不使用人员被拒绝。"""
     from engine.record.actions import assign_project
 
@@ -258,15 +309,22 @@ def evaluate(
     app = get_app()
     result = run(app, through_day, _iso(from_))
     if as_json:
-        _print_json({"evaluated_days": [d.isoformat() for d in result.evaluated_days],
-                     "new_strikes": result.new_strikes, "warnings": result.warnings})
+        _print_json(
+            {
+                "evaluated_days": [d.isoformat() for d in result.evaluated_days],
+                "new_strikes": result.new_strikes,
+                "warnings": result.warnings,
+            }
+        )
         return
     if not result.evaluated_days:
         out.print(f"没有需要评估的日期（已评估至 {through_day.isoformat()} 或之后）")
         return
-    out.print(f"已评估 {result.evaluated_days[0].isoformat()} 至 {result.evaluated_days[-1].isoformat()}，"
-              f"共 {len(result.evaluated_days)} 天：逾期节点 {result.misses} 个，新问责记录 {len(result.new_strikes)} 条，"
-              f"预警节点 {result.warnings} 个")
+    out.print(
+        f"已评估 {result.evaluated_days[0].isoformat()} 至 {result.evaluated_days[-1].isoformat()}，"
+        f"共 {len(result.evaluated_days)} 天：逾期节点 {result.misses} 个，新问责记录 {len(result.new_strikes)} 条，"
+        f"预警节点 {result.warnings} 个"
+    )
 
 
 def _strike(session: Any, strike_id: int) -> Any:
@@ -279,8 +337,11 @@ def _strike(session: Any, strike_id: int) -> Any:
 
 
 @strike_app.command("confirm")
-def strike_confirm(strike_id: int, meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")],
-                   text: Annotated[str | None, typer.Option("--text", help="决定内容")] = None) -> None:
+def strike_confirm(
+    strike_id: int,
+    meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")],
+    text: Annotated[str | None, typer.Option("--text", help="决定内容")] = None,
+) -> None:
     """记录党组会对问责记录的确认，并生成正式决定（不再是草稿），列入发件箱。"""
     from engine.paperwork.documents import issue_confirmed
     from engine.record.actions import confirm_strike
@@ -290,13 +351,18 @@ def strike_confirm(strike_id: int, meeting: Annotated[str, typer.Option("--meeti
     app = get_app()
     confirm_strike(app, strike_id, day, text)
     written = issue_confirmed(app, strike_id)
-    out.print(f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认"
-              + (f"；正式文书已写入 {written[0].parent}" if written else ""))
+    out.print(
+        f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认"
+        + (f"；正式文书已写入 {written[0].parent}" if written else "")
+    )
 
 
 @strike_app.command("exempt")
-def strike_exempt(strike_id: int, reason: Annotated[str, typer.Option("--reason", help="豁免理由")],
-                  meeting: Annotated[str | None, typer.Option("--meeting", help="党组会日期")] = None) -> None:
+def strike_exempt(
+    strike_id: int,
+    reason: Annotated[str, typer.Option("--reason", help="豁免理由")],
+    meeting: Annotated[str | None, typer.Option("--meeting", help="党组会日期")] = None,
+) -> None:
     """豁免问责记录（不再计入，之后的等级随之下调）。"""
     from engine.record.actions import exempt_strike
 
@@ -306,8 +372,11 @@ def strike_exempt(strike_id: int, reason: Annotated[str, typer.Option("--reason"
 
 
 @strike_app.command("reject-exemption")
-def strike_reject_exemption(strike_id: int, reason: Annotated[str, typer.Option("--reason", help="驳回的理由")],
-                            meeting: Annotated[str | None, typer.Option("--meeting", help="党组会日期")] = None) -> None:
+def strike_reject_exemption(
+    strike_id: int,
+    reason: Annotated[str, typer.Option("--reason", help="驳回的理由")],
+    meeting: Annotated[str | None, typer.Option("--meeting", help="党组会日期")] = None,
+) -> None:
     """记录党组会驳回免责申请（问责记录维持不变）。"""
     from engine.record.actions import reject_exemption
 
@@ -316,7 +385,9 @@ def strike_reject_exemption(strike_id: int, reason: Annotated[str, typer.Option(
 
 
 @strike_app.command("request-exemption")
-def strike_request_exemption(strike_id: int, reason: Annotated[str, typer.Option("--reason", help="申请免责的理由")]) -> None:
+def strike_request_exemption(
+    strike_id: int, reason: Annotated[str, typer.Option("--reason", help="申请免责的理由")]
+) -> None:
     """登记免责申请（列入下次党组会议程）。"""
     from engine.record.actions import ask_exemption
 
@@ -355,10 +426,18 @@ def strikes(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")]
     words = app.wording
     table = Table("编号", "责任人", "项目", "节点", "计划日期", "发现日期", "等级", "处理", "状态", "决定")
     for s in data:
-        table.add_row(str(s["id"]), s["person_id"] or "（无）", "、".join(s["project_codes"]),
-                      "、".join(f"{n['project_code']}/{n['node_code']}" for n in s["nodes"]), s["planned_date"],
-                      s["detected_on"], str(s["level"] or ""), words.word("action", s["action"]),
-                      words.word("strike_status", s["status"]), words.word("decision", s["decision"]))
+        table.add_row(
+            str(s["id"]),
+            s["person_id"] or "（无）",
+            "、".join(s["project_codes"]),
+            "、".join(f"{n['project_code']}/{n['node_code']}" for n in s["nodes"]),
+            s["planned_date"],
+            s["detected_on"],
+            str(s["level"] or ""),
+            words.word("action", s["action"]),
+            words.word("strike_status", s["status"]),
+            words.word("decision", s["decision"]),
+        )
     out.print(table)
 
 
@@ -392,15 +471,24 @@ def projects(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")
         return
     table = Table("项目编号", "项目名称", "片区", "批次", "状态", "负责人", "节点", "已完成")
     for p in data:
-        table.add_row(p["project_code"], p["name"], p["district"] or "", p["batch"] or "",
-                      app.wording.word("project_status", p["status"]),
-                      p["responsible_person_id"] or "（无）", str(p["nodes"]), str(p["completed"]))
+        table.add_row(
+            p["project_code"],
+            p["name"],
+            p["district"] or "",
+            p["batch"] or "",
+            app.wording.word("project_status", p["status"]),
+            p["responsible_person_id"] or "（无）",
+            str(p["nodes"]),
+            str(p["completed"]),
+        )
     out.print(table)
 
 
 @cli.command()
-def nodes(project: Annotated[str | None, typer.Argument(help="只列出此项目的节点")] = None,
-          as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+def nodes(
+    project: Annotated[str | None, typer.Argument(help="只列出此项目的节点")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
     """列出节点（计划日期、完成日期）。"""
     from engine.views.strikes import nodes_view
 
@@ -442,9 +530,12 @@ def _document(write: Any, day_text: str, fmt: str, out_path: Path | None, distri
 
 
 @cli.command()
-def agenda(meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")], fmt: FormatOpt = "md",
-           out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
-           district: DistrictOpt = None) -> None:
+def agenda(
+    meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")],
+    fmt: FormatOpt = "md",
+    out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
+    district: DistrictOpt = None,
+) -> None:
     """生成党组会议程（--district：片区版，列出该片区的全部事项）。"""
     from engine.paperwork.contexts import is_meeting_day
     from engine.paperwork.documents import write_agenda
@@ -458,9 +549,12 @@ def agenda(meeting: Annotated[str, typer.Option("--meeting", help="党组会日�
 
 
 @cli.command()
-def decisions(meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")], fmt: FormatOpt = "md",
-              out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
-              district: DistrictOpt = None) -> None:
+def decisions(
+    meeting: Annotated[str, typer.Option("--meeting", help="党组会日期")],
+    fmt: FormatOpt = "md",
+    out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
+    district: DistrictOpt = None,
+) -> None:
     """生成党组会决定事项（依记录：确认、豁免、驳回免责申请，及记录人、时间）。"""
     from engine.paperwork.documents import write_decisions
 
@@ -468,7 +562,9 @@ def decisions(meeting: Annotated[str, typer.Option("--meeting", help="党组会�
 
 
 @notices_app.callback()
-def notices_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+def notices_list(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False
+) -> None:
     """列出全部通知、决定（编号、种类、人员、问责记录、文号、日期、状态：草稿、正式、已被取代）。"""
     if ctx.invoked_subcommand is not None:
         return
@@ -483,15 +579,24 @@ def notices_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
     words = app.wording
     table = Table("编号", "种类", "人员", "问责记录", "文号", "日期", "状态", "已生成")
     for n in data:
-        table.add_row(str(n["id"]), n["kind_cn"], n["person_id"] or "（无）", f"#{n['strike_id']}" if n["strike_id"] else "",
-                      n["doc_number"] or "", n["date"], words.word("notice_state", n["status"]),
-                      "是" if n["rendered"] else "否")
+        table.add_row(
+            str(n["id"]),
+            n["kind_cn"],
+            n["person_id"] or "（无）",
+            f"#{n['strike_id']}" if n["strike_id"] else "",
+            n["doc_number"] or "",
+            n["date"],
+            words.word("notice_state", n["status"]),
+            "是" if n["rendered"] else "否",
+        )
     out.print(table)
 
 
 @notices_app.command("render")
-def notices_render(out_dir: Annotated[Path, typer.Option("--out", help="输出目录")],
-                   fmt: Annotated[list[str] | None, typer.Option("--format", help="md、html、docx（可多次；默认全部）")] = None) -> None:
+def notices_render(
+    out_dir: Annotated[Path, typer.Option("--out", help="输出目录")],
+    fmt: Annotated[list[str] | None, typer.Option("--format", help="md、html、docx（可多次；默认全部）")] = None,
+) -> None:
     """生成尚未生成的全部通知、决定（每份只生成一次）。"""
     from config.vocabulary import Format
     from engine.paperwork.documents import render_notices
@@ -503,9 +608,12 @@ def notices_render(out_dir: Annotated[Path, typer.Option("--out", help="输出�
 
 
 @report_app.command("daily")
-def report_daily(date: Annotated[str, typer.Option("--date", help="检点日期")], fmt: FormatOpt = "md",
-                 out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印）")] = None,
-                 district: DistrictOpt = None) -> None:
+def report_daily(
+    date: Annotated[str, typer.Option("--date", help="检点日期")],
+    fmt: FormatOpt = "md",
+    out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印）")] = None,
+    district: DistrictOpt = None,
+) -> None:
     """生成每日检点报告。"""
     from engine.paperwork.documents import write_daily
 
@@ -513,9 +621,12 @@ def report_daily(date: Annotated[str, typer.Option("--date", help="检点日期"
 
 
 @report_app.command("weekly")
-def report_weekly(week_of: Annotated[str, typer.Option("--week-of", help="该周内任一日期")], fmt: FormatOpt = "md",
-                  out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
-                  district: DistrictOpt = None) -> None:
+def report_weekly(
+    week_of: Annotated[str, typer.Option("--week-of", help="该周内任一日期")],
+    fmt: FormatOpt = "md",
+    out_path: Annotated[Path | None, typer.Option("--out", help="输出文件（默认打印；docx 默认写入 out/）")] = None,
+    district: DistrictOpt = None,
+) -> None:
     """生成每周通报（附进度图）。"""
     from engine.paperwork.documents import write_weekly
 
@@ -523,9 +634,11 @@ def report_weekly(week_of: Annotated[str, typer.Option("--week-of", help="该周
 
 
 @report_app.command("progress")
-def report_progress(date: Annotated[str, typer.Option("--date", help="截至日期")],
-                    out_path: Annotated[Path | None, typer.Option("--out", help="输出 .xlsx 文件（默认写入 out/）")] = None,
-                    district: DistrictOpt = None) -> None:
+def report_progress(
+    date: Annotated[str, typer.Option("--date", help="截至日期")],
+    out_path: Annotated[Path | None, typer.Option("--out", help="输出 .xlsx 文件（默认写入 out/）")] = None,
+    district: DistrictOpt = None,
+) -> None:
     """导出上报省、部的进度表（.xlsx：分片区进度与合计，片区、施工单位、负责人排名）。"""
     from engine.paperwork.documents import write_progress_tables
 
@@ -559,8 +672,17 @@ def runs(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = 
         return
     table = Table("编号", "任务", "业务日期", "状态", "执行者", "次数", "开始", "结束", "结果")
     for r in data:
-        table.add_row(str(r["id"]), r["job"], r["business_date"], r["status"], r["holder"], str(r["attempts"]),
-                      r["started_at"], r["finished_at"] or "", r["error"] or json.dumps(r["detail"], ensure_ascii=False))
+        table.add_row(
+            str(r["id"]),
+            r["job"],
+            r["business_date"],
+            r["status"],
+            r["holder"],
+            str(r["attempts"]),
+            r["started_at"],
+            r["finished_at"] or "",
+            r["error"] or json.dumps(r["detail"], ensure_ascii=False),
+        )
     out.print(table)
 
 
@@ -578,9 +700,17 @@ def outbox_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--jso
         return
     table = Table("编号", "渠道", "收件人", "主题", "状态", "尝试次数", "错误", "下次尝试", "发送时间")
     for r in data:
-        table.add_row(str(r["id"]), r["channel"], r["recipient"], r["subject"],
-                      app.wording.word("outbox_status", r["status"]), str(r["attempts"]),
-                      r["last_error"] or "", next_attempt_note(r), r["sent_at"] or "")
+        table.add_row(
+            str(r["id"]),
+            r["channel"],
+            r["recipient"],
+            r["subject"],
+            app.wording.word("outbox_status", r["status"]),
+            str(r["attempts"]),
+            r["last_error"] or "",
+            next_attempt_note(r),
+            r["sent_at"] or "",
+        )
     out.print(table)
 
 
@@ -593,18 +723,24 @@ def outbox_retry() -> None:
 
 
 @db_app.command("copy")
-def db_copy(to: Annotated[str, typer.Option("--to", help="目标数据库地址（须为空库），如 postgresql+psycopg://…")]) -> None:
+def db_copy(
+    to: Annotated[str, typer.Option("--to", help="目标数据库地址（须为空库），如 postgresql+psycopg://…")],
+) -> None:
     """把当前数据库完整复制到另一个空数据库（例如从 SQLite 迁到 PostgreSQL）。"""
     from engine.store.copy import copy_database
 
     counts = copy_database(get_app().engine, to)
-    out.print(f"已复制 {sum(counts.values())} 行到 {_safe_url(to)}："
-              + "，".join(f"{name} {n}" for name, n in counts.items() if n))
+    out.print(
+        f"已复制 {sum(counts.values())} 行到 {_safe_url(to)}："
+        + "，".join(f"{name} {n}" for name, n in counts.items() if n)
+    )
 
 
 @audit_app.command("verify")
-def audit_verify(against: Annotated[Path | None, typer.Option("--against", help="先前导出的审计链（须为当前链的开头）")] = None,
-                 as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+def audit_verify(
+    against: Annotated[Path | None, typer.Option("--against", help="先前导出的审计链（须为当前链的开头）")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
     """校验审计链：完整则退出码 0 并给出条数；发现被改动、删除或插入的记录则退出码 1 并指出第一处。"""
     from engine.store import audit
 
@@ -619,8 +755,14 @@ def audit_verify(against: Annotated[Path | None, typer.Option("--against", help=
     with reading(get_app().engine) as session:
         verdict = audit.verify(session, archived)
     if as_json:
-        _print_json({"ok": verdict.problem is None, "entries": verdict.entries, "rows": verdict.rows,
-                     "problem": verdict.problem})
+        _print_json(
+            {
+                "ok": verdict.problem is None,
+                "entries": verdict.entries,
+                "rows": verdict.rows,
+                "problem": verdict.problem,
+            }
+        )
         if verdict.problem is not None:
             raise typer.Exit(1)
         return
@@ -654,13 +796,17 @@ def backup(path: Annotated[Path, typer.Argument(help="备份文件（不存在�
     from engine.store.backup import backup as run_backup
 
     result = run_backup(get_app().settings, path)
-    out.print(f"已备份到 {result.path}（{result.bytes / 1024 / 1024:.1f} MB，人员 {result.persons} 名，问责记录 {result.strikes} 条，"
-              "完整性检查通过）")
+    out.print(
+        f"已备份到 {result.path}（{result.bytes / 1024 / 1024:.1f} MB，人员 {result.persons} 名，问责记录 {result.strikes} 条，"
+        "完整性检查通过）"
+    )
 
 
 @cli.command()
-def restore(path: Annotated[Path, typer.Argument(help="duban backup 写出的备份文件")],
-            replace: Annotated[bool, typer.Option("--replace", help="替换已有数据的数据库（现有数据库先另存）")] = False) -> None:
+def restore(
+    path: Annotated[Path, typer.Argument(help="duban backup 写出的备份文件")],
+    replace: Annotated[bool, typer.Option("--replace", help="替换已有数据的数据库（现有数据库先另存）")] = False,
+) -> None:
     """从备份恢复数据库，随后升级结构并校验审计链。"""
     from engine.app.upgrade import upgrade
     from engine.store import audit
@@ -734,30 +880,58 @@ def user_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON"
         for t in throttles(session, now):
             if t.kind == "account" and t.account:
                 held.setdefault(t.name, []).append(
-                    {"client": t.client or None, "failures": t.failures, "refused": t.refused,
-                     "blocked_until": t.blocked_until.astimezone(tz).isoformat(timespec="seconds") if t.blocking and t.blocked_until else None})
-        rows: list[dict[str, Any]] = [{"name": u.name, "display_name": u.display_name, "role": u.role,
-                                      "district": u.district,
-                 "active": u.active, "created_by": u.created_by,
-                 "created_at": u.created_at.astimezone(tz).isoformat(timespec="seconds"),
-                 "reset_needed": {"weak": True, "ok": False}.get(password_state(u)), "throttles": held.get(u.name, [])}
-                for u in users(session)]
+                    {
+                        "client": t.client or None,
+                        "failures": t.failures,
+                        "refused": t.refused,
+                        "blocked_until": t.blocked_until.astimezone(tz).isoformat(timespec="seconds")
+                        if t.blocking and t.blocked_until
+                        else None,
+                    }
+                )
+        rows: list[dict[str, Any]] = [
+            {
+                "name": u.name,
+                "display_name": u.display_name,
+                "role": u.role,
+                "district": u.district,
+                "active": u.active,
+                "created_by": u.created_by,
+                "created_at": u.created_at.astimezone(tz).isoformat(timespec="seconds"),
+                "reset_needed": {"weak": True, "ok": False}.get(password_state(u)),
+                "throttles": held.get(u.name, []),
+            }
+            for u in users(session)
+        ]
     if as_json:
         _print_json(rows)
         return
     words = {False: "符合规则", None: "待核验（下次登录时核验）", True: "须重设（duban user passwd）"}
     table = Table("用户名", "姓名", "角色", "片区", "状态", "密码", "登录限流", "创建人", "创建时间")
     for r in rows:
-        held_text = "；".join(f"{t['client'] or '未知地址'} 失败 {t['failures']} 次" + (f"，限制到 {t['blocked_until'][:16]}" if t["blocked_until"] else "")
-                             for t in r["throttles"])
-        table.add_row(r["name"], r["display_name"], app.wording.word("role", r["role"]), r["district"] or "",
-                      "启用" if r["active"] else "停用", words[r["reset_needed"]], held_text or "—", r["created_by"], r["created_at"])
+        held_text = "；".join(
+            f"{t['client'] or '未知地址'} 失败 {t['failures']} 次"
+            + (f"，限制到 {t['blocked_until'][:16]}" if t["blocked_until"] else "")
+            for t in r["throttles"]
+        )
+        table.add_row(
+            r["name"],
+            r["display_name"],
+            app.wording.word("role", r["role"]),
+            r["district"] or "",
+            "启用" if r["active"] else "停用",
+            words[r["reset_needed"]],
+            held_text or "—",
+            r["created_by"],
+            r["created_at"],
+        )
     out.print(table)
 
 
 @user_app.command("passwd")
-def user_passwd(name: str,
-                password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False) -> None:
+def user_passwd(
+    name: str, password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False
+) -> None:
     """修改账号密码（该账号已登录的会话随之失效）。"""
     from engine.app.users import set_password
 
@@ -797,12 +971,17 @@ def user_unlock(name: str) -> None:
     app = get_app()
     with transaction(app.engine) as session:
         blocked = unlock(app, session, name)
-    out.print(f"已解除账号 {name} 的全部登录限流" + (f"（曾被限流的地址：{'、'.join(blocked)}）" if blocked else "（当前没有被限流的地址）"))
+    out.print(
+        f"已解除账号 {name} 的全部登录限流"
+        + (f"（曾被限流的地址：{'、'.join(blocked)}）" if blocked else "（当前没有被限流的地址）")
+    )
 
 
 @cli.command()
-def serve(host: Annotated[str | None, typer.Option("--host", help="监听地址（默认 127.0.0.1）")] = None,
-          port: Annotated[int | None, typer.Option("--port", help="端口（默认 8000）")] = None) -> None:
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="监听地址（默认 127.0.0.1）")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="端口（默认 8000）")] = None,
+) -> None:
     """运行网页服务（挂图作战、人员、党组会、文书、台账导入、记录在案）。"""
     import uvicorn
 
@@ -819,8 +998,16 @@ def serve(host: Annotated[str | None, typer.Option("--host", help="监听地址�
         err.print("尚无账号：请先运行 duban user add 用户名 --role office 创建账号")
     # uvicorn's own proxy handling believes X-Forwarded-For from 127.0.0.1 by default: off. The web app reads
     # the header itself, and only from [duban.web] trusted_proxies (security.client_address).
-    uvicorn.run(create_app(app), host=chosen_host, port=chosen_port, log_level="warning",
-                access_log=False, server_header=False, proxy_headers=False, forwarded_allow_ips=[])
+    uvicorn.run(
+        create_app(app),
+        host=chosen_host,
+        port=chosen_port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        forwarded_allow_ips=[],
+    )
 
 
 @cli.command()
@@ -861,8 +1048,11 @@ def run(argv: list[str]) -> int:
     except Exception as exc:  # the last line of defence: one line, the trace only on request
         if os.environ.get("DUBAN_DEBUG"):
             raise
-        err.print(f"内部错误：{type(exc).__name__}: {_first_line(exc)}（设置 DUBAN_DEBUG=1 查看详细信息）", markup=False,
-                  soft_wrap=True)
+        err.print(
+            f"内部错误：{type(exc).__name__}: {_first_line(exc)}（设置 DUBAN_DEBUG=1 查看详细信息）",
+            markup=False,
+            soft_wrap=True,
+        )
         return 1
     finally:
         if _state.app is not None and "engine" in vars(_state.app):

@@ -25,8 +25,10 @@ def shadowed() -> str | None:
         places = [Path(p).resolve() for p in (spec.submodule_search_locations or [])] if spec else []
         if home / name not in places or not (home / name / module).is_file():
             found = spec.origin if spec and spec.origin else "（未找到）"
-            return (f"duban 的包 {name} 不是 duban 自己的：导入的是 {found}，应为 {home / name}。"
-                    "另一个同名的包遮住了它；请把 duban 装在它自己的虚拟环境中（见 README）")
+            return (
+                f"duban 的包 {name} 不是 duban 自己的：导入的是 {found}，应为 {home / name}。"
+                "另一个同名的包遮住了它；请把 duban 装在它自己的虚拟环境中（见 README）"
+            )
     return None
 
 

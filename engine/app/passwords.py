@@ -29,8 +29,15 @@ DEMO_PASSWORD = "duban-demo"
 COMMON_FILE = Path(__file__).with_name("common-passwords.txt")
 #: Words of this system and this bureau that a password must not be built on.
 CONTEXT_WORDS = ("duban", "督办", "lvliang", "吕梁", "zhujian", "住建", "laojiuxiaoqu", "老旧小区")
-_RUNS = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiopasdfghjklzxcvbnm", "qazwsxedcrfvtgbyhnujmikolp",
-         "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p", "1q2w3e4r5t6y7u8i9o0p", "zaq1xsw2cde3vfr4bgt5nhy6mju7")
+_RUNS = (
+    "abcdefghijklmnopqrstuvwxyz",
+    "0123456789",
+    "qwertyuiopasdfghjklzxcvbnm",
+    "qazwsxedcrfvtgbyhnujmikolp",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+    "1q2w3e4r5t6y7u8i9o0p",
+    "zaq1xsw2cde3vfr4bgt5nhy6mju7",
+)
 
 
 @cache
@@ -53,7 +60,9 @@ def _repeated(text: str) -> bool:
     """Whether the text is a short unit repeated, or uses fewer than five different characters."""
     if len(set(text)) < 5:
         return True
-    return any(len(text) % size == 0 and text == text[:size] * (len(text) // size) for size in range(1, len(text) // 2 + 1))
+    return any(
+        len(text) % size == 0 and text == text[:size] * (len(text) // size) for size in range(1, len(text) // 2 + 1)
+    )
 
 
 def _core(text: str) -> str:
@@ -61,8 +70,9 @@ def _core(text: str) -> str:
     return text.strip("0123456789!@#$%^&*()_+-=[]{};:'\",.<>/?\\|`~ \t　！￥…（）—，。？、；：")
 
 
-def password_problem(password: str, *, name: str | None = None, display_name: str | None = None,
-                     demo_database: bool = False) -> str | None:
+def password_problem(
+    password: str, *, name: str | None = None, display_name: str | None = None, demo_database: bool = False
+) -> str | None:
     """Return why a password is refused (in Chinese), or None when it may be used."""
     if password == DEMO_PASSWORD:
         return None if demo_database else f"{DEMO_PASSWORD} 是公开的演示密码，只能用于演示数据库"

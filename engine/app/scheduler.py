@@ -51,9 +51,21 @@ def claim(app: App, job: str, day: dt.date, holder: str) -> int | None:
     """Claim a job for a business date; return the run id, or None when it is done or held."""
     now = app.now()
     with transaction(app.engine) as session:
-        new_id = insert_new(session, table_of(JobRun), ["job", "business_date"],
-                            {"job": job, "business_date": day, "status": JobStatus.RUNNING, "holder": holder,
-                             "attempts": 1, "started_at": now, "heartbeat_at": now, "detail": {}})
+        new_id = insert_new(
+            session,
+            table_of(JobRun),
+            ["job", "business_date"],
+            {
+                "job": job,
+                "business_date": day,
+                "status": JobStatus.RUNNING,
+                "holder": holder,
+                "attempts": 1,
+                "started_at": now,
+                "heartbeat_at": now,
+                "detail": {},
+            },
+        )
         if new_id is not None:
             return new_id
         row = session.scalars(select(JobRun).where(col(JobRun.job) == job, col(JobRun.business_date) == day)).one()
@@ -61,11 +73,19 @@ def claim(app: App, job: str, day: dt.date, holder: str) -> int | None:
         if row.status == JobStatus.DONE or (row.status == JobStatus.RUNNING and row.heartbeat_at > now - lease):
             return None
         # Failed, or its holder died: take it over, unless another process just did.
-        taken = rowcount(session.execute(
-            update(table_of(JobRun)).where(table_of(JobRun).c.id == row.id, table_of(JobRun).c.status == row.status,
-                                           table_of(JobRun).c.heartbeat_at == row.heartbeat_at)
-            .values(status=JobStatus.RUNNING, holder=holder, heartbeat_at=now, attempts=row.attempts + 1, error=None)
-        ))
+        taken = rowcount(
+            session.execute(
+                update(table_of(JobRun))
+                .where(
+                    table_of(JobRun).c.id == row.id,
+                    table_of(JobRun).c.status == row.status,
+                    table_of(JobRun).c.heartbeat_at == row.heartbeat_at,
+                )
+                .values(
+                    status=JobStatus.RUNNING, holder=holder, heartbeat_at=now, attempts=row.attempts + 1, error=None
+                )
+            )
+        )
         return row.id if taken == 1 else None
 
 
@@ -78,8 +98,11 @@ def heartbeat(app: App, run_id: int) -> None:
 def finish(app: App, run_id: int, status: str, detail: dict[str, Any], error: str | None = None) -> None:
     """Record how a job ended."""
     with transaction(app.engine) as session:
-        session.execute(update(table_of(JobRun)).where(table_of(JobRun).c.id == run_id)
-                        .values(status=status, finished_at=app.now(), heartbeat_at=app.now(), detail=detail, error=error))
+        session.execute(
+            update(table_of(JobRun))
+            .where(table_of(JobRun).c.id == run_id)
+            .values(status=status, finished_at=app.now(), heartbeat_at=app.now(), detail=detail, error=error)
+        )
 
 
 def _jobs_for(app: App, day: dt.date) -> list[str]:
@@ -95,7 +118,9 @@ def _jobs_for(app: App, day: dt.date) -> list[str]:
 def _meeting_prepared_on(app: App, day: dt.date) -> dt.date | None:
     # The agenda of a meeting is prepared on the working day before it.
     try:
-        upcoming = meeting_dates(app.policy.meetings, day + dt.timedelta(days=1), day + dt.timedelta(days=14), app.calendar)
+        upcoming = meeting_dates(
+            app.policy.meetings, day + dt.timedelta(days=1), day + dt.timedelta(days=14), app.calendar
+        )
         return next((m for m in upcoming if agenda_day(m, app.calendar) == day), None)
     except HolidayTableMissing as exc:
         log.warning(json.dumps({"event": "calendar", "error": str(exc)}, ensure_ascii=False))
@@ -109,17 +134,24 @@ def _run(app: App, job: str, day: dt.date, run_id: int, stop: threading.Event) -
 
     out = app.settings.out_dir
     if job == "evaluate":
+
         def beat(*_args: object) -> None:
             if stop.is_set():
                 raise Stopped
             heartbeat(app, run_id)
 
         result = evaluate(app, day, progress=_Progress(beat))
-        return {"evaluated_days": len(result.evaluated_days), "new_strikes": len(result.new_strikes),
-                "misses": result.misses, "warnings": result.warnings}
+        return {
+            "evaluated_days": len(result.evaluated_days),
+            "new_strikes": len(result.new_strikes),
+            "misses": result.misses,
+            "warnings": result.warnings,
+        }
     if job == "daily_report":
-        written = [write_daily(app, day, fmt, out / "daily" / f"daily-{day.isoformat()}.{fmt.value}")[1]
-                   for fmt in (Format.MD, Format.HTML)]
+        written = [
+            write_daily(app, day, fmt, out / "daily" / f"daily-{day.isoformat()}.{fmt.value}")[1]
+            for fmt in (Format.MD, Format.HTML)
+        ]
         return {"files": len(written)}
     if job == "weekly_bulletin":
         week = day - dt.timedelta(days=7)
@@ -164,10 +196,18 @@ def due_dates(app: App, now: dt.datetime) -> list[dt.date]:
     local = now.astimezone(app.settings.tz)
     latest = local.date() if local.time() >= dt.time(hour, minute) else local.date() - dt.timedelta(days=1)
     with transaction(app.engine) as session:
-        last_done = session.scalar(select(col(JobRun.business_date)).where(col(JobRun.job) == "notices", col(JobRun.status) == JobStatus.DONE)
-                                   .order_by(col(JobRun.business_date).desc()).limit(1))
+        last_done = session.scalar(
+            select(col(JobRun.business_date))
+            .where(col(JobRun.job) == "notices", col(JobRun.status) == JobStatus.DONE)
+            .order_by(col(JobRun.business_date).desc())
+            .limit(1)
+        )
         last_evaluated = session.scalar(select(col(EvaluationDay.day)).order_by(col(EvaluationDay.day).desc()).limit(1))
-    start = last_done + dt.timedelta(days=1) if last_done else min(latest, (last_evaluated or latest) + dt.timedelta(days=1))
+    start = (
+        last_done + dt.timedelta(days=1)
+        if last_done
+        else min(latest, (last_evaluated or latest) + dt.timedelta(days=1))
+    )
     return [start + dt.timedelta(days=i) for i in range((latest - start).days + 1)]
 
 
@@ -226,8 +266,19 @@ def _deliver(app: App, holder: str, stop: threading.Event | None = None) -> None
 
 
 def _log(job: str, day: dt.date, status: str, started: float, detail: dict[str, Any]) -> None:
-    log.info(json.dumps({"event": "job", "job": job, "business_date": day.isoformat(), "status": status,
-                         "duration_s": round(time.monotonic() - started, 3), **detail}, ensure_ascii=False))
+    log.info(
+        json.dumps(
+            {
+                "event": "job",
+                "job": job,
+                "business_date": day.isoformat(),
+                "status": status,
+                "duration_s": round(time.monotonic() - started, 3),
+                **detail,
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 def serve(app: App, once: bool = False) -> None:
@@ -248,8 +299,16 @@ def serve(app: App, once: bool = False) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    log.info(json.dumps({"event": "started", "holder": holder, "daily_time": app.settings.daily_time,
-                         "timezone": app.settings.timezone}))
+    log.info(
+        json.dumps(
+            {
+                "event": "started",
+                "holder": holder,
+                "daily_time": app.settings.daily_time,
+                "timezone": app.settings.timezone,
+            }
+        )
+    )
     tick(app, stop, holder=holder)
     if once or stop.is_set():
         log.info(json.dumps({"event": "stopped", "holder": holder}))
@@ -257,13 +316,27 @@ def serve(app: App, once: bool = False) -> None:
     hour, minute = (int(part) for part in app.settings.daily_time.split(":"))
     # A run missed by minutes (a busy machine, a suspended laptop) still runs: the default
     # misfire grace of one second would silently skip it.
-    scheduler.add_job(tick, CronTrigger(hour=hour, minute=minute, timezone=app.settings.tz), args=[app, stop],
-                      kwargs={"holder": holder}, id="daily", coalesce=True, max_instances=1,
-                      misfire_grace_time=12 * 3600)
+    scheduler.add_job(
+        tick,
+        CronTrigger(hour=hour, minute=minute, timezone=app.settings.tz),
+        args=[app, stop],
+        kwargs={"holder": holder},
+        id="daily",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=12 * 3600,
+    )
     # Messages held back by a robot's pace or block go as soon as they may, not at tomorrow's run;
     # with nothing due this is one indexed query a minute.
-    scheduler.add_job(_deliver, IntervalTrigger(minutes=DELIVER_EVERY_MINUTES, timezone=app.settings.tz),
-                      args=[app, holder], kwargs={"stop": stop}, id="deliver", coalesce=True, max_instances=1)
+    scheduler.add_job(
+        _deliver,
+        IntervalTrigger(minutes=DELIVER_EVERY_MINUTES, timezone=app.settings.tz),
+        args=[app, holder],
+        kwargs={"stop": stop},
+        id="deliver",
+        coalesce=True,
+        max_instances=1,
+    )
     scheduler.start()
     log.info(json.dumps({"event": "stopped", "holder": holder}))
 
@@ -272,8 +345,20 @@ def runs(app: App) -> list[dict[str, Any]]:
     """Return the run history, newest first."""
     with transaction(app.engine) as session:
         rows = session.scalars(select(JobRun).order_by(col(JobRun.business_date).desc(), col(JobRun.id).desc()))
-        return [{"id": r.id, "job": r.job, "business_date": r.business_date.isoformat(), "status": r.status,
-                 "holder": r.holder, "attempts": r.attempts,
-                 "started_at": r.started_at.astimezone(app.settings.tz).isoformat(timespec="seconds"),
-                 "finished_at": r.finished_at.astimezone(app.settings.tz).isoformat(timespec="seconds") if r.finished_at else None,
-                 "detail": r.detail, "error": r.error} for r in rows]
+        return [
+            {
+                "id": r.id,
+                "job": r.job,
+                "business_date": r.business_date.isoformat(),
+                "status": r.status,
+                "holder": r.holder,
+                "attempts": r.attempts,
+                "started_at": r.started_at.astimezone(app.settings.tz).isoformat(timespec="seconds"),
+                "finished_at": r.finished_at.astimezone(app.settings.tz).isoformat(timespec="seconds")
+                if r.finished_at
+                else None,
+                "detail": r.detail,
+                "error": r.error,
+            }
+            for r in rows
+        ]

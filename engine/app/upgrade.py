@@ -23,7 +23,7 @@ class Upgraded:
     """What an upgrade did."""
 
     revision: str  # the schema revision now
-    rebuilt: int   # strikes given their decision traces (0008)
+    rebuilt: int  # strikes given their decision traces (0008)
     numbered: int  # final notices given a document number (0012)
 
 

@@ -81,14 +81,14 @@ def is_demo_database(session: Session) -> bool:
 
 def check_password_rules(session: Session, password: str, name: str | None, display_name: str | None) -> None:
     """Refuse a password that is short, common, or derived from the account or from duban (in Chinese)."""
-    problem = password_problem(password, name=name, display_name=display_name,
-                               demo_database=is_demo_database(session))
+    problem = password_problem(password, name=name, display_name=display_name, demo_database=is_demo_database(session))
     if problem is not None:
         raise Refused(problem)
 
 
-def add_user(app: App, session: Session, name: str, display_name: str | None, role: Role, district: str | None,
-             password: str) -> User:
+def add_user(
+    app: App, session: Session, name: str, display_name: str | None, role: Role, district: str | None, password: str
+) -> User:
     """Create an account; district staff must name a district that the ledger knows."""
     if not _NAME.match(name):
         raise Refused(f"用户名 {name!r} 无效：2–64 位字母、数字、点、下划线或连字符")
@@ -104,9 +104,18 @@ def add_user(app: App, session: Session, name: str, display_name: str | None, ro
         raise Refused("只有片区工作人员（--role district）才指定片区")
     check_password_rules(session, password, name, display_name)
     now = app.now()
-    user = User(name=name, display_name=display_name or name, role=role, district=district,
-                password_hash=_HASHER.hash(password), active=True, created_at=now, created_by=app.actor,
-                password_changed_at=now, password_weak=False)
+    user = User(
+        name=name,
+        display_name=display_name or name,
+        role=role,
+        district=district,
+        password_hash=_HASHER.hash(password),
+        active=True,
+        created_at=now,
+        created_by=app.actor,
+        password_changed_at=now,
+        password_weak=False,
+    )
     session.add(user)
     session.flush()
     log(app, session, LogEntity.USER, name, LogAction.CREATE, {"role": str(role), "district": district})
@@ -153,22 +162,35 @@ def unlock(app: App, session: Session, name: str) -> list[str]:
 
 
 def _lift(app: App, session: Session, name: str, always: bool) -> list[str]:
-    rows = list(session.scalars(select(LoginThrottle).where(
-        col(LoginThrottle.kind) == ThrottleKind.ACCOUNT, col(LoginThrottle.name) == name)))
+    rows = list(
+        session.scalars(
+            select(LoginThrottle).where(
+                col(LoginThrottle.kind) == ThrottleKind.ACCOUNT, col(LoginThrottle.name) == name
+            )
+        )
+    )
     now = app.now()
     blocked = sorted(r.client or "（未知地址）" for r in rows if r.blocked_until is not None and r.blocked_until > now)
     for row in rows:
         session.delete(row)
     if rows or always:
-        log(app, session, LogEntity.USER, name, LogAction.UNLOCK,
-            {"blocked": blocked, "failing": sorted(r.client or "（未知地址）" for r in rows)})
+        log(
+            app,
+            session,
+            LogEntity.USER,
+            name,
+            LogAction.UNLOCK,
+            {"blocked": blocked, "failing": sorted(r.client or "（未知地址）" for r in rows)},
+        )
     return blocked
 
 
 def _end_sessions(app: App, session: Session, user_id: int | None) -> None:
-    session.execute(update(table_of(WebSession)).where(
-        table_of(WebSession).c.user_id == user_id, table_of(WebSession).c.ended_at.is_(None))
-        .values(ended_at=app.now()))
+    session.execute(
+        update(table_of(WebSession))
+        .where(table_of(WebSession).c.user_id == user_id, table_of(WebSession).c.ended_at.is_(None))
+        .values(ended_at=app.now())
+    )
 
 
 def users(session: Session) -> list[User]:
@@ -194,8 +216,11 @@ def delay_after(failures: int, threshold: int) -> dt.timedelta | None:
 
 
 def _throttle(session: Session, kind: ThrottleKind, name: str, client: str, now: dt.datetime) -> LoginThrottle | None:
-    row = session.scalars(select(LoginThrottle).where(col(LoginThrottle.kind) == kind, col(LoginThrottle.name) == name,
-                                                      col(LoginThrottle.client) == client)).first()
+    row = session.scalars(
+        select(LoginThrottle).where(
+            col(LoginThrottle.kind) == kind, col(LoginThrottle.name) == name, col(LoginThrottle.client) == client
+        )
+    ).first()
     if row is not None and row.last_failed_at < now - FORGET_AFTER and not _blocking(row, now):
         session.delete(row)  # a day without a failure: the count starts again
         session.flush()
@@ -207,16 +232,25 @@ def _blocking(row: LoginThrottle | None, now: dt.datetime) -> bool:
     return row is not None and row.blocked_until is not None and row.blocked_until > now
 
 
-def _fail(app: App, session: Session, row: LoginThrottle | None, kind: ThrottleKind, name: str, client: str,
-          now: dt.datetime, account: bool = True) -> None:
+def _fail(
+    app: App,
+    session: Session,
+    row: LoginThrottle | None,
+    kind: ThrottleKind,
+    name: str,
+    client: str,
+    now: dt.datetime,
+    account: bool = True,
+) -> None:
     """Count one failure; from the threshold on, block the pair (or the address's made-up names) and log it.
 
     A made-up name's pair is blocked like an account's (so the answer never tells which names exist) but
     not logged: the record names accounts and addresses, not every name an attacker typed.
     """
     if row is None:
-        row = LoginThrottle(kind=kind, name=name, client=client, failures=0, refused=0, first_failed_at=now,
-                            last_failed_at=now)
+        row = LoginThrottle(
+            kind=kind, name=name, client=client, failures=0, refused=0, first_failed_at=now, last_failed_at=now
+        )
     row.failures += 1
     row.last_failed_at = now
     threshold = PAIR_FAILURES if kind is ThrottleKind.ACCOUNT else UNKNOWN_FAILURES
@@ -229,12 +263,22 @@ def _fail(app: App, session: Session, row: LoginThrottle | None, kind: ThrottleK
             if account:
                 log(app.as_actor(THROTTLE_ACTOR), session, LogEntity.USER, name, LogAction.LOCK, detail)
         else:
-            log(app.as_actor(THROTTLE_ACTOR), session, LogEntity.ADDRESS, client or "（未知地址）", LogAction.LOCK, detail)
+            log(
+                app.as_actor(THROTTLE_ACTOR),
+                session,
+                LogEntity.ADDRESS,
+                client or "（未知地址）",
+                LogAction.LOCK,
+                detail,
+            )
     session.add(row)
     # Forget what nobody has failed at for a day (bounded table, however many names were made up).
-    session.execute(delete(table_of(LoginThrottle)).where(
-        table_of(LoginThrottle).c.last_failed_at < now - FORGET_AFTER,
-        or_(table_of(LoginThrottle).c.blocked_until.is_(None), table_of(LoginThrottle).c.blocked_until < now)))
+    session.execute(
+        delete(table_of(LoginThrottle)).where(
+            table_of(LoginThrottle).c.last_failed_at < now - FORGET_AFTER,
+            or_(table_of(LoginThrottle).c.blocked_until.is_(None), table_of(LoginThrottle).c.blocked_until < now),
+        )
+    )
 
 
 def _minutes(left: dt.timedelta) -> int:
@@ -260,8 +304,10 @@ def sign_in(app: App, name: str, password: str, client: str | None, hours: int) 
             assert pair is not None and pair.blocked_until is not None
             pair.refused += 1
             session.add(pair)
-            refusal = LockedOut(f"此用户名从您所在的地址登录失败次数过多，请 {_minutes(pair.blocked_until - now)} 分钟后再试；"
-                                "如非本人所为，请联系工作专班")
+            refusal = LockedOut(
+                f"此用户名从您所在的地址登录失败次数过多，请 {_minutes(pair.blocked_until - now)} 分钟后再试；"
+                "如非本人所为，请联系工作专班"
+            )
         elif user is None:
             made_up = _throttle(session, ThrottleKind.UNKNOWN, "", address, now)
             if _blocking(made_up, now):
@@ -285,20 +331,29 @@ def sign_in(app: App, name: str, password: str, client: str | None, hours: int) 
                 _fail(app, session, pair, ThrottleKind.ACCOUNT, name, address, now)
                 refusal = Refused("用户名或密码错误")
             else:
-                problem = password_problem(password, name=user.name, display_name=user.display_name,
-                                           demo_database=is_demo_database(session))
+                problem = password_problem(
+                    password, name=user.name, display_name=user.display_name, demo_database=is_demo_database(session)
+                )
                 if pair is not None:
                     session.delete(pair)  # the right password from this address: its count starts again
                 if problem is not None:
                     # Whoever guessed a weak password must not be the one to choose the next: the office resets it.
                     if user.password_weak is not True:
-                        log(app.as_actor(THROTTLE_ACTOR), session, LogEntity.USER, name, LogAction.UPDATE,
-                            {"password_weak": True})
+                        log(
+                            app.as_actor(THROTTLE_ACTOR),
+                            session,
+                            LogEntity.USER,
+                            name,
+                            LogAction.UPDATE,
+                            {"password_weak": True},
+                        )
                     user.password_weak = True
                     session.add(user)
                     session.add(LoginAttempt(name=name, client=client, at=now, ok=False))
-                    refusal = Refused(f"此账号的密码不符合现行密码规则（{problem}），已不能用于登录；"
-                                      f"请联系工作专班重设密码（duban user passwd {name}）")
+                    refusal = Refused(
+                        f"此账号的密码不符合现行密码规则（{problem}），已不能用于登录；"
+                        f"请联系工作专班重设密码（duban user passwd {name}）"
+                    )
                 elif not user.active:
                     session.add(LoginAttempt(name=name, client=client, at=now, ok=True))
                     refusal = Refused("此账号已停用，请联系工作专班")
@@ -334,10 +389,26 @@ class Throttled:
 def throttles(session: Session, now: dt.datetime) -> list[Throttled]:
     """Every throttle still counting (failures within a day, or a block not over), blocked first."""
     known = set(session.scalars(select(col(User.name))))
-    rows = session.scalars(select(LoginThrottle).where(or_(
-        col(LoginThrottle.last_failed_at) >= now - FORGET_AFTER, col(LoginThrottle.blocked_until) > now)))
-    found = [Throttled(ThrottleKind(r.kind), r.name, r.client, r.failures, r.refused, r.first_failed_at, r.last_failed_at,
-                       r.blocked_until, _blocking(r, now), r.name in known) for r in rows]
+    rows = session.scalars(
+        select(LoginThrottle).where(
+            or_(col(LoginThrottle.last_failed_at) >= now - FORGET_AFTER, col(LoginThrottle.blocked_until) > now)
+        )
+    )
+    found = [
+        Throttled(
+            ThrottleKind(r.kind),
+            r.name,
+            r.client,
+            r.failures,
+            r.refused,
+            r.first_failed_at,
+            r.last_failed_at,
+            r.blocked_until,
+            _blocking(r, now),
+            r.name in known,
+        )
+        for r in rows
+    ]
     return sorted(found, key=lambda t: (not t.blocking, t.kind, t.name, t.client))
 
 
@@ -350,8 +421,17 @@ def start_session(app: App, session: Session, user: User, hours: int, client: st
     token = secrets.token_urlsafe(32)
     now = app.now()
     ends = min(now + dt.timedelta(hours=hours), now + dt.timedelta(days=app.settings.web.session_lifetime_days))
-    session.add(WebSession(token_hash=_digest(token), user_id=id_of(user), csrf=secrets.token_urlsafe(24),
-                           created_at=now, last_seen_at=now, expires_at=ends, client=(client or None) and client[:64]))
+    session.add(
+        WebSession(
+            token_hash=_digest(token),
+            user_id=id_of(user),
+            csrf=secrets.token_urlsafe(24),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=ends,
+            client=(client or None) and client[:64],
+        )
+    )
     return token
 
 
@@ -362,10 +442,17 @@ def viewer_for(session: Session, token: str, now: dt.datetime, lifetime: dt.time
     (the absolute limit, however busy the session was).
     """
     row = session.execute(
-        select(col(WebSession.id), col(WebSession.csrf), col(WebSession.last_seen_at), col(WebSession.expires_at),
-               col(WebSession.created_at), User)
+        select(
+            col(WebSession.id),
+            col(WebSession.csrf),
+            col(WebSession.last_seen_at),
+            col(WebSession.expires_at),
+            col(WebSession.created_at),
+            User,
+        )
         .join(User, col(User.id) == col(WebSession.user_id))
-        .where(col(WebSession.token_hash) == _digest(token), col(WebSession.ended_at).is_(None))).first()
+        .where(col(WebSession.token_hash) == _digest(token), col(WebSession.ended_at).is_(None))
+    ).first()
     if row is None:
         return None
     session_id, csrf, last_seen, expires, created, user = row
@@ -377,14 +464,18 @@ def viewer_for(session: Session, token: str, now: dt.datetime, lifetime: dt.time
 
 def touch_session(session: Session, session_id: int, now: dt.datetime, hours: int) -> None:
     """Slide a session's expiry forward (idle timeout) from now; the absolute lifetime is not moved."""
-    session.execute(update(table_of(WebSession)).where(table_of(WebSession).c.id == session_id)
-                    .values(last_seen_at=now, expires_at=now + dt.timedelta(hours=hours)))
+    session.execute(
+        update(table_of(WebSession))
+        .where(table_of(WebSession).c.id == session_id)
+        .values(last_seen_at=now, expires_at=now + dt.timedelta(hours=hours))
+    )
 
 
 def end_session(app: App, session: Session, session_id: int) -> None:
     """Sign a browser out."""
-    session.execute(update(table_of(WebSession)).where(table_of(WebSession).c.id == session_id)
-                    .values(ended_at=app.now()))
+    session.execute(
+        update(table_of(WebSession)).where(table_of(WebSession).c.id == session_id).values(ended_at=app.now())
+    )
 
 
 def count_users(session: Session) -> int:

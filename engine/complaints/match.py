@@ -68,8 +68,10 @@ class Matcher:
         if not place:
             return Match(None, None, note or "没有地址或小区")
         text = normalise(place)
-        for table, lengths, link in ((self.names, self._name_lengths, ComplaintLink.NAME),
-                                     (self.addresses, self._address_lengths, ComplaintLink.ADDRESS)):
+        for table, lengths, link in (
+            (self.names, self._name_lengths, ComplaintLink.NAME),
+            (self.addresses, self._address_lengths, ComplaintLink.ADDRESS),
+        ):
             found_ids = _longest(text, table, lengths)
             if len(found_ids) == 1:
                 return Match(next(iter(found_ids)), link, None)
@@ -84,7 +86,7 @@ def _longest(text: str, table: dict[str, set[int]], lengths: list[int]) -> set[i
     found: dict[str, set[int]] = {}
     for size in lengths:  # longest first
         for start in range(len(text) - size + 1):
-            piece = text[start:start + size]
+            piece = text[start : start + size]
             if piece in table and not any(piece in longer for longer in found):
                 found[piece] = table[piece]
     return set().union(*found.values()) if found else set()

@@ -29,8 +29,10 @@ HEADERS: dict[str, tuple[tuple[str, ...], bool]] = {
     "content": (("诉求内容", "来电内容", "反映内容", "问题描述", "诉求描述", "事项内容", "content"), True),
     "place": (("地址/小区", "小区/地址", "地址", "诉求地址", "事发地址", "事发地点", "place", "address"), False),
     "community": (("小区", "小区名称", "community"), False),
-    "due_at": (("办理时限", "处理时限", "办结时限", "承办时限", "办理期限", "处理期限", "截止时间", "要求办结时间",
-                "due_at"), True),
+    "due_at": (
+        ("办理时限", "处理时限", "办结时限", "承办时限", "办理期限", "处理期限", "截止时间", "要求办结时间", "due_at"),
+        True,
+    ),
     "closed_at": (("办结时间", "办结日期", "完成时间", "处理完成时间", "closed_at"), False),
     "satisfaction": (("满意度", "回访满意度", "满意度评价", "评价结果", "satisfaction"), False),
     "project_code": (("项目编号", "project_code"), False),
@@ -57,8 +59,14 @@ class WorkOrder:
     project_code: str | None
 
 
-def read_export(path: Path, problems: Problems, tz: ZoneInfo, today: dt.date,
-                workdays_after: Any = None, limits: LimitsSettings | None = None) -> list[WorkOrder]:
+def read_export(
+    path: Path,
+    problems: Problems,
+    tz: ZoneInfo,
+    today: dt.date,
+    workdays_after: Any = None,
+    limits: LimitsSettings | None = None,
+) -> list[WorkOrder]:
     """Read and check every row of an export; problems are recorded with their places, good rows returned.
 
     ``workdays_after(day, n)`` gives the n-th working day after a day, for 办理时限 written as
@@ -83,8 +91,7 @@ def read_export(path: Path, problems: Problems, tz: ZoneInfo, today: dt.date,
     return _check(where, rows, problems, tz, today, workdays_after, lettered)
 
 
-def _workbook_rows(path: Path, problems: Problems,
-                   limits: LimitsSettings | None) -> tuple[list[list[Any]] | None, str]:
+def _workbook_rows(path: Path, problems: Problems, limits: LimitsSettings | None) -> tuple[list[list[Any]] | None, str]:
     workbook = open_workbook(path, problems, path.name, limits)  # checked against the limits, read in a child
     if workbook is None:
         return None, path.name
@@ -147,8 +154,15 @@ def _text(value: Any) -> str:
     return cell_text(value) or ""
 
 
-def _check(where: str, rows: list[list[Any]], problems: Problems, tz: ZoneInfo, today: dt.date,
-           workdays_after: Any, lettered: bool) -> list[WorkOrder]:
+def _check(
+    where: str,
+    rows: list[list[Any]],
+    problems: Problems,
+    tz: ZoneInfo,
+    today: dt.date,
+    workdays_after: Any,
+    lettered: bool,
+) -> list[WorkOrder]:
     start = _header_at(rows)
     if start is None:
         problems.add(where, None, None, None, f"没有找到工单表头（需要 {_required_names()} 等列）")
@@ -160,24 +174,37 @@ def _check(where: str, rows: list[list[Any]], problems: Problems, tz: ZoneInfo, 
             columns[key] = position
     for key, (names, required) in HEADERS.items():
         if required and key not in columns:
-            problems.add(where, start + 1, names[0], None,
-                         f"第 {start + 1} 行的表头缺少此列（也可写作：{'、'.join(n for n in names[1:] if not n.isascii())}）")
+            problems.add(
+                where,
+                start + 1,
+                names[0],
+                None,
+                f"第 {start + 1} 行的表头缺少此列（也可写作：{'、'.join(n for n in names[1:] if not n.isascii())}）",
+            )
     if any(required and key not in columns for key, (_n, required) in HEADERS.items()):
         return []
     out: list[WorkOrder] = []
     first_row: dict[str, int] = {}
-    for number, raw in enumerate(rows[start + 1:], start=start + 2):
+    for number, raw in enumerate(rows[start + 1 :], start=start + 2):
         cells = {key: raw[position] if position < len(raw) else None for key, position in columns.items()}
         if not any(_text(v) for v in cells.values()):
             continue  # a blank line
 
         def bad(key: str, value: Any, reason: str, number: int = number) -> None:
             position = columns[key]  # the column's header as the export wrote it, and its letter in a workbook
-            problems.add(where, number, _text(rows[start][position]), _text(value) or None, reason,
-                         letter(position) if lettered else None)
+            problems.add(
+                where,
+                number,
+                _text(rows[start][position]),
+                _text(value) or None,
+                reason,
+                letter(position) if lettered else None,
+            )
 
-        texts = {key: _text(cells.get(key)) for key in ("order_no", "content", "place", "community",
-                                                        "satisfaction", "project_code")}
+        texts = {
+            key: _text(cells.get(key))
+            for key in ("order_no", "content", "place", "community", "satisfaction", "project_code")
+        }
         for key in ("order_no", "content"):
             if not texts[key]:
                 bad(key, None, "必填项为空")
@@ -202,8 +229,19 @@ def _check(where: str, rows: list[list[Any]], problems: Problems, tz: ZoneInfo, 
             first_row[order_no] = number
         if order_no and texts["content"] and received is not None and due is not None:
             place = "　".join(t for t in (texts["community"], texts["place"]) if t) or None
-            out.append(WorkOrder(number, order_no, received, texts["content"], place, due, closed,
-                                 texts["satisfaction"] or None, texts["project_code"] or None))
+            out.append(
+                WorkOrder(
+                    number,
+                    order_no,
+                    received,
+                    texts["content"],
+                    place,
+                    due,
+                    closed,
+                    texts["satisfaction"] or None,
+                    texts["project_code"] or None,
+                )
+            )
     return out
 
 
@@ -237,8 +275,9 @@ def _moment(value: Any, tz: ZoneInfo, end_of_day: bool, key: str, bad: Any) -> d
     return dt.datetime.combine(day, clock, tzinfo=tz)
 
 
-def _deadline(value: Any, received: dt.datetime | None, tz: ZoneInfo, workdays_after: Any,
-              bad: Any) -> dt.datetime | None:
+def _deadline(
+    value: Any, received: dt.datetime | None, tz: ZoneInfo, workdays_after: Any, bad: Any
+) -> dt.datetime | None:
     """办理时限: a date (its end), a date and time, or a number of days / working days after intake."""
     match = _DAYS.match(_text(value))
     if match is None:
@@ -259,4 +298,3 @@ def _deadline(value: Any, received: dt.datetime | None, tz: ZoneInfo, workdays_a
     else:
         day = start + dt.timedelta(days=count)
     return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=tz)
-

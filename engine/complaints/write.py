@@ -64,8 +64,16 @@ def import_complaints(app: App, path: Path, source_name: str | None = None) -> C
             current = existing.get(order.order_no)
             if current is None:
                 found = matcher.match(order.project_code, order.place)
-                new_rows.append({**_values(order), "order_no": order.order_no, "project_id": found.project_id,
-                                 "link": found.link, "link_note": found.note, "created_at": now})
+                new_rows.append(
+                    {
+                        **_values(order),
+                        "order_no": order.order_no,
+                        "project_id": found.project_id,
+                        "link": found.link,
+                        "link_note": found.note,
+                        "created_at": now,
+                    }
+                )
                 result.added += 1
                 result.linked += found.project_id is not None
                 if found.project_id is None:
@@ -75,26 +83,45 @@ def import_complaints(app: App, path: Path, source_name: str | None = None) -> C
         for chunk in chunks(new_rows, 2000):
             session.execute(insert(table_of(Complaint)), chunk)
         if result.added or result.updated or result.linked:  # the same export again leaves no trace at all
-            log(app, session, LogEntity.HOTLINE, source_name or str(path), LogAction.IMPORT,
-                {"added": result.added, "updated": result.updated, "linked": result.linked,
-                 "unmatched": len(result.unmatched)})
+            log(
+                app,
+                session,
+                LogEntity.HOTLINE,
+                source_name or str(path),
+                LogAction.IMPORT,
+                {
+                    "added": result.added,
+                    "updated": result.updated,
+                    "linked": result.linked,
+                    "unmatched": len(result.unmatched),
+                },
+            )
     return result
 
 
 def _values(order: WorkOrder) -> dict[str, Any]:
-    return {"received_at": order.received_at, "content": order.content, "place": order.place, "due_at": order.due_at,
-            "closed_at": order.closed_at, "satisfaction": order.satisfaction}
+    return {
+        "received_at": order.received_at,
+        "content": order.content,
+        "place": order.place,
+        "due_at": order.due_at,
+        "closed_at": order.closed_at,
+        "satisfaction": order.satisfaction,
+    }
 
 
 def _matcher(session: Session) -> Matcher:
-    return Matcher(session.execute(select(col(Project.id), col(Project.code), col(Project.name),
-                                          col(Project.extra))).all())
+    return Matcher(
+        session.execute(select(col(Project.id), col(Project.code), col(Project.name), col(Project.extra))).all()
+    )
 
 
 def _existing(session: Session, numbers: list[str]) -> dict[str, Complaint]:
     found: dict[str, Complaint] = {}
     for chunk in chunks(numbers):
-        found.update((c.order_no, c) for c in session.scalars(select(Complaint).where(col(Complaint.order_no).in_(chunk))))
+        found.update(
+            (c.order_no, c) for c in session.scalars(select(Complaint).where(col(Complaint.order_no).in_(chunk)))
+        )
     return found
 
 
@@ -108,12 +135,16 @@ def _shown(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
-def _update(app: App, session: Session, current: Complaint, order: WorkOrder, matcher: Matcher,
-            result: ComplaintImport) -> None:
+def _update(
+    app: App, session: Session, current: Complaint, order: WorkOrder, matcher: Matcher, result: ComplaintImport
+) -> None:
     """Bring a work order on record up to the export's row, logging each change; tie it if still loose."""
     values = _values(order)
-    changed = {key: {"old": _shown(getattr(current, key)), "new": _shown(values[key])}
-               for key in _UPDATABLE if not _same(getattr(current, key), values[key])}
+    changed = {
+        key: {"old": _shown(getattr(current, key)), "new": _shown(values[key])}
+        for key in _UPDATABLE
+        if not _same(getattr(current, key), values[key])
+    }
     if current.project_id is None:
         found = matcher.match(order.project_code, order.place)
         if found.project_id is not None:
@@ -146,9 +177,18 @@ def link_complaint(app: App, order_no: str, project_code: str, reason: str | Non
         if complaint.project_id == project.id and complaint.link == ComplaintLink.HAND:
             return False
         previous = session.get(Project, complaint.project_id) if complaint.project_id else None
-        log(app, session, LogEntity.COMPLAINT, order_no, LogAction.LINK,
-            {"project": {"old": previous.code if previous else None, "new": project_code},
-             "how": {"old": complaint.link, "new": ComplaintLink.HAND}}, reason or "人工关联")
+        log(
+            app,
+            session,
+            LogEntity.COMPLAINT,
+            order_no,
+            LogAction.LINK,
+            {
+                "project": {"old": previous.code if previous else None, "new": project_code},
+                "how": {"old": complaint.link, "new": ComplaintLink.HAND},
+            },
+            reason or "人工关联",
+        )
         complaint.project_id, complaint.link, complaint.link_note = project.id, ComplaintLink.HAND, None
         session.add(complaint)
     return True

@@ -38,18 +38,45 @@ BACKOFF_MINUTES = (1, 5, 30, 120, 480)
 WINDOW = dt.timedelta(seconds=60)
 
 
-def enqueue(app: App, session: Session, key: str, channel_name: str, recipient: str, subject: str, body: str,
-            attachment: Path | None, notice_id: int | None = None) -> bool:
+def enqueue(
+    app: App,
+    session: Session,
+    key: str,
+    channel_name: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    attachment: Path | None,
+    notice_id: int | None = None,
+) -> bool:
     """Queue one message unless the same key was queued before; return whether it was queued now."""
     now = app.now()
-    return insert_new(session, table_of(Outbox), ["key"], {
-        "key": key, "channel": channel_name, "recipient": recipient, "subject": subject, "body": body,
-        "attachment": str(attachment) if attachment else None, "notice_id": notice_id,
-        "status": OutboxStatus.QUEUED, "attempts": 0, "next_attempt_at": now, "created_at": now}) is not None
+    return (
+        insert_new(
+            session,
+            table_of(Outbox),
+            ["key"],
+            {
+                "key": key,
+                "channel": channel_name,
+                "recipient": recipient,
+                "subject": subject,
+                "body": body,
+                "attachment": str(attachment) if attachment else None,
+                "notice_id": notice_id,
+                "status": OutboxStatus.QUEUED,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+        )
+        is not None
+    )
 
 
-def enqueue_notice(app: App, session: Session, notice_id: int, person: Person | None, subject: str, body: str,
-                   attachment: Path | None) -> None:
+def enqueue_notice(
+    app: App, session: Session, notice_id: int, person: Person | None, subject: str, body: str, attachment: Path | None
+) -> None:
     """Queue a notice to its person on every channel configured for persons."""
     for name in app.settings.delivery.person:
         recipient = (person.email or "") if name == "smtp" and person else (person.name if person else "工作专班")
@@ -73,8 +100,10 @@ def _per_minute(name: str, settings: DeliverySettings) -> int | None:
 
 def _automatic(max_attempts: int) -> ColumnElement[bool]:
     # Queued messages go whatever their attempts (a block leaves them untouched); failed ones until the limit.
-    return or_(col(Outbox.status) == OutboxStatus.QUEUED,
-               and_(col(Outbox.status) == OutboxStatus.FAILED, col(Outbox.attempts) < max_attempts))
+    return or_(
+        col(Outbox.status) == OutboxStatus.QUEUED,
+        and_(col(Outbox.status) == OutboxStatus.FAILED, col(Outbox.attempts) < max_attempts),
+    )
 
 
 def _resume_at(session: Session, name: str, per_minute: int | None, now: dt.datetime) -> dt.datetime | None:
@@ -84,9 +113,11 @@ def _resume_at(session: Session, name: str, per_minute: int | None, now: dt.date
         return block.blocked_until
     if per_minute is None:
         return None
-    recent = session.scalars(select(col(Outbox.last_attempt_at)).where(
-        col(Outbox.channel) == name, col(Outbox.last_attempt_at) > now - WINDOW)
-        .order_by(col(Outbox.last_attempt_at))).all()
+    recent = session.scalars(
+        select(col(Outbox.last_attempt_at))
+        .where(col(Outbox.channel) == name, col(Outbox.last_attempt_at) > now - WINDOW)
+        .order_by(col(Outbox.last_attempt_at))
+    ).all()
     if len(recent) < per_minute:
         return None
     # An attempt exactly 60 s old has left the window: the slot frees when the oldest one that still fills it does.
@@ -97,13 +128,14 @@ def _resume_at(session: Session, name: str, per_minute: int | None, now: dt.date
 
 def _defer(session: Session, name: str, until: dt.datetime, max_attempts: int) -> None:
     # Everything the channel would send before ``until`` waits for it: not attempted, not counted.
-    session.execute(update(table_of(Outbox)).where(
-        table_of(Outbox).c.channel == name, _automatic(max_attempts), table_of(Outbox).c.next_attempt_at < until)
-        .values(next_attempt_at=until))
+    session.execute(
+        update(table_of(Outbox))
+        .where(table_of(Outbox).c.channel == name, _automatic(max_attempts), table_of(Outbox).c.next_attempt_at < until)
+        .values(next_attempt_at=until)
+    )
 
 
-def _claim(app: App, row_id: int, status: str, holder: str, name: str,
-           per_minute: int | None) -> bool | dt.datetime:
+def _claim(app: App, row_id: int, status: str, holder: str, name: str, per_minute: int | None) -> bool | dt.datetime:
     """Claim a row for one attempt; False when another process has it, a time when its channel must wait until then."""
     with transaction(app.engine) as session:
         # Read the clock inside the writer lock: one writer at a time counts the window and stamps its attempt.
@@ -112,14 +144,19 @@ def _claim(app: App, row_id: int, status: str, holder: str, name: str,
         if resume is not None:
             _defer(session, name, resume, app.settings.delivery.max_attempts)
             return resume
-        taken = rowcount(session.execute(update(table_of(Outbox)).where(
-            table_of(Outbox).c.id == row_id, table_of(Outbox).c.status == status)
-            .values(status=OutboxStatus.SENDING, holder=holder, next_attempt_at=now, last_attempt_at=now)))
+        taken = rowcount(
+            session.execute(
+                update(table_of(Outbox))
+                .where(table_of(Outbox).c.id == row_id, table_of(Outbox).c.status == status)
+                .values(status=OutboxStatus.SENDING, holder=holder, next_attempt_at=now, last_attempt_at=now)
+            )
+        )
     return taken == 1
 
 
-def deliver(app: App, holder: str = "deliver", only_failed: bool = False,
-            stop: threading.Event | None = None) -> dict[str, int]:
+def deliver(
+    app: App, holder: str = "deliver", only_failed: bool = False, stop: threading.Event | None = None
+) -> dict[str, int]:
     """Send every message that is due at each channel's pace; return counts of sent, failed and deferred."""
     settings = app.settings.delivery
     now = app.now()
@@ -127,10 +164,16 @@ def deliver(app: App, holder: str = "deliver", only_failed: bool = False,
     with transaction(app.engine) as session:
         # A human's retry ignores the attempt limit; the automatic one stops after max_attempts.
         waiting = (col(Outbox.status) == OutboxStatus.FAILED) if only_failed else _automatic(settings.max_attempts)
-        due = session.execute(select(col(Outbox.id), col(Outbox.status), col(Outbox.channel)).where(or_(
-            waiting & (col(Outbox.next_attempt_at) <= now),
-            (col(Outbox.status) == OutboxStatus.SENDING) & (col(Outbox.next_attempt_at) <= now - lease)))
-            .order_by(col(Outbox.id))).all()
+        due = session.execute(
+            select(col(Outbox.id), col(Outbox.status), col(Outbox.channel))
+            .where(
+                or_(
+                    waiting & (col(Outbox.next_attempt_at) <= now),
+                    (col(Outbox.status) == OutboxStatus.SENDING) & (col(Outbox.next_attempt_at) <= now - lease),
+                )
+            )
+            .order_by(col(Outbox.id))
+        ).all()
     counts = {"sent": 0, "failed": 0, "deferred": 0}
     paused: set[str] = set()  # channels that send nothing more in this run (window full or blocked)
     pace: dict[str, int | None] = {}  # each channel's messages a minute, looked up once per run
@@ -152,7 +195,9 @@ def deliver(app: App, holder: str = "deliver", only_failed: bool = False,
         with transaction(app.engine) as session:
             row = session.get(Outbox, row_id)
             assert row is not None
-            message = Message(row.key, row.recipient, row.subject, row.body, Path(row.attachment) if row.attachment else None)
+            message = Message(
+                row.key, row.recipient, row.subject, row.body, Path(row.attachment) if row.attachment else None
+            )
         try:
             channel(name, settings).send(message)
         except ChannelBlocked as exc:
@@ -207,8 +252,11 @@ def _record(app: App, row_id: int, status: str, error: str | None) -> None:
 def retry(app: App) -> dict[str, int]:
     """Send the failed messages again now, whatever their backoff (attempts are still counted)."""
     with transaction(app.engine) as session:
-        session.execute(update(table_of(Outbox)).where(table_of(Outbox).c.status == OutboxStatus.FAILED)
-                        .values(next_attempt_at=app.now()))
+        session.execute(
+            update(table_of(Outbox))
+            .where(table_of(Outbox).c.status == OutboxStatus.FAILED)
+            .values(next_attempt_at=app.now())
+        )
     return deliver(app, only_failed=True)
 
 
@@ -222,11 +270,22 @@ def listing(app: App) -> list[dict[str, Any]]:
     with reading(app.engine) as session:
         rows = list(session.scalars(select(Outbox).order_by(col(Outbox.id))))
         blocks = {b.channel: b for b in session.scalars(select(ChannelBlock)) if b.blocked_until > now}
-    return [{"id": r.id, "key": r.key, "channel": r.channel, "recipient": r.recipient, "subject": r.subject,
-             "status": r.status, "attempts": r.attempts, "last_error": r.last_error, "sent_at": local(r.sent_at),
-             "next_attempt_at": None if r.status == OutboxStatus.SENT else local(r.next_attempt_at),
-             "blocked": blocks[r.channel].reason if r.channel in blocks and r.status != OutboxStatus.SENT else None}
-            for r in rows]
+    return [
+        {
+            "id": r.id,
+            "key": r.key,
+            "channel": r.channel,
+            "recipient": r.recipient,
+            "subject": r.subject,
+            "status": r.status,
+            "attempts": r.attempts,
+            "last_error": r.last_error,
+            "sent_at": local(r.sent_at),
+            "next_attempt_at": None if r.status == OutboxStatus.SENT else local(r.next_attempt_at),
+            "blocked": blocks[r.channel].reason if r.channel in blocks and r.status != OutboxStatus.SENT else None,
+        }
+        for r in rows
+    ]
 
 
 def summary(counts: dict[str, int]) -> str:

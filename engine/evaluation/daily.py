@@ -98,8 +98,7 @@ def first_day(session: Session) -> dt.date | None:
     return earliest + dt.timedelta(days=1) if earliest else None
 
 
-def evaluate(app: App, through: dt.date, start: dt.date | None = None,
-             progress: Any = None) -> RunResult:
+def evaluate(app: App, through: dt.date, start: dt.date | None = None, progress: Any = None) -> RunResult:
     """Evaluate every day not yet evaluated up to ``through``, each in its own transaction."""
     if through > app.today():
         raise Refused(f"不能评估未来的日期：{through.isoformat()} 晚于今天 {app.today().isoformat()}")
@@ -111,8 +110,10 @@ def evaluate(app: App, through: dt.date, start: dt.date | None = None,
         # Only a first run starts from the earliest plan (a scan of every deadline's date).
         default_start = first_day(session) if last is None and start is None else None
     if last is not None and start is not None and start != last + dt.timedelta(days=1):
-        raise Refused(f"已评估至 {last.isoformat()}，下一个评估日应为 {(last + dt.timedelta(days=1)).isoformat()}，"
-                      f"与 --from {start.isoformat()} 不一致")
+        raise Refused(
+            f"已评估至 {last.isoformat()}，下一个评估日应为 {(last + dt.timedelta(days=1)).isoformat()}，"
+            f"与 --from {start.isoformat()} 不一致"
+        )
     if last is None and start is None and default_start is None:
         return result
     day = last + dt.timedelta(days=1) if last is not None else (start or default_start)
@@ -149,12 +150,27 @@ def _evaluate_day(app: App, day: dt.date, run_id: str, result: RunResult) -> boo
             days = table_of(EvaluationDay)
             connection = session.connection()
             # The claim: a second run on the same day blocks or fails here (unique day).
-            claim = connection.execute(insert(days).values(day=day, run_id=run_id, actor=app.actor, started_at=now,
-                                                           finished_at=now, misses=0, new_strikes=0, joined=0,
-                                                           warnings=0).returning(days.c.id)).scalar_one()
+            claim = connection.execute(
+                insert(days)
+                .values(
+                    day=day,
+                    run_id=run_id,
+                    actor=app.actor,
+                    started_at=now,
+                    finished_at=now,
+                    misses=0,
+                    new_strikes=0,
+                    joined=0,
+                    warnings=0,
+                )
+                .returning(days.c.id)
+            ).scalar_one()
             new_ids, misses = _decide_day(app, session, day)
-            connection.execute(update(days).where(days.c.id == claim)
-                               .values(misses=misses, new_strikes=len(new_ids), finished_at=app.now()))
+            connection.execute(
+                update(days)
+                .where(days.c.id == claim)
+                .values(misses=misses, new_strikes=len(new_ids), finished_at=app.now())
+            )
     except IntegrityError:
         return None
     result.new_strikes.extend(new_ids)
@@ -164,12 +180,19 @@ def _evaluate_day(app: App, day: dt.date, run_id: str, result: RunResult) -> boo
 
 def _due_deadlines(session: Session, cutoff: dt.date) -> list[_Due]:
     # Thousands of rows a day: through the driver (see db.driver_rows), the index on (status, planned_date).
-    rows = driver_rows(session, (
-        "SELECT d.id, d.planned_date, n.id, n.code, n.completed_on, p.id, p.code, p.status FROM deadline d "
-        "JOIN node n ON n.id = d.node_id JOIN project p ON p.id = n.project_id "
-        "WHERE d.status = ? AND d.planned_date <= ?"), (DeadlineStatus.OPEN.value, cutoff.isoformat()))
-    return [_Due(deadline_id, as_date(planned) or cutoff, node_id, node_code, as_date(completed), project_id, code,
-                 status) for deadline_id, planned, node_id, node_code, completed, project_id, code, status in rows]
+    rows = driver_rows(
+        session,
+        (
+            "SELECT d.id, d.planned_date, n.id, n.code, n.completed_on, p.id, p.code, p.status FROM deadline d "
+            "JOIN node n ON n.id = d.node_id JOIN project p ON p.id = n.project_id "
+            "WHERE d.status = ? AND d.planned_date <= ?"
+        ),
+        (DeadlineStatus.OPEN.value, cutoff.isoformat()),
+    )
+    return [
+        _Due(deadline_id, as_date(planned) or cutoff, node_id, node_code, as_date(completed), project_id, code, status)
+        for deadline_id, planned, node_id, node_code, completed, project_id, code, status in rows
+    ]
 
 
 def _responsible(session: Session, dues: list[_Due]) -> None:
@@ -194,11 +217,17 @@ def _decide_day(app: App, session: Session, day: dt.date) -> tuple[list[int], in
             missed.append(due)
     # Sorted here, not in SQL: code order must not depend on the database's collation.
     missed.sort(key=lambda d: (d.planned_date, d.project_code, d.node_code))
-    for ids, status in ((met, DeadlineStatus.MET), (skipped, DeadlineStatus.SKIPPED),
-                        ([d.deadline_id for d in missed], DeadlineStatus.MISSED)):
+    for ids, status in (
+        (met, DeadlineStatus.MET),
+        (skipped, DeadlineStatus.SKIPPED),
+        ([d.deadline_id for d in missed], DeadlineStatus.MISSED),
+    ):
         for chunk in chunks(ids, 1000):
-            driver_execute(session, f"UPDATE deadline SET status = ?, closed_on = ? WHERE id IN ({id_list(chunk)})",
-                           (status.value, day.isoformat()))
+            driver_execute(
+                session,
+                f"UPDATE deadline SET status = ?, closed_on = ? WHERE id IN ({id_list(chunk)})",
+                (status.value, day.isoformat()),
+            )
     if not missed:
         return [], 0
     _responsible(session, missed)
@@ -217,16 +246,26 @@ class _Prior:
     level: int | None
 
 
-_PRIOR_COLUMNS = (col(Strike.id), col(Strike.planned_date), col(Strike.detected_on), col(Strike.first_project_code),
-                 col(Strike.first_node_code), col(Strike.level))
+_PRIOR_COLUMNS = (
+    col(Strike.id),
+    col(Strike.planned_date),
+    col(Strike.detected_on),
+    col(Strike.first_project_code),
+    col(Strike.first_node_code),
+    col(Strike.level),
+)
 
 
 def _prior_strikes(session: Session, person_pks: list[int]) -> dict[int, list[_Prior]]:
     """Each person's counted strikes in ladder order (plain rows: no ORM objects on the hot path)."""
     found: dict[int, list[_Prior]] = {pk: [] for pk in person_pks}
     for chunk in chunks(person_pks):
-        for pk, *values in fetch(session, select(col(Strike.person_pk), *_PRIOR_COLUMNS).where(
-                col(Strike.person_pk).in_(chunk), col(Strike.status) == StrikeStatus.COUNTED)):
+        for pk, *values in fetch(
+            session,
+            select(col(Strike.person_pk), *_PRIOR_COLUMNS).where(
+                col(Strike.person_pk).in_(chunk), col(Strike.status) == StrikeStatus.COUNTED
+            ),
+        ):
             found[pk].append(_Prior(*values))
     for strikes in found.values():
         strikes.sort(key=ladder_key)
@@ -234,8 +273,13 @@ def _prior_strikes(session: Session, person_pks: list[int]) -> dict[int, list[_P
 
 
 def _prior_unassigned(session: Session, project_id: int) -> list[_Prior]:
-    rows = session.execute(select(*_PRIOR_COLUMNS).where(
-        col(Strike.project_id) == project_id, col(Strike.person_pk).is_(None), col(Strike.status) == StrikeStatus.COUNTED))
+    rows = session.execute(
+        select(*_PRIOR_COLUMNS).where(
+            col(Strike.project_id) == project_id,
+            col(Strike.person_pk).is_(None),
+            col(Strike.status) == StrikeStatus.COUNTED,
+        )
+    )
     return sorted((_Prior(*row) for row in rows), key=ladder_key)
 
 
@@ -265,8 +309,8 @@ class _Decided(NamedTuple):
     strike: int | _New
     verdict: Verdict
     refs: dict[str, int | _New]  # the subject's strikes by the refs the rules use
-    due: _Due                    # the miss
-    person_id: str | None        # who was responsible
+    due: _Due  # the miss
+    person_id: str | None  # who was responsible
 
 
 class _Proposed(NamedTuple):
@@ -339,59 +383,136 @@ class _DayRecord:
             return ids[ref.index] if isinstance(ref, _New) else ref
 
         app, day, now = self.app, self.day, self.now
-        bulk_insert(session, table_of(Strike), ("id", *_NewStrike._fields),
-                    [(i, *row) for i, row in zip(ids, self.strikes, strict=True)],
-                    {"detected_on": day, "status": StrikeStatus.COUNTED, "decision": Decision.PROPOSED, "created_at": now,
-                     "explanation": {}, "agenda": []})
+        bulk_insert(
+            session,
+            table_of(Strike),
+            ("id", *_NewStrike._fields),
+            [(i, *row) for i, row in zip(ids, self.strikes, strict=True)],
+            {
+                "detected_on": day,
+                "status": StrikeStatus.COUNTED,
+                "decision": Decision.PROPOSED,
+                "created_at": now,
+                "explanation": {},
+                "agenda": [],
+            },
+        )
         trace_ids = allocate_ids(session, table_of(DecisionTrace), len(self.decided))
-        bulk_insert(session, table_of(DecisionTrace), ("id", "strike_id", "kind", "body"), [
-            (trace_id, resolve(d.strike), kind, traces.body(_trace(app, kind, d, resolve)))
-            for trace_id, d in zip(trace_ids, self.decided, strict=True)
-            for kind in (TraceKind.OPENED if d.verdict.opens else TraceKind.JOINED,)],
-            {"version": traces.TRACE_VERSION, "decided_on": day, "decided_at": now, "rebuilt": False})
+        bulk_insert(
+            session,
+            table_of(DecisionTrace),
+            ("id", "strike_id", "kind", "body"),
+            [
+                (trace_id, resolve(d.strike), kind, traces.body(_trace(app, kind, d, resolve)))
+                for trace_id, d in zip(trace_ids, self.decided, strict=True)
+                for kind in (TraceKind.OPENED if d.verdict.opens else TraceKind.JOINED,)
+            ],
+            {"version": traces.TRACE_VERSION, "decided_on": day, "decided_at": now, "rebuilt": False},
+        )
         who = {"actor": app.actor, "recorded_at": now}
-        bulk_insert(session, table_of(StrikeEvent), ("strike_id", "new_level", "text"),
-                    [(resolve(p.strike), p.level, p.text) for p in self.proposed], {"kind": EventKind.PROPOSED, **who})
-        bulk_insert(session, table_of(StrikeEvent), ("strike_id",), [(i,) for i in sorted(set(self.joined))],
-                    {"kind": EventKind.NODE_ADDED, "text": "同一计划日期的节点后续发现逾期，并入本记录", **who})
+        bulk_insert(
+            session,
+            table_of(StrikeEvent),
+            ("strike_id", "new_level", "text"),
+            [(resolve(p.strike), p.level, p.text) for p in self.proposed],
+            {"kind": EventKind.PROPOSED, **who},
+        )
+        bulk_insert(
+            session,
+            table_of(StrikeEvent),
+            ("strike_id",),
+            [(i,) for i in sorted(set(self.joined))],
+            {"kind": EventKind.NODE_ADDED, "text": "同一计划日期的节点后续发现逾期，并入本记录", **who},
+        )
         # Notices get their ids here too: a notice's number is printed on it, so it must not skip.
         notice_ids = allocate_ids(session, table_of(Notice), len(self.notices))
-        bulk_insert(session, table_of(Notice), ("id", "key", "kind", "person_pk", "strike_id", "payload"),
-                    [(notice_id, f"{n.kind}:{resolve(n.strike)}", n.kind, n.person_pk, resolve(n.strike),
-                      {"level": n.level, "trace": trace_ids[n.decided], "date": day.isoformat()})
-                     for notice_id, n in zip(notice_ids, self.notices, strict=True)],
-                    {"created_at": now})
+        bulk_insert(
+            session,
+            table_of(Notice),
+            ("id", "key", "kind", "person_pk", "strike_id", "payload"),
+            [
+                (
+                    notice_id,
+                    f"{n.kind}:{resolve(n.strike)}",
+                    n.kind,
+                    n.person_pk,
+                    resolve(n.strike),
+                    {"level": n.level, "trace": trace_ids[n.decided], "date": day.isoformat()},
+                )
+                for notice_id, n in zip(notice_ids, self.notices, strict=True)
+            ],
+            {"created_at": now},
+        )
         # A review notice is issued now, with its number; a decision stays a draft until the meeting confirms it.
-        numbers.assign(app, session, [numbers.Wanted(n.kind, numbers.notice_key(notice_id), day, notice_id)
-                                      for notice_id, n in zip(notice_ids, self.notices, strict=True)
-                                      if not drafted(n.kind)])
-        bulk_insert(session, table_of(Miss), _NewMiss._fields,
-                    [m._replace(strike_id=resolve(m.strike_id)) for m in self.misses], {"detected_on": day})
+        numbers.assign(
+            app,
+            session,
+            [
+                numbers.Wanted(n.kind, numbers.notice_key(notice_id), day, notice_id)
+                for notice_id, n in zip(notice_ids, self.notices, strict=True)
+                if not drafted(n.kind)
+            ],
+        )
+        bulk_insert(
+            session,
+            table_of(Miss),
+            _NewMiss._fields,
+            [m._replace(strike_id=resolve(m.strike_id)) for m in self.misses],
+            {"detected_on": day},
+        )
         policy = app.policy
-        bulk_insert(session, table_of(StatusChange), (
-            "person_pk", "old_level", "new_level", "old_status", "new_status", "strike_id"),
-            [(c.person_pk, c.old_level, c.new_level, policy.status_for(c.old_level), policy.status_for(c.new_level),
-              resolve(c.strike)) for c in self.changes], {"cause": StatusCause.STRIKE, "day": day, **who})
+        bulk_insert(
+            session,
+            table_of(StatusChange),
+            ("person_pk", "old_level", "new_level", "old_status", "new_status", "strike_id"),
+            [
+                (
+                    c.person_pk,
+                    c.old_level,
+                    c.new_level,
+                    policy.status_for(c.old_level),
+                    policy.status_for(c.new_level),
+                    resolve(c.strike),
+                )
+                for c in self.changes
+            ],
+            {"cause": StatusCause.STRIKE, "day": day, **who},
+        )
         return ids
-
 
 
 def _trace(app: App, kind: TraceKind, decided: _Decided, resolve: Callable[[int | _New], int]) -> traces.Trace:
     """A verdict as the trace its strike keeps."""
     verdict, due = decided.verdict, decided.due
-    ranking = None if verdict.ranking is None else traces.traced_ranking(
-        verdict.ranking, {ref: resolve(decided.refs[ref]) for ref in verdict.ranking.counted_before})
+    ranking = (
+        None
+        if verdict.ranking is None
+        else traces.traced_ranking(
+            verdict.ranking, {ref: resolve(decided.refs[ref]) for ref in verdict.ranking.counted_before}
+        )
+    )
     return traces.Trace(
-        kind=kind, grouping=verdict.grouping,
+        kind=kind,
+        grouping=verdict.grouping,
         node=traces.TracedNode(project_code=due.project_code, node_code=due.node_code, planned_date=due.planned_date),
-        ranking=ranking, agenda=(*verdict.agenda, *(ranking.agenda if ranking else ())),
-        responsible=decided.person_id, policy=verdict.policy, grace_days=app.policy.grace_days,
-        grouping_policy=app.policy.strike_grouping)
+        ranking=ranking,
+        agenda=(*verdict.agenda, *(ranking.agenda if ranking else ())),
+        responsible=decided.person_id,
+        policy=verdict.policy,
+        grace_days=app.policy.grace_days,
+        grouping_policy=app.policy.strike_grouping,
+    )
 
 
 def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due]) -> list[int]:
-    person_ids: dict[int, str] = dict(fetch(session, select(col(Person.id), col(Person.person_id)).where(
-        col(Person.id).in_({d.person_pk for d in missed if d.person_pk is not None}))))
+    person_ids: dict[int, str] = dict(
+        fetch(
+            session,
+            select(col(Person.id), col(Person.person_id)).where(
+                col(Person.id).in_({d.person_pk for d in missed if d.person_pk is not None})
+            ),
+        )
+    )
     by_subject: dict[tuple[str, int], list[_Due]] = defaultdict(list)
     for due in missed:  # already in (planned date, project, node) order
         key = ("person", due.person_pk) if due.person_pk is not None else ("project", due.project_id)
@@ -403,8 +524,16 @@ def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due])
         person_pk = pk if person_id else None
         subject = f"person:{person_id}" if person_id else f"project:{dues[0].project_code}"
         existing = prior.get(pk, []) if person_id else _prior_unassigned(session, pk)
-        facts = [MissFact(ref=str(i), project_code=d.project_code, node_code=d.node_code,
-                          planned_date=d.planned_date, person_id=person_id) for i, d in enumerate(dues)]
+        facts = [
+            MissFact(
+                ref=str(i),
+                project_code=d.project_code,
+                node_code=d.node_code,
+                planned_date=d.planned_date,
+                person_id=person_id,
+            )
+            for i, d in enumerate(dues)
+        ]
         verdicts = app.rules.decide_misses(subject, day, [as_counted(h) for h in existing], facts)
         refs: dict[str, int | _New] = {f"s{h.id}": h.id for h in existing}
         new: _New | None = None
@@ -413,12 +542,23 @@ def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due])
             due = dues[int(verdict.miss_ref)]
             rank = verdict.ranking
             if verdict.opens:
-                new = record.open(_NewStrike(person_pk, due.project_id, due.planned_date, due.project_code, due.node_code,
-                                             rank.level if rank else None, rank.action if rank else None,
-                                             verdict.grouping))
+                new = record.open(
+                    _NewStrike(
+                        person_pk,
+                        due.project_id,
+                        due.planned_date,
+                        due.project_code,
+                        due.node_code,
+                        rank.level if rank else None,
+                        rank.action if rank else None,
+                        verdict.grouping,
+                    )
+                )
                 refs[verdict.strike_ref] = new
                 decided = record.decide(_Decided(new, verdict, refs, due, person_id))
-                record.proposed.append(_Proposed(new, rank.level if rank else None, rank.title if rank else "项目无负责人"))
+                record.proposed.append(
+                    _Proposed(new, rank.level if rank else None, rank.title if rank else "项目无负责人")
+                )
                 if rank is not None:
                     levels.append(rank.level)
                     if person_pk is not None:
@@ -428,8 +568,9 @@ def _record_misses(app: App, session: Session, day: dt.date, missed: list[_Due])
                 record.decide(_Decided(target, verdict, refs, due, person_id))
                 if not isinstance(target, _New):
                     record.joined.append(target)
-            record.misses.append(_NewMiss(due.deadline_id, due.node_id, refs[verdict.strike_ref], person_pk,
-                                          due.planned_date))
+            record.misses.append(
+                _NewMiss(due.deadline_id, due.node_id, refs[verdict.strike_ref], person_pk, due.planned_date)
+            )
         if person_pk is not None and levels and new is not None:
             old = max((h.level for h in existing if h.level is not None), default=None)
             new_level = max([old or 0, *levels])
@@ -442,12 +583,20 @@ def count_warnings(app: App, session: Session, day: dt.date) -> int:
     """Count uncompleted nodes of evaluated projects due within the warning window (yellow)."""
     grace = dt.timedelta(days=app.policy.grace_days)
     warn = dt.timedelta(days=app.policy.warning_days)
-    count: int = session.scalar(
-        select(func.count()).select_from(Node).join(Project, col(Project.id) == col(Node.project_id)).where(
-            col(Node.planned_date) >= day - grace, col(Node.planned_date) <= day + warn,
-            or_(col(Node.completed_on).is_(None), col(Node.completed_on) > day),
-            col(Project.status).not_in(_NOT_EVALUATED))
-    ) or 0
+    count: int = (
+        session.scalar(
+            select(func.count())
+            .select_from(Node)
+            .join(Project, col(Project.id) == col(Node.project_id))
+            .where(
+                col(Node.planned_date) >= day - grace,
+                col(Node.planned_date) <= day + warn,
+                or_(col(Node.completed_on).is_(None), col(Node.completed_on) > day),
+                col(Project.status).not_in(_NOT_EVALUATED),
+            )
+        )
+        or 0
+    )
     return count
 
 
@@ -462,9 +611,17 @@ def settle_policy(app: App) -> None:
         if meta is not None and meta.value == fingerprint:
             return
         if meta is not None:
-            persons = sorted({person for person in session.scalars(select(col(Strike.person_pk)).where(
-                and_(col(Strike.person_pk).is_not(None), col(Strike.status) == StrikeStatus.COUNTED)))
-                if person is not None})
+            persons = sorted(
+                {
+                    person
+                    for person in session.scalars(
+                        select(col(Strike.person_pk)).where(
+                            and_(col(Strike.person_pk).is_not(None), col(Strike.status) == StrikeStatus.COUNTED)
+                        )
+                    )
+                    if person is not None
+                }
+            )
             for person in persons:
                 rederive(app, session, person, StatusCause.POLICY, None, app.today())
         session.merge(Meta(key=POLICY_KEY, value=fingerprint))

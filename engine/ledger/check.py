@@ -23,10 +23,14 @@ from engine.record.holders import holder_of
 from engine.store.models import Node, Person, Project, Strike, table_of
 
 STATUS_WORDS = {
-    "储备": ProjectStatus.RESERVE, "reserve": ProjectStatus.RESERVE,
-    "在建": ProjectStatus.ACTIVE, "active": ProjectStatus.ACTIVE,
-    "完工": ProjectStatus.COMPLETED, "completed": ProjectStatus.COMPLETED,
-    "取消": ProjectStatus.CANCELLED, "cancelled": ProjectStatus.CANCELLED,
+    "储备": ProjectStatus.RESERVE,
+    "reserve": ProjectStatus.RESERVE,
+    "在建": ProjectStatus.ACTIVE,
+    "active": ProjectStatus.ACTIVE,
+    "完工": ProjectStatus.COMPLETED,
+    "completed": ProjectStatus.COMPLETED,
+    "取消": ProjectStatus.CANCELLED,
+    "cancelled": ProjectStatus.CANCELLED,
 }
 
 
@@ -36,11 +40,23 @@ _MAX_CELL = 2000
 def _limits() -> dict[str, int]:
     """The longest text each column may hold: the database's own column lengths (PostgreSQL enforces them)."""
     person, project, node = table_of(Person).c, table_of(Project).c, table_of(Node).c
-    columns = {"person_id": person.person_id, "unit": person.unit, "phone": person.phone, "email": person.email,
-               "project_code": project.code, "district": project.district, "phase": project.phase,
-               "batch": project.batch, "contractor": project.contractor, "responsible_person_id": person.person_id,
-               "node_code": node.code, "name": node.name, "project_name": project.name, "person_name": person.name,
-               "node_name": node.name}
+    columns = {
+        "person_id": person.person_id,
+        "unit": person.unit,
+        "phone": person.phone,
+        "email": person.email,
+        "project_code": project.code,
+        "district": project.district,
+        "phase": project.phase,
+        "batch": project.batch,
+        "contractor": project.contractor,
+        "responsible_person_id": person.person_id,
+        "node_code": node.code,
+        "name": node.name,
+        "project_name": project.name,
+        "person_name": person.name,
+        "node_name": node.name,
+    }
     return {key: int(getattr(column.type, "length", None) or _MAX_CELL) for key, column in columns.items()}
 
 
@@ -168,11 +184,15 @@ def text_of(table: Table, row: Row, key: str, problems: Problems, required: bool
         problems.cell(table, row, key, text, f"内容过长（{len(text)} 字符，最多 {limit}）")
         return None
     if _CONTROL.search(text):
-        problems.cell(table, row, key, text.encode("unicode_escape").decode(),
-                      "含有控制字符或改变文字显示方向的字符：请删除后再导入")
+        problems.cell(
+            table,
+            row,
+            key,
+            text.encode("unicode_escape").decode(),
+            "含有控制字符或改变文字显示方向的字符：请删除后再导入",
+        )
         return None
     return fold_code(text).strip() if key in CODE_KEYS else text
-
 
 
 def _date(table: Table, row: Row, key: str, problems: Problems, required: bool = False) -> dt.date | None:
@@ -230,7 +250,13 @@ def validate_projects(table: Table, problems: Problems, stated: frozenset[str] |
         if status_text is not None:
             status = STATUS_WORDS.get(status_text.lower())
             if status is None:
-                problems.cell(table, row, "status", status_text, "应为 储备/在建/完工/取消（或 reserve/active/completed/cancelled）")
+                problems.cell(
+                    table,
+                    row,
+                    "status",
+                    status_text,
+                    "应为 储备/在建/完工/取消（或 reserve/active/completed/cancelled）",
+                )
         households = None
         raw = row.values.get("households")
         if raw is not None:
@@ -243,14 +269,34 @@ def validate_projects(table: Table, problems: Problems, stated: frozenset[str] |
         if code is not None:
             seen.append((row, code))
         if code and name:
-            out.append(ProjectIn(table, row, code, name, fields["district"], fields["phase"], fields["batch"],
-                                 status, responsible, fields["contractor"], households, row.extra, stated))
+            out.append(
+                ProjectIn(
+                    table,
+                    row,
+                    code,
+                    name,
+                    fields["district"],
+                    fields["phase"],
+                    fields["batch"],
+                    status,
+                    responsible,
+                    fields["contractor"],
+                    households,
+                    row.extra,
+                    stated,
+                )
+            )
     _unique(table, seen, "project_code", problems)
     return out
 
 
-def validate_nodes(table: Table, problems: Problems, today: dt.date, known_projects: Container[str],
-                   elsewhere: dict[str, str] | None = None) -> Iterator[NodeIn]:
+def validate_nodes(
+    table: Table,
+    problems: Problems,
+    today: dt.date,
+    known_projects: Container[str],
+    elsewhere: dict[str, str] | None = None,
+) -> Iterator[NodeIn]:
     """Check the nodes table row by row, yielding the good rows as they are read.
 
     A ledger of millions of nodes streams through here: per row only a key for the duplicate
@@ -268,9 +314,16 @@ def validate_nodes(table: Table, problems: Problems, today: dt.date, known_proje
         values = row.values
         project_code, code, name = values.get("project_code"), values.get("node_code"), values.get("name")
         planned_raw, completed_raw = values.get("planned_date"), values.get("completed_on")
-        if not (type(project_code) is str and type(code) is str and type(name) is str
-                and project_code.isascii() and code.isascii()
-                and _plain_text(project_code, _CODE) and _plain_text(code, _CODE) and _plain_text(name, _NAME)):
+        if not (
+            type(project_code) is str
+            and type(code) is str
+            and type(name) is str
+            and project_code.isascii()
+            and code.isascii()
+            and _plain_text(project_code, _CODE)
+            and _plain_text(code, _CODE)
+            and _plain_text(name, _NAME)
+        ):
             project_code = text_of(table, row, "project_code", problems, True)
             code = text_of(table, row, "node_code", problems, not by_name)  # by name: one cell, one problem
             name = text_of(table, row, "name", problems, True)
@@ -297,8 +350,11 @@ def validate_nodes(table: Table, problems: Problems, today: dt.date, known_proje
         first = seen.setdefault(key, row.number)
         if first != row.number:
             where = f"第 {first} 行" if first > 0 else others[-1 - first]
-            reason = (f"同一项目的节点名称重复（{where}已有；同名节点请增加「节点编号」列区分）" if by_name
-                      else f"编号重复（{where}已有）")
+            reason = (
+                f"同一项目的节点名称重复（{where}已有；同名节点请增加「节点编号」列区分）"
+                if by_name
+                else f"编号重复（{where}已有）"
+            )
             problems.cell(table, row, "node_code", f"{project_code} / {code}", reason)
             continue
         if project_code not in known_projects:
@@ -317,8 +373,9 @@ def _plain_text(value: str, limit: int) -> bool:
     return len(value) <= limit and _CONTROL.search(value) is None
 
 
-def check_references(app: App, session: Session, persons: list[PersonIn], projects: list[ProjectIn],
-                     problems: Problems) -> None:
+def check_references(
+    app: App, session: Session, persons: list[PersonIn], projects: list[ProjectIn], problems: Problems
+) -> None:
     """Check that every responsible person exists and may hold the project."""
     if not projects:
         return
@@ -328,19 +385,27 @@ def check_references(app: App, session: Session, persons: list[PersonIn], projec
         if project.responsible is None:
             continue
         if project.responsible not in known_persons:
-            problems.cell(project.table, project.source, "responsible_person_id", project.responsible, "人员表中没有此人")
+            problems.cell(
+                project.table, project.source, "responsible_person_id", project.responsible, "人员表中没有此人"
+            )
         elif project.responsible in dismissed:
             current = holder_of(session, project.code)
             if current != project.responsible:
-                problems.cell(project.table, project.source, "responsible_person_id", project.responsible,
-                              f"此人已被彻底免除负责人职务、永不使用（问责记录 #{dismissed[project.responsible]}），不能担任负责人")
+                problems.cell(
+                    project.table,
+                    project.source,
+                    "responsible_person_id",
+                    project.responsible,
+                    f"此人已被彻底免除负责人职务、永不使用（问责记录 #{dismissed[project.responsible]}），不能担任负责人",
+                )
 
 
 def _dismissed_persons(app: App, session: Session) -> dict[str, int]:
     dismissal_level = next(r.level for r in app.policy.ladder if r.status == PersonStatus.DISMISSED)
     rows = session.execute(
-        select(col(Person.person_id), func.min(col(Strike.id))).join(Strike, col(Strike.person_pk) == col(Person.id))
+        select(col(Person.person_id), func.min(col(Strike.id)))
+        .join(Strike, col(Strike.person_pk) == col(Person.id))
         .where(col(Strike.status) == StrikeStatus.COUNTED, col(Strike.level) >= dismissal_level)
-        .group_by(col(Person.person_id))).all()
+        .group_by(col(Person.person_id))
+    ).all()
     return {person_id: strike_id for person_id, strike_id in rows}
-

@@ -21,15 +21,28 @@ from engine.store.models import Person
 
 #: A combined sheet's project columns, by the key the projects table gives them.
 PROJECT_KEYS: dict[str, str] = {
-    "project_code": "project_code", "project_name": "name", "district": "district", "phase": "phase",
-    "batch": "batch", "status": "status", "contractor": "contractor", "households": "households",
+    "project_code": "project_code",
+    "project_name": "name",
+    "district": "district",
+    "phase": "phase",
+    "batch": "batch",
+    "status": "status",
+    "contractor": "contractor",
+    "households": "households",
     "responsible_person_id": "responsible_person_id",
     # The responsible person's own columns: one person per project, so they repeat with it.
-    "person_name": "person_name", "unit": "unit", "phone": "phone",
+    "person_name": "person_name",
+    "unit": "unit",
+    "phone": "phone",
 }
 #: Its node columns, by the key the nodes table gives them (node_code: see _node_row).
-NODE_KEYS: dict[str, str] = {"project_code": "project_code", "node_name": "name", "planned_date": "planned_date",
-                             "completed_on": "completed_on", "adjusted_planned_date": "adjusted_planned_date"}
+NODE_KEYS: dict[str, str] = {
+    "project_code": "project_code",
+    "node_name": "name",
+    "planned_date": "planned_date",
+    "completed_on": "completed_on",
+    "adjusted_planned_date": "adjusted_planned_date",
+}
 _STATUS_WORD = {status: word for word, status in STATUS_WORDS.items() if not word.isascii()}
 _NODE_DATA = ("node_code", "node_name", "planned_date", "completed_on", "adjusted_planned_date")
 #: The longest code the database holds (a node's name may stand for its code, a name for a person's).
@@ -66,8 +79,14 @@ def written_name(name: str) -> str:
     return _ALIGNING.sub("", " ".join(name.split()))
 
 
-def split_combined(session: Session, sheets: list[Table], persons: list[PersonIn], projects: list[ProjectIn],
-                   problems: Problems, new_persons: bool = False) -> Combined:
+def split_combined(
+    session: Session,
+    sheets: list[Table],
+    persons: list[PersonIn],
+    projects: list[ProjectIn],
+    problems: Problems,
+    new_persons: bool = False,
+) -> Combined:
     """Turn the combined sheets into persons, projects and node tables; record every problem.
 
     A 负责人 named by no one known is refused unless ``new_persons`` (`--new-persons`): then a new
@@ -112,8 +131,9 @@ def split_combined(session: Session, sheets: list[Table], persons: list[PersonIn
 def _views(sheet: Table) -> tuple[Table, Table]:
     """Return a combined sheet seen as a projects table and as a nodes table (same source, same cells)."""
     places = sheet.places
-    projects = Table("projects", sheet.source, [], {v: places[k] for k, v in PROJECT_KEYS.items() if k in places},
-                     sheet.year)
+    projects = Table(
+        "projects", sheet.source, [], {v: places[k] for k, v in PROJECT_KEYS.items() if k in places}, sheet.year
+    )
     person = places.get("responsible_person_id") or places.get("person_name")
     if person is not None:
         projects.places["responsible_person_id"] = person
@@ -162,12 +182,21 @@ def _node_row(sheet: Table, nodes: Table, row: Row, problems: Problems) -> Row |
     return Row(row.number, values, row.extra)
 
 
-def _resolve_persons(session: Session, gathered: dict[str, GatheredRow], persons: list[PersonIn],
-                     problems: Problems, out: Combined, new_persons: bool) -> None:
+def _resolve_persons(
+    session: Session,
+    gathered: dict[str, GatheredRow],
+    persons: list[PersonIn],
+    problems: Problems,
+    out: Combined,
+    new_persons: bool,
+) -> None:
     """Give every project its responsible person's code; collect the persons to create or update."""
     known: dict[str, _Known] = {
-        pid: _Known(name, unit, phone, None) for pid, name, unit, phone in session.execute(
-            select(col(Person.person_id), col(Person.name), col(Person.unit), col(Person.phone))).all()}
+        pid: _Known(name, unit, phone, None)
+        for pid, name, unit, phone in session.execute(
+            select(col(Person.person_id), col(Person.name), col(Person.unit), col(Person.phone))
+        ).all()
+    }
     for item in persons:
         known[item.person_id] = _Known(item.name, item.unit, item.phone, item)
     by_name: dict[str, list[str]] = {}
@@ -204,15 +233,23 @@ def _resolve_persons(session: Session, gathered: dict[str, GatheredRow], persons
             elif person is not None and person.item is not None:
                 _agree_with_sheet(view, project, key, value, person.item, problems)
             elif person is not None and getattr(person, key) != value:
-                update = updates.setdefault(pid, PersonIn(pid, person.name, person.unit, person.phone, None, {},
-                                                          project.number, frozenset()))
+                update = updates.setdefault(
+                    pid, PersonIn(pid, person.name, person.unit, person.phone, None, {}, project.number, frozenset())
+                )
                 setattr(update, key, value)
                 update.stated = frozenset({*(update.stated or ()), key})
     out.persons = [*new.values(), *updates.values()]
 
 
-def _consistent(said: dict[tuple[str, str], tuple[str, GatheredRow]], pid: str, key: str, value: str, view: Table,
-                project: GatheredRow, problems: Problems) -> bool:
+def _consistent(
+    said: dict[tuple[str, str], tuple[str, GatheredRow]],
+    pid: str,
+    key: str,
+    value: str,
+    view: Table,
+    project: GatheredRow,
+    problems: Problems,
+) -> bool:
     """Check a person's value against what an earlier project said of the same person."""
     earlier, where_project = said.setdefault((pid, key), (value, project))
     if earlier == value or (key == "person_name" and name_key(earlier) == name_key(value)):
@@ -223,15 +260,23 @@ def _consistent(said: dict[tuple[str, str], tuple[str, GatheredRow]], pid: str, 
     return False
 
 
-def _person_of(view: Table, project: GatheredRow, name: str | None, known: dict[str, _Known],
-               by_name: dict[str, list[str]], problems: Problems, new_persons: bool) -> str | None:
+def _person_of(
+    view: Table,
+    project: GatheredRow,
+    name: str | None,
+    known: dict[str, _Known],
+    by_name: dict[str, list[str]],
+    problems: Problems,
+    new_persons: bool,
+) -> str | None:
     """Return the code of a project's responsible person: its 负责人编号, or the one person of its 负责人's name."""
     if project.values.get("responsible_person_id") is not None:
         pid = text_of(view, project, "responsible_person_id", problems)
         person = known.get(pid) if pid is not None else None
         if person is not None and name is not None and name_key(person.name) != name_key(name):
-            problems.cell(view, project, "person_name", name,
-                          f"负责人编号「{pid}」是「{person.name}」，与此处的姓名不一致")
+            problems.cell(
+                view, project, "person_name", name, f"负责人编号「{pid}」是「{person.name}」，与此处的姓名不一致"
+            )
         return pid
     if name is None:
         return None
@@ -240,29 +285,47 @@ def _person_of(view: Table, project: GatheredRow, name: str | None, known: dict[
     candidates = by_name.get(name_key(name), [])
     if len(candidates) > 1:
         listed = "、".join(f"{pid}（{known[pid].unit}）" if known[pid].unit else pid for pid in sorted(candidates))
-        problems.cell(view, project, "person_name", name,
-                      f"有 {len(candidates)} 位同名人员：{listed}；请增加「负责人编号」列写明是哪一位")
+        problems.cell(
+            view,
+            project,
+            "person_name",
+            name,
+            f"有 {len(candidates)} 位同名人员：{listed}；请增加「负责人编号」列写明是哪一位",
+        )
         return None
     if candidates:
         return candidates[0]
     if not new_persons:
-        problems.cell(view, project, "person_name", name,
-                      "人员表和数据库中都没有此人：若是新的负责人，请在「人员」表登记其人员编号和姓名，"
-                      "或导入时加 --new-persons 按姓名新建人员")
+        problems.cell(
+            view,
+            project,
+            "person_name",
+            name,
+            "人员表和数据库中都没有此人：若是新的负责人，请在「人员」表登记其人员编号和姓名，"
+            "或导入时加 --new-persons 按姓名新建人员",
+        )
         return None
     pid = name
     if len(pid) > _MAX_CODE:
-        problems.cell(view, project, "person_name", name, f"姓名超过 {_MAX_CODE} 字，不能用作人员编号：请增加「负责人编号」列")
+        problems.cell(
+            view, project, "person_name", name, f"姓名超过 {_MAX_CODE} 字，不能用作人员编号：请增加「负责人编号」列"
+        )
         return None
     if pid in known:  # a 人员编号 equal to the name, of someone else
-        problems.cell(view, project, "person_name", name,
-                      f"人员编号「{pid}」已是「{known[pid].name}」的编号：请增加「负责人编号」列")
+        problems.cell(
+            view,
+            project,
+            "person_name",
+            name,
+            f"人员编号「{pid}」已是「{known[pid].name}」的编号：请增加「负责人编号」列",
+        )
         return None
     return pid
 
 
-def _agree_with_sheet(view: Table, project: GatheredRow, key: str, value: str, item: PersonIn,
-                      problems: Problems) -> None:
+def _agree_with_sheet(
+    view: Table, project: GatheredRow, key: str, value: str, item: PersonIn, problems: Problems
+) -> None:
     """Check a person's value against the 人员 sheet's row; where that row says nothing, it fills it."""
     current = getattr(item, key)
     if current is None:
@@ -273,13 +336,25 @@ def _agree_with_sheet(view: Table, project: GatheredRow, key: str, value: str, i
 
 def _agree(item: ProjectIn, on_sheet: ProjectIn, problems: Problems) -> None:
     """Check a project of a combined sheet against the same project on the 项目 sheet."""
-    for attribute, key in (("name", "name"), ("district", "district"), ("phase", "phase"), ("batch", "batch"),
-                           ("status", "status"), ("contractor", "contractor"), ("households", "households"),
-                           ("responsible", "responsible_person_id")):
+    for attribute, key in (
+        ("name", "name"),
+        ("district", "district"),
+        ("phase", "phase"),
+        ("batch", "batch"),
+        ("status", "status"),
+        ("contractor", "contractor"),
+        ("households", "households"),
+        ("responsible", "responsible_person_id"),
+    ):
         value, there = getattr(item, attribute), getattr(on_sheet, attribute)
         if value is None or value == there:
             continue
         if attribute == "status":
             value, there = _STATUS_WORD.get(value, value), _STATUS_WORD.get(there, there)
-        problems.cell(item.table, item.source, key, value,
-                      f"与 {on_sheet.table.source} 第 {on_sheet.row} 行不一致（那里是「{there or ''}」），同一项目应相同")
+        problems.cell(
+            item.table,
+            item.source,
+            key,
+            value,
+            f"与 {on_sheet.table.source} 第 {on_sheet.row} 行不一致（那里是「{there or ''}」），同一项目应相同",
+        )

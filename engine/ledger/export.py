@@ -55,23 +55,66 @@ def export_ledger(app: App, path: Path) -> dict[str, int]:
 
 def _sheets(session: Session, words: Wording) -> Iterator[tuple[str, list[str], Iterable[tuple[Any, ...]]]]:
     persons: dict[int, str] = dict(session.execute(select(col(Person.id), col(Person.person_id))).all())
-    yield "人员", _header("persons"), (
-        (p.person_id, p.name, p.unit, p.phone, p.email)
-        for p in session.scalars(select(Person).order_by(col(Person.person_id))))
+    yield (
+        "人员",
+        _header("persons"),
+        (
+            (p.person_id, p.name, p.unit, p.phone, p.email)
+            for p in session.scalars(select(Person).order_by(col(Person.person_id)))
+        ),
+    )
     held = {project_id: persons[pk] for project_id, pk in holders(session).items()}
-    yield "项目", _header("projects"), (
-        (p.code, p.name, p.district, p.phase, p.batch, LEDGER_STATUS.get(p.status, p.status), held.get(id_of(p)),
-         p.contractor, p.households)
-        for p in session.scalars(select(Project).order_by(col(Project.code))))
-    yield "节点", _header("nodes"), (
-        row for row in session.execute(
-            select(col(Project.code), col(Node.code), col(Node.name), col(Node.planned_date), col(Node.completed_on))
-            .join(Project, col(Project.id) == col(Node.project_id)).order_by(col(Project.code), col(Node.code))))
-    yield "问责记录", ["编号", "人员编号", "项目编号", "节点编号", "计划完成日期", "发现日期", "等级", "处理", "状态", "决定"], (
-        (s.id, persons.get(s.person_pk or 0), s.first_project_code, s.first_node_code, s.planned_date, s.detected_on,
-         s.level, words.word("action", s.action), words.word("strike_status", s.status),
-         words.word("decision", s.decision))
-        for s in session.scalars(select(Strike).order_by(col(Strike.id))))
+    yield (
+        "项目",
+        _header("projects"),
+        (
+            (
+                p.code,
+                p.name,
+                p.district,
+                p.phase,
+                p.batch,
+                LEDGER_STATUS.get(p.status, p.status),
+                held.get(id_of(p)),
+                p.contractor,
+                p.households,
+            )
+            for p in session.scalars(select(Project).order_by(col(Project.code)))
+        ),
+    )
+    yield (
+        "节点",
+        _header("nodes"),
+        (
+            row
+            for row in session.execute(
+                select(
+                    col(Project.code), col(Node.code), col(Node.name), col(Node.planned_date), col(Node.completed_on)
+                )
+                .join(Project, col(Project.id) == col(Node.project_id))
+                .order_by(col(Project.code), col(Node.code))
+            )
+        ),
+    )
+    yield (
+        "问责记录",
+        ["编号", "人员编号", "项目编号", "节点编号", "计划完成日期", "发现日期", "等级", "处理", "状态", "决定"],
+        (
+            (
+                s.id,
+                persons.get(s.person_pk or 0),
+                s.first_project_code,
+                s.first_node_code,
+                s.planned_date,
+                s.detected_on,
+                s.level,
+                words.word("action", s.action),
+                words.word("strike_status", s.status),
+                words.word("decision", s.decision),
+            )
+            for s in session.scalars(select(Strike).order_by(col(Strike.id)))
+        ),
+    )
 
 
 def _header(table: str) -> list[str]:

@@ -122,6 +122,7 @@ def open_workbook(path: Path, problems: Problems, name: str, limits: LimitsSetti
 
 # --- 1. the archive ---------------------------------------------------------------------------
 
+
 def _check_archive(path: Path, limits: LimitsSettings) -> None:
     """Refuse an archive beyond the limits, reading only its directory and the head of each sheet."""
     with path.open("rb") as handle:
@@ -147,7 +148,9 @@ def _check_archive(path: Path, limits: LimitsSettings) -> None:
 
 def _check_members(count: int, limits: LimitsSettings) -> None:
     if count > limits.max_zip_members:
-        raise _Refusal(f"压缩包有 {count} 个成员，超出上限（最多 {limits.max_zip_members} 个），文件可能已损坏或是恶意构造的")
+        raise _Refusal(
+            f"压缩包有 {count} 个成员，超出上限（最多 {limits.max_zip_members} 个），文件可能已损坏或是恶意构造的"
+        )
 
 
 def _members_declared(handle: IO[bytes]) -> int | None:
@@ -160,9 +163,9 @@ def _members_declared(handle: IO[bytes]) -> int | None:
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < 22:
         return None
-    entries: int = struct.unpack("<H", tail[at + 10:at + 12])[0]
-    if entries == 0xFFFF and at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07":
-        offset: int = struct.unpack("<Q", tail[at - 12:at - 4])[0]
+    entries: int = struct.unpack("<H", tail[at + 10 : at + 12])[0]
+    if entries == 0xFFFF and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
+        offset: int = struct.unpack("<Q", tail[at - 12 : at - 4])[0]
         if offset < size:
             handle.seek(offset)
             record = handle.read(56)
@@ -179,12 +182,16 @@ def _check_sizes(members: list[zipfile.ZipInfo], sheets: dict[str, str], limits:
     for member in members:
         if member.file_size > RATIO_GRACE and member.file_size > limits.max_zip_ratio * max(member.compress_size, 1):
             what = f"工作表「{sheets[member.filename]}」" if member.filename in sheets else "成员"
-            raise _Refusal(f"{what}（{member.filename}）解压后 {_mb(member.file_size)} MB，是压缩后的 "
-                           f"{member.file_size // max(member.compress_size, 1)} 倍，超出上限（最多 {limits.max_zip_ratio} 倍），"
-                           "文件可能是压缩炸弹")
+            raise _Refusal(
+                f"{what}（{member.filename}）解压后 {_mb(member.file_size)} MB，是压缩后的 "
+                f"{member.file_size // max(member.compress_size, 1)} 倍，超出上限（最多 {limits.max_zip_ratio} 倍），"
+                "文件可能是压缩炸弹"
+            )
     if unpacked > RATIO_GRACE and unpacked > limits.max_zip_ratio * max(packed, 1):
-        raise _Refusal(f"解压后共 {_mb(unpacked)} MB，是压缩后的 {unpacked // max(packed, 1)} 倍，"
-                       f"超出上限（最多 {limits.max_zip_ratio} 倍），文件可能是压缩炸弹")
+        raise _Refusal(
+            f"解压后共 {_mb(unpacked)} MB，是压缩后的 {unpacked // max(packed, 1)} 倍，"
+            f"超出上限（最多 {limits.max_zip_ratio} 倍），文件可能是压缩炸弹"
+        )
 
 
 def _mb(size: int) -> str:
@@ -282,15 +289,22 @@ def _extent(ref: str) -> tuple[int, int] | None:
 
 
 def _within(rows: int, columns: int, limits: LimitsSettings) -> bool:
-    return rows <= limits.max_sheet_rows and columns <= limits.max_sheet_columns and rows * columns <= limits.max_sheet_cells
+    return (
+        rows <= limits.max_sheet_rows
+        and columns <= limits.max_sheet_columns
+        and rows * columns <= limits.max_sheet_cells
+    )
 
 
 def _beyond(sheet: str, what: str, ref: str, rows: int, columns: int, limits: LimitsSettings) -> str:
-    return (f"工作表「{sheet}」{what} {ref}（{rows} 行、{columns} 列）超出上限（最多 {limits.max_sheet_rows} 行、"
-            f"{limits.max_sheet_columns} 列、{limits.max_sheet_cells} 个单元格），未读取")
+    return (
+        f"工作表「{sheet}」{what} {ref}（{rows} 行、{columns} 列）超出上限（最多 {limits.max_sheet_rows} 行、"
+        f"{limits.max_sheet_columns} 列、{limits.max_sheet_cells} 个单元格），未读取"
+    )
 
 
 # --- 2. calamine in a child -------------------------------------------------------------------
+
 
 class _Cells(pickle.Unpickler):
     """Unpickles rows of cell values and nothing else: the child read hostile input."""
@@ -314,8 +328,17 @@ class _Death:
 
 def _read_in_child(path: Path, limits: LimitsSettings) -> Workbook:
     """Run calamine in ``sheets_child.py`` under the limits; return what it read or refuse what killed it."""
-    command = [sys.executable, "-I", str(CHILD), str(path), str(limits.read_memory_mb), str(limits.read_seconds),
-               str(limits.max_sheet_rows), str(limits.max_sheet_columns), str(limits.max_sheet_cells)]
+    command = [
+        sys.executable,
+        "-I",
+        str(CHILD),
+        str(path),
+        str(limits.read_memory_mb),
+        str(limits.read_seconds),
+        str(limits.max_sheet_rows),
+        str(limits.max_sheet_columns),
+        str(limits.max_sheet_cells),
+    ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUST_")}  # no Rust backtraces on abort
     timed_out = threading.Event()
     with tempfile.TemporaryFile() as errors:
@@ -345,7 +368,9 @@ def _read_in_child(path: Path, limits: LimitsSettings) -> Workbook:
         raise _Unreadable(receiver.workbook_error)
     if receiver.too_large is not None:
         sheet, rows, columns = receiver.too_large
-        raise _Refusal(_beyond(sheet, "的范围", f"A1:{letter(max(columns, 1) - 1)}{max(rows, 1)}", rows, columns, limits))
+        raise _Refusal(
+            _beyond(sheet, "的范围", f"A1:{letter(max(columns, 1) - 1)}{max(rows, 1)}", rows, columns, limits)
+        )
     if receiver.finished:  # every sheet came back ("done"): however the child ends now, that is the workbook
         return Workbook(receiver.names, receiver.sheets)
     death = _Death(code, timed_out.is_set(), stderr)
@@ -426,6 +451,7 @@ class _Receiver:
 
 # --- CSV --------------------------------------------------------------------------------------
 
+
 def csv_fits(file: Path, problems: Problems, name: str, limits: LimitsSettings | None = None) -> bool:
     """Say whether a CSV file is within the limits (size, lines, longest line), adding the problem if not."""
     limits = limits or LimitsSettings()
@@ -459,6 +485,11 @@ def csv_fits(file: Path, problems: Problems, name: str, limits: LimitsSettings |
                 problems.add(name, None, None, None, f"超过 {limits.max_csv_rows} 行，超出上限")
                 return False
             return True
-    problems.add(name, lines + 1, None, None, f"此行超过 {limits.max_csv_line_kb} KB，超出上限（每行最多 "
-                 f"{limits.max_csv_line_kb} KB），文件可能已损坏")
+    problems.add(
+        name,
+        lines + 1,
+        None,
+        None,
+        f"此行超过 {limits.max_csv_line_kb} KB，超出上限（每行最多 {limits.max_csv_line_kb} KB），文件可能已损坏",
+    )
     return False

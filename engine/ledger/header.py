@@ -25,31 +25,64 @@ class Column:
 
 
 TABLES: dict[str, tuple[str, tuple[Column, ...]]] = {
-    "persons": ("人员", (
-        Column("person_id", "人员编号", True), Column("name", "姓名", True), Column("unit", "单位"),
-        Column("phone", "电话"), Column("email", "邮箱"))),
-    "projects": ("项目", (
-        Column("project_code", "项目编号", True), Column("name", "项目名称", True), Column("district", "片区"),
-        Column("phase", "期次"), Column("batch", "批次"), Column("status", "状态"),
-        Column("responsible_person_id", "负责人编号"), Column("contractor", "施工单位"),
-        Column("households", "户数"))),
-    "nodes": ("节点", (
-        Column("project_code", "项目编号", True), Column("node_code", "节点编号", True),
-        Column("name", "节点名称", True), Column("planned_date", "计划完成日期", True),
-        Column("completed_on", "实际完成日期"), Column("adjusted_planned_date", "调整后计划完成日期"))),
+    "persons": (
+        "人员",
+        (
+            Column("person_id", "人员编号", True),
+            Column("name", "姓名", True),
+            Column("unit", "单位"),
+            Column("phone", "电话"),
+            Column("email", "邮箱"),
+        ),
+    ),
+    "projects": (
+        "项目",
+        (
+            Column("project_code", "项目编号", True),
+            Column("name", "项目名称", True),
+            Column("district", "片区"),
+            Column("phase", "期次"),
+            Column("batch", "批次"),
+            Column("status", "状态"),
+            Column("responsible_person_id", "负责人编号"),
+            Column("contractor", "施工单位"),
+            Column("households", "户数"),
+        ),
+    ),
+    "nodes": (
+        "节点",
+        (
+            Column("project_code", "项目编号", True),
+            Column("node_code", "节点编号", True),
+            Column("name", "节点名称", True),
+            Column("planned_date", "计划完成日期", True),
+            Column("completed_on", "实际完成日期"),
+            Column("adjusted_planned_date", "调整后计划完成日期"),
+        ),
+    ),
 }
 
 #: The kind of a sheet holding projects and nodes together, one node per row (any sheet name).
 COMBINED = "ledger"
 #: Its columns: a project's columns repeat on every row of its nodes (often as merged cells).
 COMBINED_COLUMNS: tuple[Column, ...] = (
-    Column("project_code", "项目编号", True), Column("project_name", "项目名称", True),
-    Column("person_name", "负责人"), Column("responsible_person_id", "负责人编号"),
-    Column("node_code", "节点编号"), Column("node_name", "节点名称", True),
-    Column("planned_date", "计划完成日期", True), Column("completed_on", "实际完成日期"),
+    Column("project_code", "项目编号", True),
+    Column("project_name", "项目名称", True),
+    Column("person_name", "负责人"),
+    Column("responsible_person_id", "负责人编号"),
+    Column("node_code", "节点编号"),
+    Column("node_name", "节点名称", True),
+    Column("planned_date", "计划完成日期", True),
+    Column("completed_on", "实际完成日期"),
     Column("adjusted_planned_date", "调整后计划完成日期"),
-    Column("district", "片区"), Column("phase", "期次"), Column("batch", "批次"), Column("status", "状态"),
-    Column("contractor", "施工单位"), Column("households", "户数"), Column("unit", "单位"), Column("phone", "电话"),
+    Column("district", "片区"),
+    Column("phase", "期次"),
+    Column("batch", "批次"),
+    Column("status", "状态"),
+    Column("contractor", "施工单位"),
+    Column("households", "户数"),
+    Column("unit", "单位"),
+    Column("phone", "电话"),
 )
 
 #: Other headers offices write for a column, by its Chinese name (the one table of aliases).
@@ -74,8 +107,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "节点名称": ("节点", "计划节点", "节点内容", "工作节点"),
     "计划完成日期": ("计划完成时间", "计划日期", "计划时间", "完成时限", "计划完成时限"),
     "实际完成日期": ("实际完成时间", "完成日期", "完成时间", "实际日期"),
-    "调整后计划完成日期": ("调整后完成日期", "调整后计划日期", "调整后计划完成时间", "调整计划完成日期", "调整后日期",
-                           "变更后计划完成日期", "延期后计划完成日期"),
+    "调整后计划完成日期": (
+        "调整后完成日期",
+        "调整后计划日期",
+        "调整后计划完成时间",
+        "调整计划完成日期",
+        "调整后日期",
+        "变更后计划完成日期",
+        "延期后计划完成日期",
+    ),
 }
 
 #: Columns that are not data: 序号 is a row number.
@@ -173,8 +213,9 @@ def _read(rows: Sequence[Sequence[Any]], index: int, pair: bool, lookup: dict[st
     lower = rows[index + 1] if pair else ()
     slots: list[Slot | None] = []
     for position in range(max(len(upper), len(lower))):
-        names = _candidates(upper[position] if position < len(upper) else None,
-                            lower[position] if position < len(lower) else None, pair)
+        names = _candidates(
+            upper[position] if position < len(upper) else None, lower[position] if position < len(lower) else None, pair
+        )
         if not names:
             slots.append(None)
             continue

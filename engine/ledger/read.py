@@ -102,8 +102,15 @@ class Problems:
     limit: int = LimitsSettings().max_problems
     omitted: int = 0
 
-    def add(self, table: Table | str, row: int | None, column: str | None, value: Any, reason: str,
-            letter: str | None = None) -> None:
+    def add(
+        self,
+        table: Table | str,
+        row: int | None,
+        column: str | None,
+        value: Any,
+        reason: str,
+        letter: str | None = None,
+    ) -> None:
         """Record one problem with its place."""
         if len(self.lines) >= self.limit:  # a broken national ledger has millions: count them, keep none
             self.omitted += 1
@@ -139,8 +146,13 @@ def _table_key(name: str) -> str | None:
     return None
 
 
-def read_ledger(path: Path, problems: Problems, name: str | None = None, year: int | None = None,
-                limits: LimitsSettings | None = None) -> Ledger:
+def read_ledger(
+    path: Path,
+    problems: Problems,
+    name: str | None = None,
+    year: int | None = None,
+    limits: LimitsSettings | None = None,
+) -> Ledger:
     """Read a workbook or a folder of CSV files into raw tables (no validation of values yet).
 
     ``name`` is what problems call the file (an upload is saved under another name); ``year`` is
@@ -155,14 +167,17 @@ def read_ledger(path: Path, problems: Problems, name: str | None = None, year: i
     if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
         return _read_workbook(path, problems, name or path.name, year, limits)
     if path.suffix.lower() == ".csv":
-        problems.add(str(path), None, None, None, "请导入包含 persons.csv、projects.csv、nodes.csv 的文件夹，或 .xlsx 工作簿")
+        problems.add(
+            str(path), None, None, None, "请导入包含 persons.csv、projects.csv、nodes.csv 的文件夹，或 .xlsx 工作簿"
+        )
         return Ledger()
     problems.add(str(path), None, None, None, "不支持的文件类型（应为 .xlsx 工作簿或 CSV 文件夹）")
     return Ledger()
 
 
-def _read_workbook(path: Path, problems: Problems, name: str, year: int | None,
-                   limits: LimitsSettings | None) -> Ledger:
+def _read_workbook(
+    path: Path, problems: Problems, name: str, year: int | None, limits: LimitsSettings | None
+) -> Ledger:
     from engine.ledger.workbook_facts import NotAWorkbook, WorkbookFacts, not_a_zip, row_and_column, workbook_facts
 
     zipped = path.suffix.lower() in (".xlsx", ".xlsm")
@@ -189,8 +204,14 @@ def _read_workbook(path: Path, problems: Problems, name: str, year: int | None,
             continue
         for reference in facts.uncached.get(sheet_name, []):
             row, column = row_and_column(reference)
-            problems.add(where, row, None, None, f"{reference} 单元格的公式没有保存计算结果：请在 Excel/WPS 中打开并保存后再导入",
-                         column)
+            problems.add(
+                where,
+                row,
+                None,
+                None,
+                f"{reference} 单元格的公式没有保存计算结果：请在 Excel/WPS 中打开并保存后再导入",
+                column,
+            )
         if key in ledger.tables:
             problems.add(where, None, None, None, f"重复的表 {key}")
             continue
@@ -211,12 +232,20 @@ def _read_workbook(path: Path, problems: Problems, name: str, year: int | None,
         if table is not None:
             if "district" not in table.places and DISTRICT_SHEET.fullmatch(sheet_name.strip()):
                 table.rows = _in_district(table.rows, sheet_name.strip())
-                ledger.notes.append(f"工作表「{sheet_name}」没有「片区」列：其中的项目按工作表名记为「{sheet_name.strip()}」")
+                ledger.notes.append(
+                    f"工作表「{sheet_name}」没有「片区」列：其中的项目按工作表名记为「{sheet_name.strip()}」"
+                )
             ledger.combined.append(table)
     if not ledger.tables and not ledger.combined:
         hint = f"（{'；'.join(near)}）" if near else ""
-        problems.add(name, None, None, None, "工作簿中没有 人员/项目/节点（persons/projects/nodes）工作表，"
-                     f"也没有表头含 项目编号、项目名称、节点名称、计划完成日期 的工作台账表{hint}")
+        problems.add(
+            name,
+            None,
+            None,
+            None,
+            "工作簿中没有 人员/项目/节点（persons/projects/nodes）工作表，"
+            f"也没有表头含 项目编号、项目名称、节点名称、计划完成日期 的工作台账表{hint}",
+        )
     return ledger
 
 
@@ -286,7 +315,13 @@ def _read_csv_folder(folder: Path, problems: Problems, year: int | None, limits:
         assert table is not None
         ledger.tables[key] = table
     if not ledger.tables:
-        problems.add(str(folder), None, None, None, "文件夹中没有 persons.csv / projects.csv / nodes.csv（或 人员/项目/节点.csv）")
+        problems.add(
+            str(folder),
+            None,
+            None,
+            None,
+            "文件夹中没有 persons.csv / projects.csv / nodes.csv（或 人员/项目/节点.csv）",
+        )
     return ledger
 
 
@@ -302,8 +337,13 @@ def _csv_rows(file: Path, problems: Problems, limits: LimitsSettings | None = No
         with file.open(encoding="utf-8-sig", newline="") as handle:
             yield from csv.reader(handle)
     except UnicodeDecodeError as exc:
-        problems.add(file.name, None, None, None,
-                     f"不是 UTF-8 编码，第 {exc.start} 字节附近无法解码{encoding_hint(file.read_bytes())}")
+        problems.add(
+            file.name,
+            None,
+            None,
+            None,
+            f"不是 UTF-8 编码，第 {exc.start} 字节附近无法解码{encoding_hint(file.read_bytes())}",
+        )
     except csv.Error as exc:
         problems.add(file.name, None, None, None, f"CSV 格式错误：{exc}")
 
@@ -366,9 +406,17 @@ def _blank(row: Sequence[Any]) -> bool:
     return all(_cell(v) is None for v in row)
 
 
-def _to_table(kind: str, source: str, rows: Iterable[list[Any]], problems: Problems, *, lettered: bool,
-              carried: dict[int, set[int]] | None = None, year: int | None = None,
-              near: list[str] | None = None) -> Table | None:
+def _to_table(
+    kind: str,
+    source: str,
+    rows: Iterable[list[Any]],
+    problems: Problems,
+    *,
+    lettered: bool,
+    carried: dict[int, set[int]] | None = None,
+    year: int | None = None,
+    near: list[str] | None = None,
+) -> Table | None:
     """Find the header now (its problems are known at once); the data rows follow lazily.
 
     With ``near`` the sheet is only a candidate (a combined ledger): it is a table only if its
@@ -405,8 +453,10 @@ def _to_table(kind: str, source: str, rows: Iterable[list[Any]], problems: Probl
     for slot in header.slots:
         if slot is not None and slot.key is not None:
             # A CSV problem names the column by its Chinese header, as it always has.
-            places[slot.key] = (letter(slot.position) if lettered else None,
-                                slot.text if lettered else label(kind, slot.key))
+            places[slot.key] = (
+                letter(slot.position) if lettered else None,
+                slot.text if lettered else label(kind, slot.key),
+            )
     for column in required:
         if column.key not in places:
             name = column.chinese if kind == COMBINED else f"{column.chinese}/{column.key}"
@@ -415,15 +465,17 @@ def _to_table(kind: str, source: str, rows: Iterable[list[Any]], problems: Probl
     rest: Iterable[list[Any]] = head[first:]
     if carried:
         ignored = {s.position for s in header.slots if s is not None and s.ignored}
-        rest, stream = (_uncarried(rest, skipped + first, carried, ignored),
-                        _uncarried(stream, skipped + len(head), carried, ignored))
-    year = ledger_year(head[:header.index]) or year
-    return Table(kind, source, _data_rows(rest, stream, header.slots, skipped + first + 1, not lettered),
-                 places, year)
+        rest, stream = (
+            _uncarried(rest, skipped + first, carried, ignored),
+            _uncarried(stream, skipped + len(head), carried, ignored),
+        )
+    year = ledger_year(head[: header.index]) or year
+    return Table(kind, source, _data_rows(rest, stream, header.slots, skipped + first + 1, not lettered), places, year)
 
 
-def _uncarried(rows: Iterable[list[Any]], first: int, carried: dict[int, set[int]],
-               ignored: set[int]) -> Iterator[list[Any]]:
+def _uncarried(
+    rows: Iterable[list[Any]], first: int, carried: dict[int, set[int]], ignored: set[int]
+) -> Iterator[list[Any]]:
     """Blank out rows whose only values came from merged cells above them (a project's spare rows)."""
     for index, raw in enumerate(rows, start=first):
         filled = carried.get(index)
@@ -449,8 +501,9 @@ def _footer(raw_row: Sequence[Any], slots: Sequence[Slot | None]) -> bool:
     return False
 
 
-def _data_rows(head: Iterable[list[Any]], stream: Iterable[list[Any]], slots: Sequence[Slot | None], first: int,
-               text_only: bool) -> Iterator[Row]:
+def _data_rows(
+    head: Iterable[list[Any]], stream: Iterable[list[Any]], slots: Sequence[Slot | None], first: int, text_only: bool
+) -> Iterator[Row]:
     """Yield the data rows: the rows read with the header, then the rest of the stream."""
     width = len(slots)
     # The common shape, a full row of text cells under known columns only, takes a short path.

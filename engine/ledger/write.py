@@ -70,9 +70,14 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)  # what the import read around (hidden sheets), to say so
 
 
-def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
-                  progress: Callable[[str, int, int | None], None] | None = None,
-                  source_name: str | None = None, new_persons: bool = False) -> ImportResult:
+def import_ledger(
+    app: App,
+    path: Path,
+    as_of: dt.date | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
+    source_name: str | None = None,
+    new_persons: bool = False,
+) -> ImportResult:
     """Import a ledger; refuse it whole (Refused with every problem) when anything is wrong.
 
     ``new_persons``: a 负责人 named on a combined sheet whom nobody known bears becomes a new person
@@ -112,14 +117,23 @@ def import_ledger(app: App, path: Path, as_of: dt.date | None = None,
                         progress("节点", batch[-1].row, None)
                     writer.write(batch)
                     if table is not tables.get("nodes"):
-                        elsewhere.update((node_key(n.project_code, n.code), f"{table.source} 第 {n.row} 行")
-                                         for n in batch)
+                        elsewhere.update(
+                            (node_key(n.project_code, n.code), f"{table.source} 第 {n.row} 行") for n in batch
+                        )
             if not problems.lines:
                 writer.finish()
         if problems.lines:
-            raise Refused(*problems.lines, details=problems.items, omitted=problems.omitted)  # leaving by an exception rolls it back
-        log(app, session, LogEntity.LEDGER, source_name or str(path), LogAction.IMPORT,
-            {k: v for k, v in vars(result).items() if v and k != "notes"} | {"as_of": as_of.isoformat()})
+            raise Refused(
+                *problems.lines, details=problems.items, omitted=problems.omitted
+            )  # leaving by an exception rolls it back
+        log(
+            app,
+            session,
+            LogEntity.LEDGER,
+            source_name or str(path),
+            LogAction.IMPORT,
+            {k: v for k, v in vars(result).items() if v and k != "notes"} | {"as_of": as_of.isoformat()},
+        )
     return result
 
 
@@ -161,14 +175,25 @@ def _jsonable(changed: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
 
 def _bulk_log(app: App, session: Session, entity: LogEntity, keys: list[str], action: LogAction) -> None:
     at = app.now()
-    rows = [{"at": at, "actor": app.actor, "entity": entity, "key": key, "action": action,
-             "detail": {"source": SOURCE}, "reason": "台账导入"} for key in keys]
+    rows = [
+        {
+            "at": at,
+            "actor": app.actor,
+            "entity": entity,
+            "key": key,
+            "action": action,
+            "detail": {"source": SOURCE},
+            "reason": "台账导入",
+        }
+        for key in keys
+    ]
     for chunk in chunks(rows, 5000):
         session.execute(insert(table_of(ChangeLog)), chunk)
 
 
-def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of: dt.date,
-                    result: ImportResult) -> None:
+def _write_projects(
+    app: App, session: Session, projects: list[ProjectIn], as_of: dt.date, result: ImportResult
+) -> None:
     if not projects:
         return
     existing = {p.code: p for p in session.scalars(select(Project))}
@@ -176,12 +201,19 @@ def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of
     new_rows: list[dict[str, Any]] = []
     new_assignments: list[tuple[str, str]] = []
     for item in projects:
-        values = {"name": item.name, "district": item.district, "phase": item.phase, "batch": item.batch,
-                  "contractor": item.contractor, "households": item.households}
+        values = {
+            "name": item.name,
+            "district": item.district,
+            "phase": item.phase,
+            "batch": item.batch,
+            "contractor": item.contractor,
+            "households": item.households,
+        }
         current = existing.get(item.code)
         if current is None:
-            new_rows.append({"code": item.code, **values, "status": item.status or ProjectStatus.ACTIVE,
-                             "extra": item.extra})
+            new_rows.append(
+                {"code": item.code, **values, "status": item.status or ProjectStatus.ACTIVE, "extra": item.extra}
+            )
             if item.responsible:
                 new_assignments.append((item.code, item.responsible))
             continue
@@ -208,20 +240,36 @@ def _write_projects(app: App, session: Session, projects: list[ProjectIn], as_of
     if new_assignments:
         project_pk: dict[str, int] = {}
         for chunk in chunks([c for c, _ in new_assignments]):  # PostgreSQL takes at most 65,535 parameters
-            project_pk.update((code, pk) for code, pk in session.execute(
-                select(col(Project.code), col(Project.id)).where(col(Project.code).in_(chunk))))
+            project_pk.update(
+                (code, pk)
+                for code, pk in session.execute(
+                    select(col(Project.code), col(Project.id)).where(col(Project.code).in_(chunk))
+                )
+            )
         now = app.now()
-        session.execute(insert(table_of(Assignment)), [
-            {"project_id": project_pk[code], "person_pk": person_pk[pid], "effective_from": FROM_THE_START,
-             "reason": "首次导入：自始担任负责人", "source": SOURCE, "actor": app.actor, "recorded_at": now}
-            for code, pid in new_assignments])
+        session.execute(
+            insert(table_of(Assignment)),
+            [
+                {
+                    "project_id": project_pk[code],
+                    "person_pk": person_pk[pid],
+                    "effective_from": FROM_THE_START,
+                    "reason": "首次导入：自始担任负责人",
+                    "source": SOURCE,
+                    "actor": app.actor,
+                    "recorded_at": now,
+                }
+                for code, pid in new_assignments
+            ],
+        )
 
 
 class _NodeWriter:
     """Writes checked node rows batch by batch: new nodes in bulk, changed ones with their history."""
 
-    def __init__(self, app: App, session: Session, project_pks: dict[str, int], result: ImportResult,
-                 problems: Problems) -> None:
+    def __init__(
+        self, app: App, session: Session, project_pks: dict[str, int], result: ImportResult, problems: Problems
+    ) -> None:
         self.app, self.session, self.result, self.problems = app, session, result, problems
         self.project_pks = project_pks
         # Projects created by this import have no nodes yet: their rows skip the lookup of existing ones.
@@ -255,16 +303,24 @@ class _NodeWriter:
         assert project is not None
         changed = False
         if current.name != item.name or {**current.extra, **item.extra} != current.extra:
-            log(app, session, LogEntity.NODE, f"{project.code}/{item.code}", LogAction.UPDATE,
-                {"name": {"old": current.name, "new": item.name}}, "台账更新")
+            log(
+                app,
+                session,
+                LogEntity.NODE,
+                f"{project.code}/{item.code}",
+                LogAction.UPDATE,
+                {"name": {"old": current.name, "new": item.name}},
+                "台账更新",
+            )
             current.name, current.extra = item.name, {**current.extra, **item.extra}
             session.add(current)
             changed = True
         if change_planned_date(app, session, project, current, item.planned_date, EXTENSION_REASON, SOURCE):
             result.extensions += 1
             changed = True
-        if item.completed_on is not None and record_completion(app, session, project, current,
-                                                               item.completed_on, SOURCE):
+        if item.completed_on is not None and record_completion(
+            app, session, project, current, item.completed_on, SOURCE
+        ):
             result.completions += 1
             changed = True
         result.nodes_updated += changed
@@ -272,10 +328,15 @@ class _NodeWriter:
     def _insert(self, items: list[NodeIn]) -> None:
         ids = allocate_ids(self.session, table_of(Node), len(items))
         pks = self.project_pks
-        bulk_insert(self.session, table_of(Node),
-                    ("id", "project_id", "code", "name", "planned_date", "completed_on", "extra"),
-                    [(pk, pks[n.project_code], n.code, n.name, n.planned_date, n.completed_on, n.extra)
-                     for pk, n in zip(ids, items, strict=True)])
+        bulk_insert(
+            self.session,
+            table_of(Node),
+            ("id", "project_id", "code", "name", "planned_date", "completed_on", "extra"),
+            [
+                (pk, pks[n.project_code], n.code, n.name, n.planned_date, n.completed_on, n.extra)
+                for pk, n in zip(ids, items, strict=True)
+            ],
+        )
         self.new_ids = (min(ids[0], self.new_ids[0]), max(ids[-1], self.new_ids[1]))
         self.result.completions += sum(1 for n in items if n.completed_on is not None)
         self.result.nodes_added += len(items)
@@ -292,19 +353,35 @@ class _NodeWriter:
             return
         node = table_of(Node)
         new = node.c.id.between(first, last)
-        self.session.execute(insert(table_of(Deadline)).from_select(
-            ["node_id", "planned_date", "status"],
-            select(node.c.id, node.c.planned_date, literal(DeadlineStatus.OPEN.value)).where(new)
-            .order_by(node.c.planned_date, node.c.id)))
+        self.session.execute(
+            insert(table_of(Deadline)).from_select(
+                ["node_id", "planned_date", "status"],
+                select(node.c.id, node.c.planned_date, literal(DeadlineStatus.OPEN.value))
+                .where(new)
+                .order_by(node.c.planned_date, node.c.id),
+            )
+        )
         history = table_of(NodeHistory)
-        who = [literal(SOURCE), literal(self.app.actor), literal(self.now, history.c.recorded_at.type),
-               literal("台账导入")]
+        who = [
+            literal(SOURCE),
+            literal(self.app.actor),
+            literal(self.now, history.c.recorded_at.type),
+            literal("台账导入"),
+        ]
         columns = ["source", "actor", "recorded_at", "reason"]
-        self.session.execute(insert(history).from_select(
-            ["node_id", "kind", "planned_date", *columns],
-            select(node.c.id, literal(HistoryKind.PLANNED.value), node.c.planned_date, *who).where(new).order_by(node.c.id)))
-        self.session.execute(insert(history).from_select(
-            ["node_id", "kind", "completed_on", *columns],
-            select(node.c.id, literal(HistoryKind.COMPLETION.value), node.c.completed_on, *who)
-            .where(new, node.c.completed_on.is_not(None)).order_by(node.c.id)))
-
+        self.session.execute(
+            insert(history).from_select(
+                ["node_id", "kind", "planned_date", *columns],
+                select(node.c.id, literal(HistoryKind.PLANNED.value), node.c.planned_date, *who)
+                .where(new)
+                .order_by(node.c.id),
+            )
+        )
+        self.session.execute(
+            insert(history).from_select(
+                ["node_id", "kind", "completed_on", *columns],
+                select(node.c.id, literal(HistoryKind.COMPLETION.value), node.c.completed_on, *who)
+                .where(new, node.c.completed_on.is_not(None))
+                .order_by(node.c.id),
+            )
+        )

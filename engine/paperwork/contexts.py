@@ -104,9 +104,17 @@ def _person(person: Person | None) -> PersonRef | None:
 
 
 def _figures(f: Figures) -> WeekFigures:
-    return WeekFigures(as_of=f.as_of, projects=f.projects, started=f.started, completed=f.completed,
-                       start_rate=f.start_rate, completion_rate=f.completion_rate, due_in_week=f.due_in_week,
-                       done_in_week=f.done_in_week, overdue_open=f.overdue_open)
+    return WeekFigures(
+        as_of=f.as_of,
+        projects=f.projects,
+        started=f.started,
+        completed=f.completed,
+        start_rate=f.start_rate,
+        completion_rate=f.completion_rate,
+        due_in_week=f.due_in_week,
+        done_in_week=f.done_in_week,
+        overdue_open=f.overdue_open,
+    )
 
 
 def next_meeting(app: App, calendar: WorkCalendar, on_or_after: dt.date) -> dt.date | None:
@@ -129,9 +137,15 @@ def _not_evaluated(day: dt.date, through: dt.date | None) -> Refused:
     return Refused(f"{day.isoformat()} 尚未评估（{done}）：请先运行 duban evaluate --through {day.isoformat()}")
 
 
-def _strike_view(app: App, strike: Strike, trace: traces.Trace | None, as_of: dt.date,
-                 decision: str | None = None, meeting_date: dt.date | None = None,
-                 status: str | None = None) -> StrikeView:
+def _strike_view(
+    app: App,
+    strike: Strike,
+    trace: traces.Trace | None,
+    as_of: dt.date,
+    decision: str | None = None,
+    meeting_date: dt.date | None = None,
+    status: str | None = None,
+) -> StrikeView:
     """A strike as the templates print it, with its decision (from the trace) and the words for its values.
 
     ``sanction`` says whether the meeting decided it (by which meeting) or it is proposed (awaiting which).
@@ -145,18 +159,35 @@ def _strike_view(app: App, strike: Strike, trace: traces.Trace | None, as_of: dt
     ranking = trace.ranking if trace is not None else None
     counted = status == StrikeStatus.COUNTED and ranking is not None
     level, action = (ranking.level, ranking.action) if counted and ranking else (None, None)
-    stated = sanction(app, status=status, level=level, action=action, decision=decision,
-                      meeting_date=meeting_date, detected_on=strike.detected_on, as_of=as_of)
+    stated = sanction(
+        app,
+        status=status,
+        level=level,
+        action=action,
+        decision=decision,
+        meeting_date=meeting_date,
+        detected_on=strike.detected_on,
+        as_of=as_of,
+    )
     return StrikeView(
-        id=strike.id, level=level, action=action,
-        action_cn=words.word("action", action), status=status,
-        status_cn=words.word("strike_status", status), decision=decision,
-        decision_cn=words.word("decision", decision), planned_date=strike.planned_date,
-        detected_on=strike.detected_on, meeting_date=meeting_date,
-        title=ranking.title if ranking else "", counted_before=len(ranking.counted_before) if ranking else None,
+        id=strike.id,
+        level=level,
+        action=action,
+        action_cn=words.word("action", action),
+        status=status,
+        status_cn=words.word("strike_status", status),
+        decision=decision,
+        decision_cn=words.word("decision", decision),
+        planned_date=strike.planned_date,
+        detected_on=strike.detected_on,
+        meeting_date=meeting_date,
+        title=ranking.title if ranking else "",
+        counted_before=len(ranking.counted_before) if ranking else None,
         agenda=list(trace.agenda) if trace is not None else [],
-        decided=stated.decided if stated else False, awaiting=None if stated is None or stated.decided else stated.meeting,
-        sanction=stated.text if stated else "", sanction_short=stated.short if stated else "",
+        decided=stated.decided if stated else False,
+        awaiting=None if stated is None or stated.decided else stated.meeting,
+        sanction=stated.text if stated else "",
+        sanction_short=stated.short if stated else "",
     )
 
 
@@ -166,23 +197,51 @@ def _nodes(session: Session, strike_ids: list[int]) -> dict[int, list[StrikeNode
     names: dict[str, str] = {}
     for chunk in chunks(strike_ids):
         for code, name, node_code, completed_on in session.execute(
-                select(col(Project.code), col(Project.name), col(Node.code), col(Node.completed_on))
-                .join(Project, col(Project.id) == col(Node.project_id))
-                .join(Miss, col(Miss.node_id) == col(Node.id)).where(col(Miss.strike_id).in_(chunk))):
+            select(col(Project.code), col(Project.name), col(Node.code), col(Node.completed_on))
+            .join(Project, col(Project.id) == col(Node.project_id))
+            .join(Miss, col(Miss.node_id) == col(Node.id))
+            .where(col(Miss.strike_id).in_(chunk))
+        ):
             completed[(code, node_code)] = completed_on
             names[code] = name
     found = strike_nodes(session, strike_ids)
-    return {sid: [StrikeNode(**n, project_name=names.get(n["project_code"], ""), node_name=n["name"],
-                             completed_on=completed.get((n["project_code"], n["node_code"]))) for n in nodes]
-            for sid, nodes in found.items()}
+    return {
+        sid: [
+            StrikeNode(
+                **n,
+                project_name=names.get(n["project_code"], ""),
+                node_name=n["name"],
+                completed_on=completed.get((n["project_code"], n["node_code"])),
+            )
+            for n in nodes
+        ]
+        for sid, nodes in found.items()
+    }
 
 
-def meta(app: App, title: str, date: dt.date, *, district: str | None = None, doc_number: str | None = None,
-         recipient: str | None = None, draft: bool = False, through: dt.date | None = None) -> Meta:
+def meta(
+    app: App,
+    title: str,
+    date: dt.date,
+    *,
+    district: str | None = None,
+    doc_number: str | None = None,
+    recipient: str | None = None,
+    draft: bool = False,
+    through: dt.date | None = None,
+) -> Meta:
     """Return the header every document carries: title (of one district, if given), issuer, number, recipient,
     signature, its date and as-of day."""
-    return Meta(title=_scoped_title(title, district), issuer=app.settings.issuer, doc_number=doc_number,
-                recipient=recipient, signature=app.settings.office, date=date, draft=draft, evaluated_through=through)
+    return Meta(
+        title=_scoped_title(title, district),
+        issuer=app.settings.issuer,
+        doc_number=doc_number,
+        recipient=recipient,
+        signature=app.settings.office,
+        date=date,
+        draft=draft,
+        evaluated_through=through,
+    )
 
 
 def _dated(title: str, day: dt.date) -> str:
@@ -213,18 +272,30 @@ def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCal
     number = numbers.numbers_of(session, [numbers.notice_key(id_of(notice))]).get(numbers.notice_key(id_of(notice)))
     decision = traces.for_notice(session, notice)
     rests_on = decision.ranking.counted_before if decision is not None and decision.ranking else ()
-    final_meeting = dt.date.fromisoformat(payload["meeting"]) if payload.get("final") and payload.get("meeting") else None
+    final_meeting = (
+        dt.date.fromisoformat(payload["meeting"]) if payload.get("final") and payload.get("meeting") else None
+    )
     stated = None
     if strike is not None:
         # A draft states the proposal it was written on, a final decision its meeting, whatever happened later.
-        when = ({"decision": Decision.PROPOSED, "status": StrikeStatus.COUNTED} if draft else
-                {"decision": Decision.CONFIRMED, "meeting_date": final_meeting, "status": StrikeStatus.COUNTED}
-                if final_meeting else {})
+        when = (
+            {"decision": Decision.PROPOSED, "status": StrikeStatus.COUNTED}
+            if draft
+            else {"decision": Decision.CONFIRMED, "meeting_date": final_meeting, "status": StrikeStatus.COUNTED}
+            if final_meeting
+            else {}
+        )
         stated = replace(_strike_view(app, strike, decision, issued, **when), level=payload.get("level", strike.level))
     return NoticeContext(
         kind=kind.value,
-        meta=meta(app, _TITLES[kind].format(name=name), issued, doc_number=number,
-                  recipient=f"{name}同志：" if person else None, draft=draft),
+        meta=meta(
+            app,
+            _TITLES[kind].format(name=name),
+            issued,
+            doc_number=number,
+            recipient=f"{name}同志：" if person else None,
+            draft=draft,
+        ),
         person=_person(person),
         # A notice says what was decided when it was issued; later corrections get their own notice.
         strike=stated,
@@ -241,9 +312,14 @@ def notice_context(app: App, session: Session, notice: Notice, calendar: WorkCal
 
 def _basis_strike(session: Session, cited: dict[str, Any]) -> BasisStrike:
     """An earlier strike a decision cites, with its nodes that were not revoked, each in one phrase."""
-    nodes = [BasisNode(**asdict(n), label=f"{n.project_code} {n.project_name}“{n.node_name}”")
-             for n in _nodes(session, [cited["id"]]).get(cited["id"], []) if not n.revoked]
-    return BasisStrike(id=cited["id"], detected_on=cited["detected_on"], planned_date=cited["planned_date"], nodes=nodes)
+    nodes = [
+        BasisNode(**asdict(n), label=f"{n.project_code} {n.project_name}“{n.node_name}”")
+        for n in _nodes(session, [cited["id"]]).get(cited["id"], [])
+        if not n.revoked
+    ]
+    return BasisStrike(
+        id=cited["id"], detected_on=cited["detected_on"], planned_date=cited["planned_date"], nodes=nodes
+    )
 
 
 def _correction(app: App, payload: dict[str, Any]) -> Correction:
@@ -251,9 +327,12 @@ def _correction(app: App, payload: dict[str, Any]) -> Correction:
     words = app.wording
     meeting = payload.get("meeting")
     return Correction(
-        cause=payload.get("cause"), cause_cn=words.word("correction", payload.get("cause")),
-        reason=payload.get("reason"), meeting=dt.date.fromisoformat(meeting) if meeting else None,
-        old_level=payload.get("old_level"), new_level=payload.get("new_level"),
+        cause=payload.get("cause"),
+        cause_cn=words.word("correction", payload.get("cause")),
+        reason=payload.get("reason"),
+        meeting=dt.date.fromisoformat(meeting) if meeting else None,
+        old_level=payload.get("old_level"),
+        new_level=payload.get("new_level"),
         # Only when the person's level or status moved (a status change): what it was, what it is.
         status_moved="new_status" in payload,
         old_status_cn=words.word("person_status", payload.get("old_status")),
@@ -272,28 +351,44 @@ def red_projects(app: App, session: Session, day: dt.date, district: str | None 
     working day when the policy says so) is before the day — the evaluation's own deadline.
     """
     rows = session.execute(
-        select(col(Project.code), col(Project.name), col(Project.district), col(Node.code), col(Node.name), col(Node.planned_date))
+        select(
+            col(Project.code),
+            col(Project.name),
+            col(Project.district),
+            col(Node.code),
+            col(Node.name),
+            col(Node.planned_date),
+        )
         .join(Project, col(Project.id) == col(Node.project_id))
-        .where(col(Project.status).in_(_EVALUATED), col(Node.planned_date) < day,
-               (col(Node.completed_on).is_(None)) | (col(Node.completed_on) > day), *_in_district(district))).all()
+        .where(
+            col(Project.status).in_(_EVALUATED),
+            col(Node.planned_date) < day,
+            (col(Node.completed_on).is_(None)) | (col(Node.completed_on) > day),
+            *_in_district(district),
+        )
+    ).all()
     grouped: dict[str, RedProject] = {}
 
     def entry(code: str, name: str, district: str | None) -> RedProject:
-        return grouped.setdefault(code, RedProject(project_code=code, project_name=name, district=district or "",
-                                                   nodes=[], complaints=[]))
+        return grouped.setdefault(
+            code, RedProject(project_code=code, project_name=name, district=district or "", nodes=[], complaints=[])
+        )
 
     ends: dict[dt.date, dt.date] = {}
     for code, name, district_name, node_code, node_name, planned in sorted(rows, key=lambda r: (r[0], r[3])):
         end = ends.get(planned) or ends.setdefault(planned, app.deadline_end(planned))
         if end >= day:
             continue  # within its grace, or its deadline moved to a working day not yet past
-        entry(code, name, district_name).nodes.append(RedNode(node_code=node_code, node_name=node_name,
-                                                              planned_date=planned, days_overdue=(day - end).days))
+        entry(code, name, district_name).nodes.append(
+            RedNode(node_code=node_code, node_name=node_name, planned_date=planned, days_overdue=(day - end).days)
+        )
     overdue = overdue_on(session, day, app.settings.tz, district)
     for chunk in chunks(sorted(overdue)):
         for project_id, code, name, district_name in session.execute(
-                select(col(Project.id), col(Project.code), col(Project.name), col(Project.district))
-                .where(col(Project.id).in_(chunk), col(Project.status).in_(_EVALUATED))):
+            select(col(Project.id), col(Project.code), col(Project.name), col(Project.district)).where(
+                col(Project.id).in_(chunk), col(Project.status).in_(_EVALUATED)
+            )
+        ):
             entry(code, name, district_name).complaints.extend(WorkOrder(**o.as_dict(day)) for o in overdue[project_id])
     return [grouped[code] for code in sorted(grouped)]
 
@@ -329,9 +424,17 @@ def _pending_at(app: App, session: Session, meeting: dt.date, district: str | No
     Found by the meeting and not decided at an earlier one: still proposed, or confirmed or exempted
     at this meeting or a later one. A revoked strike is on no agenda (its miss was not a miss).
     """
-    found = list(session.scalars(select(Strike).where(
-        col(Strike.detected_on) <= meeting, col(Strike.status).in_((StrikeStatus.COUNTED, StrikeStatus.EXEMPTED)),
-        *_strikes_in_district(district)).order_by(col(Strike.id))))
+    found = list(
+        session.scalars(
+            select(Strike)
+            .where(
+                col(Strike.detected_on) <= meeting,
+                col(Strike.status).in_((StrikeStatus.COUNTED, StrikeStatus.EXEMPTED)),
+                *_strikes_in_district(district),
+            )
+            .order_by(col(Strike.id))
+        )
+    )
     exempted = [id_of(s) for s in found if s.status == StrikeStatus.EXEMPTED]
     pending = []
     decided_on = _exempted_on(app, session, exempted)
@@ -340,7 +443,9 @@ def _pending_at(app: App, session: Session, meeting: dt.date, district: str | No
             when = decided_on.get(id_of(strike))
             if when is None or when < meeting:
                 continue
-        elif strike.decision == Decision.CONFIRMED and strike.meeting_date is not None and strike.meeting_date < meeting:
+        elif (
+            strike.decision == Decision.CONFIRMED and strike.meeting_date is not None and strike.meeting_date < meeting
+        ):
             continue
         pending.append(strike)
     return pending
@@ -350,11 +455,18 @@ def _exempted_on(app: App, session: Session, strike_ids: list[int]) -> dict[int,
     """The day each exemption was decided: its meeting, else the date of its correction notice (the business day)."""
     found: dict[int, dt.date] = {}
     for chunk in chunks(strike_ids):
-        for sid, day in session.execute(select(col(Strike.id), col(Strike.meeting_date)).where(col(Strike.id).in_(chunk))):
+        for sid, day in session.execute(
+            select(col(Strike.id), col(Strike.meeting_date)).where(col(Strike.id).in_(chunk))
+        ):
             if day is not None:
                 found[sid] = day
-        for notice in session.scalars(select(Notice).where(
-                col(Notice.key).in_([f"correction:strike:{sid}:{StrikeStatus.EXEMPTED}" for sid in chunk if sid not in found]))):
+        for notice in session.scalars(
+            select(Notice).where(
+                col(Notice.key).in_(
+                    [f"correction:strike:{sid}:{StrikeStatus.EXEMPTED}" for sid in chunk if sid not in found]
+                )
+            )
+        ):
             if notice.strike_id is not None:
                 found[notice.strike_id] = document_date(app, session, notice)
     return found
@@ -366,10 +478,14 @@ def _statuses_then(session: Session, pks: set[int], day: dt.date, app: App) -> d
     found: dict[int, PersonStatus] = {}
     for chunk in chunks(sorted(pks)):
         for pk, status in session.execute(
-                select(col(StatusChange.person_pk), col(StatusChange.new_status)).where(
-                    col(StatusChange.person_pk).in_(chunk),
-                    (col(StatusChange.day) <= day) | (col(StatusChange.day).is_(None) & (col(StatusChange.recorded_at) < until)))
-                .order_by(col(StatusChange.id))):
+            select(col(StatusChange.person_pk), col(StatusChange.new_status))
+            .where(
+                col(StatusChange.person_pk).in_(chunk),
+                (col(StatusChange.day) <= day)
+                | (col(StatusChange.day).is_(None) & (col(StatusChange.recorded_at) < until)),
+            )
+            .order_by(col(StatusChange.id))
+        ):
             found[pk] = PersonStatus(status)
     return found
 
@@ -379,10 +495,15 @@ def _decided_before(session: Session, pks: set[int], day: dt.date, app: App) -> 
     found: dict[int, PersonStatus] = {}
     for chunk in chunks(sorted(pks)):
         for pk, level in session.execute(
-                select(col(Strike.person_pk), func.max(col(Strike.level))).where(
-                    col(Strike.person_pk).in_(chunk), col(Strike.status) == StrikeStatus.COUNTED,
-                    col(Strike.decision) == Decision.CONFIRMED, col(Strike.meeting_date) < day)
-                .group_by(col(Strike.person_pk))):
+            select(col(Strike.person_pk), func.max(col(Strike.level)))
+            .where(
+                col(Strike.person_pk).in_(chunk),
+                col(Strike.status) == StrikeStatus.COUNTED,
+                col(Strike.decision) == Decision.CONFIRMED,
+                col(Strike.meeting_date) < day,
+            )
+            .group_by(col(Strike.person_pk))
+        ):
             found[pk] = app.policy.status_for(level)
     return found
 
@@ -396,10 +517,14 @@ def _requests_at(app: App, session: Session, pending: list[Strike], meeting: dt.
     ids = [id_of(s) for s in pending]
     asked: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for chunk in chunks(ids):
-        for event in session.scalars(select(StrikeEvent).where(
+        for event in session.scalars(
+            select(StrikeEvent)
+            .where(
                 col(StrikeEvent.strike_id).in_(chunk),
-                col(StrikeEvent.kind).in_((EventKind.EXEMPTION_REQUESTED, EventKind.EXEMPTION_REJECTED)))
-                .order_by(col(StrikeEvent.id))):
+                col(StrikeEvent.kind).in_((EventKind.EXEMPTION_REQUESTED, EventKind.EXEMPTION_REJECTED)),
+            )
+            .order_by(col(StrikeEvent.id))
+        ):
             if event.kind == EventKind.EXEMPTION_REJECTED:
                 if event.meeting_date is None or event.meeting_date < meeting:
                     asked.pop(event.strike_id, None)
@@ -413,8 +538,9 @@ def is_meeting_day(app: App, day: dt.date, calendar: WorkCalendar) -> bool:
     return day in meeting_dates(app.policy.meetings, day, day, calendar)
 
 
-def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkCalendar,
-                   district: str | None = None) -> AgendaContext:
+def agenda_context(
+    app: App, session: Session, meeting: dt.date, calendar: WorkCalendar, district: str | None = None
+) -> AgendaContext:
     """Return the party-group meeting agenda of §7 for the meeting on a date (of one district, if given).
 
     It holds what awaited a decision at that meeting, as it stood then: levels and statuses as of
@@ -426,8 +552,13 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
     as_of = min(meeting, through) if through is not None else meeting
     pending = _pending_at(app, session, meeting, district)
     sections, requests = _agenda_items(app, session, pending, meeting, previous)
-    active = list(session.scalars(select(Project).where(col(Project.status) == ProjectStatus.ACTIVE,
-                                                        *_in_district(district)).order_by(col(Project.code))))
+    active = list(
+        session.scalars(
+            select(Project)
+            .where(col(Project.status) == ProjectStatus.ACTIVE, *_in_district(district))
+            .order_by(col(Project.code))
+        )
+    )
     needs = _needs_person(app, session, active, pending, meeting, district)
     red = red_projects(app, session, as_of, district) if through is not None else []
     # A whole-country agenda names the first projects and counts the rest by district: the
@@ -435,19 +566,30 @@ def agenda_context(app: App, session: Session, meeting: dt.date, calendar: WorkC
     limit = None if district is not None else app.settings.agenda_list_limit
     return AgendaContext(
         kind=Kind.MEETING_AGENDA.value,
-        meta=meta(app, _dated(f"{app.settings.issuer}党组会议议程", meeting), meeting, district=district, through=through),
-        meeting=meeting, previous=previous, scheduled=is_meeting_day(app, meeting, calendar), as_of=as_of,
-        reviews=sections["reviews"], decisions=sections["decisions"], unassigned=sections["unassigned"],
+        meta=meta(
+            app, _dated(f"{app.settings.issuer}党组会议议程", meeting), meeting, district=district, through=through
+        ),
+        meeting=meeting,
+        previous=previous,
+        scheduled=is_meeting_day(app, meeting, calendar),
+        as_of=as_of,
+        reviews=sections["reviews"],
+        decisions=sections["decisions"],
+        unassigned=sections["unassigned"],
         exemption_requests=requests,
-        needs_person=needs[:limit], needs_person_total=len(needs),
-        red_projects=red[:limit], red_projects_total=len(red),
+        needs_person=needs[:limit],
+        needs_person_total=len(needs),
+        red_projects=red[:limit],
+        red_projects_total=len(red),
         by_district=_by_district(red, needs, {p.code: p.district for p in active}),
-        figures=_figures(figures(session, app.policy, as_of, district)), district=district,
+        figures=_figures(figures(session, app.policy, as_of, district)),
+        district=district,
     )
 
 
-def _agenda_items(app: App, session: Session, pending: list[Strike], meeting: dt.date, previous: dt.date | None
-                  ) -> tuple[dict[str, list[AgendaEntry]], list[ExemptionRequest]]:
+def _agenda_items(
+    app: App, session: Session, pending: list[Strike], meeting: dt.date, previous: dt.date | None
+) -> tuple[dict[str, list[AgendaEntry]], list[ExemptionRequest]]:
     """The strikes awaiting the meeting by agenda section, and the exemption requests put to it, as they stood then."""
     ids = [id_of(s) for s in pending]
     nodes = _nodes(session, ids)
@@ -458,24 +600,40 @@ def _agenda_items(app: App, session: Session, pending: list[Strike], meeting: dt
     by_id = {id_of(s): s for s in pending}
 
     def proposed(strike: Strike) -> StrikeView:
-        return _strike_view(app, strike, then.get(id_of(strike)), meeting, decision=Decision.PROPOSED,
-                            status=StrikeStatus.COUNTED)
+        return _strike_view(
+            app, strike, then.get(id_of(strike)), meeting, decision=Decision.PROPOSED, status=StrikeStatus.COUNTED
+        )
 
     for strike in pending:
         trace = then.get(id_of(strike))
         if trace is None:
             continue
-        sections[_section(trace)].append(AgendaEntry(
-            strike=proposed(strike), person=_person(persons.get(strike.person_pk)), nodes=nodes.get(id_of(strike), []),
-            new=previous is None or strike.detected_on > previous, outcome=outcomes.get(id_of(strike))))
-    requests = [ExemptionRequest(strike=proposed(by_id[sid]), person=_person(persons.get(by_id[sid].person_pk)),
-                                 reason=reason, nodes=nodes.get(sid, []), outcome=outcomes.get(sid))
-                for sid, reason in _requests_at(app, session, pending, meeting) if sid in then]
+        sections[_section(trace)].append(
+            AgendaEntry(
+                strike=proposed(strike),
+                person=_person(persons.get(strike.person_pk)),
+                nodes=nodes.get(id_of(strike), []),
+                new=previous is None or strike.detected_on > previous,
+                outcome=outcomes.get(id_of(strike)),
+            )
+        )
+    requests = [
+        ExemptionRequest(
+            strike=proposed(by_id[sid]),
+            person=_person(persons.get(by_id[sid].person_pk)),
+            reason=reason,
+            nodes=nodes.get(sid, []),
+            outcome=outcomes.get(sid),
+        )
+        for sid, reason in _requests_at(app, session, pending, meeting)
+        if sid in then
+    ]
     return sections, requests
 
 
-def _needs_person(app: App, session: Session, active: list[Project], pending: list[Strike], meeting: dt.date,
-                  district: str | None) -> list[NeedsPerson]:
+def _needs_person(
+    app: App, session: Session, active: list[Project], pending: list[Strike], meeting: dt.date, district: str | None
+) -> list[NeedsPerson]:
     """The active projects that need a person named at the meeting: nobody holds them, or their holder was removed."""
     holders = responsible_on(session, meeting, None if district is None else [id_of(p) for p in active])
     held = set(holders.values())
@@ -505,12 +663,18 @@ def _outcomes(session: Session, strike_ids: list[int], meeting: dt.date) -> dict
     """What the meeting on a day decided about some strikes (confirmed, exempted, request turned down)."""
     found: dict[int, Outcome] = {}
     for chunk in chunks(strike_ids):
-        for event in session.scalars(select(StrikeEvent).where(
-                col(StrikeEvent.strike_id).in_(chunk), col(StrikeEvent.meeting_date) == meeting,
-                col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED, EventKind.EXEMPTION_REJECTED)))
-                .order_by(col(StrikeEvent.id))):
-            found[event.strike_id] = Outcome(kind=event.kind, text=event.text or "", actor=event.actor,
-                                             recorded_at=event.recorded_at)
+        for event in session.scalars(
+            select(StrikeEvent)
+            .where(
+                col(StrikeEvent.strike_id).in_(chunk),
+                col(StrikeEvent.meeting_date) == meeting,
+                col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED, EventKind.EXEMPTION_REJECTED)),
+            )
+            .order_by(col(StrikeEvent.id))
+        ):
+            found[event.strike_id] = Outcome(
+                kind=event.kind, text=event.text or "", actor=event.actor, recorded_at=event.recorded_at
+            )
     return found
 
 
@@ -520,54 +684,87 @@ def decisions_context(app: App, session: Session, meeting: dt.date, district: st
     Each item states what was decided on whom, at which level (as recorded when it was decided),
     the decision's text, and who recorded it when.
     """
-    events = list(session.scalars(select(StrikeEvent).where(
-        col(StrikeEvent.meeting_date) == meeting,
-        col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED, EventKind.EXEMPTION_REJECTED)),
-        col(StrikeEvent.strike_id).in_(select(col(Strike.id)).where(*_strikes_in_district(district))))
-        .order_by(col(StrikeEvent.id))))
-    strikes = {id_of(s): s for chunk in chunks(sorted({e.strike_id for e in events}))
-               for s in session.scalars(select(Strike).where(col(Strike.id).in_(chunk)))}
+    events = list(
+        session.scalars(
+            select(StrikeEvent)
+            .where(
+                col(StrikeEvent.meeting_date) == meeting,
+                col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED, EventKind.EXEMPTION_REJECTED)),
+                col(StrikeEvent.strike_id).in_(select(col(Strike.id)).where(*_strikes_in_district(district))),
+            )
+            .order_by(col(StrikeEvent.id))
+        )
+    )
+    strikes = {
+        id_of(s): s
+        for chunk in chunks(sorted({e.strike_id for e in events}))
+        for s in session.scalars(select(Strike).where(col(Strike.id).in_(chunk)))
+    }
     then = traces.current(session, strikes, as_of=meeting)
     nodes = _nodes(session, list(strikes))
     persons = _persons(session, (s.person_pk for s in strikes.values()))
     sections: dict[EventKind, list[DecisionItem]] = {
-        EventKind.CONFIRMED: [], EventKind.EXEMPTED: [], EventKind.EXEMPTION_REJECTED: []}
+        EventKind.CONFIRMED: [],
+        EventKind.EXEMPTED: [],
+        EventKind.EXEMPTION_REJECTED: [],
+    }
     for event in events:
         sections[EventKind(event.kind)].append(
-            _decision_item(app, event, strikes[event.strike_id], then.get(event.strike_id), persons, nodes))
+            _decision_item(app, event, strikes[event.strike_id], then.get(event.strike_id), persons, nodes)
+        )
     return DecisionsContext(
         kind=Kind.MEETING_DECISIONS.value,
         meta=meta(app, _dated(f"{app.settings.issuer}党组会决定事项", meeting), meeting, district=district),
-        meeting=meeting, confirmed=sections[EventKind.CONFIRMED], exempted=sections[EventKind.EXEMPTED],
-        rejected=sections[EventKind.EXEMPTION_REJECTED], total=len(events), district=district)
+        meeting=meeting,
+        confirmed=sections[EventKind.CONFIRMED],
+        exempted=sections[EventKind.EXEMPTED],
+        rejected=sections[EventKind.EXEMPTION_REJECTED],
+        total=len(events),
+        district=district,
+    )
 
 
-def _decision_item(app: App, event: StrikeEvent, strike: Strike, trace: traces.Trace | None,
-                   persons: dict[int | None, Person], nodes: dict[int, list[StrikeNode]]) -> DecisionItem:
+def _decision_item(
+    app: App,
+    event: StrikeEvent,
+    strike: Strike,
+    trace: traces.Trace | None,
+    persons: dict[int | None, Person],
+    nodes: dict[int, list[StrikeNode]],
+) -> DecisionItem:
     """One decision of the meeting: on whom, at which level (as recorded when it was decided), its text, who recorded it."""
     level = event.new_level if event.kind == EventKind.CONFIRMED else event.old_level
     if level is None and trace is not None and trace.ranking is not None:
         level = trace.ranking.level  # recorded before revision 0012 kept no level on the event
     rung = app.policy.rung_for(level) if level else None
     return DecisionItem(
-        strike_id=event.strike_id, person=_person(persons.get(strike.person_pk)),
-        nodes=nodes.get(event.strike_id, []), level=level,
-        action_cn=app.wording.word("action", rung.action) if rung else "", title=rung.title if rung else "",
-        text=event.text or "", actor=event.actor,
+        strike_id=event.strike_id,
+        person=_person(persons.get(strike.person_pk)),
+        nodes=nodes.get(event.strike_id, []),
+        level=level,
+        action_cn=app.wording.word("action", rung.action) if rung else "",
+        title=rung.title if rung else "",
+        text=event.text or "",
+        actor=event.actor,
         recorded_at=event.recorded_at.astimezone(app.settings.tz).strftime("%Y-%m-%d %H:%M"),
-        planned_date=strike.planned_date, detected_on=strike.detected_on)
+        planned_date=strike.planned_date,
+        detected_on=strike.detected_on,
+    )
 
 
-def _by_district(red: list[RedProject], needs: list[NeedsPerson],
-                 district_of: dict[str, str | None]) -> list[DistrictCount]:
+def _by_district(
+    red: list[RedProject], needs: list[NeedsPerson], district_of: dict[str, str | None]
+) -> list[DistrictCount]:
     """Red projects and projects needing a person, counted by district (the whole-country agenda's summary)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for project in red:
         counts[project.district or "（未填）"][0] += 1
     for needing in needs:
         counts[district_of.get(needing.project_code) or "（未填）"][1] += 1
-    return [DistrictCount(district=name, red=n_red, needs_person=n_needs)
-            for name, (n_red, n_needs) in sorted(counts.items())]
+    return [
+        DistrictCount(district=name, red=n_red, needs_person=n_needs)
+        for name, (n_red, n_needs) in sorted(counts.items())
+    ]
 
 
 def _section(trace: traces.Trace) -> str:
@@ -586,10 +783,12 @@ def lights(app: App, session: Session, day: dt.date, district: str | None = None
     """Return projects by traffic light (§6): red overdue, yellow due within the warning days, green."""
     colour = lights_as_of(app, session, day, district)
     out: dict[str, list[LightProject]] = {"red": [], PENDING: [], "yellow": [], "green": []}
-    for project in session.scalars(select(Project).where(col(Project.status).in_(_EVALUATED), *_in_district(district))
-                                   .order_by(col(Project.code))):
+    for project in session.scalars(
+        select(Project).where(col(Project.status).in_(_EVALUATED), *_in_district(district)).order_by(col(Project.code))
+    ):
         out[colour.get(project.id or 0, "green")].append(
-            LightProject(project_code=project.code, project_name=project.name, district=project.district or ""))
+            LightProject(project_code=project.code, project_name=project.name, district=project.district or "")
+        )
     return out
 
 
@@ -603,47 +802,81 @@ def daily_context(app: App, session: Session, day: dt.date, district: str | None
     return DailyContext(
         kind=Kind.DAILY_REPORT.value,
         meta=meta(app, _dated("老旧小区改造每日检点", day), day, district=district, through=through),
-        day=day, evaluated=True, due=due, done=done, newly_overdue=overdue,
+        day=day,
+        evaluated=True,
+        due=due,
+        done=done,
+        newly_overdue=overdue,
         strikes=_day_strikes(app, session, day, district),
-        lights=light, counts={k: len(v) for k, v in light.items()}, district=district,
+        lights=light,
+        counts={k: len(v) for k, v in light.items()},
+        district=district,
         complaints=complaints_between(app, session, day, day, district),
     )
 
 
-def _day_nodes(session: Session, day: dt.date, district: str | None
-               ) -> tuple[list[DueNode], list[DoneNode], list[MissedNode]]:
+def _day_nodes(
+    session: Session, day: dt.date, district: str | None
+) -> tuple[list[DueNode], list[DoneNode], list[MissedNode]]:
     """The nodes planned for a day, those completed on it and those found overdue on it."""
     here = _in_district(district)
     due = session.execute(
-        select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Node.completed_on)).join(Project, col(Project.id) == col(Node.project_id))
-        .where(col(Project.status).in_(_EVALUATED), col(Node.planned_date) == day, *here)).all()
+        select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Node.completed_on))
+        .join(Project, col(Project.id) == col(Node.project_id))
+        .where(col(Project.status).in_(_EVALUATED), col(Node.planned_date) == day, *here)
+    ).all()
     done = session.execute(
-        select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Node.planned_date)).join(Project, col(Project.id) == col(Node.project_id))
-        .where(col(Node.completed_on) == day, *here)).all()
+        select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Node.planned_date))
+        .join(Project, col(Project.id) == col(Node.project_id))
+        .where(col(Node.completed_on) == day, *here)
+    ).all()
     overdue = session.execute(
-        select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Miss.planned_date)).join(Node, col(Node.id) == col(Miss.node_id))
-        .join(Project, col(Project.id) == col(Node.project_id)).where(col(Miss.detected_on) == day, *here)).all()
-    return ([DueNode(project_code=p, project_name=pn, node_code=n, node_name=nn, done=c is not None and c <= day)
-             for p, pn, n, nn, c in sorted(due)],
-            [DoneNode(project_code=p, project_name=pn, node_code=n, node_name=nn, planned_date=pl, late=pl < day)
-             for p, pn, n, nn, pl in sorted(done)],
-            [MissedNode(project_code=p, project_name=pn, node_code=n, node_name=nn, planned_date=pl)
-             for p, pn, n, nn, pl in sorted(overdue)])
+        select(col(Project.code), col(Project.name), col(Node.code), col(Node.name), col(Miss.planned_date))
+        .join(Node, col(Node.id) == col(Miss.node_id))
+        .join(Project, col(Project.id) == col(Node.project_id))
+        .where(col(Miss.detected_on) == day, *here)
+    ).all()
+    return (
+        [
+            DueNode(project_code=p, project_name=pn, node_code=n, node_name=nn, done=c is not None and c <= day)
+            for p, pn, n, nn, c in sorted(due)
+        ],
+        [
+            DoneNode(project_code=p, project_name=pn, node_code=n, node_name=nn, planned_date=pl, late=pl < day)
+            for p, pn, n, nn, pl in sorted(done)
+        ],
+        [
+            MissedNode(project_code=p, project_name=pn, node_code=n, node_name=nn, planned_date=pl)
+            for p, pn, n, nn, pl in sorted(overdue)
+        ],
+    )
 
 
 def _day_strikes(app: App, session: Session, day: dt.date, district: str | None) -> list[DailyStrike]:
     """The strikes found on a day, with their persons and nodes."""
-    strikes = list(session.scalars(select(Strike).where(col(Strike.detected_on) == day, *_strikes_in_district(district))
-                                   .order_by(col(Strike.id))))
+    strikes = list(
+        session.scalars(
+            select(Strike)
+            .where(col(Strike.detected_on) == day, *_strikes_in_district(district))
+            .order_by(col(Strike.id))
+        )
+    )
     persons = _persons(session, (s.person_pk for s in strikes))
     nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
     decided = traces.current(session, [s.id or 0 for s in strikes])
-    return [DailyStrike(strike=_strike_view(app, s, decided.get(s.id or 0), day), person=_person(persons.get(s.person_pk)),
-                        nodes=nodes.get(s.id or 0, [])) for s in strikes]
+    return [
+        DailyStrike(
+            strike=_strike_view(app, s, decided.get(s.id or 0), day),
+            person=_person(persons.get(s.person_pk)),
+            nodes=nodes.get(s.id or 0, []),
+        )
+        for s in strikes
+    ]
 
 
-def complaints_between(app: App, session: Session, first: dt.date, last: dt.date,
-                       district: str | None = None) -> Complaints:
+def complaints_between(
+    app: App, session: Session, first: dt.date, last: dt.date, district: str | None = None
+) -> Complaints:
     """Return the 12345 work orders of some days: received, closed (late or not), and overdue on the last day."""
     tz = app.settings.tz
     received: list[ProjectWorkOrder] = []
@@ -658,18 +891,34 @@ def complaints_between(app: App, session: Session, first: dt.date, last: dt.date
     overdue: list[ProjectWorkOrder] = []
     late_now = overdue_on(session, last, tz, district)
     for chunk in chunks(sorted(late_now)):
-        for project_id, code, name in session.execute(select(col(Project.id), col(Project.code), col(Project.name))
-                                                      .where(col(Project.id).in_(chunk))):
-            overdue.extend(ProjectWorkOrder(**o.as_dict(last), project_code=code, project_name=name)
-                           for o in late_now[project_id])
+        for project_id, code, name in session.execute(
+            select(col(Project.id), col(Project.code), col(Project.name)).where(col(Project.id).in_(chunk))
+        ):
+            overdue.extend(
+                ProjectWorkOrder(**o.as_dict(last), project_code=code, project_name=name) for o in late_now[project_id]
+            )
     overdue.sort(key=lambda o: (-o.overdue_days, o.order_no))
-    return Complaints(received=received, overdue=overdue,
-                      counts=ComplaintCounts(received=len(received), closed=closed, closed_late=late,
-                                             overdue=len(overdue), unmatched=unmatched))
+    return Complaints(
+        received=received,
+        overdue=overdue,
+        counts=ComplaintCounts(
+            received=len(received), closed=closed, closed_late=late, overdue=len(overdue), unmatched=unmatched
+        ),
+    )
 
 
-_SUMMED = ("projects", "started", "completed_projects", "households", "started_households", "completed_households",
-           "due", "on_time", "overdue", "complaints_overdue")
+_SUMMED = (
+    "projects",
+    "started",
+    "completed_projects",
+    "households",
+    "started_households",
+    "completed_households",
+    "due",
+    "on_time",
+    "overdue",
+    "complaints_overdue",
+)
 
 
 def progress_context(app: App, session: Session, on: dt.date, district: str | None = None) -> dict[str, Any]:
@@ -685,11 +934,18 @@ def progress_context(app: App, session: Session, on: dt.date, district: str | No
     total["completion_rate"] = total["completed_projects"] / total["projects"] if total["projects"] else 0.0
     scope = f"{district}" if district else ""
     return {
-        "title": f"{app.settings.issuer}{scope}老旧小区改造项目进展情况表", "title_short": f"老旧小区改造{scope}",
-        "issuer": app.settings.issuer, "as_of": on, "district": district,
-        "districts": sorted(tables["district"], key=lambda r: r["name"]), "total": total,
-        "rankings": [("片区排名", tables["district"]), ("施工单位排名", tables["contractor"]),
-                     ("负责人排名", [r for r in tables["person"] if r["name"] != NOBODY])],
+        "title": f"{app.settings.issuer}{scope}老旧小区改造项目进展情况表",
+        "title_short": f"老旧小区改造{scope}",
+        "issuer": app.settings.issuer,
+        "as_of": on,
+        "district": district,
+        "districts": sorted(tables["district"], key=lambda r: r["name"]),
+        "total": total,
+        "rankings": [
+            ("片区排名", tables["district"]),
+            ("施工单位排名", tables["contractor"]),
+            ("负责人排名", [r for r in tables["person"] if r["name"] != NOBODY]),
+        ],
     }
 
 
@@ -714,7 +970,7 @@ def _ranking(app: App, session: Session, on: dt.date, by: str, district: str | N
 def _batch_end(batch: str | None) -> dt.date | None:
     try:
         year, month = (int(part) for part in (batch or "").split("-")[:2])
-        return (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1))
+        return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
     except ValueError:
         return None
 
@@ -738,8 +994,14 @@ def bulletin_as_of(session: Session, week_of: dt.date) -> tuple[dt.date, bool]:
     return min(sunday, through), through >= sunday
 
 
-def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path | None,
-                   district: str | None = None, number: str | None = None) -> WeeklyContext:
+def weekly_context(
+    app: App,
+    session: Session,
+    week_of: dt.date,
+    chart_dir: Path | None,
+    district: str | None = None,
+    number: str | None = None,
+) -> WeeklyContext:
     """Return the weekly bulletin (每周通报) of the week (Monday–Sunday) holding a day (of one district, if given).
 
     It reads the week through its last evaluated day (「截至」 that day). It is addressed to the
@@ -754,21 +1016,38 @@ def weekly_context(app: App, session: Session, week_of: dt.date, chart_dir: Path
     chart = None
     if chart_dir is not None:
         chart = _chart(app, session, monday, as_of, chart_dir, district)
-    persons_ranked, persons_fast, persons_slow = _persons_fast_and_slow(_ranking(app, session, as_of, "person", district))
+    persons_ranked, persons_fast, persons_slow = _persons_fast_and_slow(
+        _ranking(app, session, as_of, "person", district)
+    )
     decided, referred = _week_accountability(app, session, monday, as_of, district)
     return WeeklyContext(
         kind=Kind.WEEKLY_BULLETIN.value,
-        meta=meta(app, f"关于老旧小区改造进展情况的通报（第{issue}期）", as_of, district=district, doc_number=number,
-                  recipient="各项目负责人、各施工单位：", through=as_of),
-        issue=issue, monday=monday, sunday=sunday, as_of=as_of, whole_week=as_of == sunday,
+        meta=meta(
+            app,
+            f"关于老旧小区改造进展情况的通报（第{issue}期）",
+            as_of,
+            district=district,
+            doc_number=number,
+            recipient="各项目负责人、各施工单位：",
+            through=as_of,
+        ),
+        issue=issue,
+        monday=monday,
+        sunday=sunday,
+        as_of=as_of,
+        whole_week=as_of == sunday,
         figures=_figures(figures(session, app.policy, as_of, district)),
         batches=_batches(session, as_of, district),
         districts=_ranking(app, session, as_of, "district", district),
         contractors=_ranking(app, session, as_of, "contractor", district),
-        persons_ranked=persons_ranked, persons_fast=persons_fast, persons_slow=persons_slow,
+        persons_ranked=persons_ranked,
+        persons_fast=persons_fast,
+        persons_slow=persons_slow,
         red_projects=red_projects(app, session, as_of, district),
         complaints=complaints_between(app, session, monday, as_of, district),
-        district=district, decided=decided, referred=referred,
+        district=district,
+        decided=decided,
+        referred=referred,
         chart=chart.name if chart else None,
     )
 
@@ -785,8 +1064,10 @@ def _batches(session: Session, as_of: dt.date, district: str | None) -> list[Bat
     done_by_project: dict[int, list[bool]] = defaultdict(list)
     batch_of: dict[int, str] = {}
     for project_id, batch, completed in session.execute(
-            select(col(Project.id), col(Project.batch), col(Node.completed_on)).join(Node, col(Node.project_id) == col(Project.id))
-            .where(col(Project.status).in_(_EVALUATED), *_in_district(district))):
+        select(col(Project.id), col(Project.batch), col(Node.completed_on))
+        .join(Node, col(Node.project_id) == col(Project.id))
+        .where(col(Project.status).in_(_EVALUATED), *_in_district(district))
+    ):
         batch_of[project_id] = batch or "（未填）"
         done_by_project[project_id].append(completed is not None and completed <= as_of)
     counts: dict[str, list[int]] = {}  # batch → [projects, completed], in the order the batches are met
@@ -797,20 +1078,38 @@ def _batches(session: Session, as_of: dt.date, district: str | None) -> list[Bat
     batches = []
     for name, (projects, completed) in counts.items():
         deadline = _batch_end(name)
-        batches.append(Batch(batch=name, projects=projects, completed=completed, deadline=deadline,
-                             rate=completed / projects if projects else 0.0,
-                             due=deadline is not None and deadline <= as_of))
+        batches.append(
+            Batch(
+                batch=name,
+                projects=projects,
+                completed=completed,
+                deadline=deadline,
+                rate=completed / projects if projects else 0.0,
+                due=deadline is not None and deadline <= as_of,
+            )
+        )
     return sorted(batches, key=lambda b: b.batch)
 
 
-def _chart(app: App, session: Session, monday: dt.date, as_of: dt.date, chart_dir: Path,
-           district: str | None) -> Path:
+def _chart(app: App, session: Session, monday: dt.date, as_of: dt.date, chart_dir: Path, district: str | None) -> Path:
     """Draw the bulletin's chart: nodes planned and done, day by day, through the day the bulletin reads."""
     here = _in_district(district)
-    planned_days = sorted(session.scalars(select(col(Node.planned_date)).join(Project, col(Project.id) == col(Node.project_id))
-                                          .where(col(Project.status).in_(_EVALUATED), *here)))
-    done_days = sorted(d for d in session.scalars(select(col(Node.completed_on)).join(Project, col(Project.id) == col(Node.project_id))
-                                                  .where(col(Project.status).in_(_EVALUATED), *here)) if d is not None)
+    planned_days = sorted(
+        session.scalars(
+            select(col(Node.planned_date))
+            .join(Project, col(Project.id) == col(Node.project_id))
+            .where(col(Project.status).in_(_EVALUATED), *here)
+        )
+    )
+    done_days = sorted(
+        d
+        for d in session.scalars(
+            select(col(Node.completed_on))
+            .join(Project, col(Project.id) == col(Node.project_id))
+            .where(col(Project.status).in_(_EVALUATED), *here)
+        )
+        if d is not None
+    )
     # From the first planned or done node, or the week itself when the first plan is later (a chart of zeros).
     start = min(planned_days[0], done_days[0] if done_days else planned_days[0], monday) if planned_days else monday
     points, i, j = [], 0, 0
@@ -824,24 +1123,45 @@ def _chart(app: App, session: Session, monday: dt.date, as_of: dt.date, chart_di
         day += dt.timedelta(days=1)
     chart_dir.mkdir(parents=True, exist_ok=True)
     suffix = "" if district is None else f"-{district}"
-    return progress_chart(points, chart_dir / f"progress-{monday.isoformat()}{suffix}.png",
-                          f"计划节点累计完成情况（截至{as_of.month}月{as_of.day}日）")
+    return progress_chart(
+        points,
+        chart_dir / f"progress-{monday.isoformat()}{suffix}.png",
+        f"计划节点累计完成情况（截至{as_of.month}月{as_of.day}日）",
+    )
 
 
-def _week_accountability(app: App, session: Session, monday: dt.date, as_of: dt.date,
-                         district: str | None) -> tuple[list[WeekDecision], list[Referral]]:
+def _week_accountability(
+    app: App, session: Session, monday: dt.date, as_of: dt.date, district: str | None
+) -> tuple[list[WeekDecision], list[Referral]]:
     """The bulletin's accountability: what the week's meetings decided, and what was found and put to the meeting."""
-    decided_events = list(session.scalars(select(StrikeEvent).where(
-        col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED)),
-        col(StrikeEvent.meeting_date).between(monday, as_of),
-        col(StrikeEvent.strike_id).in_(select(col(Strike.id)).where(*_strikes_in_district(district))))
-        .order_by(col(StrikeEvent.id))))
-    found = list(session.scalars(select(Strike).where(col(Strike.detected_on).between(monday, as_of),
-                                                      col(Strike.status) != StrikeStatus.REVOKED,
-                                                      *_strikes_in_district(district)).order_by(col(Strike.id))))
+    decided_events = list(
+        session.scalars(
+            select(StrikeEvent)
+            .where(
+                col(StrikeEvent.kind).in_((EventKind.CONFIRMED, EventKind.EXEMPTED)),
+                col(StrikeEvent.meeting_date).between(monday, as_of),
+                col(StrikeEvent.strike_id).in_(select(col(Strike.id)).where(*_strikes_in_district(district))),
+            )
+            .order_by(col(StrikeEvent.id))
+        )
+    )
+    found = list(
+        session.scalars(
+            select(Strike)
+            .where(
+                col(Strike.detected_on).between(monday, as_of),
+                col(Strike.status) != StrikeStatus.REVOKED,
+                *_strikes_in_district(district),
+            )
+            .order_by(col(Strike.id))
+        )
+    )
     decided_ids = {e.strike_id for e in decided_events}
-    strikes = {id_of(s): s for chunk in chunks(sorted(decided_ids | {id_of(s) for s in found}))
-               for s in session.scalars(select(Strike).where(col(Strike.id).in_(chunk)))}
+    strikes = {
+        id_of(s): s
+        for chunk in chunks(sorted(decided_ids | {id_of(s) for s in found}))
+        for s in session.scalars(select(Strike).where(col(Strike.id).in_(chunk)))
+    }
     persons = _persons(session, (s.person_pk for s in strikes.values()))
     nodes = _nodes(session, list(strikes))
     words = app.wording
@@ -850,10 +1170,21 @@ def _week_accountability(app: App, session: Session, monday: dt.date, as_of: dt.
         strike = strikes[event.strike_id]
         level = event.new_level if event.kind == EventKind.CONFIRMED else event.old_level
         rung = app.policy.rung_for(level) if level else None
-        decided.append(WeekDecision(strike_id=event.strike_id, kind=event.kind, meeting=event.meeting_date,
-                                    person=_person(persons.get(strike.person_pk)), nodes=nodes.get(event.strike_id, []),
-                                    level=level, action_cn=words.word("action", rung.action) if rung else "",
-                                    reason=event.text or ""))
-    referred = [Referral(strike_id=id_of(s), person=_person(persons.get(s.person_pk)), nodes=nodes.get(id_of(s), []))
-                for s in found if id_of(s) not in decided_ids]
+        decided.append(
+            WeekDecision(
+                strike_id=event.strike_id,
+                kind=event.kind,
+                meeting=event.meeting_date,
+                person=_person(persons.get(strike.person_pk)),
+                nodes=nodes.get(event.strike_id, []),
+                level=level,
+                action_cn=words.word("action", rung.action) if rung else "",
+                reason=event.text or "",
+            )
+        )
+    referred = [
+        Referral(strike_id=id_of(s), person=_person(persons.get(s.person_pk)), nodes=nodes.get(id_of(s), []))
+        for s in found
+        if id_of(s) not in decided_ids
+    ]
     return decided, referred

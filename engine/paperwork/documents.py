@@ -52,8 +52,13 @@ def _atomic_write(render: Renderer, kind: Kind, fmt: Format, context: DocumentCo
     return path
 
 
-def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, Format.HTML, Format.DOCX),
-                   calendar: WorkCalendar | None = None, strike_id: int | None = None) -> list[Path]:
+def render_notices(
+    app: App,
+    out: Path,
+    formats: Sequence[Format] = (Format.MD, Format.HTML, Format.DOCX),
+    calendar: WorkCalendar | None = None,
+    strike_id: int | None = None,
+) -> list[Path]:
     """Write every notice not yet rendered (of one strike, if given), then record that it was; return the files.
 
     A final notice is queued to its person; a draft (a decision the meeting has not confirmed) is
@@ -63,16 +68,24 @@ def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, 
     render = renderer(app)
     of_strike = [] if strike_id is None else [col(Notice.strike_id) == strike_id]
     with transaction(app.engine) as session:
-        pending = [n.id for n in session.scalars(select(Notice).where(col(Notice.rendered_at).is_(None), *of_strike)
-                                                 .order_by(col(Notice.id)))]
+        pending = [
+            n.id
+            for n in session.scalars(
+                select(Notice).where(col(Notice.rendered_at).is_(None), *of_strike).order_by(col(Notice.id))
+            )
+        ]
     written: list[Path] = []
     for notice_id in pending:
         with transaction(app.engine) as session:
             # Claim the notice first: of two processes rendering at once, the second waits on this
             # row and then finds it taken (PostgreSQL's READ COMMITTED would let both render it).
-            claimed = rowcount(session.execute(update(table_of(Notice)).where(
-                table_of(Notice).c.id == notice_id, table_of(Notice).c.rendered_at.is_(None))
-                .values(rendered_at=app.now())))
+            claimed = rowcount(
+                session.execute(
+                    update(table_of(Notice))
+                    .where(table_of(Notice).c.id == notice_id, table_of(Notice).c.rendered_at.is_(None))
+                    .values(rendered_at=app.now())
+                )
+            )
             if claimed != 1:
                 continue
             notice = session.get(Notice, notice_id)
@@ -89,9 +102,15 @@ def render_notices(app: App, out: Path, formats: Sequence[Format] = (Format.MD, 
             if is_draft(notice):
                 continue
             docx = folder / f"{stem}.docx"
-            enqueue_notice(app, session, id_of(notice), person, context.meta.title,
-                           render.render(kind, Format.MD, {**template_fields(context), "for_docx": False}),
-                           docx if docx.exists() else None)
+            enqueue_notice(
+                app,
+                session,
+                id_of(notice),
+                person,
+                context.meta.title,
+                render.render(kind, Format.MD, {**template_fields(context), "for_docx": False}),
+                docx if docx.exists() else None,
+            )
     return written
 
 
@@ -122,8 +141,14 @@ def notice_file(app: App, notice_id: int, fmt: Format, folder: Path, calendar: W
     return _atomic_write(renderer(app), kind, fmt, context, folder / f"{stem}.{fmt.value}")
 
 
-def write_agenda(app: App, meeting: dt.date, fmt: Format, path: Path | None,
-                 calendar: WorkCalendar | None = None, district: str | None = None) -> tuple[str | None, Path | None]:
+def write_agenda(
+    app: App,
+    meeting: dt.date,
+    fmt: Format,
+    path: Path | None,
+    calendar: WorkCalendar | None = None,
+    district: str | None = None,
+) -> tuple[str | None, Path | None]:
     """Render a meeting's agenda (of one district, if given); return the text to print or the file written."""
     with reading(app.engine) as session:
         context = agenda_context(app, session, meeting, calendar or WorkCalendar(), district)
@@ -133,12 +158,15 @@ def write_agenda(app: App, meeting: dt.date, fmt: Format, path: Path | None,
 
 def write_all_formats(app: App, kind: Kind, context: DocumentContext, folder: Path, stem: str) -> list[Path]:
     """Write one context in every format of its kind (the demo's and the scheduler's output)."""
-    return [_emit(app, kind, fmt, context, folder / f"{stem}.{fmt.value}", stem)[1] or folder
-            for fmt in REGISTRY[kind].formats]
+    return [
+        _emit(app, kind, fmt, context, folder / f"{stem}.{fmt.value}", stem)[1] or folder
+        for fmt in REGISTRY[kind].formats
+    ]
 
 
-def write_daily(app: App, day: dt.date, fmt: Format, path: Path | None,
-                district: str | None = None) -> tuple[str | None, Path | None]:
+def write_daily(
+    app: App, day: dt.date, fmt: Format, path: Path | None, district: str | None = None
+) -> tuple[str | None, Path | None]:
     """Render the daily check report of a day (of one district, if given)."""
     with reading(app.engine) as session:
         context = daily_context(app, session, day, district)
@@ -169,8 +197,9 @@ def weekly_document(app: App, week_of: dt.date, chart_dir: Path | None, district
         return weekly_context(app, session, week_of, chart_dir, district, number)
 
 
-def write_weekly(app: App, week_of: dt.date, fmt: Format, path: Path | None,
-                 district: str | None = None) -> tuple[str | None, Path | None]:
+def write_weekly(
+    app: App, week_of: dt.date, fmt: Format, path: Path | None, district: str | None = None
+) -> tuple[str | None, Path | None]:
     """Render the weekly bulletin of the week holding a day (of one district, if given); its chart goes beside it."""
     monday = week_of - dt.timedelta(days=week_of.weekday())
     chart_dir = path.parent if path else app.settings.out_dir / "bulletins"
@@ -181,8 +210,9 @@ def write_weekly(app: App, week_of: dt.date, fmt: Format, path: Path | None,
     return _emit(app, Kind.WEEKLY_BULLETIN, fmt, context, path, f"bulletins/bulletin-{monday.isoformat()}{suffix}")
 
 
-def write_decisions(app: App, meeting: dt.date, fmt: Format, path: Path | None,
-                    district: str | None = None) -> tuple[str | None, Path | None]:
+def write_decisions(
+    app: App, meeting: dt.date, fmt: Format, path: Path | None, district: str | None = None
+) -> tuple[str | None, Path | None]:
     """Render the meeting's 决定事项 from the record (of one district, if given)."""
     with reading(app.engine) as session:
         context = decisions_context(app, session, meeting, district)
@@ -200,10 +230,13 @@ def write_progress_tables(app: App, on: dt.date, path: Path | None, district: st
     return write_progress(context, path or app.settings.out_dir / f"progress-{on.isoformat()}{suffix}.xlsx")
 
 
-def _emit(app: App, kind: Kind, fmt: Format, context: DocumentContext, path: Path | None,
-          stem: str) -> tuple[str | None, Path | None]:
+def _emit(
+    app: App, kind: Kind, fmt: Format, context: DocumentContext, path: Path | None, stem: str
+) -> tuple[str | None, Path | None]:
     if fmt not in REGISTRY[kind].formats:
-        raise Refused(f"{REGISTRY[kind].title}不提供 {fmt.value} 格式（可用：{'、'.join(f.value for f in REGISTRY[kind].formats)}）")
+        raise Refused(
+            f"{REGISTRY[kind].title}不提供 {fmt.value} 格式（可用：{'、'.join(f.value for f in REGISTRY[kind].formats)}）"
+        )
     render = renderer(app)
     if path is None and fmt is not Format.DOCX:
         return render.render(kind, fmt, {**template_fields(context), "for_docx": False}), None

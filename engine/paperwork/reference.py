@@ -38,8 +38,12 @@ def records() -> list[type[Any]]:
         for f in dataclasses.fields(waiting.pop(0)):
             for name in _NAME.findall(str(f.type)):
                 held = getattr(template_data, name, None)
-                if (isinstance(held, type) and dataclasses.is_dataclass(held) and name not in found
-                        and not issubclass(held, DocumentContext)):
+                if (
+                    isinstance(held, type)
+                    and dataclasses.is_dataclass(held)
+                    and name not in found
+                    and not issubclass(held, DocumentContext)
+                ):
                     found[name] = held
                     waiting.append(held)
     return list(found.values())
@@ -66,7 +70,7 @@ def reference() -> str:
         "Templates live in `notifications/templates/`: per document kind a Markdown one (`<kind>.md.j2`, from which",
         "the Word file is laid out) and an HTML one (`<kind>.html.j2`). An office overrides one by copying it into",
         "its `templates_dir` (README.md). Each template receives the fields of its kind's context as top-level",
-        "names; a record is read by attribute (`strike.level`) or by key (`strike[\"level\"]`). The partials",
+        'names; a record is read by attribute (`strike.level`) or by key (`strike["level"]`). The partials',
         "(`_header.md.j2`, `_nodes.md.j2`, …) see the names of the template that includes them; the macros",
         "(`_macros.html.j2`, `_correction.md.j2`) see only their arguments.",
         "",
@@ -75,8 +79,12 @@ def reference() -> str:
         "| Kind | Name | Context | Templates |",
         "|---|---|---|---|",
     ]
-    lines += [f"| `{kind.value}` | {REGISTRY[kind].title} | {_type(CONTEXTS[kind].__name__, held)} | "
-              + ", ".join(f"`{name}`" for name in templates(kind)) + " |" for kind in Kind]
+    lines += [
+        f"| `{kind.value}` | {REGISTRY[kind].title} | {_type(CONTEXTS[kind].__name__, held)} | "
+        + ", ".join(f"`{name}`" for name in templates(kind))
+        + " |"
+        for kind in Kind
+    ]
     lines += ["", "## In every template", "", "| Name | Description |", "|---|---|"]
     lines += [f"| `{name}` | {_cell(text)} |" for name, text in RENDERER_NAMES.items()]
     lines += ["", "Filters besides Jinja's own:", "", "| Filter | Description |", "|---|---|"]

@@ -32,7 +32,8 @@ class Meta:
     date: dt.date = field(metadata={"doc": "the document's date"})
     draft: bool = field(metadata={"doc": "whether it is a draft awaiting the party-group meeting"})
     evaluated_through: dt.date | None = field(
-        metadata={"doc": "the last evaluated day the document reads (None when it does not say)"})
+        metadata={"doc": "the last evaluated day the document reads (None when it does not say)"}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,15 +228,19 @@ class NoticeContext(DocumentContext):
 
     person: PersonRef | None = field(metadata={"doc": "to whom (None: a project with nobody responsible)"})
     strike: StrikeView | None = field(
-        metadata={"doc": "the strike as decided when the notice was issued (a draft: as proposed)"})
+        metadata={"doc": "the strike as decided when the notice was issued (a draft: as proposed)"}
+    )
     nodes: list[StrikeNode] = field(metadata={"doc": "the strike's nodes"})
     explanation: list[str] = field(metadata={"doc": "the facts and rules behind the decision, one line each"})
     basis: list[BasisStrike] = field(metadata={"doc": "the earlier strikes the level rests on"})
     meeting: dt.date | None = field(
-        metadata={"doc": "the next party-group meeting on or after the notice's date (None: not known)"})
+        metadata={"doc": "the next party-group meeting on or after the notice's date (None: not known)"}
+    )
     payload: dict[str, Any] = field(metadata={"doc": "the notice's stored payload, as recorded"})
     policy: NoticePolicy = field(metadata={"doc": "the facts of the policy it prints"})
-    correction: Correction | None = field(default=None, metadata={"doc": "a correction notice's correction (else None)"})
+    correction: Correction | None = field(
+        default=None, metadata={"doc": "a correction notice's correction (else None)"}
+    )
 
 
 # ------------------------------------------------------------------------------------- agenda
@@ -303,11 +308,13 @@ class AgendaContext(DocumentContext):
     decisions: list[AgendaEntry] = field(metadata={"doc": "suspensions and dismissals to confirm"})
     unassigned: list[AgendaEntry] = field(metadata={"doc": "strikes of projects with nobody responsible"})
     exemption_requests: list[ExemptionRequest] = field(metadata={"doc": "the exemption requests put to it"})
-    needs_person: list[NeedsPerson] = field(metadata={"doc": "projects needing a person (the first ones on a whole-"
-                                                             "country agenda: `agenda_list_limit`)"})
+    needs_person: list[NeedsPerson] = field(
+        metadata={"doc": "projects needing a person (the first ones on a whole-country agenda: `agenda_list_limit`)"}
+    )
     needs_person_total: int = field(metadata={"doc": "how many projects need a person in all"})
-    red_projects: list[RedProject] = field(metadata={"doc": "the red projects (the first ones on a whole-country "
-                                                            "agenda)"})
+    red_projects: list[RedProject] = field(
+        metadata={"doc": "the red projects (the first ones on a whole-country agenda)"}
+    )
     red_projects_total: int = field(metadata={"doc": "how many red projects in all"})
     by_district: list[DistrictCount] = field(metadata={"doc": "red projects and projects needing a person by district"})
     figures: WeekFigures = field(metadata={"doc": "the week's figures"})
@@ -407,7 +414,8 @@ class DailyContext(DocumentContext):
     newly_overdue: list[MissedNode] = field(metadata={"doc": "the nodes found overdue on the day"})
     strikes: list[DailyStrike] = field(metadata={"doc": "the strikes found on the day"})
     lights: dict[str, list[LightProject]] = field(
-        metadata={"doc": "projects by light: keys red, pending (待评估), yellow, green"})
+        metadata={"doc": "projects by light: keys red, pending (待评估), yellow, green"}
+    )
     counts: dict[str, int] = field(metadata={"doc": "how many projects under each light (the keys of `lights`)"})
     district: str | None = field(metadata={"doc": "the district of a district edition (None: the whole country)"})
     complaints: Complaints = field(metadata={"doc": "the day's 12345 work orders"})
@@ -486,18 +494,24 @@ class WeeklyContext(DocumentContext):
     batches: list[Batch] = field(metadata={"doc": "the batches, by name"})
     districts: list[RankingRow] = field(metadata={"doc": "the districts, ranked"})
     contractors: list[RankingRow] = field(metadata={"doc": "the contractors, ranked"})
-    persons_ranked: list[RankingRow] = field(metadata={"doc": "the persons with nodes due, ranked, when few (else "
-                                                              "empty)"})
+    persons_ranked: list[RankingRow] = field(
+        metadata={"doc": "the persons with nodes due, ranked, when few (else empty)"}
+    )
     persons_fast: list[RankingRow] = field(metadata={"doc": "when many: the fastest persons (else empty)"})
-    persons_slow: list[RankingRow] = field(metadata={"doc": "when many: the slowest persons, slowest first (else "
-                                                            "empty)"})
+    persons_slow: list[RankingRow] = field(
+        metadata={"doc": "when many: the slowest persons, slowest first (else empty)"}
+    )
     red_projects: list[RedProject] = field(metadata={"doc": "the red projects as of `as_of`"})
     complaints: Complaints = field(metadata={"doc": "the week's 12345 work orders"})
     district: str | None = field(metadata={"doc": "the district of a district edition (None: the whole country)"})
     decided: list[WeekDecision] = field(metadata={"doc": "what the week's meetings decided"})
     referred: list[Referral] = field(metadata={"doc": "the week's strikes put to the meeting"})
-    chart: str | None = field(metadata={"doc": "the chart's file, beside the document (its full path when the "
-                                                   "bulletin is printed, not written; None: no chart drawn)"})
+    chart: str | None = field(
+        metadata={
+            "doc": "the chart's file, beside the document (its full path when the "
+            "bulletin is printed, not written; None: no chart drawn)"
+        }
+    )
 
 
 #: Each kind's context (the notices and decisions to a person share one).
@@ -516,7 +530,7 @@ CONTEXTS: dict[Kind, type[DocumentContext]] = {
 #: The names every template sees besides its context's fields: the one its callers add, and Jinja's globals.
 RENDERER_NAMES: dict[str, str] = {
     "for_docx": "true while the Markdown is rendered for a Word file (Word lays out the header and the signature "
-                "itself), else false",
+    "itself), else false",
     "namespace": "Jinja's `namespace()`, for a value changed inside a loop (the agenda numbers its sections with it)",
     "range": "Jinja's `range()`",
     "dict": "Jinja's `dict()`",

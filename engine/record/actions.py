@@ -48,8 +48,15 @@ class Scope:
 EVERYTHING = Scope()
 
 
-def complete_node(app: App, project_code: str, node_code: str, on: dt.date, reason: str | None = None,
-                  source: str = "cli", scope: Scope = EVERYTHING) -> bool:
+def complete_node(
+    app: App,
+    project_code: str,
+    node_code: str,
+    on: dt.date,
+    reason: str | None = None,
+    source: str = "cli",
+    scope: Scope = EVERYTHING,
+) -> bool:
     """Record a node's completion; return False when the same date was already on record."""
     with transaction(app.engine) as session:
         project, node = find_node(session, project_code, node_code)
@@ -57,8 +64,15 @@ def complete_node(app: App, project_code: str, node_code: str, on: dt.date, reas
         return record_completion(app, session, project, node, on, source, reason)
 
 
-def extend_node(app: App, project_code: str, node_code: str, to: dt.date, reason: str, source: str = "cli",
-                scope: Scope = EVERYTHING) -> tuple[dt.date, bool]:
+def extend_node(
+    app: App,
+    project_code: str,
+    node_code: str,
+    to: dt.date,
+    reason: str,
+    source: str = "cli",
+    scope: Scope = EVERYTHING,
+) -> tuple[dt.date, bool]:
     """Record an approved extension; return the previous planned date and whether it changed."""
     if not reason.strip():
         raise Refused("延期必须写明理由（--reason）")
@@ -69,8 +83,9 @@ def extend_node(app: App, project_code: str, node_code: str, to: dt.date, reason
         return old, change_planned_date(app, session, project, node, to, reason, source)
 
 
-def assign_project(app: App, project_code: str, person_id: str, effective_from: dt.date, reason: str | None = None,
-                   source: str = "cli") -> None:
+def assign_project(
+    app: App, project_code: str, person_id: str, effective_from: dt.date, reason: str | None = None, source: str = "cli"
+) -> None:
     """Make a person responsible for a project from a date (a dismissed person is refused)."""
     with transaction(app.engine) as session:
         project = session.scalars(select(Project).where(col(Project.code) == project_code)).first()
@@ -90,14 +105,16 @@ def _on_strike(app: App, strike_id: int, scope: Scope, act: Callable[..., None],
         act(app, session, strike, *args)
 
 
-def confirm_strike(app: App, strike_id: int, meeting: dt.date, text: str | None = None,
-                   scope: Scope = EVERYTHING) -> None:
+def confirm_strike(
+    app: App, strike_id: int, meeting: dt.date, text: str | None = None, scope: Scope = EVERYTHING
+) -> None:
     """Record the party-group meeting's confirmation of a strike, with its decision text."""
     _on_strike(app, strike_id, scope, confirm, meeting, text or None)
 
 
-def exempt_strike(app: App, strike_id: int, reason: str, meeting: dt.date | None = None,
-                  scope: Scope = EVERYTHING) -> None:
+def exempt_strike(
+    app: App, strike_id: int, reason: str, meeting: dt.date | None = None, scope: Scope = EVERYTHING
+) -> None:
     """Exempt a strike (it stops counting; the person's later strikes move down)."""
     _on_strike(app, strike_id, scope, exempt, reason, meeting)
 
@@ -107,7 +124,8 @@ def ask_exemption(app: App, strike_id: int, reason: str, scope: Scope = EVERYTHI
     _on_strike(app, strike_id, scope, request_exemption, reason)
 
 
-def reject_exemption(app: App, strike_id: int, reason: str, meeting: dt.date | None = None,
-                     scope: Scope = EVERYTHING) -> None:
+def reject_exemption(
+    app: App, strike_id: int, reason: str, meeting: dt.date | None = None, scope: Scope = EVERYTHING
+) -> None:
     """Record that the meeting turned down a strike's exemption request (the strike stands)."""
     _on_strike(app, strike_id, scope, reject, reason, meeting)

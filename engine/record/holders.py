@@ -23,10 +23,14 @@ History = tuple[list[dt.date], list[int]]
 
 def assignment_history(session: Session, project_ids: Iterable[int] | None = None) -> dict[int, History]:
     """Return each project's assignments in force order (all projects when none are named)."""
-    query = (select(col(Assignment.project_id), col(Assignment.effective_from), col(Assignment.person_pk))
-             .order_by(col(Assignment.project_id), col(Assignment.effective_from), col(Assignment.id)))
-    queries = [query] if project_ids is None else [query.where(col(Assignment.project_id).in_(chunk))
-                                                     for chunk in chunks(sorted(set(project_ids)))]
+    query = select(col(Assignment.project_id), col(Assignment.effective_from), col(Assignment.person_pk)).order_by(
+        col(Assignment.project_id), col(Assignment.effective_from), col(Assignment.id)
+    )
+    queries = (
+        [query]
+        if project_ids is None
+        else [query.where(col(Assignment.project_id).in_(chunk)) for chunk in chunks(sorted(set(project_ids)))]
+    )
     found: dict[int, History] = {}
     for chunk_query in queries:
         for project_id, effective_from, person_pk in session.execute(chunk_query):

@@ -32,8 +32,8 @@ from notifications.kinds import REGISTRY
 class NoticeState(StrEnum):
     """A notice's state (printed by `duban notices --json`); values are stable."""
 
-    DRAFT = "draft"            # a decision awaiting the meeting: not numbered, not sent to the person
-    FINAL = "final"            # issued: numbered where its kind is, sent
+    DRAFT = "draft"  # a decision awaiting the meeting: not numbered, not sent to the person
+    FINAL = "final"  # issued: numbered where its kind is, sent
     SUPERSEDED = "superseded"  # a draft replaced by the final decision or by a correction
 
 
@@ -47,16 +47,33 @@ def is_draft(notice: Notice) -> bool:
     return drafted(notice.kind) and not (notice.payload or {}).get("final")
 
 
-def issue(app: App, session: Session, *, key: str, kind: str, person_pk: int | None, strike_id: int | None,
-          payload: dict[str, Any], date: dt.date, status_change_id: int | None = None,
-          supersedes: Iterable[int] = ()) -> Notice:
+def issue(
+    app: App,
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    person_pk: int | None,
+    strike_id: int | None,
+    payload: dict[str, Any],
+    date: dt.date,
+    status_change_id: int | None = None,
+    supersedes: Iterable[int] = (),
+) -> Notice:
     """Record a notice dated ``date`` (the replay's day, never the machine's); a final one gets its number."""
     body = {**payload, "date": date.isoformat()}
     replaced = sorted(set(supersedes))
     if replaced:
         body["supersedes"] = replaced
-    notice = Notice(key=key, kind=kind, person_pk=person_pk, strike_id=strike_id, status_change_id=status_change_id,
-                    payload=body, created_at=app.now())
+    notice = Notice(
+        key=key,
+        kind=kind,
+        person_pk=person_pk,
+        strike_id=strike_id,
+        status_change_id=status_change_id,
+        payload=body,
+        created_at=app.now(),
+    )
     session.add(notice)
     session.flush()
     if not is_draft(notice):
@@ -66,16 +83,23 @@ def issue(app: App, session: Session, *, key: str, kind: str, person_pk: int | N
 
 def open_drafts(session: Session, strike_ids: Iterable[int]) -> list[Notice]:
     """Return the drafts of some strikes that nothing has superseded yet."""
-    of_strikes = [n for chunk in chunks(sorted(set(strike_ids)))
-                  for n in session.scalars(select(Notice).where(col(Notice.strike_id).in_(chunk)).order_by(col(Notice.id)))]
+    of_strikes = [
+        n
+        for chunk in chunks(sorted(set(strike_ids)))
+        for n in session.scalars(select(Notice).where(col(Notice.strike_id).in_(chunk)).order_by(col(Notice.id)))
+    ]
     replaced = {i for n in of_strikes for i in (n.payload or {}).get("supersedes", [])}
     return [n for n in of_strikes if is_draft(n) and n.id not in replaced]
 
 
 def has_notice(session: Session, strike_id: int, kind: str) -> bool:
     """Whether a notice of a kind was issued for a strike."""
-    return session.scalar(select(col(Notice.id)).where(col(Notice.strike_id) == strike_id, col(Notice.kind) == kind)
-                          .limit(1)) is not None
+    return (
+        session.scalar(
+            select(col(Notice.id)).where(col(Notice.strike_id) == strike_id, col(Notice.kind) == kind).limit(1)
+        )
+        is not None
+    )
 
 
 def superseded(notices: Iterable[Notice]) -> set[int]:

@@ -57,18 +57,30 @@ def assign(app: App, session: Session, wanted: Sequence[Wanted]) -> dict[str, st
             continue
         year = item.issued_on.year
         if (series, year) not in last:
-            last[(series, year)] = session.scalar(select(func.max(col(DocNumber.serial))).where(
-                col(DocNumber.series) == series, col(DocNumber.year) == year)) or 0
+            last[(series, year)] = (
+                session.scalar(
+                    select(func.max(col(DocNumber.serial))).where(
+                        col(DocNumber.series) == series, col(DocNumber.year) == year
+                    )
+                )
+                or 0
+            )
         serial = last[(series, year)] = last[(series, year)] + 1
         rows.append((series, year, serial, item.doc_key, item.kind, item.notice_id, item.issued_on))
         found[item.doc_key] = formatted(series, year, serial)
-    bulk_insert(session, table_of(DocNumber), ("series", "year", "serial", "doc_key", "kind", "notice_id", "issued_on"),
-                rows, {"assigned_at": app.now()})
+    bulk_insert(
+        session,
+        table_of(DocNumber),
+        ("series", "year", "serial", "doc_key", "kind", "notice_id", "issued_on"),
+        rows,
+        {"assigned_at": app.now()},
+    )
     return found
 
 
-def assign_one(app: App, session: Session, kind: str, doc_key: str, issued_on: dt.date,
-               notice_id: int | None = None) -> str | None:
+def assign_one(
+    app: App, session: Session, kind: str, doc_key: str, issued_on: dt.date, notice_id: int | None = None
+) -> str | None:
     """Give one document its number unless it has one; return it (None: the kind is not numbered)."""
     return assign(app, session, [Wanted(kind, doc_key, issued_on, notice_id)]).get(doc_key)
 
@@ -78,8 +90,10 @@ def numbers_of(session: Session, doc_keys: Iterable[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for chunk in chunks(sorted(set(doc_keys))):
         for key, series, year, serial in session.execute(
-                select(col(DocNumber.doc_key), col(DocNumber.series), col(DocNumber.year), col(DocNumber.serial))
-                .where(col(DocNumber.doc_key).in_(chunk))):
+            select(col(DocNumber.doc_key), col(DocNumber.series), col(DocNumber.year), col(DocNumber.serial)).where(
+                col(DocNumber.doc_key).in_(chunk)
+            )
+        ):
             found[key] = formatted(series, year, serial)
     return found
 
@@ -94,6 +108,9 @@ def number_earlier_notices(app: App, session: Session) -> int:
 
     if session.scalar(select(func.count()).select_from(DocNumber)):
         return 0
-    wanted = [Wanted(n.kind, notice_key(id_of(n)), document_date(app, session, n), id_of(n))
-              for n in session.scalars(select(Notice).order_by(col(Notice.id))) if not is_draft(n)]
+    wanted = [
+        Wanted(n.kind, notice_key(id_of(n)), document_date(app, session, n), id_of(n))
+        for n in session.scalars(select(Notice).order_by(col(Notice.id)))
+        if not is_draft(n)
+    ]
     return len(assign(app, session, wanted))

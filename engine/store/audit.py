@@ -56,8 +56,22 @@ for _model, _columns in (
     (Assignment, ()),
     (NodeHistory, ()),
     (EvaluationDay, ()),
-    (Strike, ("id", "person_pk", "project_id", "planned_date", "detected_on", "first_project_code",
-              "first_node_code", "rule", "explanation", "agenda", "created_at")),
+    (
+        Strike,
+        (
+            "id",
+            "person_pk",
+            "project_id",
+            "planned_date",
+            "detected_on",
+            "first_project_code",
+            "first_node_code",
+            "rule",
+            "explanation",
+            "agenda",
+            "created_at",
+        ),
+    ),
     (Miss, ("id", "deadline_id", "node_id", "strike_id", "person_pk", "planned_date", "detected_on")),
     (StrikeEvent, ()),
     (StatusChange, ()),
@@ -76,8 +90,9 @@ _BATCH = 20_000
 
 def high_water(session: Session) -> dict[str, int]:
     """The largest id of each sealed table (one round trip); rows up to it are not this transaction's."""
-    row = session.execute(select(*(select(func.max(table.c.id)).scalar_subquery()
-                                   for table, _columns in SEALED.values()))).one()
+    row = session.execute(
+        select(*(select(func.max(table.c.id)).scalar_subquery() for table, _columns in SEALED.values()))
+    ).one()
     return {name: value or 0 for name, value in zip(SEALED, row, strict=True)}
 
 
@@ -94,11 +109,23 @@ def seal(session: Session, marks: dict[str, int], now: dt.datetime) -> int:
         digest, rows = _digest(session, table, columns, first, last)
         if rows:
             if prev is None:
-                prev = session.execute(select(col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)).scalar()
+                prev = session.execute(
+                    select(col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)
+                ).scalar()
                 prev = prev or GENESIS
             entry_hash = _entry_hash(prev, name, first, last, rows, digest, at)
-            entries.append({"table_name": name, "first_id": first, "last_id": last, "rows": rows, "digest": digest,
-                            "recorded_at": at, "prev_hash": prev, "hash": entry_hash})
+            entries.append(
+                {
+                    "table_name": name,
+                    "first_id": first,
+                    "last_id": last,
+                    "rows": rows,
+                    "digest": digest,
+                    "recorded_at": at,
+                    "prev_hash": prev,
+                    "hash": entry_hash,
+                }
+            )
             prev = entry_hash
     connection = session.connection()
     for entry in entries:  # one by one, in chain order: the ids must follow the chain on every backend
@@ -113,8 +140,9 @@ def adopt(session: Session, now: dt.datetime) -> int:
     return seal(session, dict.fromkeys(SEALED, 0), now)
 
 
-def _windows(session: Session, table: Table, columns: tuple[str, ...], first: int,
-             last: int) -> Iterator[list[tuple[Any, ...]]]:
+def _windows(
+    session: Session, table: Table, columns: tuple[str, ...], first: int, last: int
+) -> Iterator[list[tuple[Any, ...]]]:
     """The rows of an id range in id order, in fixed windows of ids (a national import seals millions).
 
     Values are read as the driver gives them (untyped columns: no per-value conversion) and put in
@@ -124,8 +152,10 @@ def _windows(session: Session, table: Table, columns: tuple[str, ...], first: in
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} "
-           f"WHERE id BETWEEN {mark} AND {mark} ORDER BY id")
+    sql = (
+        f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} "
+        f"WHERE id BETWEEN {mark} AND {mark} ORDER BY id"
+    )
     cursor = connection.connection.cursor()  # the driver's own cursor: plain tuples, no per-row objects
     canonical = _postgres_row if dialect.name == "postgresql" else None
     try:
@@ -196,8 +226,9 @@ def verify(session: Session, archived: list[dict[str, Any]] | None = None) -> Ve
         where = f"第 {number} 条审计记录（编号 {entry.id}，表 {entry.table_name}，行 {entry.first_id}–{entry.last_id}）"
         if entry.prev_hash != prev:
             return Verdict(number - 1, total, f"{where}：与前一条记录的链接断开（之前有记录被删除、插入或修改）")
-        if entry.hash != _entry_hash(prev, entry.table_name, entry.first_id, entry.last_id, entry.rows,
-                                     entry.digest, entry.recorded_at):
+        if entry.hash != _entry_hash(
+            prev, entry.table_name, entry.first_id, entry.last_id, entry.rows, entry.digest, entry.recorded_at
+        ):
             return Verdict(number - 1, total, f"{where}：审计记录本身被修改")
         if entry.table_name not in SEALED:
             return Verdict(number - 1, total, f"{where}：未知的表")
@@ -228,7 +259,9 @@ def _uncovered(session: Session, table: Table, ranges: list[tuple[int, int]]) ->
     start = 1
     for first, last in sorted(ranges):
         if first > start:
-            stray = session.execute(select(func.min(table.c.id)).where(table.c.id >= start, table.c.id < first)).scalar()
+            stray = session.execute(
+                select(func.min(table.c.id)).where(table.c.id >= start, table.c.id < first)
+            ).scalar()
             if stray is not None:
                 return int(stray)
         start = max(start, last + 1)
@@ -254,10 +287,23 @@ def export(session: Session, path: Path) -> int:
     count = 0
     with replacing(path) as temp, temp.open("w", encoding="utf-8") as handle:
         for entry in session.scalars(select(AuditEntry).order_by(col(AuditEntry.id))):
-            handle.write(json.dumps({
-                "id": entry.id, "table": entry.table_name, "first_id": entry.first_id, "last_id": entry.last_id,
-                "rows": entry.rows, "digest": entry.digest, "recorded_at": entry.recorded_at.isoformat(),
-                "prev_hash": entry.prev_hash, "hash": entry.hash}, ensure_ascii=False) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "id": entry.id,
+                        "table": entry.table_name,
+                        "first_id": entry.first_id,
+                        "last_id": entry.last_id,
+                        "rows": entry.rows,
+                        "digest": entry.digest,
+                        "recorded_at": entry.recorded_at.isoformat(),
+                        "prev_hash": entry.prev_hash,
+                        "hash": entry.hash,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
             count += 1
     return count
 

@@ -18,10 +18,14 @@ from config.settings import Settings
 from engine.errors import Refused
 from notifications.files import replacing
 
-PG_BACKUP = ("PostgreSQL 数据库请用 pg_dump 备份（在线、一致）：pg_dump --format=custom --file=duban.dump \"<数据库地址>\"；"
-             "恢复到新建的空库：pg_restore --no-owner --dbname \"<数据库地址>\" duban.dump，然后运行 duban init")
-PG_RESTORE = ("PostgreSQL 数据库请用 pg_restore 恢复：先新建空库，pg_restore --no-owner --dbname \"<数据库地址>\" duban.dump，"
-              "再运行 duban init 与 duban audit verify")
+PG_BACKUP = (
+    'PostgreSQL 数据库请用 pg_dump 备份（在线、一致）：pg_dump --format=custom --file=duban.dump "<数据库地址>"；'
+    '恢复到新建的空库：pg_restore --no-owner --dbname "<数据库地址>" duban.dump，然后运行 duban init'
+)
+PG_RESTORE = (
+    'PostgreSQL 数据库请用 pg_restore 恢复：先新建空库，pg_restore --no-owner --dbname "<数据库地址>" duban.dump，'
+    "再运行 duban init 与 duban audit verify"
+)
 
 
 @dataclass

@@ -33,8 +33,12 @@ def copy_database(source: Engine, target_url: str, batch: int = 5000) -> dict[st
                 # Rows came with their ids: move each id sequence past them.
                 for table in tables:
                     if "id" in table.columns and counts[table.name]:
-                        writer.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                            f"(SELECT max(id) FROM {table.name}))"))
+                        writer.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                f"(SELECT max(id) FROM {table.name}))"
+                            )
+                        )
         return counts
     finally:
         target.dispose()

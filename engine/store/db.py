@@ -143,8 +143,9 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
-    raise DatabaseError(f"不支持的数据库地址：{parsed.render_as_string(hide_password=True)}"
-                        "（支持 sqlite:/// 与 postgresql+psycopg://）")
+    raise DatabaseError(
+        f"不支持的数据库地址：{parsed.render_as_string(hide_password=True)}（支持 sqlite:/// 与 postgresql+psycopg://）"
+    )
 
 
 WRITER_LOCK = "duban-writer"
@@ -215,8 +216,9 @@ def insert_new(session: Session, table: Table, conflict_on: list[str], values: d
         from sqlalchemy.dialects import postgresql as dialect
     else:
         from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
-    statement = (dialect.insert(table).values(**values)
-                 .on_conflict_do_nothing(index_elements=conflict_on).returning(table.c.id))
+    statement = (
+        dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_on).returning(table.c.id)
+    )
     new_id = session.execute(statement).scalar()
     return int(new_id) if new_id is not None else None
 
@@ -233,13 +235,21 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
         return []
     start = (session.execute(text(f"SELECT max(id) FROM {table.name}")).scalar() or 0) + 1
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :last)"),
-                        {"table": table.name, "last": start + count - 1})
+        session.execute(
+            text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :last)"),
+            {"table": table.name, "last": start + count - 1},
+        )
     return list(range(start, start + count))
 
 
-def bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-                constants: Mapping[str, Any] | None = None, batch: int = 10_000) -> int:
+def bulk_insert(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    constants: Mapping[str, Any] | None = None,
+    batch: int = 10_000,
+) -> int:
     """Insert many rows straight through the driver (executemany; COPY on PostgreSQL); return how many.
 
     ``rows`` hold the values of ``columns`` in order; ``constants`` are columns that are the same
@@ -251,15 +261,24 @@ def bulk_insert(session: Session, table: Table, columns: Sequence[str], rows: It
     constants = dict(constants or {})
     names = [*columns, *constants]
     converters = [_converter(table.c[name].type._cached_bind_processor(dialect)) for name in columns]
-    fixed = [value if value is None or (process := table.c[name].type._cached_bind_processor(dialect)) is None
-             else process(value) for name, value in constants.items()]
+    fixed = [
+        value
+        if value is None or (process := table.c[name].type._cached_bind_processor(dialect)) is None
+        else process(value)
+        for name, value in constants.items()
+    ]
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     quote = dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-           f"VALUES ({', '.join([mark] * len(names))})")
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join([mark] * len(names))})"
+    )
     connection = session.connection()
-    copy = (f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-            if dialect.name == "postgresql" else None)
+    copy = (
+        f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+        if dialect.name == "postgresql"
+        else None
+    )
     total = 0
     for chunk in chunks(rows, batch):
         # Column by column: each column's conversion runs in one tight loop, then zip makes the rows.

@@ -360,8 +360,11 @@ class JobRun(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """Every message to send: written before sending, sent once per notice and channel."""
 
-    __table_args__ = (UniqueConstraint("key"), Index("ix_outbox_status_next", "status", "next_attempt_at"),
-                      Index("ix_outbox_channel_attempt", "channel", "last_attempt_at"))
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_channel_attempt", "channel", "last_attempt_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=160)  # idempotency key: source, id and channel
@@ -401,8 +404,11 @@ class Complaint(SQLModel, table=True):
     (closing, satisfaction, the project it is tied to) are written to the change log.
     """
 
-    __table_args__ = (UniqueConstraint("order_no"), Index("ix_complaint_project", "project_id"),
-                      Index("ix_complaint_due", "due_at"))
+    __table_args__ = (
+        UniqueConstraint("order_no"),
+        Index("ix_complaint_project", "project_id"),
+        Index("ix_complaint_due", "due_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     order_no: str = Field(max_length=64)  # 工单编号
@@ -475,7 +481,10 @@ class LoginAttempt(SQLModel, table=True):
     """Every sign-in attempt, kept for the rate limit and for the record."""
 
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_name_at", "name", "at"), Index("ix_login_attempt_client_at", "client", "at"))
+    __table_args__ = (
+        Index("ix_login_attempt_name_at", "name", "at"),
+        Index("ix_login_attempt_client_at", "client", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64)

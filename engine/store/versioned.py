@@ -27,7 +27,9 @@ _lock = threading.Lock()
 
 def data_version(session: Session) -> tuple[int, str]:
     """Return the audit chain's head (id, hash): it changes with every committed change."""
-    row = session.execute(select(col(AuditEntry.id), col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)).first()
+    row = session.execute(
+        select(col(AuditEntry.id), col(AuditEntry.hash)).order_by(col(AuditEntry.id).desc()).limit(1)
+    ).first()
     return (int(row[0]), str(row[1])) if row else (0, "")
 
 

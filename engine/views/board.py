@@ -63,9 +63,14 @@ def node_state(app: App, planned: dt.date, completed: dt.date | None, on: dt.dat
     return "pending"
 
 
-def lights_as_of(app: App, session: Session, on: dt.date, district: str | None = None,
-                 evaluated: Iterable[int] | None = None, open_nodes: list[tuple[int, dt.date]] | None = None
-                 ) -> dict[int, str]:
+def lights_as_of(
+    app: App,
+    session: Session,
+    on: dt.date,
+    district: str | None = None,
+    evaluated: Iterable[int] | None = None,
+    open_nodes: list[tuple[int, dt.date]] | None = None,
+) -> dict[int, str]:
     """Return the light of every evaluated project as of a day (project id → red, yellow or green).
 
     Only nodes that can make a project red or yellow are read (not completed by the day: ``not_done``);
@@ -119,8 +124,13 @@ class RedEpisode:
         return None if self.red_until is None else (self.red_until - self.red_from).days + 1
 
 
-def red_episodes(app: App, session: Session, project_ids: Iterable[int], on: dt.date,
-                 orders: dict[int, list[WorkOrderView]] | None = None) -> dict[int, list[RedEpisode]]:
+def red_episodes(
+    app: App,
+    session: Session,
+    project_ids: Iterable[int],
+    on: dt.date,
+    orders: dict[int, list[WorkOrderView]] | None = None,
+) -> dict[int, list[RedEpisode]]:
     """Return each project's red episodes known on a day, oldest first (misses not revoked, overdue work orders).
 
     ``orders`` are the projects' work orders (``of_projects``) when the caller has read them already.
@@ -129,17 +139,26 @@ def red_episodes(app: App, session: Session, project_ids: Iterable[int], on: dt.
     ids = sorted(set(project_ids))
     for chunk in chunks(ids):
         rows = session.execute(
-            select(col(Node.project_id), col(Node.id), col(Node.code), col(Node.name), col(Miss.planned_date), col(Node.completed_on),
-                   col(Node.planned_date))
+            select(
+                col(Node.project_id),
+                col(Node.id),
+                col(Node.code),
+                col(Node.name),
+                col(Miss.planned_date),
+                col(Node.completed_on),
+                col(Node.planned_date),
+            )
             .join(Node, col(Node.id) == col(Miss.node_id))
-            .where(col(Node.project_id).in_(chunk), col(Miss.revoked_on).is_(None), col(Miss.detected_on) <= on)).all()
+            .where(col(Node.project_id).in_(chunk), col(Miss.revoked_on).is_(None), col(Miss.detected_on) <= on)
+        ).all()
         if not rows:
             continue
         replanned: dict[tuple[int, dt.date], dt.date] = {}
         for node_id, previous, recorded_at in session.execute(
-                select(col(NodeHistory.node_id), col(NodeHistory.previous_planned_date), col(NodeHistory.recorded_at))
-                .where(col(NodeHistory.node_id).in_({r[1] for r in rows}), col(NodeHistory.kind) == "extension")
-                .order_by(col(NodeHistory.id))):
+            select(col(NodeHistory.node_id), col(NodeHistory.previous_planned_date), col(NodeHistory.recorded_at))
+            .where(col(NodeHistory.node_id).in_({r[1] for r in rows}), col(NodeHistory.kind) == "extension")
+            .order_by(col(NodeHistory.id))
+        ):
             replanned.setdefault((node_id, previous), recorded_at.astimezone(app.settings.tz).date())
         for project_id, node_id, code, name, planned, completed, current_plan in rows:
             red_from = app.deadline_end(planned) + dt.timedelta(days=1)
@@ -163,8 +182,18 @@ def red_episodes(app: App, session: Session, project_ids: Iterable[int], on: dt.
                 continue
             closed = order.closed_on if order.closed_on is not None and order.closed_on <= on else None
             until = max(closed - dt.timedelta(days=1), red_from) if closed is not None else None
-            found[project_id].append(RedEpisode(project_id, order.order_no, "12345 工单", order.due_on, red_from, until,
-                                                "closed" if closed is not None else None, "complaint"))
+            found[project_id].append(
+                RedEpisode(
+                    project_id,
+                    order.order_no,
+                    "12345 工单",
+                    order.due_on,
+                    red_from,
+                    until,
+                    "closed" if closed is not None else None,
+                    "complaint",
+                )
+            )
     for episodes in found.values():
         episodes.sort(key=lambda e: (e.red_from, e.node_code))
     return found
@@ -190,11 +219,18 @@ def unevaluated_overdue(app: App, session: Session, on: dt.date) -> set[tuple[in
     the evaluation has not reached: a node imported (or re-planned) after its day was evaluated, or a
     day not evaluated yet. Few rows: the (status, planned date) index reads only the open ones before the day.
     """
-    rows = fetch(session, select(col(Node.project_id), col(Deadline.planned_date)).join(Node, col(Node.id) == col(Deadline.node_id))
-                 .join(Project, col(Project.id) == col(Node.project_id))
-                 .where(col(Deadline.status) == DeadlineStatus.OPEN, col(Deadline.planned_date) < on,
-                        col(Project.status).in_(EVALUATED),
-                        or_(col(Node.completed_on).is_(None), col(Node.completed_on) > on)))
+    rows = fetch(
+        session,
+        select(col(Node.project_id), col(Deadline.planned_date))
+        .join(Node, col(Node.id) == col(Deadline.node_id))
+        .join(Project, col(Project.id) == col(Node.project_id))
+        .where(
+            col(Deadline.status) == DeadlineStatus.OPEN,
+            col(Deadline.planned_date) < on,
+            col(Project.status).in_(EVALUATED),
+            or_(col(Node.completed_on).is_(None), col(Node.completed_on) > on),
+        ),
+    )
     return {(project_id, planned) for project_id, planned in rows if app.deadline_end(planned) < on}
 
 
@@ -279,19 +315,33 @@ class _Ledger:
 
 
 def _ledger(app: App, session: Session, on: dt.date, district: str | None) -> _Ledger:
-    query = select(col(Project.id), col(Project.code), col(Project.name), col(Project.district), col(Project.batch), col(Project.contractor),
-                   col(Project.status))
+    query = select(
+        col(Project.id),
+        col(Project.code),
+        col(Project.name),
+        col(Project.district),
+        col(Project.batch),
+        col(Project.contractor),
+        col(Project.status),
+    )
     if district is not None:
         query = query.where(col(Project.district) == district)
     projects = fetch(session, query)
     all_districts = sorted({d or UNFILLED for d in session.scalars(select(col(Project.district)).distinct())})
     open_nodes = not_done(session, on)  # read once for the lights and the figures
     statuses = {p[0]: p[6] for p in projects}
-    light = lights_as_of(app, session, on, district, [pid for pid, status in statuses.items() if status in EVALUATED],
-                         open_nodes)
+    light = lights_as_of(
+        app, session, on, district, [pid for pid, status in statuses.items() if status in EVALUATED], open_nodes
+    )
     totals = figures(session, app.policy, on, district, statuses, open_nodes)
-    return _Ledger(projects, light, frozenset(ever_red(app, session, on, district)), all_districts,
-                   sorted({p[4] or UNFILLED for p in projects}), totals)
+    return _Ledger(
+        projects,
+        light,
+        frozenset(ever_red(app, session, on, district)),
+        all_districts,
+        sorted({p[4] or UNFILLED for p in projects}),
+        totals,
+    )
 
 
 def _held_by(session: Session, person_id: str, on: dt.date) -> set[int]:
@@ -311,8 +361,11 @@ def board(app: App, session: Session, query: BoardQuery, scope: str | None = Non
 
     on = query.on
     district = scope if scope is not None else query.district
-    ledger = cached(session, ("board", on, district, app.policy.fingerprint(), app.policy.warning_days,
-                              app.policy.grace_days), lambda: _ledger(app, session, on, district))
+    ledger = cached(
+        session,
+        ("board", on, district, app.policy.fingerprint(), app.policy.warning_days, app.policy.grace_days),
+        lambda: _ledger(app, session, on, district),
+    )
     wanted = _held_by(session, query.person_id, on) if query.person_id else None
     text = (query.text or "").strip().lower()
     rows: list[tuple[Any, ...]] = []
@@ -336,21 +389,35 @@ def board(app: App, session: Session, query: BoardQuery, scope: str | None = Non
     rows.sort()
     total = len(rows)
     start = (max(query.page, 1) - 1) * query.per_page
-    shown = rows[start:start + query.per_page]
+    shown = rows[start : start + query.per_page]
     held = holders(session, on, [r[2] for r in shown])
     person_by_pk: dict[int, tuple[str, str]] = {}
-    for pk, person_id, name in session.execute(select(col(Person.id), col(Person.person_id), col(Person.name))
-                                               .where(col(Person.id).in_(set(held.values())))):
+    for pk, person_id, name in session.execute(
+        select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(set(held.values())))
+    ):
         person_by_pk[pk] = (person_id, name)
     page_rows = []
     for _order, code, pid, name, dist, batch, contractor, status, colour, was_red in shown:
         holder = person_by_pk.get(held.get(pid, -1))
-        page_rows.append(BoardRow(pid, code, name, dist or UNFILLED, batch or UNFILLED, contractor or UNFILLED,
-                                  status, colour, holder[0] if holder else None, holder[1] if holder else None,
-                                  was_red))
+        page_rows.append(
+            BoardRow(
+                pid,
+                code,
+                name,
+                dist or UNFILLED,
+                batch or UNFILLED,
+                contractor or UNFILLED,
+                status,
+                colour,
+                holder[0] if holder else None,
+                holder[1] if holder else None,
+                was_red,
+            )
+        )
     _fill_nodes(app, session, page_rows, on)
-    return BoardPage(query, page_rows, total, counts, [scope] if scope else ledger.districts, ledger.batches,
-                     ledger.figures)
+    return BoardPage(
+        query, page_rows, total, counts, [scope] if scope else ledger.districts, ledger.batches, ledger.figures
+    )
 
 
 def _fill_nodes(app: App, session: Session, rows: list[BoardRow], on: dt.date) -> None:
@@ -358,9 +425,13 @@ def _fill_nodes(app: App, session: Session, rows: list[BoardRow], on: dt.date) -
     if not by_id:
         return
     for project_id, code, name, planned, completed in session.execute(
-            select(col(Node.project_id), col(Node.code), col(Node.name), col(Node.planned_date), col(Node.completed_on))
-            .where(col(Node.project_id).in_(by_id))):
-        by_id[project_id].nodes.append(NodeCell(code, name, planned, completed, node_state(app, planned, completed, on)))
+        select(
+            col(Node.project_id), col(Node.code), col(Node.name), col(Node.planned_date), col(Node.completed_on)
+        ).where(col(Node.project_id).in_(by_id))
+    ):
+        by_id[project_id].nodes.append(
+            NodeCell(code, name, planned, completed, node_state(app, planned, completed, on))
+        )
     waiting = unevaluated_overdue(app, session, on) if any(r.light == PENDING for r in rows) else set()
     for row in rows:
         row.nodes.sort(key=lambda n: (n.planned_date, n.code))
@@ -396,19 +467,33 @@ def progress_by(app: App, session: Session, on: dt.date, by: str, district: str 
     if district is not None:
         scope.append(col(Project.district) == district)
     per_project = session.execute(
-        select(col(Project.id), col(Project.district), col(Project.contractor), col(Project.households), func.count(),
-               func.sum(_flag(done)), func.sum(_flag(due)), func.sum(_flag(and_(due, on_time))),
-               func.sum(_flag(and_(due, ~done))))
-        .join(Node, col(Node.project_id) == col(Project.id)).where(*scope)
-        .group_by(col(Project.id), col(Project.district), col(Project.contractor), col(Project.households))).all()
+        select(
+            col(Project.id),
+            col(Project.district),
+            col(Project.contractor),
+            col(Project.households),
+            func.count(),
+            func.sum(_flag(done)),
+            func.sum(_flag(due)),
+            func.sum(_flag(and_(due, on_time))),
+            func.sum(_flag(and_(due, ~done))),
+        )
+        .join(Node, col(Node.project_id) == col(Project.id))
+        .where(*scope)
+        .group_by(col(Project.id), col(Project.district), col(Project.contractor), col(Project.households))
+    ).all()
     complaints = {pid: len(orders) for pid, orders in overdue_on(session, on, app.settings.tz, district).items()}
     names: dict[int, str] = {}
     held: dict[int, int] = {}
     if by == "person":
         held = holders(session, on)
         for chunk in chunks(sorted(set(held.values()))):  # every holder of the ledger: in chunks of parameters
-            names.update((pk, f"{name}（{pid}）") for pk, pid, name in session.execute(
-                select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(chunk))))
+            names.update(
+                (pk, f"{name}（{pid}）")
+                for pk, pid, name in session.execute(
+                    select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(chunk))
+                )
+            )
     stats: dict[str, dict[str, Any]] = {}
     for project_id, dist, contractor, households, nodes, done_n, due_n, on_time_n, overdue_n in per_project:
         if by == "district":
@@ -417,10 +502,23 @@ def progress_by(app: App, session: Session, on: dt.date, by: str, district: str 
             key = contractor or UNFILLED
         else:
             key = names.get(held.get(project_id, -1), NOBODY)
-        entry = stats.setdefault(key, {"name": key, "projects": 0, "started": 0, "completed_projects": 0,
-                                       "nodes": 0, "due": 0, "on_time": 0, "overdue": 0, "households": 0,
-                                       "started_households": 0, "completed_households": 0,
-                                       "complaints_overdue": 0})
+        entry = stats.setdefault(
+            key,
+            {
+                "name": key,
+                "projects": 0,
+                "started": 0,
+                "completed_projects": 0,
+                "nodes": 0,
+                "due": 0,
+                "on_time": 0,
+                "overdue": 0,
+                "households": 0,
+                "started_households": 0,
+                "completed_households": 0,
+                "complaints_overdue": 0,
+            },
+        )
         started, completed = (done_n or 0) > 0, (done_n or 0) == nodes
         entry["projects"] += 1
         entry["started"] += started

@@ -42,8 +42,12 @@ def not_done(session: Session, on: dt.date) -> list[tuple[int, dt.date]]:
 
     Lights and figures need only these (ix_node_completion): the rest of the ledger is done.
     """
-    return fetch(session, select(col(Node.project_id), col(Node.planned_date)).where(
-        or_(col(Node.completed_on).is_(None), col(Node.completed_on) > on)))
+    return fetch(
+        session,
+        select(col(Node.project_id), col(Node.planned_date)).where(
+            or_(col(Node.completed_on).is_(None), col(Node.completed_on) > on)
+        ),
+    )
 
 
 def node_counts(session: Session) -> dict[int, int]:
@@ -55,12 +59,22 @@ def node_counts(session: Session) -> dict[int, int]:
     from engine.store.versioned import cached
 
     newest = session.scalar(select(func.max(col(Node.id))))
-    return cached(session, "node_counts", lambda: dict(fetch(
-        session, select(col(Node.project_id), func.count()).group_by(col(Node.project_id)))), version=("node", newest))
+    return cached(
+        session,
+        "node_counts",
+        lambda: dict(fetch(session, select(col(Node.project_id), func.count()).group_by(col(Node.project_id)))),
+        version=("node", newest),
+    )
 
 
-def figures(session: Session, policy: Policy, as_of: dt.date, district: str | None = None,
-            statuses: dict[int, str] | None = None, open_nodes: list[tuple[int, dt.date]] | None = None) -> Figures:
+def figures(
+    session: Session,
+    policy: Policy,
+    as_of: dt.date,
+    district: str | None = None,
+    statuses: dict[int, str] | None = None,
+    open_nodes: list[tuple[int, dt.date]] | None = None,
+) -> Figures:
     """Compute the figures as of a day (the week is the seven days ending that day), of one district if given.
 
     ``statuses`` (project id → status, of the district) and ``open_nodes`` (``not_done``) may be
@@ -85,8 +99,22 @@ def figures(session: Session, policy: Policy, as_of: dt.date, district: str | No
     week_start = as_of - dt.timedelta(days=6)
     done = and_(col(Node.completed_on).is_not(None), col(Node.completed_on) <= as_of)
     evaluated = and_(col(Project.status).not_in((ProjectStatus.RESERVE, ProjectStatus.CANCELLED)), *here)
-    due = session.scalar(select(func.count()).select_from(Node).join(Project, col(Project.id) == col(Node.project_id))
-                         .where(evaluated, col(Node.planned_date).between(week_start, as_of))) or 0
-    done_week = session.scalar(select(func.count()).select_from(Node).join(Project, col(Project.id) == col(Node.project_id))
-                               .where(evaluated, col(Node.planned_date).between(week_start, as_of), done)) or 0
+    due = (
+        session.scalar(
+            select(func.count())
+            .select_from(Node)
+            .join(Project, col(Project.id) == col(Node.project_id))
+            .where(evaluated, col(Node.planned_date).between(week_start, as_of))
+        )
+        or 0
+    )
+    done_week = (
+        session.scalar(
+            select(func.count())
+            .select_from(Node)
+            .join(Project, col(Project.id) == col(Node.project_id))
+            .where(evaluated, col(Node.planned_date).between(week_start, as_of), done)
+        )
+        or 0
+    )
     return Figures(as_of, len(scope), started, completed, due, done_week, overdue)

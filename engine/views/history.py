@@ -27,19 +27,64 @@ from engine.store.models import (
 from notifications.wording import Wording
 
 #: The record's sections: key → title.
-SECTIONS = {"changes": "变更记录", "strikes": "问责记录事件", "statuses": "人员状态变化", "days": "每日评估",
-            "logins": "登录记录"}
+SECTIONS = {
+    "changes": "变更记录",
+    "strikes": "问责记录事件",
+    "statuses": "人员状态变化",
+    "days": "每日评估",
+    "logins": "登录记录",
+}
 
 
 #: The keys a change's detail may hold (change_log.detail, written by engine/record, ledger, complaints,
 #: app/users and evaluation days), each with its label in the wording's [detail] section.
 DETAIL_KEYS = (
-    "role", "district", "meeting", "node_id", "from", "to", "source", "on", "previous", "person_id", "added",
-    "updated", "linked", "project", "how", "as_of", "strike", "name", "unit", "phone", "email", "extra",
-    "phase", "batch", "status", "contractor", "households", "persons_added", "persons_updated",
-    "projects_added", "projects_updated", "nodes_added", "nodes_updated", "extensions", "completions",
-    "reassignments", "revocations", "misses", "new_strikes", "unmatched", "received_at", "content", "place",
-    "due_at", "closed_at", "satisfaction",
+    "role",
+    "district",
+    "meeting",
+    "node_id",
+    "from",
+    "to",
+    "source",
+    "on",
+    "previous",
+    "person_id",
+    "added",
+    "updated",
+    "linked",
+    "project",
+    "how",
+    "as_of",
+    "strike",
+    "name",
+    "unit",
+    "phone",
+    "email",
+    "extra",
+    "phase",
+    "batch",
+    "status",
+    "contractor",
+    "households",
+    "persons_added",
+    "persons_updated",
+    "projects_added",
+    "projects_updated",
+    "nodes_added",
+    "nodes_updated",
+    "extensions",
+    "completions",
+    "reassignments",
+    "revocations",
+    "misses",
+    "new_strikes",
+    "unmatched",
+    "received_at",
+    "content",
+    "place",
+    "due_at",
+    "closed_at",
+    "satisfaction",
 )
 
 #: Where a change came from (detail["source"]), each with its words in the wording's [source] section.
@@ -72,17 +117,25 @@ def record(session: Session, query: RecordQuery, tz: dt.tzinfo, words: Wording) 
     if query.section not in SECTIONS:
         raise ValueError(f"unknown section {query.section!r}")
     sources: dict[str, tuple[type[SQLModel], Any]] = {
-        "changes": (ChangeLog, col(ChangeLog.at)), "strikes": (StrikeEvent, col(StrikeEvent.recorded_at)),
+        "changes": (ChangeLog, col(ChangeLog.at)),
+        "strikes": (StrikeEvent, col(StrikeEvent.recorded_at)),
         "statuses": (StatusChange, col(StatusChange.recorded_at)),
-        "days": (EvaluationDay, col(EvaluationDay.finished_at)), "logins": (LoginAttempt, col(LoginAttempt.at))}
+        "days": (EvaluationDay, col(EvaluationDay.finished_at)),
+        "logins": (LoginAttempt, col(LoginAttempt.at)),
+    }
     model, at = sources[query.section]
     conditions = _window(at, query, tz)
     if query.actor:
         who = col(LoginAttempt.name) if model is LoginAttempt else table_of(model).c.actor
         conditions.append(who == query.actor)
     total = session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
-    rows = session.scalars(select(model).where(*conditions).order_by(table_of(model).c.id.desc())
-                           .offset((max(query.page, 1) - 1) * query.per_page).limit(query.per_page))
+    rows = session.scalars(
+        select(model)
+        .where(*conditions)
+        .order_by(table_of(model).c.id.desc())
+        .offset((max(query.page, 1) - 1) * query.per_page)
+        .limit(query.per_page)
+    )
     entries = [_entry(query.section, row, tz, words) for row in rows]
     for entry in entries:
         entry["detail"] = readable(entry["detail"], words)
@@ -95,26 +148,52 @@ def _local(value: dt.datetime, tz: dt.tzinfo) -> str:
 
 def _entry(section: str, row: Any, tz: dt.tzinfo, words: Wording) -> dict[str, Any]:
     if section == "changes":
-        return {"at": _local(row.at, tz), "actor": row.actor, "what": f"{words.word('log_entity', row.entity)} {row.key}",
-                "action": words.word("log_action", row.action), "detail": row.detail, "reason": row.reason or ""}
+        return {
+            "at": _local(row.at, tz),
+            "actor": row.actor,
+            "what": f"{words.word('log_entity', row.entity)} {row.key}",
+            "action": words.word("log_action", row.action),
+            "detail": row.detail,
+            "reason": row.reason or "",
+        }
     if section == "strikes":
         levels = f"（等级 {row.old_level} → {row.new_level}）" if row.kind == "level_changed" else ""
-        return {"at": _local(row.recorded_at, tz), "actor": row.actor, "what": f"问责记录 #{row.strike_id}",
-                "strike_id": row.strike_id, "action": words.word("event_kind", row.kind) + levels,
-                "detail": {"meeting": row.meeting_date.isoformat()} if row.meeting_date else {},
-                "reason": row.text or ""}
+        return {
+            "at": _local(row.recorded_at, tz),
+            "actor": row.actor,
+            "what": f"问责记录 #{row.strike_id}",
+            "strike_id": row.strike_id,
+            "action": words.word("event_kind", row.kind) + levels,
+            "detail": {"meeting": row.meeting_date.isoformat()} if row.meeting_date else {},
+            "reason": row.text or "",
+        }
     if section == "statuses":
-        return {"at": _local(row.recorded_at, tz), "actor": row.actor, "what": f"人员（内部编号 {row.person_pk}）",
-                "person_pk": row.person_pk,
-                "action": f"{words.word('person_status', row.old_status)} → {words.word('person_status', row.new_status)}",
-                "detail": {"strike": row.strike_id} if row.strike_id else {},
-                "reason": words.word("cause", row.cause)}
+        return {
+            "at": _local(row.recorded_at, tz),
+            "actor": row.actor,
+            "what": f"人员（内部编号 {row.person_pk}）",
+            "person_pk": row.person_pk,
+            "action": f"{words.word('person_status', row.old_status)} → {words.word('person_status', row.new_status)}",
+            "detail": {"strike": row.strike_id} if row.strike_id else {},
+            "reason": words.word("cause", row.cause),
+        }
     if section == "days":
-        return {"at": _local(row.finished_at, tz), "actor": row.actor, "what": f"评估 {row.day.isoformat()}",
-                "action": "每日评估", "detail": {"misses": row.misses, "new_strikes": row.new_strikes},
-                "reason": ""}
-    return {"at": _local(row.at, tz), "actor": row.name, "what": row.client or "", "action": "登录成功" if row.ok else "登录失败",
-            "detail": {}, "reason": ""}
+        return {
+            "at": _local(row.finished_at, tz),
+            "actor": row.actor,
+            "what": f"评估 {row.day.isoformat()}",
+            "action": "每日评估",
+            "detail": {"misses": row.misses, "new_strikes": row.new_strikes},
+            "reason": "",
+        }
+    return {
+        "at": _local(row.at, tz),
+        "actor": row.name,
+        "what": row.client or "",
+        "action": "登录成功" if row.ok else "登录失败",
+        "detail": {},
+        "reason": "",
+    }
 
 
 def readable(detail: dict[str, Any] | None, words: Wording) -> list[tuple[str, str]]:
@@ -154,8 +233,12 @@ def strike_person_names(session: Session, entries: list[dict[str, Any]]) -> None
     pks = {e["person_pk"] for e in entries if "person_pk" in e}
     if not pks:
         return
-    names = {pk: f"{name}（{pid}）" for pk, pid, name in session.execute(
-        select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(pks)))}
+    names = {
+        pk: f"{name}（{pid}）"
+        for pk, pid, name in session.execute(
+            select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(pks))
+        )
+    }
     for entry in entries:
         if "person_pk" in entry:
             entry["what"] = names.get(entry["person_pk"], entry["what"])
@@ -174,6 +257,8 @@ class ChainState:
 def chain_state(session: Session) -> ChainState:
     """Return the audit chain's length and head (verification is a separate, slower step)."""
     count = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
-    head = session.execute(select(col(AuditEntry.hash), col(AuditEntry.recorded_at)).order_by(col(AuditEntry.id).desc()).limit(1)).first()
+    head = session.execute(
+        select(col(AuditEntry.hash), col(AuditEntry.recorded_at)).order_by(col(AuditEntry.id).desc()).limit(1)
+    ).first()
     strikes = session.scalar(select(func.count()).select_from(Strike)) or 0
     return ChainState(count, head[0] if head else None, head[1] if head else None, strikes)

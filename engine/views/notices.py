@@ -21,9 +21,18 @@ def notices_listing(app: App, session: Session) -> list[dict[str, Any]]:
     persons: dict[int, str] = dict(session.execute(select(col(Person.id), col(Person.person_id))).all())
     given = numbers.numbers_of(session, [numbers.notice_key(n.id or 0) for n in rows])
     replaced = superseded(rows)
-    return [{"id": n.id, "kind": n.kind, "kind_cn": REGISTRY[Kind(n.kind)].title,
-             "person_id": persons.get(n.person_pk) if n.person_pk else None, "strike_id": n.strike_id,
-             "doc_number": given.get(numbers.notice_key(n.id or 0)),
-             "date": document_date(app, session, n).isoformat(), "status": str(state(n, replaced)),
-             "supersedes": list((n.payload or {}).get("supersedes", [])), "rendered": n.rendered_at is not None}
-            for n in rows]
+    return [
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "kind_cn": REGISTRY[Kind(n.kind)].title,
+            "person_id": persons.get(n.person_pk) if n.person_pk else None,
+            "strike_id": n.strike_id,
+            "doc_number": given.get(numbers.notice_key(n.id or 0)),
+            "date": document_date(app, session, n).isoformat(),
+            "status": str(state(n, replaced)),
+            "supersedes": list((n.payload or {}).get("supersedes", [])),
+            "rendered": n.rendered_at is not None,
+        }
+        for n in rows
+    ]

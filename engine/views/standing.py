@@ -57,9 +57,16 @@ class Sanction:
     def text(self) -> str:
         """Return the sanction in words: 「免职留用（2024年11月4日党组会决定）」 or 「拟免职留用（待 … 党组会研究）」."""
         if self.decided:
-            return f"{self.action_cn}（{cn_date(self.meeting)}党组会决定）" if self.meeting else f"{self.action_cn}（党组会已决定）"
-        return f"拟{self.action_cn}（待 {cn_date(self.meeting)} 党组会研究）" if self.meeting \
+            return (
+                f"{self.action_cn}（{cn_date(self.meeting)}党组会决定）"
+                if self.meeting
+                else f"{self.action_cn}（党组会已决定）"
+            )
+        return (
+            f"拟{self.action_cn}（待 {cn_date(self.meeting)} 党组会研究）"
+            if self.meeting
             else f"拟{self.action_cn}（待党组会研究）"
+        )
 
     @property
     def short(self) -> str:
@@ -67,8 +74,17 @@ class Sanction:
         return self.action_cn if self.decided else f"拟{self.action_cn}"
 
 
-def sanction(app: App, *, status: str, level: int | None, action: str | None, decision: str | None,
-             meeting_date: dt.date | None, detected_on: dt.date, as_of: dt.date) -> Sanction | None:
+def sanction(
+    app: App,
+    *,
+    status: str,
+    level: int | None,
+    action: str | None,
+    decision: str | None,
+    meeting_date: dt.date | None,
+    detected_on: dt.date,
+    as_of: dt.date,
+) -> Sanction | None:
     """Return a strike's sanction as of a day (None when it does not count, or has no level: nobody responsible)."""
     if status != StrikeStatus.COUNTED or level is None or action is None:
         return None
@@ -96,8 +112,9 @@ def standing(app: App, highest: int | None, highest_decided: int | None, as_of: 
     return standing_of(app, app.policy.status_for(highest), app.policy.status_for(highest_decided), as_of)
 
 
-def standing_of(app: App, status: PersonStatus, decided: PersonStatus, as_of: dt.date,
-                meeting: dt.date | None = None) -> Standing:
+def standing_of(
+    app: App, status: PersonStatus, decided: PersonStatus, as_of: dt.date, meeting: dt.date | None = None
+) -> Standing:
     """Return a person's standing from their status and its decided part; ``meeting``: the one it awaits."""
     words = app.wording
     if status == decided:

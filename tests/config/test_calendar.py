@@ -51,11 +51,14 @@ def test_every_day_agrees_with_chinesecalendar(year: int) -> None:
         assert (day in table.workdays) == (not off and name is not None), day
 
 
-@pytest.mark.parametrize(("year", "number", "published"), [
-    (2024, "国办发明电〔2023〕7号", D(2023, 10, 25)),
-    (2025, "国办发明电〔2024〕12号", D(2024, 11, 12)),
-    (2026, "国办发明电〔2025〕7号", D(2025, 11, 4)),
-])
+@pytest.mark.parametrize(
+    ("year", "number", "published"),
+    [
+        (2024, "国办发明电〔2023〕7号", D(2023, 10, 25)),
+        (2025, "国办发明电〔2024〕12号", D(2024, 11, 12)),
+        (2026, "国办发明电〔2025〕7号", D(2025, 11, 4)),
+    ],
+)
 def test_each_table_names_its_notice(year: int, number: str, published: dt.date) -> None:
     source = CALENDAR.source(year)
     assert (source.number, source.published) == (number, published)
@@ -99,8 +102,11 @@ def test_meetings_in_a_year_without_table() -> None:
     with pytest.raises(HolidayTableMissing, match="2027"):
         meeting_dates(MONDAYS, D(2027, 3, 1), D(2027, 3, 31), CALENDAR)
     plain = MeetingPolicy(weekday="monday", skip_holidays=False)
-    assert meeting_dates(plain, D(2027, 3, 1), D(2027, 3, 15), CALENDAR) == [D(2027, 3, 1), D(2027, 3, 8),
-                                                                             D(2027, 3, 15)]
+    assert meeting_dates(plain, D(2027, 3, 1), D(2027, 3, 15), CALENDAR) == [
+        D(2027, 3, 1),
+        D(2027, 3, 8),
+        D(2027, 3, 15),
+    ]
     assert previous_meeting(plain, D(2027, 3, 10), CALENDAR) == D(2027, 3, 8)
 
 
@@ -131,17 +137,20 @@ def _bad_table(tmp_path: Path, old: str, new: str, year: int = 2024) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("old", "new", "key", "value"), [
-    ("2024-06-10,", "2025-06-10,", "holidays.17", "2025-06-10"),  # outside its year
-    ("2024-06-10,", '"2024-06-10",', "holidays.17", "2024-06-10"),  # a string, not a date
-    ("2024-06-10,", "20240610,", "holidays.17", "20240610"),  # an integer, not a date
-    ("2024-06-10,", "2024-06-10T09:00:00,", "holidays.17", "2024, 6, 10, 9"),  # a date-time
-    ("2024-10-12,", "2024-10-07,", "workdays.7", "2024-10-07"),  # both holiday and workday
-    ("2024-10-12,", "2024-10-11,", "workdays.7", "2024-10-11"),  # a Friday is no make-up day
-    ("2024-10-12,", "2024-09-29,", "workdays.7", "2024-09-29"),  # duplicate
-    ("published = 2023-10-25", 'published = "last autumn"', "source.published", "last autumn"),
-    ("关于2024年", "关于2023年", "source.title", "2023"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "key", "value"),
+    [
+        ("2024-06-10,", "2025-06-10,", "holidays.17", "2025-06-10"),  # outside its year
+        ("2024-06-10,", '"2024-06-10",', "holidays.17", "2024-06-10"),  # a string, not a date
+        ("2024-06-10,", "20240610,", "holidays.17", "20240610"),  # an integer, not a date
+        ("2024-06-10,", "2024-06-10T09:00:00,", "holidays.17", "2024, 6, 10, 9"),  # a date-time
+        ("2024-10-12,", "2024-10-07,", "workdays.7", "2024-10-07"),  # both holiday and workday
+        ("2024-10-12,", "2024-10-11,", "workdays.7", "2024-10-11"),  # a Friday is no make-up day
+        ("2024-10-12,", "2024-09-29,", "workdays.7", "2024-09-29"),  # duplicate
+        ("published = 2023-10-25", 'published = "last autumn"', "source.published", "last autumn"),
+        ("关于2024年", "关于2023年", "source.title", "2023"),
+    ],
+)
 def test_bad_table_names_file_key_and_value(tmp_path: Path, old: str, new: str, key: str, value: str) -> None:
     folder = _bad_table(tmp_path, old, new)
     with pytest.raises(ConfigError) as error:
@@ -169,11 +178,16 @@ def test_only_the_years_touched_are_read(tmp_path: Path) -> None:
 
 def test_meeting_on_a_holiday_monday_moves_to_the_next_workday() -> None:
     assert meeting_dates(MONDAYS, D(2024, 9, 1), D(2024, 10, 31), CALENDAR) == [
-        D(2024, 9, 2), D(2024, 9, 9),
+        D(2024, 9, 2),
+        D(2024, 9, 9),
         D(2024, 9, 18),  # Mid-autumn Monday 16th, and the 17th off too
-        D(2024, 9, 23), D(2024, 9, 30),
+        D(2024, 9, 23),
+        D(2024, 9, 30),
         D(2024, 10, 8),  # National Day Monday the 7th
-        D(2024, 10, 14), D(2024, 10, 21), D(2024, 10, 28)]
+        D(2024, 10, 14),
+        D(2024, 10, 21),
+        D(2024, 10, 28),
+    ]
 
 
 def test_meetings_without_skipping_stay_on_holidays() -> None:
@@ -184,7 +198,11 @@ def test_meetings_without_skipping_stay_on_holidays() -> None:
 def test_extra_dates_are_included_and_moved() -> None:
     policy = MeetingPolicy(weekday="monday", extra_dates=(D(2024, 9, 26), D(2024, 10, 3), D(2024, 12, 1)))
     assert meeting_dates(policy, D(2024, 9, 23), D(2024, 10, 10), CALENDAR) == [
-        D(2024, 9, 23), D(2024, 9, 26), D(2024, 9, 30), D(2024, 10, 8)]  # the 3rd and the 7th both → the 8th
+        D(2024, 9, 23),
+        D(2024, 9, 26),
+        D(2024, 9, 30),
+        D(2024, 10, 8),
+    ]  # the 3rd and the 7th both → the 8th
     only_extra = MeetingPolicy(weekday=None, extra_dates=(D(2024, 9, 26),))
     assert meeting_dates(only_extra, D(2024, 9, 1), D(2024, 10, 31), CALENDAR) == [D(2024, 9, 26)]
     assert meeting_dates(only_extra, D(2024, 9, 27), D(2024, 10, 31), CALENDAR) == []
@@ -230,8 +248,10 @@ def test_meeting_dates_split_anywhere(start: dt.date, first: int, second: int, w
     end = middle + dt.timedelta(days=second)
     assume(end.year <= 2026)
     whole = meeting_dates(policy, start, end, CALENDAR)
-    assert whole == (meeting_dates(policy, start, middle, CALENDAR)
-                     + meeting_dates(policy, middle + dt.timedelta(days=1), end, CALENDAR))
+    assert whole == (
+        meeting_dates(policy, start, middle, CALENDAR)
+        + meeting_dates(policy, middle + dt.timedelta(days=1), end, CALENDAR)
+    )
     assert all(CALENDAR.is_workday(day) and start <= day <= end for day in whole)
     earlier = [day for day in whole if day < end]
     if earlier:

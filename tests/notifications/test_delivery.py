@@ -40,8 +40,10 @@ def test_wecom_does_not_sign() -> None:
 
 def test_dingtalk_markdown_has_a_title_and_a_text() -> None:
     payload = Webhook(WebhookSettings(url=DINGTALK)).payload(_message())
-    assert payload == {"msgtype": "markdown", "markdown": {"title": "关于张三同志作出检查的通知",
-                                                           "text": "#### 关于张三同志作出检查的通知\n\n正文"}}
+    assert payload == {
+        "msgtype": "markdown",
+        "markdown": {"title": "关于张三同志作出检查的通知", "text": "#### 关于张三同志作出检查的通知\n\n正文"},
+    }
 
 
 def test_wecom_markdown_has_a_content() -> None:

@@ -25,15 +25,25 @@ def scenario(duban: Duban, tmp_path: Path) -> None:
     """A fixed campaign: reviews, a suspension, a dismissal, an exemption, a request, a red project."""
     persons = [person("P1", "张三"), person("P2", HOSTILE), person("P3", "王五")]
     projects = [project("LL-001", "P1"), project("LL-002", "P2"), project("LL-003", "P3"), project("LL-004", None)]
-    nodes = [node("LL-001", "N1", "2024-07-01"), node("LL-001", "N2", "2024-07-02"), node("LL-001", "N3", "2024-07-03"),
-             node("LL-002", "N1", "2024-07-02"), node("LL-002", "N2", "2024-07-04", "2024-07-04"),
-             node("LL-003", "N1", "2024-07-03"), node("LL-003", "N2", "2024-07-09"), node("LL-004", "N1", "2024-07-05")]
+    nodes = [
+        node("LL-001", "N1", "2024-07-01"),
+        node("LL-001", "N2", "2024-07-02"),
+        node("LL-001", "N3", "2024-07-03"),
+        node("LL-002", "N1", "2024-07-02"),
+        node("LL-002", "N2", "2024-07-04", "2024-07-04"),
+        node("LL-003", "N1", "2024-07-03"),
+        node("LL-003", "N2", "2024-07-09"),
+        node("LL-004", "N1", "2024-07-05"),
+    ]
     duban("import", "ledger", write_ledger(tmp_path / "ledger", persons, projects, nodes), "--as-of", "2024-06-30")
     hotline = tmp_path / "12345.csv"
-    hotline.write_text("工单编号,受理时间,诉求内容,地址/小区,办理时限,办结时间,满意度\n"
-                       "GD-01,2024-07-01 10:00,施工围挡占道,LL-001小区3号楼,2024-07-03 17:30,,\n"
-                       "GD-02,2024-07-02 09:00,夜间施工噪音,LL-003小区,2024-07-05,2024-07-06 10:00,不满意\n"
-                       "GD-03,2024-07-04 08:00,小区门口积水,建设路88号,2024-07-09,,\n", encoding="utf-8")
+    hotline.write_text(
+        "工单编号,受理时间,诉求内容,地址/小区,办理时限,办结时间,满意度\n"
+        "GD-01,2024-07-01 10:00,施工围挡占道,LL-001小区3号楼,2024-07-03 17:30,,\n"
+        "GD-02,2024-07-02 09:00,夜间施工噪音,LL-003小区,2024-07-05,2024-07-06 10:00,不满意\n"
+        "GD-03,2024-07-04 08:00,小区门口积水,建设路88号,2024-07-09,,\n",
+        encoding="utf-8",
+    )
     duban("import", "complaints", hotline)
     duban("evaluate", "--through", "2024-07-07", "--from", "2024-07-02")
     duban("strike", "request-exemption", "5", "--reason", "燃气公司停气审批延误，非施工单位原因")
@@ -53,7 +63,8 @@ def _check(name: str, text: str) -> None:
             pytest.fail(f"golden file {name} was missing and has been written: review it, then commit it")
     assert text == path.read_text(encoding="utf-8"), (
         f"{name} differs from its golden file; if the change is intended, run "
-        "DUBAN_UPDATE_GOLDEN=1 pytest tests/notifications and review the diff like code")
+        "DUBAN_UPDATE_GOLDEN=1 pytest tests/notifications and review the diff like code"
+    )
 
 
 def test_every_kind_and_format_matches_its_golden_file(duban: Duban, tmp_path: Path) -> None:
@@ -117,9 +128,15 @@ def test_registry_every_kind_has_a_template_for_every_format_and_an_example() ->
         for fmt in info.formats:
             name = template_name(kind, fmt)
             assert (templates / name).exists(), f"{kind} has no {fmt} template: add notifications/templates/{name}"
-        golden = [p for p in GOLDEN.iterdir() if kind.value in p.name or
-                  {Kind.MEETING_AGENDA: "agenda", Kind.DAILY_REPORT: "daily", Kind.WEEKLY_BULLETIN: "bulletin"}.get(kind, "?")
-                  in p.name]
+        golden = [
+            p
+            for p in GOLDEN.iterdir()
+            if kind.value in p.name
+            or {Kind.MEETING_AGENDA: "agenda", Kind.DAILY_REPORT: "daily", Kind.WEEKLY_BULLETIN: "bulletin"}.get(
+                kind, "?"
+            )
+            in p.name
+        ]
         assert golden, f"{kind} has no example in tests/notifications/golden: extend scenario() to produce one"
     assert renderer.env.undefined.__name__ == "StrictUndefined"
 

@@ -17,9 +17,18 @@ NAMES = ("张伟", "李娜")
 
 def _load(duban: Duban, tmp_path: Path) -> None:
     persons = [["P1", NAMES[0], "市住建局", PHONES[0], EMAILS[0]], ["P2", NAMES[1], "区住建局", PHONES[1], EMAILS[1]]]
-    folder = write_ledger(tmp_path / "ledger", persons, [project("A", "P1"), project("B", "P2")],
-                          [node("A", "N1", "2024-07-01"), node("A", "N2", "2024-07-08"), node("A", "N3", "2024-07-15"),
-                           node("B", "N1", "2024-07-03"), node("B", "N2", "2024-07-30")])
+    folder = write_ledger(
+        tmp_path / "ledger",
+        persons,
+        [project("A", "P1"), project("B", "P2")],
+        [
+            node("A", "N1", "2024-07-01"),
+            node("A", "N2", "2024-07-08"),
+            node("A", "N3", "2024-07-15"),
+            node("B", "N1", "2024-07-03"),
+            node("B", "N2", "2024-07-30"),
+        ],
+    )
     duban("import", "ledger", folder, "--as-of", "2024-06-01")
     duban("evaluate", "--from", "2024-06-30", "--through", "2024-07-20")
 

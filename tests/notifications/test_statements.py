@@ -38,8 +38,10 @@ def test_notices_list_states_and_numbers_gapless_per_series_and_year(duban: Duba
     assert {n["status"] for n in notices} == {"draft", "final", "superseded"}
     for n in notices:
         assert set(n) >= {"id", "kind", "person_id", "strike_id", "doc_number", "date", "status", "supersedes"}
-        assert (n["doc_number"] is None) == (n["status"] == "draft" or (
-            n["status"] == "superseded" and n["kind"] in ("suspension_decision", "dismissal_decision")))
+        assert (n["doc_number"] is None) == (
+            n["status"] == "draft"
+            or (n["status"] == "superseded" and n["kind"] in ("suspension_decision", "dismissal_decision"))
+        )
     # #2 was confirmed at the meeting: its draft is superseded by a final, numbered decision dated that day.
     of_two = {n["status"]: n for n in notices if n["strike_id"] == 2 and n["kind"] == "suspension_decision"}
     assert set(of_two) == {"superseded", "final"}
@@ -62,10 +64,18 @@ def test_notices_list_states_and_numbers_gapless_per_series_and_year(duban: Duba
 
 def test_each_year_numbers_from_one_by_the_documents_own_date(duban: Duban, tmp_path: Path) -> None:
     duban.today("2025-01-06")
-    duban("import", "ledger", write_ledger(tmp_path / "l", [person("P1"), person("P2"), person("P3")],
-                                           [project("A", "P1"), project("B", "P2"), project("C", "P3")],
-                                           [node("A", "N1", "2024-12-26"), node("B", "N1", "2024-12-27"),
-                                            node("C", "N1", "2025-01-02")]), "--as-of", "2024-12-01")
+    duban(
+        "import",
+        "ledger",
+        write_ledger(
+            tmp_path / "l",
+            [person("P1"), person("P2"), person("P3")],
+            [project("A", "P1"), project("B", "P2"), project("C", "P3")],
+            [node("A", "N1", "2024-12-26"), node("B", "N1", "2024-12-27"), node("C", "N1", "2025-01-02")],
+        ),
+        "--as-of",
+        "2024-12-01",
+    )
     duban("evaluate", "--from", "2024-12-26", "--through", "2025-01-05")
     numbers = {n["person_id"]: n["doc_number"] for n in duban.json("notices")}
     assert numbers == {"P1": "吕建督〔2024〕1号", "P2": "吕建督〔2024〕2号", "P3": "吕建督〔2025〕1号"}
@@ -119,13 +129,19 @@ def test_agendas_state_what_was_so_at_their_meeting(duban: Duban, tmp_path: Path
 def test_the_agenda_counts_overdue_days_from_the_same_deadline_as_the_evaluation(duban: Duban, tmp_path: Path) -> None:
     policy = (ROOT / "config" / "policy.toml").read_text(encoding="utf-8")
     custom = tmp_path / "policy.toml"
-    custom.write_text(policy.replace("shift_deadlines_to_workday = false", "shift_deadlines_to_workday = true"),
-                      encoding="utf-8")
+    custom.write_text(
+        policy.replace("shift_deadlines_to_workday = false", "shift_deadlines_to_workday = true"), encoding="utf-8"
+    )
     duban._monkeypatch.setenv("DUBAN_POLICY_FILE", str(custom))
     duban.today("2024-10-09")
     # Sunday 6 October 2024 is in the National Day holiday: the deadline moves to Tuesday 8 October.
-    duban("import", "ledger", write_ledger(tmp_path / "l", [person("P1")], [project("A", "P1")],
-                                           [node("A", "N1", "2024-10-06")]), "--as-of", "2024-09-30")
+    duban(
+        "import",
+        "ledger",
+        write_ledger(tmp_path / "l", [person("P1")], [project("A", "P1")], [node("A", "N1", "2024-10-06")]),
+        "--as-of",
+        "2024-09-30",
+    )
     duban("evaluate", "--from", "2024-10-01", "--through", "2024-10-08")
     daily = duban("report", "daily", "--date", "2024-10-08").out
     assert "红灯：A" not in daily  # due by the end of the 8th: not overdue yet
@@ -139,8 +155,9 @@ def test_the_agenda_counts_overdue_days_from_the_same_deadline_as_the_evaluation
 
 def test_document_series_are_configured_per_kind(duban: Duban, tmp_path: Path) -> None:
     config = tmp_path / "duban.toml"
-    config.write_text('[duban]\ndoc_series = { review_notice = "吕建查", correction_notice = "吕建正" }\n',
-                      encoding="utf-8")
+    config.write_text(
+        '[duban]\ndoc_series = { review_notice = "吕建查", correction_notice = "吕建正" }\n', encoding="utf-8"
+    )
     duban._monkeypatch.setenv("DUBAN_CONFIG", str(config))
     duban.today("2024-07-08")
     scenario(duban, tmp_path)

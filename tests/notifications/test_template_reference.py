@@ -15,8 +15,12 @@ from notifications.render import Renderer
 
 
 def test_every_field_of_every_context_and_record_is_described() -> None:
-    undescribed = [f"{cls.__name__}.{f.name}" for cls in (*contexts(), *records())
-                   for f in dataclasses.fields(cls) if not description(f).strip()]
+    undescribed = [
+        f"{cls.__name__}.{f.name}"
+        for cls in (*contexts(), *records())
+        for f in dataclasses.fields(cls)
+        if not description(f).strip()
+    ]
     assert not undescribed, f"describe these fields (field(metadata={{'doc': ...}})): {undescribed}"
 
 
@@ -42,8 +46,11 @@ def _names_used(renderer: Renderer, name: str, seen: set[str]) -> set[str]:
     source, _, _ = renderer.env.loader.get_source(renderer.env, name)
     parsed = renderer.env.parse(source)
     # A macro imported at the top is used inside the blocks, which Jinja's analysis reads apart from the top.
-    imported = {target if isinstance(target, str) else target[1]
-                for node in parsed.find_all(nodes.FromImport) for target in node.names}
+    imported = {
+        target if isinstance(target, str) else target[1]
+        for node in parsed.find_all(nodes.FromImport)
+        for target in node.names
+    }
     imported |= {node.target for node in parsed.find_all(nodes.Import)}
     used = set(meta.find_undeclared_variables(parsed)) - imported
     for referenced in meta.find_referenced_templates(parsed):
@@ -53,8 +60,9 @@ def _names_used(renderer: Renderer, name: str, seen: set[str]) -> set[str]:
     return used
 
 
-@pytest.mark.parametrize(("kind", "fmt"), [(kind, fmt) for kind in Kind for fmt in REGISTRY[kind].formats
-                                            if fmt is not Format.DOCX])
+@pytest.mark.parametrize(
+    ("kind", "fmt"), [(kind, fmt) for kind in Kind for fmt in REGISTRY[kind].formats if fmt is not Format.DOCX]
+)
 def test_every_name_a_shipped_template_uses_is_in_its_context(kind: Kind, fmt: Format) -> None:
     renderer = Renderer()  # the shipped templates only, in the sandbox that renders them
     name = f"{kind.value}.{fmt.value}.j2"

@@ -32,14 +32,32 @@ from rules.decisions import GroupingRule, LadderRule, RankRule
 
 Values = type[StrEnum] | tuple[str, ...]
 SECTIONS: dict[str, Values] = {
-    "action": Action, "person_status": PersonStatus, "strike_status": StrikeStatus, "decision": Decision,
-    "grouping_rule": GroupingRule, "rank_rule": RankRule, "ladder_rule": LadderRule, "trace_kind": TraceKind,
-    "event_kind": EventKind, "cause": StatusCause, "recalculated": StatusCause,
-    "correction": (*(c.value for c in StatusCause), "exempted", "revoked"), "agenda_item": AgendaItem,
-    "history_kind": HistoryKind, "project_status": ProjectStatus, "log_entity": LogEntity, "log_action": LogAction,
-    "job_status": JobStatus, "complaint_link": ComplaintLink, "outbox_status": OutboxStatus, "role": Role,
-    "light": (*COLOURS, PENDING, WAS_RED, "none"), "node_state": NODE_STATES, "notice_state": NoticeState,
-    "detail": DETAIL_KEYS, "source": SOURCES,
+    "action": Action,
+    "person_status": PersonStatus,
+    "strike_status": StrikeStatus,
+    "decision": Decision,
+    "grouping_rule": GroupingRule,
+    "rank_rule": RankRule,
+    "ladder_rule": LadderRule,
+    "trace_kind": TraceKind,
+    "event_kind": EventKind,
+    "cause": StatusCause,
+    "recalculated": StatusCause,
+    "correction": (*(c.value for c in StatusCause), "exempted", "revoked"),
+    "agenda_item": AgendaItem,
+    "history_kind": HistoryKind,
+    "project_status": ProjectStatus,
+    "log_entity": LogEntity,
+    "log_action": LogAction,
+    "job_status": JobStatus,
+    "complaint_link": ComplaintLink,
+    "outbox_status": OutboxStatus,
+    "role": Role,
+    "light": (*COLOURS, PENDING, WAS_RED, "none"),
+    "node_state": NODE_STATES,
+    "notice_state": NoticeState,
+    "detail": DETAIL_KEYS,
+    "source": SOURCES,
 }
 
 
@@ -51,9 +69,11 @@ def _values(values: Values) -> set[str]:
 def test_every_stored_value_has_its_words(section: str) -> None:
     words = Wording.load().section(section)
     missing = _values(SECTIONS[section]) - set(words)
-    assert not missing, f"notifications/wording.toml [{section}] lacks {sorted(missing)}: add a line `value = \"中文\"`"
+    assert not missing, f'notifications/wording.toml [{section}] lacks {sorted(missing)}: add a line `value = "中文"`'
     stale = set(words) - _values(SECTIONS[section])
-    assert not stale, f"notifications/wording.toml [{section}] has words for values that no longer exist: {sorted(stale)}"
+    assert not stale, (
+        f"notifications/wording.toml [{section}] has words for values that no longer exist: {sorted(stale)}"
+    )
     assert all(text.strip() for text in words.values())
 
 

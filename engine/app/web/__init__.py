@@ -30,8 +30,10 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                                "form-action 'self'; frame-ancestors 'none'; base-uri 'self'"),
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+    ),
     "Cache-Control": "no-store",
 }
 
@@ -46,8 +48,11 @@ def create_app(app: App) -> FastAPI:
         web.include_router(module.router)
 
     # The upload and its form fields: a megabyte more than the largest workbook accepted.
-    web.add_middleware(BodyLimit, limit=(app.settings.web.max_upload_mb + 1) * 1024 * 1024,
-                       message=f"上传的文件超过 {app.settings.web.max_upload_mb} MB")
+    web.add_middleware(
+        BodyLimit,
+        limit=(app.settings.web.max_upload_mb + 1) * 1024 * 1024,
+        message=f"上传的文件超过 {app.settings.web.max_upload_mb} MB",
+    )
 
     @web.middleware("http")  # added after BodyLimit, so it runs around it: a 413 has the headers too
     async def headers(request: Request, call_next: Any) -> Response:
@@ -89,8 +94,13 @@ def create_app(app: App) -> FastAPI:
     @web.exception_handler(OperationalError)
     async def busy(request: Request, exc: OperationalError) -> Response:
         # SQLite's writer lock held past its timeout (a national import), or the server unreachable.
-        return render(request, "error.html", http_status=503, title="数据库忙",
-                      message="数据库正忙（可能正在导入台账或每日评估），本次操作未执行，请稍后再试。")
+        return render(
+            request,
+            "error.html",
+            http_status=503,
+            title="数据库忙",
+            message="数据库正忙（可能正在导入台账或每日评估），本次操作未执行，请稍后再试。",
+        )
 
     @web.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

@@ -33,8 +33,9 @@ def accounts_page(request: Request, viewer: Viewer = Depends(signed_in)) -> HTML
             by_name.setdefault(t.name, []).append(t)
     made_up = [t for t in found if t.kind is ThrottleKind.UNKNOWN]
     rows = [{"user": u, "password": password_state(u), "throttles": by_name.get(u.name, [])} for u in accounts]
-    return render(request, "accounts.html", rows=rows, made_up=made_up, now=now,
-                  throttled=sum(1 for r in rows if r["throttles"]))
+    return render(
+        request, "accounts.html", rows=rows, made_up=made_up, now=now, throttled=sum(1 for r in rows if r["throttles"])
+    )
 
 
 @route(router, "POST", "/accounts/{name}/unlock", Can.ACCOUNTS, "解除账号的全部登录限流（与 duban user unlock 相同）")

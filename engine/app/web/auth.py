@@ -26,8 +26,14 @@ def _safe_next(target: str | None) -> str:
 def _login_page(request: Request, message: str | None, status: int, target: str) -> HTMLResponse:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = render(request, "login.html", http_status=status, message=message, login_csrf=token, next=target)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
-                        secure=duban(request).settings.web.cookie_secure)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        path="/login",
+        secure=duban(request).settings.web.cookie_secure,
+    )
     return response
 
 
@@ -38,8 +44,9 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
 
 
 @router.post("/login", include_in_schema=False)
-def login(request: Request, name: str = Form(""), password: str = Form(""), csrf: str = Form(""),
-          next: str = Form("/board")) -> Response:
+def login(
+    request: Request, name: str = Form(""), password: str = Form(""), csrf: str = Form(""), next: str = Form("/board")
+) -> Response:
     """Sign in: a session cookie on success, a clear reason otherwise (rate-limited)."""
     target = _safe_next(next)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
@@ -54,8 +61,9 @@ def login(request: Request, name: str = Form(""), password: str = Form(""), csrf
     except Refused as exc:
         return _login_page(request, exc.problems[0], 401, target)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/",
-                        secure=app.settings.web.cookie_secure)
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="lax", path="/", secure=app.settings.web.cookie_secure
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 

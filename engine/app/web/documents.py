@@ -32,8 +32,11 @@ from notifications.kinds import REGISTRY
 
 router = APIRouter()
 PER_PAGE = 50
-MEDIA = {Format.MD: "text/markdown; charset=utf-8", Format.HTML: "text/html; charset=utf-8",
-         Format.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+MEDIA = {
+    Format.MD: "text/markdown; charset=utf-8",
+    Format.HTML: "text/html; charset=utf-8",
+    Format.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
 
 
 def _format(kind: Kind, value: str | None) -> Format:
@@ -47,8 +50,12 @@ def _format(kind: Kind, value: str | None) -> Format:
 
 
 def _send(path: Path, folder: Path, name: str, fmt: Format) -> FileResponse:
-    return FileResponse(path, media_type=MEDIA[fmt], filename=f"{name}.{fmt.value}",
-                        background=BackgroundTask(shutil.rmtree, folder, True))
+    return FileResponse(
+        path,
+        media_type=MEDIA[fmt],
+        filename=f"{name}.{fmt.value}",
+        background=BackgroundTask(shutil.rmtree, folder, True),
+    )
 
 
 def _scratch() -> Path:
@@ -56,31 +63,50 @@ def _scratch() -> Path:
 
 
 @route(router, "GET", "/documents", Can.READ, "文书：议程、通知、每日检点、每周通报下载")
-def documents_page(request: Request, kind: str | None = None, page: str | None = None,
-                   viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def documents_page(
+    request: Request, kind: str | None = None, page: str | None = None, viewer: Viewer = Depends(signed_in)
+) -> HTMLResponse:
     """List what can be downloaded: the documents by date, and every notice."""
     app = duban(request)
     number = page_number(page)
     scope = scope_of(viewer)
     with reading(app.engine) as session:
         as_of = default_as_of(session, app.today())
-        query = (select(Notice, col(Person.person_id), col(Person.name)).outerjoin(Person, col(Person.id) == col(Notice.person_pk))
-                 .outerjoin(Strike, col(Strike.id) == col(Notice.strike_id)))
+        query = (
+            select(Notice, col(Person.person_id), col(Person.name))
+            .outerjoin(Person, col(Person.id) == col(Notice.person_pk))
+            .outerjoin(Strike, col(Strike.id) == col(Notice.strike_id))
+        )
         if scope is not None:
             query = query.join(Project, col(Project.id) == col(Strike.project_id)).where(col(Project.district) == scope)
         if kind in {k.value for k in Kind}:
             query = query.where(col(Notice.kind) == kind)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        notices = [{"notice": n, "person_id": pid, "name": name, "title": REGISTRY[Kind(n.kind)].title}
-                   for n, pid, name in session.execute(query.order_by(col(Notice.id).desc())
-                                                       .offset((number - 1) * PER_PAGE).limit(PER_PAGE))]
+        notices = [
+            {"notice": n, "person_id": pid, "name": name, "title": REGISTRY[Kind(n.kind)].title}
+            for n, pid, name in session.execute(
+                query.order_by(col(Notice.id).desc()).offset((number - 1) * PER_PAGE).limit(PER_PAGE)
+            )
+        ]
     meeting = next_meeting(app, app.calendar, as_of) or as_of
     monday = as_of - dt.timedelta(days=as_of.weekday())
-    kinds = [(k.value, REGISTRY[k].title) for k in (Kind.REVIEW_NOTICE, Kind.SUSPENSION_DECISION,
-                                                   Kind.DISMISSAL_DECISION, Kind.CORRECTION_NOTICE)]
-    return render(request, "documents.html", notices=notices, total=total, page=number,
-                  pages=max(1, -(-total // PER_PAGE)), meeting=meeting, day=as_of, monday=monday, kinds=kinds,
-                  kind=kind if kind in dict(kinds) else None)
+    kinds = [
+        (k.value, REGISTRY[k].title)
+        for k in (Kind.REVIEW_NOTICE, Kind.SUSPENSION_DECISION, Kind.DISMISSAL_DECISION, Kind.CORRECTION_NOTICE)
+    ]
+    return render(
+        request,
+        "documents.html",
+        notices=notices,
+        total=total,
+        page=number,
+        pages=max(1, -(-total // PER_PAGE)),
+        meeting=meeting,
+        day=as_of,
+        monday=monday,
+        kinds=kinds,
+        kind=kind if kind in dict(kinds) else None,
+    )
 
 
 def _day(value: str | None, what: str) -> dt.date:
@@ -91,8 +117,9 @@ def _day(value: str | None, what: str) -> dt.date:
 
 
 @route(router, "GET", "/documents/agenda", Can.READ, "下载党组会议程（md、html、docx）")
-def agenda_file(request: Request, meeting: str | None = None, format: str | None = None,
-                viewer: Viewer = Depends(signed_in)) -> FileResponse:
+def agenda_file(
+    request: Request, meeting: str | None = None, format: str | None = None, viewer: Viewer = Depends(signed_in)
+) -> FileResponse:
     """Write the agenda of a meeting, as `duban agenda` does."""
     day, fmt, folder = _day(meeting, "会议日期"), _format(Kind.MEETING_AGENDA, format), _scratch()
     _, path = write_agenda(duban(request), day, fmt, folder / f"agenda.{fmt.value}", district=scope_of(viewer))
@@ -101,8 +128,9 @@ def agenda_file(request: Request, meeting: str | None = None, format: str | None
 
 
 @route(router, "GET", "/documents/decisions", Can.READ, "下载党组会决定事项（md、html、docx）")
-def decisions_file(request: Request, meeting: str | None = None, format: str | None = None,
-                   viewer: Viewer = Depends(signed_in)) -> FileResponse:
+def decisions_file(
+    request: Request, meeting: str | None = None, format: str | None = None, viewer: Viewer = Depends(signed_in)
+) -> FileResponse:
     """Write the meeting's 决定事项 from the record, as `duban decisions` does."""
     day, fmt, folder = _day(meeting, "会议日期"), _format(Kind.MEETING_DECISIONS, format), _scratch()
     _, path = write_decisions(duban(request), day, fmt, folder / f"decisions.{fmt.value}", district=scope_of(viewer))
@@ -111,8 +139,9 @@ def decisions_file(request: Request, meeting: str | None = None, format: str | N
 
 
 @route(router, "GET", "/documents/daily", Can.READ, "下载每日检点（md、html）")
-def daily_file(request: Request, date: str | None = None, format: str | None = None,
-               viewer: Viewer = Depends(signed_in)) -> FileResponse:
+def daily_file(
+    request: Request, date: str | None = None, format: str | None = None, viewer: Viewer = Depends(signed_in)
+) -> FileResponse:
     """Write the daily check report of a day, as `duban report daily` does."""
     day, fmt, folder = _day(date, "检点日期"), _format(Kind.DAILY_REPORT, format or "html"), _scratch()
     _, path = write_daily(duban(request), day, fmt, folder / f"daily.{fmt.value}", scope_of(viewer))
@@ -121,8 +150,9 @@ def daily_file(request: Request, date: str | None = None, format: str | None = N
 
 
 @route(router, "GET", "/documents/bulletin", Can.READ, "下载每周通报（md、html、docx）")
-def bulletin_file(request: Request, week: str | None = None, format: str | None = None,
-                  viewer: Viewer = Depends(signed_in)) -> FileResponse:
+def bulletin_file(
+    request: Request, week: str | None = None, format: str | None = None, viewer: Viewer = Depends(signed_in)
+) -> FileResponse:
     """Write the weekly bulletin of the week holding a day, as `duban report weekly` does."""
     day, fmt, folder = _day(week, "日期"), _format(Kind.WEEKLY_BULLETIN, format), _scratch()
     _, path = write_weekly(duban(request), day, fmt, folder / f"bulletin.{fmt.value}", scope_of(viewer))
@@ -144,16 +174,24 @@ def bulletin_chart(request: Request, week: str | None = None, viewer: Viewer = D
 
 
 @route(router, "GET", "/documents/notices/{notice_id}", Can.READ, "下载一份通知或决定（md、html、docx）")
-def notice_download(request: Request, notice_id: int, format: str | None = None,
-                    viewer: Viewer = Depends(signed_in)) -> FileResponse:
+def notice_download(
+    request: Request, notice_id: int, format: str | None = None, viewer: Viewer = Depends(signed_in)
+) -> FileResponse:
     """Write one notice, with the same text `duban notices render` writes (it is not marked sent)."""
     app = duban(request)
     with reading(app.engine) as session:
         notice = session.get(Notice, notice_id)
         if notice is None:
             raise NotFound(f"通知 #{notice_id} 不存在")
-        district = session.scalar(select(col(Project.district)).join(Strike, col(Strike.project_id) == col(Project.id))
-                                  .where(col(Strike.id) == notice.strike_id)) if notice.strike_id else None
+        district = (
+            session.scalar(
+                select(col(Project.district))
+                .join(Strike, col(Strike.project_id) == col(Project.id))
+                .where(col(Strike.id) == notice.strike_id)
+            )
+            if notice.strike_id
+            else None
+        )
         kind = Kind(notice.kind)
     scope = scope_of(viewer)
     if scope is not None and district != scope:

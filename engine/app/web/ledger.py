@@ -17,29 +17,49 @@ from engine.ledger import import_ledger
 
 router = APIRouter()
 ACCEPTED = (".xlsx", ".xlsm")
-SUMMARY = (("新增人员", "persons_added"), ("更新人员", "persons_updated"), ("新增项目", "projects_added"),
-           ("更新项目", "projects_updated"), ("新增节点", "nodes_added"), ("更新节点", "nodes_updated"),
-           ("延期", "extensions"), ("完成", "completions"), ("负责人变更", "reassignments"))
+SUMMARY = (
+    ("新增人员", "persons_added"),
+    ("更新人员", "persons_updated"),
+    ("新增项目", "projects_added"),
+    ("更新项目", "projects_updated"),
+    ("新增节点", "nodes_added"),
+    ("更新节点", "nodes_updated"),
+    ("延期", "extensions"),
+    ("完成", "completions"),
+    ("负责人变更", "reassignments"),
+)
 
 
 @route(router, "GET", "/ledger", Can.IMPORT, "上传工作台账")
 def ledger_form(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
     """Show the upload form."""
-    return render(request, "ledger.html", result=None, problems=None, omitted=0, today=duban(request).today(),
-                  filename=None)
+    return render(
+        request, "ledger.html", result=None, problems=None, omitted=0, today=duban(request).today(), filename=None
+    )
 
 
 @route(router, "POST", "/ledger", Can.IMPORT, "导入工作台账（全部成功或全部不变）")
-def ledger_upload(request: Request, workbook: UploadFile = File(...), as_of: str = Form(""), new_persons: str = Form(""),
-                  viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def ledger_upload(
+    request: Request,
+    workbook: UploadFile = File(...),
+    as_of: str = Form(""),
+    new_persons: str = Form(""),
+    viewer: Viewer = Depends(signed_in),
+) -> HTMLResponse:
     """Import an uploaded workbook; show what changed, or every problem with its place."""
     app = duban(request).as_actor(viewer.actor)
     name = Path(workbook.filename or "台账.xlsx").name
     suffix = Path(name).suffix.lower()
 
     def page(status: int, **context: object) -> HTMLResponse:
-        return render(request, "ledger.html", http_status=status, today=app.today(), filename=name,
-                      **{"result": None, "problems": None, "notes": [], "omitted": 0, **context})
+        return render(
+            request,
+            "ledger.html",
+            http_status=status,
+            today=app.today(),
+            filename=name,
+            **{"result": None, "problems": None, "notes": [], "omitted": 0, **context},
+        )
 
     if suffix not in ACCEPTED:
         return page(400, problems=[_problem(name, "请上传 .xlsx 工作簿（Excel 2007 及以后版本）")])

@@ -31,16 +31,18 @@ def _meetings_around(request: Request, chosen: dt.date) -> list[dt.date]:
     with reading(app.engine) as session:
         first = session.scalar(select(func.min(col(Strike.detected_on)))) or chosen
     try:
-        found = meeting_dates(app.policy.meetings, min(first, chosen) - dt.timedelta(days=7),
-                              chosen + dt.timedelta(days=14), app.calendar)
+        found = meeting_dates(
+            app.policy.meetings, min(first, chosen) - dt.timedelta(days=7), chosen + dt.timedelta(days=14), app.calendar
+        )
     except HolidayTableMissing:
         found = []
     return sorted(set(found) | {chosen}, reverse=True)
 
 
 @route(router, "GET", "/meeting", Can.READ, "党组会：议程、待决定事项与已决定事项")
-def meeting_page(request: Request, date: str | None = None, other: str | None = None,
-                 viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def meeting_page(
+    request: Request, date: str | None = None, other: str | None = None, viewer: Viewer = Depends(signed_in)
+) -> HTMLResponse:
     """Show the agenda of the next (or the chosen) meeting with a form for every open decision, and what it decided."""
     app = duban(request)
     with reading(app.engine) as session:
@@ -48,15 +50,26 @@ def meeting_page(request: Request, date: str | None = None, other: str | None = 
     meeting = parse_day(other) or parse_day(date) or next_meeting(app, app.calendar, as_of) or as_of
     with reading(app.engine) as session:
         agenda = agenda_context(app, session, meeting, app.calendar, scope_of(viewer))
-        ids = [item.strike.id for items in (agenda.reviews, agenda.decisions, agenda.unassigned,
-                                            agenda.exemption_requests) for item in items]
+        ids = [
+            item.strike.id
+            for items in (agenda.reviews, agenda.decisions, agenda.unassigned, agenda.exemption_requests)
+            for item in items
+        ]
         strikes = {s.id: s for s in session.scalars(select(Strike).where(col(Strike.id).in_(ids)))}
         explanations = {strike_id: explain(app, session, strikes[strike_id]) for strike_id in ids}
         decided = decisions_context(app, session, meeting, scope_of(viewer))
         states = decision_states(app, session, list(strikes.values()))
-    return render(request, "meeting.html", agenda=agenda, meeting=meeting, meetings=_meetings_around(request, meeting),
-                  explanations=explanations, decided=decided, states=states,
-                  back=f"/meeting?date={meeting.isoformat()}")
+    return render(
+        request,
+        "meeting.html",
+        agenda=agenda,
+        meeting=meeting,
+        meetings=_meetings_around(request, meeting),
+        explanations=explanations,
+        decided=decided,
+        states=states,
+        back=f"/meeting?date={meeting.isoformat()}",
+    )
 
 
 def _strike(session: Session, strike_id: int, viewer: Viewer) -> tuple[Strike, Project]:
@@ -81,8 +94,18 @@ def strike_page(request: Request, strike_id: int, viewer: Viewer = Depends(signe
         person = session.get(Person, strike.person_pk) if strike.person_pk else None
         state = decision_states(app, session, [strike])[strike_id]
         meeting = next_meeting(app, app.calendar, default_as_of(session, app.today()))
-    return render(request, "strike.html", strike=strike, project=project, lines=lines, recorded=recorded, nodes=nodes,
-                  person=person, state=state, meeting=meeting)
+    return render(
+        request,
+        "strike.html",
+        strike=strike,
+        project=project,
+        lines=lines,
+        recorded=recorded,
+        nodes=nodes,
+        person=person,
+        state=state,
+        meeting=meeting,
+    )
 
 
 def _back(back: str, strike_id: int) -> str:
@@ -92,8 +115,15 @@ def _back(back: str, strike_id: int) -> str:
 
 
 @route(router, "POST", "/strikes/{strike_id}/confirm", Can.DECIDE, "记录党组会确认（免职、永不使用须再次确认）")
-def confirm(request: Request, strike_id: int, meeting: str = Form(""), text: str = Form(""), back: str = Form(""),
-            sure: str = Form(""), viewer: Viewer = Depends(signed_in)) -> Response:
+def confirm(
+    request: Request,
+    strike_id: int,
+    meeting: str = Form(""),
+    text: str = Form(""),
+    back: str = Form(""),
+    sure: str = Form(""),
+    viewer: Viewer = Depends(signed_in),
+) -> Response:
     """Record the meeting's confirmation and issue the final decision, as `duban strike confirm` does.
 
     A suspension or a dismissal ends a post or a career: the first press shows what will be
@@ -110,9 +140,19 @@ def confirm(request: Request, strike_id: int, meeting: str = Form(""), text: str
             rung = app.policy.rung_for(strike.level) if strike.status == StrikeStatus.COUNTED and strike.level else None
             if rung is not None and rung.action in (Action.SUSPENSION, Action.DISMISSAL):
                 person = session.get(Person, strike.person_pk) if strike.person_pk else None
-                return render(request, "confirm.html", strike=strike, project=project, person=person, rung=rung,
-                              action_cn=app.wording.word("action", rung.action), meeting=day, text=text,
-                              back=back, lines=explain(app, session, strike))
+                return render(
+                    request,
+                    "confirm.html",
+                    strike=strike,
+                    project=project,
+                    person=person,
+                    rung=rung,
+                    action_cn=app.wording.word("action", rung.action),
+                    meeting=day,
+                    text=text,
+                    back=back,
+                    lines=explain(app, session, strike),
+                )
     try:
         actions.confirm_strike(app.as_actor(viewer.actor), strike_id, day, text.strip() or None)
     except Refused as exc:
@@ -123,8 +163,14 @@ def confirm(request: Request, strike_id: int, meeting: str = Form(""), text: str
 
 
 @route(router, "POST", "/strikes/{strike_id}/exempt", Can.DECIDE, "记录党组会豁免（须写明理由）")
-def exempt(request: Request, strike_id: int, reason: str = Form(""), meeting: str = Form(""), back: str = Form(""),
-           viewer: Viewer = Depends(signed_in)) -> Response:
+def exempt(
+    request: Request,
+    strike_id: int,
+    reason: str = Form(""),
+    meeting: str = Form(""),
+    back: str = Form(""),
+    viewer: Viewer = Depends(signed_in),
+) -> Response:
     """Exempt a strike, as `duban strike exempt` does (later levels move down, corrections follow)."""
     check_strike(duban(request), viewer, strike_id)
     try:
@@ -135,27 +181,35 @@ def exempt(request: Request, strike_id: int, reason: str = Form(""), meeting: st
 
 
 @route(router, "POST", "/strikes/{strike_id}/reject-exemption", Can.DECIDE, "记录党组会驳回免责申请（须写明理由）")
-def reject_exemption(request: Request, strike_id: int, reason: str = Form(""), meeting: str = Form(""),
-                     back: str = Form(""), viewer: Viewer = Depends(signed_in)) -> Response:
+def reject_exemption(
+    request: Request,
+    strike_id: int,
+    reason: str = Form(""),
+    meeting: str = Form(""),
+    back: str = Form(""),
+    viewer: Viewer = Depends(signed_in),
+) -> Response:
     """Turn down a strike's exemption request, as `duban strike reject-exemption` does (the strike stands)."""
     check_strike(duban(request), viewer, strike_id)
     try:
         actions.reject_exemption(duban(request).as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
     except Refused as exc:
-        return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请未驳回：", "error",
-                        exc.problems)
+        return redirect(
+            request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请未驳回：", "error", exc.problems
+        )
     return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请已驳回：{reason.strip()}")
 
 
 @route(router, "POST", "/strikes/{strike_id}/request-exemption", Can.CORRECT, "登记免责申请（列入下次党组会）")
-def request_exemption(request: Request, strike_id: int, reason: str = Form(""), back: str = Form(""),
-                      viewer: Viewer = Depends(signed_in)) -> Response:
+def request_exemption(
+    request: Request, strike_id: int, reason: str = Form(""), back: str = Form(""), viewer: Viewer = Depends(signed_in)
+) -> Response:
     """Record an exemption request, as `duban strike request-exemption` does."""
     check_strike(duban(request), viewer, strike_id)
     try:
-        actions.ask_exemption(duban(request).as_actor(viewer.actor), strike_id, reason,
-                              actions.Scope(scope_of(viewer)))
+        actions.ask_exemption(duban(request).as_actor(viewer.actor), strike_id, reason, actions.Scope(scope_of(viewer)))
     except Refused as exc:
-        return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请未登记：", "error",
-                        exc.problems)
+        return redirect(
+            request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请未登记：", "error", exc.problems
+        )
     return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请已登记，将提交党组会审议")

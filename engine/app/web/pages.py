@@ -30,11 +30,14 @@ def _when(value: dt.datetime | None, tz: dt.tzinfo | None = None) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
-                      autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(cn_date=cn_date, percent=percent, when=_when,
-                       iso=lambda d: d.isoformat() if d else "")
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(cn_date=cn_date, percent=percent, when=_when, iso=lambda d: d.isoformat() if d else "")
     env.globals.update(Can=Can, CSRF_FIELD=CSRF_FIELD)
     return env
 
@@ -57,23 +60,37 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
     app = request.app.state.duban
     flash = _read_flash(request)
     html = ENV.get_template(template).render(
-        request=request, viewer=viewer, grants=GRANTS[viewer.role] if viewer else frozenset(), W=app.wording,
-        flash=flash, tz=app.settings.tz, path=request.url.path, **context)
+        request=request,
+        viewer=viewer,
+        grants=GRANTS[viewer.role] if viewer else frozenset(),
+        W=app.wording,
+        flash=flash,
+        tz=app.settings.tz,
+        path=request.url.path,
+        **context,
+    )
     response = HTMLResponse(html, status_code=http_status)
     if flash is not None:
         response.delete_cookie(FLASH_COOKIE, path="/")
     return response
 
 
-def redirect(request: Request, url: str, message: str | None = None, kind: str = "ok",
-             lines: list[str] | None = None) -> RedirectResponse:
+def redirect(
+    request: Request, url: str, message: str | None = None, kind: str = "ok", lines: list[str] | None = None
+) -> RedirectResponse:
     """Redirect after a POST (303), carrying a one-time message to the next page."""
     response = RedirectResponse(url, status_code=303)
     if message is not None or lines:
         payload = json.dumps({"kind": kind, "message": message or "", "lines": lines or []}, ensure_ascii=False)
-        response.set_cookie(FLASH_COOKIE, base64.urlsafe_b64encode(payload.encode()).decode(), httponly=True,
-                            samesite="lax", path="/", max_age=60,
-                            secure=request.app.state.duban.settings.web.cookie_secure)
+        response.set_cookie(
+            FLASH_COOKIE,
+            base64.urlsafe_b64encode(payload.encode()).decode(),
+            httponly=True,
+            samesite="lax",
+            path="/",
+            max_age=60,
+            secure=request.app.state.duban.settings.web.cookie_secure,
+        )
     return response
 
 
@@ -87,8 +104,11 @@ def _read_flash(request: Request) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict):
         return None
-    return {"kind": str(data.get("kind", "ok")), "message": str(data.get("message", "")),
-            "lines": [str(line) for line in data.get("lines", [])][:200]}
+    return {
+        "kind": str(data.get("kind", "ok")),
+        "message": str(data.get("message", "")),
+        "lines": [str(line) for line in data.get("lines", [])][:200],
+    }
 
 
 def parse_day(value: str | None) -> dt.date | None:

@@ -22,18 +22,32 @@ STATUSES = tuple(str(s) for s in PersonStatus)
 
 
 @route(router, "GET", "/persons", Can.READ, "人员：状态与计入的问责记录")
-def persons(request: Request, status: str | None = None, q: str | None = None, page: str | None = None,
-            viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def persons(
+    request: Request,
+    status: str | None = None,
+    q: str | None = None,
+    page: str | None = None,
+    viewer: Viewer = Depends(signed_in),
+) -> HTMLResponse:
     """List persons with their derived status, filtered and paginated."""
     app = duban(request)
     number = page_number(page)
     with reading(app.engine) as session:
-        rows, total = persons_page(app, session, status if status in STATUSES else None, q, scope_of(viewer),
-                                   number, PER_PAGE)
+        rows, total = persons_page(
+            app, session, status if status in STATUSES else None, q, scope_of(viewer), number, PER_PAGE
+        )
     filters = {"status": status if status in STATUSES else None, "q": q or None}
     template = "_persons_results.html" if request.headers.get("hx-request") else "persons.html"
-    return render(request, template, rows=rows, total=total, page=number, pages=max(1, -(-total // PER_PAGE)),
-                  filters=filters, statuses=STATUSES)
+    return render(
+        request,
+        template,
+        rows=rows,
+        total=total,
+        page=number,
+        pages=max(1, -(-total // PER_PAGE)),
+        filters=filters,
+        statuses=STATUSES,
+    )
 
 
 @route(router, "GET", "/persons/{person_id}", Can.READ, "人员：问责阶梯与每条问责记录的说明")
@@ -50,15 +64,35 @@ def person(request: Request, person_id: str, viewer: Viewer = Depends(signed_in)
         ladder = person_ladder(app, session, found)
         shown = [entry for entry in ladder if in_scope(viewer, entry["district"])]
         hidden = len(ladder) - len(shown)
-        mine = list(session.scalars(select(Project).where(col(Project.id).in_(
-            select(col(Assignment.project_id)).where(col(Assignment.person_pk) == found.id))).order_by(col(Project.code))))
+        mine = list(
+            session.scalars(
+                select(Project)
+                .where(
+                    col(Project.id).in_(select(col(Assignment.project_id)).where(col(Assignment.person_pk) == found.id))
+                )
+                .order_by(col(Project.code))
+            )
+        )
         held = holders(session, project_ids=[p.id or 0 for p in mine])
-        projects = [{"code": p.code, "name": p.name, "district": p.district or "", "current": held.get(p.id or 0) == found.id}
-                    for p in mine if in_scope(viewer, p.district)]
+        projects = [
+            {"code": p.code, "name": p.name, "district": p.district or "", "current": held.get(p.id or 0) == found.id}
+            for p in mine
+            if in_scope(viewer, p.district)
+        ]
         stood, counted = person_standing(app, session, found.id or 0, app.today())
     contacts = {"phone": found.phone, "email": found.email} if can(viewer, Can.CONTACTS) else None
-    return render(request, "person.html", person=found, ladder=shown, hidden=hidden, projects=projects,
-                  status=str(stood.status), standing=stood, contacts=contacts, counted=counted)
+    return render(
+        request,
+        "person.html",
+        person=found,
+        ladder=shown,
+        hidden=hidden,
+        projects=projects,
+        status=str(stood.status),
+        standing=stood,
+        contacts=contacts,
+        counted=counted,
+    )
 
 
 @route(router, "GET", "/register", Can.READ, "永不使用人员名册")

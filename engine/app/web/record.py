@@ -17,19 +17,42 @@ PER_PAGE = 100
 
 
 @route(router, "GET", "/record", Can.RECORD, "记录在案：谁、何时、做了什么、为什么")
-def record_page(request: Request, section: str | None = None, actor: str | None = None, since: str | None = None,
-                until: str | None = None, page: str | None = None, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def record_page(
+    request: Request,
+    section: str | None = None,
+    actor: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    page: str | None = None,
+    viewer: Viewer = Depends(signed_in),
+) -> HTMLResponse:
     """Show one section of the record, newest first, with the audit chain's head."""
     app = duban(request)
-    query = RecordQuery(section=section if section in SECTIONS else "changes", actor=(actor or "").strip() or None,
-                        since=parse_day(since), until=parse_day(until), page=page_number(page), per_page=PER_PAGE)
+    query = RecordQuery(
+        section=section if section in SECTIONS else "changes",
+        actor=(actor or "").strip() or None,
+        since=parse_day(since),
+        until=parse_day(until),
+        page=page_number(page),
+        per_page=PER_PAGE,
+    )
     with reading(app.engine) as session:
         entries, total = record(session, query, app.settings.tz, app.wording)
         strike_person_names(session, entries)
         chain = chain_state(session)
     filters = {"section": query.section, "actor": query.actor, "since": since or None, "until": until or None}
-    return render(request, "record.html", entries=entries, total=total, query=query, sections=SECTIONS, chain=chain,
-                  filters=filters, pages=max(1, -(-total // PER_PAGE)), verdict=None)
+    return render(
+        request,
+        "record.html",
+        entries=entries,
+        total=total,
+        query=query,
+        sections=SECTIONS,
+        chain=chain,
+        filters=filters,
+        pages=max(1, -(-total // PER_PAGE)),
+        verdict=None,
+    )
 
 
 @route(router, "GET", "/record/audit", Can.RECORD, "校验审计链（与 duban audit verify 相同）")

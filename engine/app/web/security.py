@@ -35,12 +35,12 @@ CSRF_HEADER = "x-csrf-token"
 class Can(StrEnum):
     """Permissions; a role grants a set of them (``GRANTS``)."""
 
-    READ = "read"          # the board, persons, meeting, documents of what the role may see
-    CORRECT = "correct"    # record completions and extensions, ask for an exemption
-    DECIDE = "decide"      # the meeting's decisions: confirm, exempt
-    ASSIGN = "assign"      # make a person responsible for a project
-    IMPORT = "import"      # upload the ledger
-    RECORD = "record"      # the whole record and the audit chain
+    READ = "read"  # the board, persons, meeting, documents of what the role may see
+    CORRECT = "correct"  # record completions and extensions, ask for an exemption
+    DECIDE = "decide"  # the meeting's decisions: confirm, exempt
+    ASSIGN = "assign"  # make a person responsible for a project
+    IMPORT = "import"  # upload the ledger
+    RECORD = "record"  # the whole record and the audit chain
     CONTACTS = "contacts"  # phone numbers and e-mail addresses
     ACCOUNTS = "accounts"  # the accounts, their sign-in throttles, and lifting them
 
@@ -50,9 +50,16 @@ GRANTS: dict[Role, frozenset[Can]] = {
     Role.OFFICE: frozenset(Can),
     Role.DISTRICT: frozenset({Can.READ, Can.CORRECT}),
 }
-CAN_CN = {Can.READ: "查看", Can.CORRECT: "更正节点、申请免责", Can.DECIDE: "记录党组会决定（确认、豁免）",
-          Can.ASSIGN: "指定负责人", Can.IMPORT: "导入台账", Can.RECORD: "查看全部记录与审计链",
-          Can.CONTACTS: "查看电话与邮箱", Can.ACCOUNTS: "管理账号（查看与解除登录限流）"}
+CAN_CN = {
+    Can.READ: "查看",
+    Can.CORRECT: "更正节点、申请免责",
+    Can.DECIDE: "记录党组会决定（确认、豁免）",
+    Can.ASSIGN: "指定负责人",
+    Can.IMPORT: "导入台账",
+    Can.RECORD: "查看全部记录与审计链",
+    Can.CONTACTS: "查看电话与邮箱",
+    Can.ACCOUNTS: "管理账号（查看与解除登录限流）",
+}
 
 
 class SignInRequired(Exception):
@@ -111,8 +118,11 @@ def check_strike(app: App, viewer: Viewer, strike_id: int) -> None:
     from engine.store.models import Project, Strike
 
     with reading(app.engine) as session:
-        found = session.execute(select(col(Strike.id), col(Project.district)).join(Project, col(Project.id) == col(Strike.project_id))
-                                .where(col(Strike.id) == strike_id)).first()
+        found = session.execute(
+            select(col(Strike.id), col(Project.district))
+            .join(Project, col(Project.id) == col(Strike.project_id))
+            .where(col(Strike.id) == strike_id)
+        ).first()
     if found is None:
         raise NotFound(f"问责记录 #{strike_id} 不存在")
     require_scope(viewer, found[1])
@@ -216,8 +226,9 @@ class RouteInfo:
 ROUTES: list[RouteInfo] = []
 
 
-def route(router: APIRouter, method: str, path: str, permission: Can, summary: str,
-          **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def route(
+    router: APIRouter, method: str, path: str, permission: Can, summary: str, **kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a route with the one permission it needs (POSTs also need the CSRF token)."""
 
     def check(request: Request, viewer: Viewer = Depends(csrf_checked if method == "POST" else signed_in)) -> Viewer:
@@ -227,8 +238,15 @@ def route(router: APIRouter, method: str, path: str, permission: Can, summary: s
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         ROUTES.append(RouteInfo(method, path, permission, summary))
-        router.add_api_route(path, handler, methods=[method], dependencies=[Depends(check)],
-                             summary=summary, include_in_schema=False, **kwargs)
+        router.add_api_route(
+            path,
+            handler,
+            methods=[method],
+            dependencies=[Depends(check)],
+            summary=summary,
+            include_in_schema=False,
+            **kwargs,
+        )
         return handler
 
     return register

@@ -11,8 +11,9 @@ from tests.conftest import Duban
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_demo_replays_the_campaign_deterministically(duban: Duban, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_replays_the_campaign_deterministically(
+    duban: Duban, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DUBAN_DATABASE_URL")
     (tmp_path / "demo").mkdir()
     monkeypatch.chdir(tmp_path / "demo")
@@ -31,7 +32,9 @@ def test_demo_replays_the_campaign_deterministically(duban: Duban, tmp_path: Pat
     assert "已导入 12345 工单 hotline.csv：9 条，关联到项目 8 条，未能关联 1 条" in first.out
     orders = duban("--db", "sqlite:///duban.db", "complaints", "--json").json()
     assert sorted(o["project_code"] for o in orders if o["closed_at"] is None and o["project_code"]) == [
-        "LL-2024-004", "LL-2024-010"]
+        "LL-2024-004",
+        "LL-2024-010",
+    ]
     last_daily = (tmp_path / "demo" / "out" / "daily" / "daily-2024-11-01.md").read_text(encoding="utf-8")
     assert "逾期未办结：GD2024090309 LL-2024-010 市文化局家属院" in last_daily
     assert "- 红灯：LL-2024-010 市文化局家属院" in last_daily
@@ -43,6 +46,7 @@ def test_demo_replays_the_campaign_deterministically(duban: Duban, tmp_path: Pat
     _the_demo_is_ready_for_the_web_view(tmp_path / "demo" / "duban.db")
     again = duban("demo")
     assert duban("--db", "sqlite:///duban.db", "strikes", "--json").json() == data
+
     def timeless(text: str) -> list[str]:
         return [line for line in text.splitlines() if not line.startswith("用时")]
 

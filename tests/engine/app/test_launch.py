@@ -22,5 +22,7 @@ def test_a_foreign_config_package_earlier_on_the_path_is_named_not_imported(tmp_
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = subprocess.run([str(DUBAN), "--help"], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1, done.stderr
-    assert done.stderr.startswith("duban 的包 config 不是 duban 自己的：导入的是 " + str(tmp_path / "config" / "__init__.py"))
+    assert done.stderr.startswith(
+        "duban 的包 config 不是 duban 自己的：导入的是 " + str(tmp_path / "config" / "__init__.py")
+    )
     assert "Traceback" not in done.stderr and done.stdout == ""

@@ -23,15 +23,24 @@ def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
     try:
         with engine.connect() as conn:
             # Dates come back as text from SQLite and as dates from PostgreSQL: compare as text.
-            return [tuple(str(v) if hasattr(v, "isoformat") else v for v in r) for r in conn.execute(sa.text(sql)).all()]
+            return [
+                tuple(str(v) if hasattr(v, "isoformat") else v for v in r) for r in conn.execute(sa.text(sql)).all()
+            ]
     finally:
         engine.dispose()
 
 
 def _small(duban: Duban, tmp_path: Path) -> None:
-    duban("import", "ledger", write_ledger(
-        tmp_path / "l", [person("P1"), person("P2")], [project("A", "P1"), project("B", "P2")],
-        [node("A", "N1", "2024-07-08"), node("A", "N2", "2024-07-12"), node("B", "N1", "2024-07-13", "2024-07-13")]))
+    duban(
+        "import",
+        "ledger",
+        write_ledger(
+            tmp_path / "l",
+            [person("P1"), person("P2")],
+            [project("A", "P1"), project("B", "P2")],
+            [node("A", "N1", "2024-07-08"), node("A", "N2", "2024-07-12"), node("B", "N1", "2024-07-13", "2024-07-13")],
+        ),
+    )
 
 
 def test_schedule_catches_up_every_missed_business_date_in_order(duban: Duban, tmp_path: Path) -> None:
@@ -40,7 +49,10 @@ def test_schedule_catches_up_every_missed_business_date_in_order(duban: Duban, t
     duban.today("2024-07-10")
     duban("schedule", "--once")
     assert _rows(duban.url, "select job, business_date from job_run order by id") == [
-        ("evaluate", _d("2024-07-10")), ("daily_report", _d("2024-07-10")), ("notices", _d("2024-07-10"))]
+        ("evaluate", _d("2024-07-10")),
+        ("daily_report", _d("2024-07-10")),
+        ("notices", _d("2024-07-10")),
+    ]
     duban.today("2024-07-16")  # the machine was off for six days
     duban("schedule", "--once")
     done = _rows(duban.url, "select job, business_date, status from job_run where id > 3 order by id")
@@ -75,9 +87,18 @@ def test_a_job_whose_holder_died_is_taken_over(duban: Duban, tmp_path: Path) -> 
     engine = make_engine(duban.url)  # written the way duban writes times, as a crashed holder left it
     long_ago = dt.datetime(2024, 7, 10, 7, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     with engine.begin() as conn:
-        conn.execute(sa.insert(JobRun.__table__).values(
-            job="evaluate", business_date=dt.date(2024, 7, 10), status="running", holder="dead:1", attempts=1,
-            started_at=long_ago, heartbeat_at=long_ago, detail={}))
+        conn.execute(
+            sa.insert(JobRun.__table__).values(
+                job="evaluate",
+                business_date=dt.date(2024, 7, 10),
+                status="running",
+                holder="dead:1",
+                attempts=1,
+                started_at=long_ago,
+                heartbeat_at=long_ago,
+                detail={},
+            )
+        )
     engine.dispose()
     duban("schedule", "--once")
     assert _rows(duban.url, "select status, attempts from job_run where job = 'evaluate'") == [("done", 2)]
@@ -99,10 +120,20 @@ def test_a_job_held_by_a_live_scheduler_is_left_alone(duban: Duban, tmp_path: Pa
 
 
 def _scheduler(url: str, today: str, out: Path, *args: str, stderr: Any = subprocess.PIPE) -> subprocess.Popen[str]:
-    env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_TODAY": today, "DUBAN_OUT_DIR": str(out),
-           "DUBAN_ACTOR": "scheduler"}
-    return subprocess.Popen([sys.executable, "-c", "from engine.app.launch import main; main()", "schedule", *args],
-                            env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    env = {
+        **os.environ,
+        "DUBAN_DATABASE_URL": url,
+        "DUBAN_TODAY": today,
+        "DUBAN_OUT_DIR": str(out),
+        "DUBAN_ACTOR": "scheduler",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from engine.app.launch import main; main()", "schedule", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
 
 
 def test_two_schedulers_at_once_run_every_job_exactly_once(duban: Duban, tmp_path: Path) -> None:
@@ -161,8 +192,9 @@ def test_sigterm_stops_the_waiting_scheduler_cleanly(duban: Duban, tmp_path: Pat
     assert "Traceback" not in err
 
 
-def test_the_scheduler_sends_every_minute_what_a_robot_held_back(duban: Duban, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_scheduler_sends_every_minute_what_a_robot_held_back(
+    duban: Duban, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import datetime as dt
 
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -178,8 +210,11 @@ def test_the_scheduler_sends_every_minute_what_a_robot_held_back(duban: Duban, t
     monkeypatch.setattr(BlockingScheduler, "start", lambda self: jobs.update({j.id: j for j in self.get_jobs()}))
     monkeypatch.setattr(scheduler.signal, "signal", lambda *_args: None)
     with serving_robot(kind="wecom") as (robot, url):
-        _config(duban, tmp_path, f'[duban.delivery]\nperson = ["webhook"]\n'
-                                 f'[duban.delivery.webhook]\nurl = "{url}"\nper_minute = 1\n')
+        _config(
+            duban,
+            tmp_path,
+            f'[duban.delivery]\nperson = ["webhook"]\n[duban.delivery.webhook]\nurl = "{url}"\nper_minute = 1\n',
+        )
         duban._monkeypatch.setenv("DUBAN_OUT_DIR", str(tmp_path / "out"))
         duban._monkeypatch.setenv("DUBAN_NOW", START.isoformat())
         _campaign(duban, tmp_path)  # two notices due on 2024-07-10

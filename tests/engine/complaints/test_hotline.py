@@ -18,8 +18,12 @@ def ledger(duban: Duban, tmp_path: Path) -> None:
     projects = [project("A", "P1"), project("B", "P1"), project("C", "P2"), project("D", "P2")]
     for row, name in zip(projects, ("滨河小区", "滨河小区二期", "龙凤苑", "河东花园"), strict=True):
         row[1] = name
-    folder = write_ledger(tmp_path / "ledger", [person("P1", "张三"), person("P2", "李四")], projects,
-                          [node(code, "N1", "2024-09-30") for code in "ABCD"])
+    folder = write_ledger(
+        tmp_path / "ledger",
+        [person("P1", "张三"), person("P2", "李四")],
+        projects,
+        [node(code, "N1", "2024-09-30") for code in "ABCD"],
+    )
     with (folder / "projects.csv").open(encoding="utf-8") as handle:  # an address column, kept as an extra
         lines = handle.read().splitlines()
     address = {"A": "", "B": "", "C": "建设北路12号", "D": ""}
@@ -51,7 +55,16 @@ def export_csv(path: Path, rows: list[list[Any]], encoding: str = "utf-8") -> Pa
 
 
 ROWS = [
-    ["GD001", "2024-08-01 09:30", "施工噪音扰民", "龙凤街道滨河小区二期3号楼", "2024-08-05 17:30", None, None, "13900000000"],
+    [
+        "GD001",
+        "2024-08-01 09:30",
+        "施工噪音扰民",
+        "龙凤街道滨河小区二期3号楼",
+        "2024-08-05 17:30",
+        None,
+        None,
+        "13900000000",
+    ],
     ["GD002", "2024/8/2 10:00", "道路开挖未回填", "滨河小区5号楼", "2024-08-09", "2024-08-08 10:00", "满意", None],
     ["GD003", "2024-08-03 08:00", "雨水井堵塞", "建设北路12号院内", "2024-08-06", None, None, None],
     ["GD004", "2024-08-03 11:00", "围挡倒塌", "幸福里", "2024-08-06", None, None, None],
@@ -66,7 +79,10 @@ def test_work_orders_link_by_name_and_address_and_the_rest_are_listed(duban: Dub
     listed = {c["order_no"]: c for c in duban.json("complaints")}
     assert {n: (c["project_code"], c["link"]) for n, c in listed.items()} == {
         "GD001": ("B", "name"),  # 滨河小区二期 wins over the 滨河小区 inside it
-        "GD002": ("A", "name"), "GD003": ("C", "address"), "GD004": (None, None)}
+        "GD002": ("A", "name"),
+        "GD003": ("C", "address"),
+        "GD004": (None, None),
+    }
     assert listed["GD004"]["link_note"] == "没有名称或地址相符的项目"
     assert listed["GD001"]["due_at"] == "2024-08-05T17:30+08:00"
     assert listed["GD002"]["due_at"] == "2024-08-09T23:59+08:00"  # a bare date: the end of that day
@@ -78,9 +94,12 @@ def test_a_project_code_in_the_export_links_first(duban: Duban, tmp_path: Path) 
     duban.today("2024-08-10")
     ledger(duban, tmp_path)
     path = tmp_path / "12345.csv"
-    path.write_text("工单编号,受理时间,诉求内容,小区,办理时限,项目编号\n"
-                    "GD010,2024-08-01 09:00,漏水,滨河小区,2024-08-03,D\n"
-                    "GD011,2024-08-01 09:00,漏水,滨河小区,2024-08-03,ZZ-9\n", encoding="utf-8")
+    path.write_text(
+        "工单编号,受理时间,诉求内容,小区,办理时限,项目编号\n"
+        "GD010,2024-08-01 09:00,漏水,滨河小区,2024-08-03,D\n"
+        "GD011,2024-08-01 09:00,漏水,滨河小区,2024-08-03,ZZ-9\n",
+        encoding="utf-8",
+    )
     duban("import", "complaints", path)
     listed = {c["order_no"]: c for c in duban.json("complaints")}
     assert (listed["GD010"]["project_code"], listed["GD010"]["link"]) == ("D", "code")
@@ -90,8 +109,14 @@ def test_a_project_code_in_the_export_links_first(duban: Duban, tmp_path: Path) 
 def test_two_candidate_projects_are_not_guessed(duban: Duban, tmp_path: Path) -> None:
     duban.today("2024-08-10")
     ledger(duban, tmp_path)
-    duban("import", "complaints", export_csv(tmp_path / "c.csv", [
-        ["GD020", "2024-08-01 09:00", "路灯不亮", "龙凤苑与河东花园之间", "2024-08-05", None, None, None]]))
+    duban(
+        "import",
+        "complaints",
+        export_csv(
+            tmp_path / "c.csv",
+            [["GD020", "2024-08-01 09:00", "路灯不亮", "龙凤苑与河东花园之间", "2024-08-05", None, None, None]],
+        ),
+    )
     [listed] = duban.json("complaints")
     assert listed["project_code"] is None and listed["link_note"] == "多个项目可能对应：C、D"
 
@@ -135,7 +160,9 @@ def test_a_clerk_links_a_work_order_and_a_reimport_keeps_the_link(duban: Duban, 
     assert (listed["GD001"]["project_code"], listed["GD001"]["link"]) == ("A", "hand")
     links = [row for row in duban.dump()["change_log"] if row[5] == "link"]
     assert [(r[4], r[6]["project"], r[7]) for r in links] == [
-        ("GD001", {"old": "B", "new": "A"}, "来电人住一期"), ("GD004", {"old": None, "new": "D"}, "经电话核实在河东花园")]
+        ("GD001", {"old": "B", "new": "A"}, "来电人住一期"),
+        ("GD004", {"old": None, "new": "D"}, "经电话核实在河东花园"),
+    ]
     assert duban("audit", "verify").code == 0
 
 
@@ -155,13 +182,17 @@ def test_a_bad_export_is_refused_whole_naming_every_problem(duban: Duban, tmp_pa
     duban.today("2024-08-10")
     ledger(duban, tmp_path)
     before = duban.dump()
-    bad = export_xlsx(tmp_path / "bad.xlsx", [
-        ["GD001", "2024-08-01 09:30", "噪音", "滨河小区", "2024-08-05", None, None, None],
-        ["GD001", "2024-08-01 09:30", "噪音", "滨河小区", "2024-08-05", None, None, None],
-        [None, "2024-08-01", "无编号", "滨河小区", "2024-08-05", None, None, None],
-        ["GD005", "8月1日上午", "时间写错", "滨河小区", "2024-08-05", None, None, None],
-        ["GD006", "2024-08-03 10:00", "办结早于受理", "滨河小区", "2024-08-05", "2024-08-02 10:00", None, None],
-        ["GD007", "2024-08-03 10:00", "时限写错", "滨河小区", "明天", None, None, None]])
+    bad = export_xlsx(
+        tmp_path / "bad.xlsx",
+        [
+            ["GD001", "2024-08-01 09:30", "噪音", "滨河小区", "2024-08-05", None, None, None],
+            ["GD001", "2024-08-01 09:30", "噪音", "滨河小区", "2024-08-05", None, None, None],
+            [None, "2024-08-01", "无编号", "滨河小区", "2024-08-05", None, None, None],
+            ["GD005", "8月1日上午", "时间写错", "滨河小区", "2024-08-05", None, None, None],
+            ["GD006", "2024-08-03 10:00", "办结早于受理", "滨河小区", "2024-08-05", "2024-08-02 10:00", None, None],
+            ["GD007", "2024-08-03 10:00", "时限写错", "滨河小区", "明天", None, None, None],
+        ],
+    )
     result = duban("import", "complaints", bad, ok=False)
     assert result.code == 1 and "Traceback" not in result.err
     lines = result.err.strip().splitlines()
@@ -184,9 +215,18 @@ def test_an_export_without_its_columns_is_refused(duban: Duban, tmp_path: Path) 
 def test_a_gbk_export_and_working_day_deadlines_are_read(duban: Duban, tmp_path: Path) -> None:
     duban.today("2024-10-31")
     ledger(duban, tmp_path)
-    duban("import", "complaints", export_csv(tmp_path / "gbk.csv", [
-        ["GD030", "2024-09-27 15:00", "国庆前报修", "滨河小区", "5个工作日", None, None, None],
-        ["GD031", "2024-09-27 15:00", "国庆前报修", "滨河小区", "3天", None, None, None]], encoding="gb18030"))
+    duban(
+        "import",
+        "complaints",
+        export_csv(
+            tmp_path / "gbk.csv",
+            [
+                ["GD030", "2024-09-27 15:00", "国庆前报修", "滨河小区", "5个工作日", None, None, None],
+                ["GD031", "2024-09-27 15:00", "国庆前报修", "滨河小区", "3天", None, None, None],
+            ],
+            encoding="gb18030",
+        ),
+    )
     listed = {c["order_no"]: c for c in duban.json("complaints")}
     # 9月29日 (Sunday) is a make-up workday, 10月1日–7日 the National Day holiday (config/holidays/2024.toml).
     assert listed["GD030"]["due_at"] == "2024-10-10T23:59+08:00"
@@ -222,7 +262,10 @@ def test_a_work_order_not_yet_due_does_not_turn_its_project_red(duban: Duban, tm
 def test_the_weekly_bulletin_counts_work_orders_and_lists_the_overdue(duban: Duban, tmp_path: Path) -> None:
     duban.today("2024-08-12")
     ledger(duban, tmp_path)
-    closed_late = [*ROWS, ["GD005", "2024-08-05 08:00", "楼道灯坏", "河东花园", "2024-08-06", "2024-08-08 09:00", "不满意", None]]
+    closed_late = [
+        *ROWS,
+        ["GD005", "2024-08-05 08:00", "楼道灯坏", "河东花园", "2024-08-06", "2024-08-08 09:00", "不满意", None],
+    ]
     duban("import", "complaints", export_xlsx(tmp_path / "12345.xlsx", closed_late))
     duban("evaluate", "--through", "2024-08-11", "--from", "2024-07-29")
     bulletin = duban("report", "weekly", "--week-of", "2024-08-07").out  # 5–11 August
@@ -243,18 +286,31 @@ def test_the_agenda_names_the_overdue_work_order_of_a_red_project(duban: Duban, 
 
 
 @pytest.mark.parametrize("district", [None, "滨河片区"])
-def test_the_progress_tables_go_upward_with_merged_headers_and_rankings(duban: Duban, tmp_path: Path,
-                                                                        district: str | None) -> None:
+def test_the_progress_tables_go_upward_with_merged_headers_and_rankings(
+    duban: Duban, tmp_path: Path, district: str | None
+) -> None:
     duban.today("2024-10-31")
     projects = [project("A", "P1"), project("B", "P1"), project("C", "P2")]
     projects[2][2] = "河东片区"
     for row, homes in zip(projects, (120, 80, 300), strict=True):
         row[8] = homes
-    duban("import", "ledger", write_ledger(tmp_path / "l", [person("P1", "张三"), person("P2", "=cmd|' /C calc'!A0")],
-                                           projects, [node("A", "N1", "2024-09-01", "2024-08-30"),
-                                                      node("A", "N2", "2024-10-01", "2024-09-28"),
-                                                      node("B", "N1", "2024-09-01", "2024-09-05"), node("B", "N2", "2024-11-30"),
-                                                      node("C", "N1", "2024-09-01"), node("C", "N2", "2024-11-30")]))
+    duban(
+        "import",
+        "ledger",
+        write_ledger(
+            tmp_path / "l",
+            [person("P1", "张三"), person("P2", "=cmd|' /C calc'!A0")],
+            projects,
+            [
+                node("A", "N1", "2024-09-01", "2024-08-30"),
+                node("A", "N2", "2024-10-01", "2024-09-28"),
+                node("B", "N1", "2024-09-01", "2024-09-05"),
+                node("B", "N2", "2024-11-30"),
+                node("C", "N1", "2024-09-01"),
+                node("C", "N2", "2024-11-30"),
+            ],
+        ),
+    )
     duban("evaluate", "--through", "2024-10-31")
     out = tmp_path / "进度表.xlsx"
     extra = ["--district", district] if district else []
@@ -264,9 +320,23 @@ def test_the_progress_tables_go_upward_with_merged_headers_and_rankings(duban: D
     sheet = book["进度表"]
     merged = {str(r) for r in sheet.merged_cells.ranges}
     assert {"A1:M1", "A3:A4", "B3:B4", "C3:C4", "D3:E3", "F3:G3", "H3:J3"} <= merged
-    assert [sheet.cell(3, c).value for c in (1, 2, 3, 4, 6, 8)] == ["序号", "片区/区县", "计划任务数（个）", "开工", "完工",
-                                                                    "涉及居民户数"]
-    assert [sheet.cell(4, c).value for c in range(4, 11)] == ["数量（个）", "开工率", "数量（个）", "完工率", "计划", "已开工", "已完工"]
+    assert [sheet.cell(3, c).value for c in (1, 2, 3, 4, 6, 8)] == [
+        "序号",
+        "片区/区县",
+        "计划任务数（个）",
+        "开工",
+        "完工",
+        "涉及居民户数",
+    ]
+    assert [sheet.cell(4, c).value for c in range(4, 11)] == [
+        "数量（个）",
+        "开工率",
+        "数量（个）",
+        "完工率",
+        "计划",
+        "已开工",
+        "已完工",
+    ]
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=5)]
     if district is None:
         assert rows[0][:10] == [1, "河东片区", 1, 0, 0.0, 0, 0.0, 300, 0, 0]

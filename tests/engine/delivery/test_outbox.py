@@ -23,9 +23,16 @@ from tests.conftest import Duban, node, person, project, write_ledger
 
 def _campaign(duban: Duban, tmp_path: Path) -> None:
     duban.today("2024-07-10")
-    duban("import", "ledger", write_ledger(
-        tmp_path / "l", [person("P1", "张三"), person("P2", "李四")], [project("A", "P1"), project("B", "P2")],
-        [node("A", "N1", "2024-07-01"), node("B", "N1", "2024-07-02")]))
+    duban(
+        "import",
+        "ledger",
+        write_ledger(
+            tmp_path / "l",
+            [person("P1", "张三"), person("P2", "李四")],
+            [project("A", "P1"), project("B", "P2")],
+            [node("A", "N1", "2024-07-01"), node("B", "N1", "2024-07-02")],
+        ),
+    )
     duban("evaluate", "--through", "2024-07-05")
 
 
@@ -106,11 +113,16 @@ def test_file_drop_is_the_default_and_sends_each_notice_once(duban: Duban, tmp_p
     assert {r["status"] for r in duban.json("outbox")} == {"sent"}
 
 
-def test_smtp_delivers_chinese_subject_and_docx_attachment(duban: Duban, tmp_path: Path,
-                                                          smtp_server: tuple[_Inbox, int]) -> None:
+def test_smtp_delivers_chinese_subject_and_docx_attachment(
+    duban: Duban, tmp_path: Path, smtp_server: tuple[_Inbox, int]
+) -> None:
     inbox, port = smtp_server
-    _config(duban, tmp_path, f'[duban.delivery]\nperson = ["smtp"]\n[duban.delivery.smtp]\nhost = "127.0.0.1"\n'
-                             f'port = {port}\nsender = "duban@lljs.example.cn"\n')
+    _config(
+        duban,
+        tmp_path,
+        f'[duban.delivery]\nperson = ["smtp"]\n[duban.delivery.smtp]\nhost = "127.0.0.1"\n'
+        f'port = {port}\nsender = "duban@lljs.example.cn"\n',
+    )
     _campaign(duban, tmp_path)
     duban("notices", "render", "--out", tmp_path / "out")
     duban("deliver")
@@ -123,8 +135,9 @@ def test_smtp_delivers_chinese_subject_and_docx_attachment(duban: Duban, tmp_pat
     assert attachments == ["00001-review_notice-P1.docx"]
 
 
-def test_webhook_that_fails_first_is_retried_and_nothing_is_lost(duban: Duban, tmp_path: Path,
-                                                                 robot: tuple[type[_Robot], str]) -> None:
+def test_webhook_that_fails_first_is_retried_and_nothing_is_lost(
+    duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str]
+) -> None:
     handler, url = robot
     handler.fail_first = 3
     _config(duban, tmp_path, f'[duban.delivery]\nperson = ["webhook"]\n[duban.delivery.webhook]\nurl = "{url}"\n')
@@ -144,8 +157,12 @@ def test_webhook_that_fails_first_is_retried_and_nothing_is_lost(duban: Duban, t
 
 
 def test_a_channel_that_is_down_keeps_the_message(duban: Duban, tmp_path: Path) -> None:
-    _config(duban, tmp_path, '[duban.delivery]\nperson = ["webhook"]\n[duban.delivery.webhook]\n'
-                             'url = "http://127.0.0.1:9/robot"\ntimeout_s = 2\n')
+    _config(
+        duban,
+        tmp_path,
+        '[duban.delivery]\nperson = ["webhook"]\n[duban.delivery.webhook]\n'
+        'url = "http://127.0.0.1:9/robot"\ntimeout_s = 2\n',
+    )
     _campaign(duban, tmp_path)
     duban("notices", "render", "--out", tmp_path / "out")
     duban("deliver")
@@ -153,16 +170,25 @@ def test_a_channel_that_is_down_keeps_the_message(duban: Duban, tmp_path: Path) 
     assert len(rows) == 2 and {r["status"] for r in rows} == {"failed"} and all(r["attempts"] == 1 for r in rows)
 
 
-def test_two_senders_at_once_send_each_message_once(duban: Duban, tmp_path: Path,
-                                                   robot: tuple[type[_Robot], str]) -> None:
+def test_two_senders_at_once_send_each_message_once(
+    duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str]
+) -> None:
     handler, url = robot
     _config(duban, tmp_path, f'[duban.delivery]\nperson = ["webhook"]\n[duban.delivery.webhook]\nurl = "{url}"\n')
     _campaign(duban, tmp_path)
     duban("evaluate", "--through", "2024-07-10")
     duban("notices", "render", "--out", tmp_path / "out")
     env = {**os.environ, "DUBAN_DATABASE_URL": duban.url}
-    procs = [subprocess.Popen([sys.executable, "-c", "from engine.app.launch import main; main()", "deliver"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from engine.app.launch import main; main()", "deliver"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outputs
     keys = [s["key"] for s in handler.seen]
@@ -191,8 +217,11 @@ def test_db_copy_moves_everything_to_postgresql(duban: Duban, tmp_path: Path) ->
         result = duban("db", "copy", "--to", target)
         assert "已复制" in result.out
         source_view = (duban.json("strikes"), duban.json("persons"), duban.json("nodes"))
-        copied = (duban.json("--db", target, "strikes"), duban.json("--db", target, "persons"),
-                  duban.json("--db", target, "nodes"))
+        copied = (
+            duban.json("--db", target, "strikes"),
+            duban.json("--db", target, "persons"),
+            duban.json("--db", target, "nodes"),
+        )
         assert copied == source_view
         # The audit chain sealed on SQLite verifies on PostgreSQL: digests do not depend on the backend.
         sealed = duban.json("audit", "verify")

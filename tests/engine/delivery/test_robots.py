@@ -77,7 +77,8 @@ class _Robot(BaseHTTPRequestHandler):
             return 310000, "sign not match"
         markdown = body.get("markdown", {})
         if body.get("msgtype") != "markdown" or (
-                {"title", "text"} - set(markdown) if cls.kind == "dingtalk" else "content" not in markdown):
+            {"title", "text"} - set(markdown) if cls.kind == "dingtalk" else "content" not in markdown
+        ):
             return 40035, "invalid parameter"
         if cls.kind == "wecom" and len(markdown["content"].encode()) > 4096:
             return 40058, "markdown.content exceed max length 4096"
@@ -129,12 +130,22 @@ def _at(duban: Duban, when: dt.datetime) -> None:
     duban._monkeypatch.setenv("DUBAN_NOW", when.isoformat())
 
 
-def _webhook(duban: Duban, tmp_path: Path, url: str, channels: tuple[str, ...] = ("webhook",),
-             max_attempts: int = 6, **settings: object) -> None:
+def _webhook(
+    duban: Duban,
+    tmp_path: Path,
+    url: str,
+    channels: tuple[str, ...] = ("webhook",),
+    max_attempts: int = 6,
+    **settings: object,
+) -> None:
     lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
-    _config(duban, tmp_path, f'[duban.delivery]\nperson = {json.dumps(list(channels))}\nmax_attempts = {max_attempts}\n'
-                             f'[duban.delivery.file]\ndir = "{tmp_path / "drop"}"\n'
-                             f'[duban.delivery.webhook]\nurl = "{url}"\n{lines}')
+    _config(
+        duban,
+        tmp_path,
+        f"[duban.delivery]\nperson = {json.dumps(list(channels))}\nmax_attempts = {max_attempts}\n"
+        f'[duban.delivery.file]\ndir = "{tmp_path / "drop"}"\n'
+        f'[duban.delivery.webhook]\nurl = "{url}"\n{lines}',
+    )
 
 
 def _notices(duban: Duban, tmp_path: Path, count: int) -> None:
@@ -144,10 +155,16 @@ def _notices(duban: Duban, tmp_path: Path, count: int) -> None:
     ids = [f"P{i:02}" for i in range(1, count + 1)]
     # PZ's node is missed later: their review notice is queued while the robot is blocked. (A second
     # miss of P01 would make a suspension decision, a draft until the meeting, and drafts are not sent.)
-    duban("import", "ledger", write_ledger(tmp_path / "l", [person(p) for p in [*ids, "PZ"]],
-                                           [project(f"A{p}", p) for p in [*ids, "PZ"]],
-                                           [node(f"A{p}", "N1", "2024-07-01") for p in ids]
-                                           + [node("APZ", "N1", "2024-07-06")]))
+    duban(
+        "import",
+        "ledger",
+        write_ledger(
+            tmp_path / "l",
+            [person(p) for p in [*ids, "PZ"]],
+            [project(f"A{p}", p) for p in [*ids, "PZ"]],
+            [node(f"A{p}", "N1", "2024-07-01") for p in ids] + [node("APZ", "N1", "2024-07-06")],
+        ),
+    )
     duban("evaluate", "--through", "2024-07-05")
     duban("notices", "render", "--out", tmp_path / "out")
     assert len({r["key"].split(":")[1] for r in duban.json("outbox")}) == count
@@ -160,8 +177,9 @@ def _statuses(duban: Duban) -> list[str]:
 # Signing and answers
 
 
-def test_dingtalk_robot_sends_a_correctly_signed_markdown_message(duban: Duban, tmp_path: Path,
-                                                                   robot: tuple[type[_Robot], str]) -> None:
+def test_dingtalk_robot_sends_a_correctly_signed_markdown_message(
+    duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str]
+) -> None:
     handler, url = robot
     handler.secret = "SECright"
     _webhook(duban, tmp_path, url, kind="dingtalk", secret="SECright")
@@ -179,7 +197,8 @@ def test_dingtalk_robot_sends_a_correctly_signed_markdown_message(duban: Duban, 
 
 
 def test_dingtalk_robot_does_not_send_with_a_wrong_secret_and_retries_later(
-        duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str]) -> None:
+    duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str]
+) -> None:
     handler, url = robot
     handler.secret = "SECright"
     _webhook(duban, tmp_path, url, kind="dingtalk", secret="SECwrong")
@@ -190,7 +209,10 @@ def test_dingtalk_robot_does_not_send_with_a_wrong_secret_and_retries_later(
     assert handler.accepted == [] and [r["errcode"] for r in handler.refused] == [310000, 310000]
     rows = duban.json("outbox")
     assert [(r["status"], r["attempts"]) for r in rows] == [("failed", 1), ("failed", 1)]
-    assert rows[0]["last_error"] == "钉钉机器人拒收：签名、关键词或 IP 不符，请核对 secret 与机器人的安全设置（errcode 310000：sign not match）"
+    assert (
+        rows[0]["last_error"]
+        == "钉钉机器人拒收：签名、关键词或 IP 不符，请核对 secret 与机器人的安全设置（errcode 310000：sign not match）"
+    )
     _webhook(duban, tmp_path, url, kind="dingtalk", secret="SECright")  # the office fixes the secret
     _at(duban, START + dt.timedelta(seconds=59))
     assert "成功 0 条，失败 0 条" in duban("deliver").out  # the first backoff is a minute
@@ -200,13 +222,19 @@ def test_dingtalk_robot_does_not_send_with_a_wrong_secret_and_retries_later(
     assert [(r["status"], r["attempts"], r["last_error"]) for r in duban.json("outbox")] == [("sent", 2, None)] * 2
 
 
-@pytest.mark.parametrize(("answer", "said"), [
-    ((93000, "invalid webhook url, hint: [1718000000_1_abcdef]"), "企业微信机器人拒收：机器人地址无效，请核对 url 中的 key（errcode 93000："),
-    ((40035, "invalid parameter"), "机器人拒收（errcode 40035：invalid parameter）"),
-])
-def test_a_robot_answer_of_200_with_an_errcode_does_not_send(duban: Duban, tmp_path: Path,
-                                                             robot: tuple[type[_Robot], str],
-                                                             answer: tuple[int, str], said: str) -> None:
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (
+            (93000, "invalid webhook url, hint: [1718000000_1_abcdef]"),
+            "企业微信机器人拒收：机器人地址无效，请核对 url 中的 key（errcode 93000：",
+        ),
+        ((40035, "invalid parameter"), "机器人拒收（errcode 40035：invalid parameter）"),
+    ],
+)
+def test_a_robot_answer_of_200_with_an_errcode_does_not_send(
+    duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str], answer: tuple[int, str], said: str
+) -> None:
     handler, url = robot
     handler.kind, handler.refuse_all = "wecom", answer
     _webhook(duban, tmp_path, url)  # a loopback URL: guessed to be WeCom
@@ -247,8 +275,9 @@ def test_an_answer_without_errcode_does_not_send(duban: Duban, tmp_path: Path) -
 # Pacing: 20 a minute, from the outbox rows, across processes
 
 
-def test_a_paced_robot_sends_20_messages_a_minute_and_not_the_21st(duban: Duban, tmp_path: Path,
-                                                                    robot: tuple[type[_Robot], str]) -> None:
+def test_a_paced_robot_sends_20_messages_a_minute_and_not_the_21st(
+    duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str]
+) -> None:
     handler, url = robot
     _webhook(duban, tmp_path, url, kind="dingtalk")
     _notices(duban, tmp_path, 45)
@@ -271,14 +300,23 @@ def test_a_paced_robot_sends_20_messages_a_minute_and_not_the_21st(duban: Duban,
 
 
 def test_a_paced_robot_does_not_send_more_when_two_processes_deliver_at_once(
-        duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str]) -> None:
+    duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str]
+) -> None:
     handler, url = robot
     handler.kind = "wecom"
     _webhook(duban, tmp_path, url)  # a loopback URL: guessed to be WeCom
     _notices(duban, tmp_path, 45)
     env = {**os.environ, "DUBAN_DATABASE_URL": duban.url}
-    procs = [subprocess.Popen([sys.executable, "-c", "from engine.app.launch import main; main()", "deliver"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from engine.app.launch import main; main()", "deliver"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert len(handler.accepted) == 20 and handler.refused == []
@@ -294,14 +332,17 @@ def test_a_paced_robot_does_not_send_more_when_two_processes_deliver_at_once(
 # Blocks: retried after the block, never lost, attempts not burnt
 
 
-@pytest.mark.parametrize(("kind", "http_429", "reason"), [
-    ("dingtalk", False, "机器人限流（errcode 130101），10 分钟后重试"),
-    ("wecom", False, "机器人限流（errcode 45009），10 分钟后重试"),
-    ("wecom", True, "机器人限流（HTTP 429），10 分钟后重试"),
-])
-def test_a_blocked_robot_loses_nothing_and_burns_no_attempts(duban: Duban, tmp_path: Path,
-                                                             robot: tuple[type[_Robot], str],
-                                                             kind: str, http_429: bool, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "http_429", "reason"),
+    [
+        ("dingtalk", False, "机器人限流（errcode 130101），10 分钟后重试"),
+        ("wecom", False, "机器人限流（errcode 45009），10 分钟后重试"),
+        ("wecom", True, "机器人限流（HTTP 429），10 分钟后重试"),
+    ],
+)
+def test_a_blocked_robot_loses_nothing_and_burns_no_attempts(
+    duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str], kind: str, http_429: bool, reason: str
+) -> None:
     handler, url = robot
     handler.kind, handler.http_429 = kind, http_429
     # The robot takes 20 a minute but duban was told 30 (or another system shares the robot); with
@@ -326,9 +367,17 @@ def test_a_blocked_robot_loses_nothing_and_burns_no_attempts(duban: Duban, tmp_p
     duban("notices", "render", "--out", tmp_path / "out")
     assert len(duban.json("outbox")) == 46
     env = {**os.environ, "DUBAN_DATABASE_URL": duban.url}
-    other = subprocess.run([sys.executable, "-c", "from engine.app.launch import main; main()", "deliver"], env=env,
-                           capture_output=True, text=True, timeout=120)
-    assert other.returncode == 0 and other.stdout == "发送：成功 0 条，失败 0 条，暂缓 1 条（渠道限速或机器人限流，到时再发）\n", other
+    other = subprocess.run(
+        [sys.executable, "-c", "from engine.app.launch import main; main()", "deliver"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        other.returncode == 0
+        and other.stdout == "发送：成功 0 条，失败 0 条，暂缓 1 条（渠道限速或机器人限流，到时再发）\n"
+    ), other
     assert duban.json("outbox")[45]["next_attempt_at"] == "2024-07-10T09:10:00+08:00"
     _at(duban, START + dt.timedelta(minutes=9, seconds=59))
     assert "成功 0 条，失败 0 条" in duban("deliver").out
@@ -344,8 +393,9 @@ def test_a_blocked_robot_loses_nothing_and_burns_no_attempts(duban: Duban, tmp_p
     assert {(r["status"], r["attempts"], r["last_error"], r["blocked"]) for r in final} == {("sent", 1, None, None)}
 
 
-def test_a_blocked_robot_does_not_hold_back_the_other_channels(duban: Duban, tmp_path: Path,
-                                                              robot: tuple[type[_Robot], str]) -> None:
+def test_a_blocked_robot_does_not_hold_back_the_other_channels(
+    duban: Duban, tmp_path: Path, robot: tuple[type[_Robot], str]
+) -> None:
     handler, url = robot
     handler.per_minute = 1
     _webhook(duban, tmp_path, url, channels=("webhook", "file"), kind="dingtalk", per_minute=5)
@@ -353,7 +403,12 @@ def test_a_blocked_robot_does_not_hold_back_the_other_channels(duban: Duban, tmp
     assert "成功 4 条，失败 0 条，暂缓 2 条" in duban("deliver").out
     rows = {r["key"]: r for r in duban.json("outbox")}
     assert {k: r["status"] for k, r in rows.items()} == {
-        "notice:1:webhook": "sent", "notice:2:webhook": "queued", "notice:3:webhook": "queued",
-        "notice:1:file": "sent", "notice:2:file": "sent", "notice:3:file": "sent"}
+        "notice:1:webhook": "sent",
+        "notice:2:webhook": "queued",
+        "notice:3:webhook": "queued",
+        "notice:1:file": "sent",
+        "notice:2:file": "sent",
+        "notice:3:file": "sent",
+    }
     assert rows["notice:2:webhook"]["blocked"] == "机器人限流（errcode 130101），10 分钟后重试"
     assert rows["notice:2:file"]["blocked"] is None

@@ -31,17 +31,25 @@ def big_ledger(folder: Path, projects: int = 150, seed: int = 7) -> Path:
 
 def cli(url: str, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_TODAY": TODAY, "DUBAN_ACTOR": "proc"}
-    return subprocess.Popen([sys.executable, "-c", "from engine.app.launch import main; main()", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from engine.app.launch import main; main()", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def summary(url: str) -> tuple[object, ...]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         days = conn.execute(sa.text("select count(*), count(distinct day) from evaluation_day")).one()
-        strikes = conn.execute(sa.text(
-            "select p.person_id, s.planned_date, s.detected_on, s.level, s.action from strike s "
-            "left join person p on p.id = s.person_pk order by s.id")).all()
+        strikes = conn.execute(
+            sa.text(
+                "select p.person_id, s.planned_date, s.detected_on, s.level, s.action from strike s "
+                "left join person p on p.id = s.person_pk order by s.id"
+            )
+        ).all()
         misses = conn.execute(sa.text("select count(*), count(distinct deadline_id) from miss")).one()
     engine.dispose()
     return tuple(days), [tuple(map(str, s)) for s in strikes], tuple(misses)

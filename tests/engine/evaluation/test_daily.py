@@ -9,10 +9,20 @@ import pytest
 from tests.conftest import ROOT, Duban, node, person, project, write_ledger
 
 
-def load(duban: Duban, tmp_path: Path, nodes: list[list[object]], projects: list[list[object]] | None = None,
-         persons: list[list[object]] | None = None, as_of: str | None = None) -> None:
-    folder = write_ledger(tmp_path / "ledger", persons or [person("P1"), person("P2"), person("P3")],
-                          projects or [project("A", "P1"), project("B", "P1"), project("C", "P2")], nodes)
+def load(
+    duban: Duban,
+    tmp_path: Path,
+    nodes: list[list[object]],
+    projects: list[list[object]] | None = None,
+    persons: list[list[object]] | None = None,
+    as_of: str | None = None,
+) -> None:
+    folder = write_ledger(
+        tmp_path / "ledger",
+        persons or [person("P1"), person("P2"), person("P3")],
+        projects or [project("A", "P1"), project("B", "P1"), project("C", "P2")],
+        nodes,
+    )
     duban("import", "ledger", folder, *(["--as-of", as_of] if as_of else []))
 
 
@@ -46,10 +56,18 @@ def test_node_open_the_day_after_its_due_day_strikes(duban: Duban, tmp_path: Pat
     assert result["evaluated_days"] == ["2024-08-01"]
     assert len(result["new_strikes"]) == 1
     [strike] = strikes(duban)
-    assert strike == {"id": result["new_strikes"][0], "person_id": "P1", "project_codes": ["A"],
-                      "nodes": [{"project_code": "A", "node_code": "N1", "planned_date": "2024-07-31"}],
-                      "planned_date": "2024-07-31", "detected_on": "2024-08-01", "level": 1,
-                      "action": "review", "status": "counted", "decision": "proposed"}
+    assert strike == {
+        "id": result["new_strikes"][0],
+        "person_id": "P1",
+        "project_codes": ["A"],
+        "nodes": [{"project_code": "A", "node_code": "N1", "planned_date": "2024-07-31"}],
+        "planned_date": "2024-07-31",
+        "detected_on": "2024-08-01",
+        "level": 1,
+        "action": "review",
+        "status": "counted",
+        "decision": "proposed",
+    }
 
 
 def test_completed_on_the_due_day_does_not_strike(duban: Duban, tmp_path: Path) -> None:
@@ -86,12 +104,18 @@ def test_grace_days_strike_the_day_after_grace(duban: Duban, tmp_path: Path) -> 
     assert len(result["new_strikes"]) == 1
     [strike] = strikes(duban)
     assert (strike["detected_on"], strike["nodes"]) == (
-        "2024-08-03", [{"project_code": "A", "node_code": "N2", "planned_date": "2024-07-31"}])
+        "2024-08-03",
+        [{"project_code": "A", "node_code": "N2", "planned_date": "2024-07-31"}],
+    )
 
 
 def test_reserve_and_cancelled_projects_are_not_evaluated(duban: Duban, tmp_path: Path) -> None:
-    load(duban, tmp_path, [node("A", "N1", "2024-07-31"), node("B", "N1", "2024-07-31"), node("C", "N1", "2024-07-31")],
-         projects=[project("A", "P1", "储备"), project("B", "P1", "取消"), project("C", "P2", "在建")])
+    load(
+        duban,
+        tmp_path,
+        [node("A", "N1", "2024-07-31"), node("B", "N1", "2024-07-31"), node("C", "N1", "2024-07-31")],
+        projects=[project("A", "P1", "储备"), project("B", "P1", "取消"), project("C", "P2", "在建")],
+    )
     duban("evaluate", "--through", "2024-08-05")
     assert levels(duban) == [("P2", "2024-07-31", 1, "review", "counted")]
 
@@ -117,15 +141,19 @@ def test_extension_before_detection_does_not_strike(duban: Duban, tmp_path: Path
     assert strikes(duban) == []
 
 
-def test_extension_after_detection_keeps_the_strike_and_the_new_date_can_be_missed(duban: Duban, tmp_path: Path) -> None:
+def test_extension_after_detection_keeps_the_strike_and_the_new_date_can_be_missed(
+    duban: Duban, tmp_path: Path
+) -> None:
     load(duban, tmp_path, [node("A", "N1", "2024-07-31")])
     duban("evaluate", "--through", "2024-08-01", "--from", "2024-08-01")
     duban("node", "extend", "A", "N1", "--to", "2024-08-15", "--reason", "管线产权单位协调")
     duban("evaluate", "--through", "2024-08-15")
     assert levels(duban) == [("P1", "2024-07-31", 1, "review", "counted")]
     duban("evaluate", "--through", "2024-08-16")
-    assert levels(duban) == [("P1", "2024-07-31", 1, "review", "counted"),
-                             ("P1", "2024-08-15", 2, "suspension", "counted")]
+    assert levels(duban) == [
+        ("P1", "2024-07-31", 1, "review", "counted"),
+        ("P1", "2024-08-15", 2, "suspension", "counted"),
+    ]
 
 
 def test_reimport_with_a_new_planned_date_is_an_extension(duban: Duban, tmp_path: Path) -> None:
@@ -145,8 +173,7 @@ def test_the_person_responsible_on_the_planned_date_is_struck(duban: Duban, tmp_
     load(duban, tmp_path, [node("A", "N1", "2024-07-31"), node("A", "N2", "2024-08-10")])
     duban("project", "assign", "A", "P2", "--from", "2024-08-01")
     duban("evaluate", "--through", "2024-08-11", "--from", "2024-08-01")
-    assert [(s["person_id"], s["planned_date"]) for s in strikes(duban)] == [
-        ("P1", "2024-07-31"), ("P2", "2024-08-10")]
+    assert [(s["person_id"], s["planned_date"]) for s in strikes(duban)] == [("P1", "2024-07-31"), ("P2", "2024-08-10")]
 
 
 def test_reassignment_effective_on_the_planned_date_strikes_the_new_person(duban: Duban, tmp_path: Path) -> None:
@@ -157,8 +184,7 @@ def test_reassignment_effective_on_the_planned_date_strikes_the_new_person(duban
 
 
 def test_project_without_responsible_person_records_the_miss_with_no_person(duban: Duban, tmp_path: Path) -> None:
-    load(duban, tmp_path, [node("A", "N1", "2024-07-31"), node("A", "N2", "2024-07-31")],
-         projects=[project("A", None)])
+    load(duban, tmp_path, [node("A", "N1", "2024-07-31"), node("A", "N2", "2024-07-31")], projects=[project("A", None)])
     duban("evaluate", "--through", "2024-08-01", "--from", "2024-08-01")
     [strike] = strikes(duban)
     assert strike["person_id"] is None
@@ -174,15 +200,16 @@ def test_misses_of_one_person_with_the_same_planned_date_are_one_strike(duban: D
     load(duban, tmp_path, [node("A", "N1", "2024-07-31"), node("B", "N1", "2024-07-31"), node("C", "N1", "2024-07-31")])
     duban("evaluate", "--through", "2024-08-01", "--from", "2024-08-01")
     data = strikes(duban)
-    assert [(s["person_id"], s["project_codes"], s["level"]) for s in data] == [
-        ("P1", ["A", "B"], 1), ("P2", ["C"], 1)]
+    assert [(s["person_id"], s["project_codes"], s["level"]) for s in data] == [("P1", ["A", "B"], 1), ("P2", ["C"], 1)]
 
 
 def test_misses_with_different_planned_dates_are_separate_strikes(duban: Duban, tmp_path: Path) -> None:
     load(duban, tmp_path, [node("A", "N1", "2024-07-30"), node("B", "N1", "2024-07-31")])
     duban("evaluate", "--through", "2024-08-01", "--from", "2024-07-31")
-    assert levels(duban) == [("P1", "2024-07-30", 1, "review", "counted"),
-                             ("P1", "2024-07-31", 2, "suspension", "counted")]
+    assert levels(duban) == [
+        ("P1", "2024-07-30", 1, "review", "counted"),
+        ("P1", "2024-07-31", 2, "suspension", "counted"),
+    ]
 
 
 def test_a_later_miss_with_the_same_planned_date_joins_the_existing_strike(duban: Duban, tmp_path: Path) -> None:
@@ -219,7 +246,9 @@ def test_same_day_strikes_rank_by_planned_date_then_project_then_node(duban: Dub
     load(duban, tmp_path, [node("B", "N1", "2024-07-10"), node("A", "N2", "2024-07-11"), node("A", "N1", "2024-07-10")])
     duban("evaluate", "--through", "2024-07-20", "--from", "2024-07-20")
     assert [(s["planned_date"], s["nodes"][0]["project_code"], s["level"]) for s in strikes(duban)] == [
-        ("2024-07-10", "A", 1), ("2024-07-11", "A", 2)]
+        ("2024-07-10", "A", 1),
+        ("2024-07-11", "A", 2),
+    ]
 
 
 def test_window_counts_only_recent_strikes(duban: Duban, tmp_path: Path) -> None:
@@ -235,7 +264,9 @@ def test_window_counts_only_recent_strikes(duban: Duban, tmp_path: Path) -> None
 def test_per_node_grouping_makes_each_node_its_own_strike(duban: Duban, tmp_path: Path) -> None:
     policy = (ROOT / "config" / "policy.toml").read_text(encoding="utf-8")
     custom = tmp_path / "policy.toml"
-    custom.write_text(policy.replace('strike_grouping = "per_due_date"', 'strike_grouping = "per_node"'), encoding="utf-8")
+    custom.write_text(
+        policy.replace('strike_grouping = "per_due_date"', 'strike_grouping = "per_node"'), encoding="utf-8"
+    )
     duban._monkeypatch.setenv("DUBAN_POLICY_FILE", str(custom))
     load(duban, tmp_path, [node("A", "N1", "2024-07-31"), node("B", "N1", "2024-07-31")])
     duban("evaluate", "--through", "2024-08-01", "--from", "2024-08-01")
@@ -246,7 +277,11 @@ def test_per_node_grouping_makes_each_node_its_own_strike(duban: Duban, tmp_path
 
 
 def _dismiss_p1(duban: Duban, tmp_path: Path) -> None:
-    load(duban, tmp_path, [*(node("A", f"N{i}", f"2024-07-{10 + i}") for i in range(1, 4)), node("A", "N9", "2024-08-20")])
+    load(
+        duban,
+        tmp_path,
+        [*(node("A", f"N{i}", f"2024-07-{10 + i}") for i in range(1, 4)), node("A", "N9", "2024-08-20")],
+    )
     duban("evaluate", "--through", "2024-07-14", "--from", "2024-07-12")
     assert status(duban, "P1") == "dismissed"
 
@@ -301,9 +336,11 @@ def test_exemption_stops_counting_and_later_strikes_move_down(duban: Duban, tmp_
     duban("evaluate", "--through", "2024-07-14", "--from", "2024-07-12")
     first = strikes(duban)[0]["id"]
     duban("strike", "exempt", first, "--reason", "特大暴雨，不可抗力")
-    assert levels(duban) == [("P1", "2024-07-11", None, None, "exempted"),
-                             ("P1", "2024-07-12", 1, "review", "counted"),
-                             ("P1", "2024-07-13", 2, "suspension", "counted")]
+    assert levels(duban) == [
+        ("P1", "2024-07-11", None, None, "exempted"),
+        ("P1", "2024-07-12", 1, "review", "counted"),
+        ("P1", "2024-07-13", 2, "suspension", "counted"),
+    ]
     assert status(duban, "P1") == "suspended"
     assert duban.json("persons")[0]["counted_strikes"] == 2
 
@@ -321,8 +358,7 @@ def test_backdated_completion_revokes_the_strike(duban: Duban, tmp_path: Path) -
     duban("evaluate", "--through", "2024-08-01", "--from", "2024-07-31")
     assert status(duban, "P1") == "suspended"
     duban("node", "complete", "A", "N1", "--on", "2024-07-30")
-    assert levels(duban) == [("P1", "2024-07-30", None, None, "revoked"),
-                             ("P1", "2024-07-31", 1, "review", "counted")]
+    assert levels(duban) == [("P1", "2024-07-30", None, None, "revoked"), ("P1", "2024-07-31", 1, "review", "counted")]
     assert status(duban, "P1") == "reviewed"
 
 
@@ -398,7 +434,8 @@ def test_evaluating_a_future_day_is_refused(duban: Duban, tmp_path: Path) -> Non
 
 
 def test_a_day_that_fails_halfway_leaves_nothing_and_the_next_run_goes_on(
-        duban: Duban, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    duban: Duban, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     load(duban, tmp_path, [node("A", "N1", "2024-07-31"), node("A", "N2", "2024-08-02"), node("C", "N1", "2024-08-02")])
     import engine.evaluation.daily as evaluation
 
@@ -419,14 +456,24 @@ def test_a_day_that_fails_halfway_leaves_nothing_and_the_next_run_goes_on(
     monkeypatch.setattr(evaluation, "_record_misses", real)
     result = duban.json("evaluate", "--through", "2024-08-05")
     assert result["evaluated_days"][0] == "2024-08-03"
-    assert levels(duban) == [("P1", "2024-07-31", 1, "review", "counted"),
-                             ("P1", "2024-08-02", 2, "suspension", "counted"),
-                             ("P2", "2024-08-02", 1, "review", "counted")]
+    assert levels(duban) == [
+        ("P1", "2024-07-31", 1, "review", "counted"),
+        ("P1", "2024-08-02", 2, "suspension", "counted"),
+        ("P2", "2024-08-02", 1, "review", "counted"),
+    ]
 
 
 def test_warnings_count_nodes_due_soon(duban: Duban, tmp_path: Path) -> None:
-    load(duban, tmp_path, [node("A", "N0", "2024-07-20", "2024-07-20"), node("A", "N1", "2024-08-03"),
-                           node("A", "N2", "2024-08-04", "2024-07-30"), node("A", "N3", "2024-08-10")])
+    load(
+        duban,
+        tmp_path,
+        [
+            node("A", "N0", "2024-07-20", "2024-07-20"),
+            node("A", "N1", "2024-08-03"),
+            node("A", "N2", "2024-08-04", "2024-07-30"),
+            node("A", "N3", "2024-08-10"),
+        ],
+    )
     result = duban.json("evaluate", "--through", "2024-08-01")
     assert result["warnings"] == 1
 
@@ -449,10 +496,14 @@ def test_exemption_records_status_change_and_correction_notice(duban: Duban, tmp
     load(duban, tmp_path, [node("A", "N1", "2024-07-11"), node("A", "N2", "2024-07-12")])
     duban("evaluate", "--through", "2024-07-13", "--from", "2024-07-12")
     duban("strike", "exempt", "1", "--reason", "不可抗力", "--meeting", "2024-07-15")
-    changes = _rows(duban, "select old_level, new_level, old_status, new_status, cause, actor from status_change order by id")
-    assert changes == [(None, 1, "active", "reviewed", "strike", "tester"),
-                       (1, 2, "reviewed", "suspended", "strike", "tester"),
-                       (2, 1, "suspended", "reviewed", "exemption", "tester")]
+    changes = _rows(
+        duban, "select old_level, new_level, old_status, new_status, cause, actor from status_change order by id"
+    )
+    assert changes == [
+        (None, 1, "active", "reviewed", "strike", "tester"),
+        (1, 2, "reviewed", "suspended", "strike", "tester"),
+        (2, 1, "suspended", "reviewed", "exemption", "tester"),
+    ]
     notices = _rows(duban, "select kind, strike_id from notice order by id")
     # One exemption, one correction notice: to the person, about the exempted strike, naming the level moved.
     assert notices == [("review_notice", 1), ("suspension_decision", 2), ("correction_notice", 1)]
@@ -478,8 +529,17 @@ def test_explain_prints_the_facts_and_the_rules_in_chinese(duban: Duban, tmp_pat
     load(duban, tmp_path, [node("A", "N1", "2024-07-30"), node("A", "N2", "2024-07-31"), node("B", "N1", "2024-07-31")])
     duban("evaluate", "--through", "2024-08-01", "--from", "2024-07-31")
     text = duban("strike", "explain", "2").out
-    for fragment in ("问责记录 #2", "P1", "A N2", "B N1", "2024年7月31日", "2024年8月1日", "同一负责人同一计划日期",
-                     "第 2 次", "拟免职留用（待 "):
+    for fragment in (
+        "问责记录 #2",
+        "P1",
+        "A N2",
+        "B N1",
+        "2024年7月31日",
+        "2024年8月1日",
+        "同一负责人同一计划日期",
+        "第 2 次",
+        "拟免职留用（待 ",
+    ):
         assert fragment in text, fragment
     assert duban("strike", "explain", "99", ok=False).code == 1
 
@@ -487,8 +547,9 @@ def test_explain_prints_the_facts_and_the_rules_in_chinese(duban: Duban, tmp_pat
 def test_holiday_deadline_moves_to_the_next_working_day_when_the_policy_says_so(duban: Duban, tmp_path: Path) -> None:
     policy = (ROOT / "config" / "policy.toml").read_text(encoding="utf-8")
     custom = tmp_path / "policy.toml"
-    custom.write_text(policy.replace("shift_deadlines_to_workday = false", "shift_deadlines_to_workday = true"),
-                      encoding="utf-8")
+    custom.write_text(
+        policy.replace("shift_deadlines_to_workday = false", "shift_deadlines_to_workday = true"), encoding="utf-8"
+    )
     duban._monkeypatch.setenv("DUBAN_POLICY_FILE", str(custom))
     load(duban, tmp_path, [node("A", "N1", "2024-10-01"), node("B", "N1", "2024-10-01", "2024-10-08")])
     duban("evaluate", "--through", "2024-10-08", "--from", "2024-10-02")

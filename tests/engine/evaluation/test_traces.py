@@ -26,11 +26,25 @@ def _traces(duban: Duban) -> list[tuple[int, str, dict[str, Any]]]:
 
 def _campaign(duban: Duban, tmp_path: Path) -> None:
     """P1 misses three dates (one of them on two nodes); LL-3 has nobody responsible."""
-    nodes = [node("LL-1", "N1", "2024-07-01"), node("LL-1", "N2", "2024-07-02"), node("LL-2", "N1", "2024-07-02"),
-             node("LL-1", "N3", "2024-07-03"), node("LL-3", "N1", "2024-07-03")]
-    duban("import", "ledger", write_ledger(tmp_path / "ledger", [person("P1", "张三"), person("P2")],
-                                           [project("LL-1", "P1"), project("LL-2", "P1"), project("LL-3", None)], nodes),
-          "--as-of", "2024-06-30")
+    nodes = [
+        node("LL-1", "N1", "2024-07-01"),
+        node("LL-1", "N2", "2024-07-02"),
+        node("LL-2", "N1", "2024-07-02"),
+        node("LL-1", "N3", "2024-07-03"),
+        node("LL-3", "N1", "2024-07-03"),
+    ]
+    duban(
+        "import",
+        "ledger",
+        write_ledger(
+            tmp_path / "ledger",
+            [person("P1", "张三"), person("P2")],
+            [project("LL-1", "P1"), project("LL-2", "P1"), project("LL-3", None)],
+            nodes,
+        ),
+        "--as-of",
+        "2024-06-30",
+    )
     duban("evaluate", "--from", "2024-07-02", "--through", "2024-07-05")
 
 
@@ -48,7 +62,10 @@ def test_every_miss_has_its_verdict_and_every_level_names_what_it_rests_on(duban
     assert joined[0][1]["node"] == {"project_code": "LL-2", "node_code": "N1", "planned_date": "2024-07-02"}
     assert [opened[s]["ranking"]["counted_before"] for s in (first, second, third)] == [[], [first], [first, second]]
     assert [opened[s]["ranking"]["notice"] for s in (first, second, third)] == [
-        "review_notice", "suspension_decision", "dismissal_decision"]
+        "review_notice",
+        "suspension_decision",
+        "dismissal_decision",
+    ]
     assert opened[third]["agenda"] == ["confirm_dismissal", "needs_responsible_person"]
     unassigned = opened[strikes[(None, "2024-07-03")]]
     assert unassigned["grouping"] == "open_unassigned" and "ranking" not in unassigned
@@ -60,8 +77,10 @@ def test_the_explanation_and_the_dismissal_cite_the_earlier_strikes(duban: Duban
     _campaign(duban, tmp_path)
     ids = {s["planned_date"]: s["id"] for s in duban.json("strikes") if s["person_id"] == "P1"}
     lines = duban("strike", "explain", ids["2024-07-03"]).out.splitlines()
-    assert (f"依据：此前计入的问责记录 #{ids['2024-07-01']}（2024年7月2日发现，计划完成日期 2024年7月1日）、"
-            f"#{ids['2024-07-02']}（2024年7月3日发现，计划完成日期 2024年7月2日）") in lines
+    assert (
+        f"依据：此前计入的问责记录 #{ids['2024-07-01']}（2024年7月2日发现，计划完成日期 2024年7月1日）、"
+        f"#{ids['2024-07-02']}（2024年7月3日发现，计划完成日期 2024年7月2日）"
+    ) in lines
     joined = duban("strike", "explain", ids["2024-07-02"]).out
     assert "规则：同一负责人同一计划日期的逾期节点合并为一条问责记录" in joined  # the rule that joined LL-2 N1
     duban("notices", "render", "--out", tmp_path / "out", "--format", "md")
@@ -81,7 +100,9 @@ def test_an_exemption_records_the_new_ranking_and_the_explanation_follows_it(dub
     assert last["cause"] == "exemption" and last["ranking"]["level"] == 2
     assert last["ranking"]["counted_before"] == [ids["2024-07-02"]]
     explained = duban("strike", "explain", ids["2024-07-03"]).out
-    assert "等级：第 2 次" in explained and f"#{ids['2024-07-01']}（" not in explained.split("依据：")[1].splitlines()[0]
+    assert (
+        "等级：第 2 次" in explained and f"#{ids['2024-07-01']}（" not in explained.split("依据：")[1].splitlines()[0]
+    )
 
 
 def _policy(tmp_path: Path, old: str, new: str) -> Path:

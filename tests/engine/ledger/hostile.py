@@ -41,12 +41,39 @@ def write_zip(path: Path, members: dict[str, bytes | Packed], declared: dict[str
         size = (declared or {}).get(name, member.size)
         encoded = name.encode()
         offset = len(out)
-        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0x800, 8, 0, 0x21, member.crc, len(member.data), size,
-                           len(encoded), 0) + encoded + member.data
-        directory += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0x800, 8, 0, 0x21, member.crc,
-                                 len(member.data), size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded
-    out += directory + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(directory),
-                                   len(out), 0)
+        out += (
+            struct.pack(
+                "<4s5H3L2H", b"PK\x03\x04", 20, 0x800, 8, 0, 0x21, member.crc, len(member.data), size, len(encoded), 0
+            )
+            + encoded
+            + member.data
+        )
+        directory += (
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0x800,
+                8,
+                0,
+                0x21,
+                member.crc,
+                len(member.data),
+                size,
+                len(encoded),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + encoded
+        )
+    out += directory + struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(directory), len(out), 0
+    )
     path.write_bytes(bytes(out))
     return path
 
@@ -61,24 +88,37 @@ def workbook(path: Path, sheets: dict[str, bytes | Packed], declared: dict[str, 
             '<Default Extension="xml" ContentType="application/xml"/>'
             '<Override PartName="/xl/workbook.xml" '
             'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            + "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
-                      'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-                      for i in range(1, len(names) + 1)) + "</Types>").encode(),
-        "_rels/.rels": (f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PACKAGE}/relationships">'
-                        f'<Relationship Id="rId1" Type="{_OFFICE}/officeDocument" Target="xl/workbook.xml"/>'
-                        "</Relationships>").encode(),
-        "xl/workbook.xml": (f'<?xml version="1.0" encoding="UTF-8"?><workbook {_NS} {_R}><sheets>'
-                            + "".join(f'<sheet name="{n}" sheetId="{i}" r:id="rId{i}"/>'
-                                      for i, n in enumerate(names, start=1)) + "</sheets></workbook>").encode(),
+            + "".join(
+                f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
+                'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                for i in range(1, len(names) + 1)
+            )
+            + "</Types>"
+        ).encode(),
+        "_rels/.rels": (
+            f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PACKAGE}/relationships">'
+            f'<Relationship Id="rId1" Type="{_OFFICE}/officeDocument" Target="xl/workbook.xml"/>'
+            "</Relationships>"
+        ).encode(),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook {_NS} {_R}><sheets>'
+            + "".join(f'<sheet name="{n}" sheetId="{i}" r:id="rId{i}"/>' for i, n in enumerate(names, start=1))
+            + "</sheets></workbook>"
+        ).encode(),
         "xl/_rels/workbook.xml.rels": (
             f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PACKAGE}/relationships">'
-            + "".join(f'<Relationship Id="rId{i}" Type="{_OFFICE}/worksheet" Target="worksheets/sheet{i}.xml"/>'
-                      for i in range(1, len(names) + 1)) + "</Relationships>").encode(),
+            + "".join(
+                f'<Relationship Id="rId{i}" Type="{_OFFICE}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+                for i in range(1, len(names) + 1)
+            )
+            + "</Relationships>"
+        ).encode(),
     }
     for i, name in enumerate(names, start=1):
         parts[f"xl/worksheets/sheet{i}.xml"] = sheets[name]
-    return write_zip(path, parts, {f"xl/worksheets/sheet{names.index(k) + 1}.xml": v
-                                   for k, v in (declared or {}).items()})
+    return write_zip(
+        path, parts, {f"xl/worksheets/sheet{names.index(k) + 1}.xml": v for k, v in (declared or {}).items()}
+    )
 
 
 def _cell(ref: str, text: str) -> str:
@@ -89,8 +129,10 @@ def sheet_xml(rows: list[list[str]], dimension: str | None = None) -> bytes:
     """A sheet of text cells from A1, with a ``<dimension>`` if given."""
     from engine.ledger.header import letter
 
-    body = "".join(f'<row r="{r}">' + "".join(_cell(f"{letter(c)}{r}", v) for c, v in enumerate(row) if v) + "</row>"
-                   for r, row in enumerate(rows, start=1))
+    body = "".join(
+        f'<row r="{r}">' + "".join(_cell(f"{letter(c)}{r}", v) for c, v in enumerate(row) if v) + "</row>"
+        for r, row in enumerate(rows, start=1)
+    )
     head = f'<dimension ref="{dimension}"/>' if dimension else ""
     return f'<?xml version="1.0" encoding="UTF-8"?><worksheet {_NS}>{head}<sheetData>{body}</sheetData></worksheet>'.encode()
 
@@ -101,9 +143,11 @@ def far_cell(path: Path, sheet: str = "台账", dimension: str | None = "A1:XFD1
     ``dimension`` is what the sheet declares: the truth by default, a lie (``"A1:B2"``) or nothing (None).
     """
     head = f'<dimension ref="{dimension}"/>' if dimension else ""
-    xml = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet {_NS}>{head}<sheetData>'
-           f'<row r="1">{_cell("A1", "项目编号")}</row><row r="1048576">{_cell("XFD1048576", "x")}</row>'
-           "</sheetData></worksheet>")
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?><worksheet {_NS}>{head}<sheetData>'
+        f'<row r="1">{_cell("A1", "项目编号")}</row><row r="1048576">{_cell("XFD1048576", "x")}</row>'
+        "</sheetData></worksheet>"
+    )
     return workbook(path, {sheet: xml.encode()})
 
 

@@ -32,8 +32,13 @@ SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 def cli(*args: object) -> subprocess.CompletedProcess[str]:
     """Run `duban` as its own process (the fixture's database and clock, from the environment)."""
-    return subprocess.run([sys.executable, "-c", "from engine.app.launch import main; main()", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    return subprocess.run(
+        [sys.executable, "-c", "from engine.app.launch import main; main()", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ.copy(),
+    )
 
 
 def refused(duban: Duban, *args: object) -> str:
@@ -53,14 +58,17 @@ def refused(duban: Duban, *args: object) -> str:
 
 def test_a_far_cell_workbook_is_refused_by_the_range_it_declares(duban: Duban, tmp_path: Path) -> None:
     line = refused(duban, "import", "ledger", far_cell(tmp_path / "台账.xlsx"))
-    assert line == ("台账.xlsx：工作表「台账」声明的范围 A1:XFD1048576（1048576 行、16384 列）超出上限"
-                    "（最多 1048576 行、200 列、20000000 个单元格），未读取")
+    assert line == (
+        "台账.xlsx：工作表「台账」声明的范围 A1:XFD1048576（1048576 行、16384 列）超出上限"
+        "（最多 1048576 行、200 列、20000000 个单元格），未读取"
+    )
 
 
 @SQLITE
 @pytest.mark.parametrize("dimension", [None, "A1:B2"], ids=["undeclared", "a-lie"])
 def test_a_far_cell_workbook_that_hides_its_range_is_refused_when_the_reader_dies(
-        duban: Duban, tmp_path: Path, dimension: str | None) -> None:
+    duban: Duban, tmp_path: Path, dimension: str | None
+) -> None:
     # calamine asks for 512 GiB and aborts: in the reading child, under its address-space limit.
     line = refused(duban, "import", "ledger", far_cell(tmp_path / "台账.xlsx", dimension=dimension))
     assert line == "台账.xlsx：读取工作表「台账」时超出内存上限（4096 MB），文件可能已损坏或过大"
@@ -71,7 +79,8 @@ def test_a_sheet_read_beyond_the_limits_is_refused_before_its_rows_are_made(duba
     wide = workbook(tmp_path / "宽表.xlsx", {"工作台账": sheet_xml([["x"] * 300])})  # no dimension: found when read
     assert duban("import", "ledger", wide, ok=False).err.strip() == (
         "宽表.xlsx：工作表「工作台账」的范围 A1:KN1（1 行、300 列）超出上限（最多 1048576 行、200 列、"
-        "20000000 个单元格），未读取")
+        "20000000 个单元格），未读取"
+    )
 
 
 # ---------------------------------------------------------------------------------------- the zip bomb
@@ -81,8 +90,10 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(duban: Duban, tmp_path: Pat
     bomb = zip_bomb(tmp_path / "台账.xlsx")
     assert bomb.stat().st_size < 1_100_000
     line = refused(duban, "import", "ledger", bomb)
-    assert line == ("台账.xlsx：工作表「台账」（xl/worksheets/sheet1.xml）解压后 1024 MB，是压缩后的 1028 倍，"
-                    "超出上限（最多 100 倍），文件可能是压缩炸弹")
+    assert line == (
+        "台账.xlsx：工作表「台账」（xl/worksheets/sheet1.xml）解压后 1024 MB，是压缩后的 1028 倍，"
+        "超出上限（最多 100 倍），文件可能是压缩炸弹"
+    )
 
 
 @SQLITE
@@ -158,14 +169,17 @@ def test_a_reader_past_its_time_is_stopped_and_the_file_refused(tmp_path: Path) 
     assert problems.lines == ["台账.xlsx：读取工作簿时超出时间上限（0 秒），文件可能已损坏或过大"]
 
 
-@pytest.mark.parametrize(("code", "timed_out", "said"), [
-    (-signal.SIGXCPU, False, "读取工作表「节点」时超出时间上限（600 秒）"),
-    (-signal.SIGKILL, True, "读取工作表「节点」时超出时间上限（600 秒）"),
-    (-signal.SIGABRT, False, "读取工作表「节点」时超出内存上限（4096 MB）"),
-    (-signal.SIGKILL, False, "读取工作表「节点」时超出内存上限（4096 MB）"),  # the kernel's OOM killer
-    (EXIT_MEMORY, False, "读取工作表「节点」时超出内存上限（4096 MB）"),
-    (-signal.SIGSEGV, False, "读取工作表「节点」时读取进程异常终止（SIGSEGV）"),
-])
+@pytest.mark.parametrize(
+    ("code", "timed_out", "said"),
+    [
+        (-signal.SIGXCPU, False, "读取工作表「节点」时超出时间上限（600 秒）"),
+        (-signal.SIGKILL, True, "读取工作表「节点」时超出时间上限（600 秒）"),
+        (-signal.SIGABRT, False, "读取工作表「节点」时超出内存上限（4096 MB）"),
+        (-signal.SIGKILL, False, "读取工作表「节点」时超出内存上限（4096 MB）"),  # the kernel's OOM killer
+        (EXIT_MEMORY, False, "读取工作表「节点」时超出内存上限（4096 MB）"),
+        (-signal.SIGSEGV, False, "读取工作表「节点」时读取进程异常终止（SIGSEGV）"),
+    ],
+)
 def test_each_death_of_the_reader_is_said_in_words(code: int, timed_out: bool, said: str) -> None:
     reason = guard._death_reason("节点", guard._Death(code, timed_out, ""), LimitsSettings())
     assert reason is not None and reason.startswith(said)
@@ -200,8 +214,10 @@ def test_csv_lines_are_measured_across_the_pieces_they_are_read_in(tmp_path: Pat
     longest = 4 * 1024
     chance = random.Random(18)
     for _ in range(60):
-        lengths = [chance.choice([0, 1, longest - 1, longest, longest + 1, chance.randrange(2 * longest)])
-                   for _ in range(chance.randrange(1, 8))]
+        lengths = [
+            chance.choice([0, 1, longest - 1, longest, longest + 1, chance.randrange(2 * longest)])
+            for _ in range(chance.randrange(1, 8))
+        ]
         ending = chance.choice(["\n", ""])
         file = tmp_path / "nodes.csv"
         file.write_bytes(("\n".join("x" * n for n in lengths) + ending).encode())
@@ -209,13 +225,19 @@ def test_csv_lines_are_measured_across_the_pieces_they_are_read_in(tmp_path: Pat
         over = next((i for i, n in enumerate(lengths, start=1) if n > longest), None)
         assert guard.csv_fits(file, problems, file.name, limits) is (over is None), lengths
         if over is not None:
-            assert problems.lines == [f"nodes.csv，第 {over} 行：此行超过 4 KB，超出上限（每行最多 4 KB），文件可能已损坏"]
+            assert problems.lines == [
+                f"nodes.csv，第 {over} 行：此行超过 4 KB，超出上限（每行最多 4 KB），文件可能已损坏"
+            ]
 
 
 @SQLITE
 def test_a_csv_ledger_beyond_its_limits_is_refused_before_it_is_read(duban: Duban, tmp_path: Path) -> None:
-    folder = write_ledger(tmp_path / "ledger", [person("P1")], [project("LL-1", "P1")],
-                          [node("LL-1", f"N{i}", "2024-07-31") for i in range(5)])
+    folder = write_ledger(
+        tmp_path / "ledger",
+        [person("P1")],
+        [project("LL-1", "P1")],
+        [node("LL-1", f"N{i}", "2024-07-31") for i in range(5)],
+    )
     Path("duban.toml").write_text("[duban.limits]\nmax_csv_rows = 4\n", encoding="utf-8")
     assert "nodes.csv：超过 4 行，超出上限" in duban("import", "ledger", folder, ok=False).err
     Path("duban.toml").write_text("[duban.limits]\nmax_csv_line_kb = 4\n", encoding="utf-8")
@@ -227,8 +249,9 @@ def test_a_csv_ledger_beyond_its_limits_is_refused_before_it_is_read(duban: Duba
 @SQLITE
 def test_a_csv_hotline_export_beyond_its_limits_is_refused(duban: Duban, tmp_path: Path) -> None:
     export = tmp_path / "12345.csv"
-    export.write_text("工单编号,受理时间,诉求内容,地址,办理时限\n" + "GD1,2024-08-01,噪音,滨河小区,3天\n" * 5,
-                      encoding="utf-8")
+    export.write_text(
+        "工单编号,受理时间,诉求内容,地址,办理时限\n" + "GD1,2024-08-01,噪音,滨河小区,3天\n" * 5, encoding="utf-8"
+    )
     Path("duban.toml").write_text("[duban.limits]\nmax_csv_rows = 3\n", encoding="utf-8")
     assert duban("import", "complaints", export, ok=False).err.strip() == "12345.csv：超过 3 行，超出上限"
 
@@ -238,12 +261,18 @@ def test_a_csv_hotline_export_beyond_its_limits_is_refused(duban: Duban, tmp_pat
 
 @SQLITE
 def test_a_refusal_lists_the_first_problems_and_counts_the_rest(duban: Duban, tmp_path: Path) -> None:
-    folder = write_ledger(tmp_path / "ledger", [person("P1")], [project("LL-1", "P1")],
-                          [node("LL-1", f"N{i}", "2024-02-30") for i in range(250)])
+    folder = write_ledger(
+        tmp_path / "ledger",
+        [person("P1")],
+        [project("LL-1", "P1")],
+        [node("LL-1", f"N{i}", "2024-02-30") for i in range(250)],
+    )
     lines = duban("import", "ledger", folder, ok=False).err.strip().splitlines()
     assert len(lines) == 201 and all("日期不存在" in line for line in lines[:200])
-    assert lines[:2] == ["nodes.csv，第 2 行，列「计划完成日期」，值「2024-02-30」：日期不存在",
-                         "nodes.csv，第 3 行，列「计划完成日期」，值「2024-02-30」：日期不存在"]
+    assert lines[:2] == [
+        "nodes.csv，第 2 行，列「计划完成日期」，值「2024-02-30」：日期不存在",
+        "nodes.csv，第 3 行，列「计划完成日期」，值「2024-02-30」：日期不存在",
+    ]
     assert lines[-1] == "另有 50 个问题未列出"
     Path("duban.toml").write_text("[duban.limits]\nmax_problems = 3\n", encoding="utf-8")
     lines = duban("import", "ledger", folder, ok=False).err.strip().splitlines()
@@ -252,7 +281,11 @@ def test_a_refusal_lists_the_first_problems_and_counts_the_rest(duban: Duban, tm
 
 @SQLITE
 def test_a_refusal_within_the_cap_lists_every_problem(duban: Duban, tmp_path: Path) -> None:
-    folder = write_ledger(tmp_path / "ledger", [person("P1")], [project("LL-1", "P1")],
-                          [node("LL-1", f"N{i}", "2024-02-30") for i in range(200)])
+    folder = write_ledger(
+        tmp_path / "ledger",
+        [person("P1")],
+        [project("LL-1", "P1")],
+        [node("LL-1", f"N{i}", "2024-02-30") for i in range(200)],
+    )
     lines = duban("import", "ledger", folder, ok=False).err.strip().splitlines()
     assert len(lines) == 200 and "未列出" not in lines[-1]

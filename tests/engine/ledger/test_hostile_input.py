@@ -21,19 +21,32 @@ from hypothesis import strategies as st
 from tests.conftest import NODE_HEADER, PERSON_HEADER, PROJECT_HEADER, Duban
 
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
-FORMULAS = ["=cmd|' /C calc'!A0", "=1+1", "+SUM(A1:A9)", "-2+3", "@SUM(1)", "=HYPERLINK(\"http://x\")"]
-DATES = ["2024-07-31", "2024/7/31", "2024.7.31", "2024年7月31日", "７月３１日", "31/07/2024", "2024-02-30", "45500",
-         "2024-07-31 00:00:00", "0000-00-00", "9999-12-31", "2024-13-01"]
+FORMULAS = ["=cmd|' /C calc'!A0", "=1+1", "+SUM(A1:A9)", "-2+3", "@SUM(1)", '=HYPERLINK("http://x")']
+DATES = [
+    "2024-07-31",
+    "2024/7/31",
+    "2024.7.31",
+    "2024年7月31日",
+    "７月３１日",
+    "31/07/2024",
+    "2024-02-30",
+    "45500",
+    "2024-07-31 00:00:00",
+    "0000-00-00",
+    "9999-12-31",
+    "2024-13-01",
+]
 nasty_text = st.one_of(
     st.text(max_size=12),
     st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x1F), max_size=5),  # control characters
     st.sampled_from(FORMULAS),
     st.sampled_from(DATES),
     st.just("x" * 5000),  # a huge cell
-    st.integers(min_value=-10**12, max_value=10**12).map(str),
+    st.integers(min_value=-(10**12), max_value=10**12).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["", " ", "P1", "P2", "A", "B", "N1", "在建", "储备", "取消", "active"]),
 )
@@ -54,7 +67,9 @@ def csv_ledgers(draw: st.DrawFn) -> dict[str, bytes]:
         csv.writer(buffer).writerows([header, *rows])
         text = buffer.getvalue()
         encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "gbk", "utf-16", "latin-1"]))
-        files[name] = text.encode(encoding, errors="replace") if encoding != "latin-1" else text.encode("utf-8") + b"\xff\xfe"
+        files[name] = (
+            text.encode(encoding, errors="replace") if encoding != "latin-1" else text.encode("utf-8") + b"\xff\xfe"
+        )
     return files
 
 
@@ -93,16 +108,30 @@ cell_values = st.one_of(
 
 @SQLITE
 @FUZZ
-@given(sheets=st.lists(st.tuples(st.sampled_from(["人员", "项目", "节点", "persons", "nodes", "其他"]),
-                                 st.lists(st.lists(cell_values, max_size=7), max_size=6)), min_size=1, max_size=4))
+@given(
+    sheets=st.lists(
+        st.tuples(
+            st.sampled_from(["人员", "项目", "节点", "persons", "nodes", "其他"]),
+            st.lists(st.lists(cell_values, max_size=7), max_size=6),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_random_workbooks(duban: Duban, tmp_path: Path, sheets: list[tuple[str, list[list[object]]]]) -> None:
     from openpyxl import Workbook
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook()
     workbook.remove(workbook.active)
-    headers = {"人员": PERSON_HEADER, "persons": PERSON_HEADER, "项目": PROJECT_HEADER, "节点": NODE_HEADER,
-               "nodes": NODE_HEADER, "其他": ["x"]}
+    headers = {
+        "人员": PERSON_HEADER,
+        "persons": PERSON_HEADER,
+        "项目": PROJECT_HEADER,
+        "节点": NODE_HEADER,
+        "nodes": NODE_HEADER,
+        "其他": ["x"],
+    }
     for index, (name, rows) in enumerate(sheets):
         sheet = workbook.create_sheet(f"{name}" if index == 0 else f"{name}{'' if index % 2 else index}")
         sheet.append(headers[name])
@@ -142,8 +171,9 @@ def test_formulas_stay_text_in_and_out(duban: Duban, tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "persons.csv").write_text("person_id,name,phone\nP1,\"=cmd|' /C calc'!A0\",+12345\n", encoding="utf-8")
     (folder / "projects.csv").write_text("project_code,name,responsible_person_id\nA,@SUM(1),P1\n", encoding="utf-8")
-    (folder / "nodes.csv").write_text("project_code,node_code,name,planned_date\nA,N1,=1+1,2024-07-01\n",
-                                      encoding="utf-8")
+    (folder / "nodes.csv").write_text(
+        "project_code,node_code,name,planned_date\nA,N1,=1+1,2024-07-01\n", encoding="utf-8"
+    )
     duban("import", "ledger", folder, "--as-of", "2024-06-01")
     assert duban.json("persons")[0]["name"] == "=cmd|' /C calc'!A0"
     exported = tmp_path / "out.xlsx"

@@ -18,8 +18,12 @@ CHINESE = {
 }
 PERSONS = [person("P1", "张三"), person("P2", "李四")]
 PROJECTS = [project("LL-1", "P1"), project("LL-2", "P2", "储备")]
-NODES = [node("LL-1", "N1", "2024-07-31", "2024-07-30"), node("LL-1", "N2", "2024/8/15"),
-         node("LL-2", "N1", "2024年9月1日"), node("LL-2", "N2", "2024.9.30")]
+NODES = [
+    node("LL-1", "N1", "2024-07-31", "2024-07-30"),
+    node("LL-1", "N2", "2024/8/15"),
+    node("LL-2", "N1", "2024年9月1日"),
+    node("LL-2", "N2", "2024.9.30"),
+]
 
 
 def snapshot(duban: Duban) -> tuple[object, ...]:
@@ -38,22 +42,35 @@ def write_workbook(path: Path, tables: dict[str, list[list[object]]], headers: d
     return path
 
 
-def test_xlsx_and_csv_with_chinese_headers_load_the_same(duban: Duban, tmp_path: Path,
-                                                         database_url: str) -> None:
+def test_xlsx_and_csv_with_chinese_headers_load_the_same(duban: Duban, tmp_path: Path, database_url: str) -> None:
     folder = write_ledger(tmp_path / "csv", PERSONS, PROJECTS, NODES, headers=CHINESE)
     duban("import", "ledger", folder)
     from_csv = snapshot(duban)
 
     other = Duban(f"sqlite:///{tmp_path / 'other.db'}", duban._capsys, duban._monkeypatch)
     other("init")
-    excel_nodes = [[p, n, name, dt.date(2024, 7, 31) if n == "N1" and p == "LL-1" else planned,
-                    dt.date(2024, 7, 30) if done else None] for p, n, name, planned, done in NODES]
-    workbook = write_workbook(tmp_path / "台账.xlsx", {"persons": PERSONS, "projects": PROJECTS, "nodes": excel_nodes},
-                              CHINESE)
+    excel_nodes = [
+        [
+            p,
+            n,
+            name,
+            dt.date(2024, 7, 31) if n == "N1" and p == "LL-1" else planned,
+            dt.date(2024, 7, 30) if done else None,
+        ]
+        for p, n, name, planned, done in NODES
+    ]
+    workbook = write_workbook(
+        tmp_path / "台账.xlsx", {"persons": PERSONS, "projects": PROJECTS, "nodes": excel_nodes}, CHINESE
+    )
     other("import", "ledger", workbook)
     assert snapshot(other) == from_csv
-    assert from_csv[2][1] == {"project_code": "LL-1", "node_code": "N2", "name": "节点N2",
-                              "planned_date": "2024-08-15", "completed_on": None}
+    assert from_csv[2][1] == {
+        "project_code": "LL-1",
+        "node_code": "N2",
+        "name": "节点N2",
+        "planned_date": "2024-08-15",
+        "completed_on": None,
+    }
     assert [p["status"] for p in from_csv[1]] == ["active", "reserve"]
 
 
@@ -87,8 +104,13 @@ def test_reimport_applies_changes_and_keeps_history(duban: Duban, tmp_path: Path
     duban("import", "ledger", write_ledger(tmp_path / "v1", PERSONS, PROJECTS, NODES))
     changed_nodes = [node("LL-1", "N1", "2024-07-31", "2024-07-30"), node("LL-1", "N2", "2024-08-20", "2024-08-18")]
     changed_projects = [project("LL-1", "P2")]
-    duban("import", "ledger", write_ledger(tmp_path / "v2", None, changed_projects, changed_nodes),
-          "--as-of", "2024-08-01")
+    duban(
+        "import",
+        "ledger",
+        write_ledger(tmp_path / "v2", None, changed_projects, changed_nodes),
+        "--as-of",
+        "2024-08-01",
+    )
     nodes = {(n["project_code"], n["node_code"]): n for n in duban.json("nodes")}
     assert nodes[("LL-1", "N2")]["planned_date"] == "2024-08-20"
     assert nodes[("LL-1", "N2")]["completed_on"] == "2024-08-18"
@@ -96,18 +118,28 @@ def test_reimport_applies_changes_and_keeps_history(duban: Duban, tmp_path: Path
     assert {p["project_code"]: p["responsible_person_id"] for p in duban.json("projects")}["LL-1"] == "P2"
     engine = sa.create_engine(duban.url)
     with engine.connect() as conn:
-        history = conn.execute(sa.text(
-            "select h.kind, h.planned_date, h.previous_planned_date, h.completed_on, h.reason from node_history h "
-            "join node n on n.id = h.node_id where n.code = 'N2' and n.project_id = "
-            "(select id from project where code = 'LL-1') order by h.id")).all()
-        assignments = conn.execute(sa.text(
-            "select p.person_id, a.effective_from, a.reason from assignment a join person p on p.id = a.person_pk "
-            "where a.project_id = (select id from project where code = 'LL-1') order by a.id")).all()
-        log = conn.execute(sa.text("select actor, entity, action from change_log where action in ('extend', 'assign')")).all()
+        history = conn.execute(
+            sa.text(
+                "select h.kind, h.planned_date, h.previous_planned_date, h.completed_on, h.reason from node_history h "
+                "join node n on n.id = h.node_id where n.code = 'N2' and n.project_id = "
+                "(select id from project where code = 'LL-1') order by h.id"
+            )
+        ).all()
+        assignments = conn.execute(
+            sa.text(
+                "select p.person_id, a.effective_from, a.reason from assignment a join person p on p.id = a.person_pk "
+                "where a.project_id = (select id from project where code = 'LL-1') order by a.id"
+            )
+        ).all()
+        log = conn.execute(
+            sa.text("select actor, entity, action from change_log where action in ('extend', 'assign')")
+        ).all()
     engine.dispose()
     assert [(h[0], str(h[1]), str(h[2]), str(h[3])) for h in history] == [
-        ("planned", "2024-08-15", "None", "None"), ("extension", "2024-08-20", "2024-08-15", "None"),
-        ("completion", "None", "None", "2024-08-18")]
+        ("planned", "2024-08-15", "None", "None"),
+        ("extension", "2024-08-20", "2024-08-15", "None"),
+        ("completion", "None", "None", "2024-08-18"),
+    ]
     assert history[1][4] == "台账更新"
     assert [(a[0], str(a[1])) for a in assignments] == [("P1", "1900-01-01"), ("P2", "2024-08-01")]
     assert ("tester", "node", "extend") in log and ("tester", "project", "assign") in log
@@ -127,26 +159,45 @@ def test_reimport_of_the_same_file_changes_nothing(duban: Duban, tmp_path: Path)
 
 
 BAD_CASES = [
-    ("missing required column", {"nodes": ["项目编号", "节点编号", "节点名称", "实际完成日期"]},
-     [["LL-1", "N1", "x", None]], ["缺少必填列", "计划完成日期"]),
-    ("missing value", None, [["LL-1", "N1", "", "2024-07-31", None]], ["nodes.csv，第 2 行，列「节点名称」", "必填项为空"]),
+    (
+        "missing required column",
+        {"nodes": ["项目编号", "节点编号", "节点名称", "实际完成日期"]},
+        [["LL-1", "N1", "x", None]],
+        ["缺少必填列", "计划完成日期"],
+    ),
+    (
+        "missing value",
+        None,
+        [["LL-1", "N1", "", "2024-07-31", None]],
+        ["nodes.csv，第 2 行，列「节点名称」", "必填项为空"],
+    ),
     ("unparsable date", None, [["LL-1", "N1", "x", "31/07/2024", None]], ["第 2 行", "计划完成日期", "31/07/2024"]),
     ("impossible date", None, [["LL-1", "N1", "x", "2024-02-30", None]], ["2024-02-30", "日期不存在"]),
-    ("duplicate code", None, [["LL-1", "N1", "x", "2024-07-31", None], ["LL-1", "N1", "y", "2024-08-31", None]],
-     ["第 3 行", "编号重复"]),
+    (
+        "duplicate code",
+        None,
+        [["LL-1", "N1", "x", "2024-07-31", None], ["LL-1", "N1", "y", "2024-08-31", None]],
+        ["第 3 行", "编号重复"],
+    ),
     ("unknown project", None, [["LL-9", "N1", "x", "2024-07-31", None]], ["LL-9", "项目表中没有此项目"]),
     ("future completion", None, [["LL-1", "N1", "x", "2024-07-31", "2025-01-05"]], ["2025-01-05", "晚于今天"]),
 ]
 
 
 @pytest.mark.parametrize(("case", "headers", "nodes", "expected"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
-def test_bad_ledger_is_refused_whole_and_changes_nothing(duban: Duban, tmp_path: Path, case: str,
-                                                         headers: dict[str, list[str]] | None,
-                                                         nodes: list[list[object]], expected: list[str]) -> None:
+def test_bad_ledger_is_refused_whole_and_changes_nothing(
+    duban: Duban,
+    tmp_path: Path,
+    case: str,
+    headers: dict[str, list[str]] | None,
+    nodes: list[list[object]],
+    expected: list[str],
+) -> None:
     duban("import", "ledger", write_ledger(tmp_path / "good", PERSONS, PROJECTS, NODES))
     before = duban.dump()
-    folder = write_ledger(tmp_path / "bad", PERSONS, PROJECTS, nodes,
-                          headers={"nodes": CHINESE["nodes"], **(headers or {})})
+    folder = write_ledger(
+        tmp_path / "bad", PERSONS, PROJECTS, nodes, headers={"nodes": CHINESE["nodes"], **(headers or {})}
+    )
     result = duban("import", "ledger", folder, ok=False)
     assert result.code == 1
     assert "Traceback" not in result.err and result.out == ""
@@ -157,8 +208,11 @@ def test_bad_ledger_is_refused_whole_and_changes_nothing(duban: Duban, tmp_path:
 
 def test_every_error_is_reported_not_only_the_first(duban: Duban, tmp_path: Path) -> None:
     persons = [person("P1"), ["P1", "重复", None, None, None], ["P3", "", None, None, "not-an-email"]]
-    projects = [project("LL-1", "P9"), ["LL-2", "x", None, None, None, "在建", None, None, "很多"],
-                ["LL-3", "y", None, None, None, "施工中", None, None, -1]]
+    projects = [
+        project("LL-1", "P9"),
+        ["LL-2", "x", None, None, None, "在建", None, None, "很多"],
+        ["LL-3", "y", None, None, None, "施工中", None, None, -1],
+    ]
     nodes = [["LL-1", "N1", "a", "明天", None], ["LL-7", "N1", "b", "2024-07-31", None]]
     result = duban("import", "ledger", write_ledger(tmp_path / "bad", persons, projects, nodes), ok=False)
     lines = result.err.strip().splitlines()
@@ -207,8 +261,12 @@ def test_extension_needs_a_reason(duban: Duban, tmp_path: Path) -> None:
 def test_a_code_longer_than_the_database_holds_is_refused_with_its_place(duban: Duban, tmp_path: Path) -> None:
     long_code = "LL-" + "9" * 62  # 65 characters: PostgreSQL's varchar(64) would refuse it with an internal error
     before = duban.dump()
-    folder = write_ledger(tmp_path / "l", [person("P1", "张三")], [project(long_code, "P1")],
-                          [node(long_code, "N1", "2024-07-31"), node("LL-1", "N" * 65, "2024-07-31")])
+    folder = write_ledger(
+        tmp_path / "l",
+        [person("P1", "张三")],
+        [project(long_code, "P1")],
+        [node(long_code, "N1", "2024-07-31"), node("LL-1", "N" * 65, "2024-07-31")],
+    )
     result = duban("import", "ledger", folder, ok=False)
     assert result.code == 1 and "Traceback" not in result.err and "内部错误" not in result.err
     assert "projects.csv，第 2 行，列「项目编号」" in result.err and "内容过长（65 字符，最多 64）" in result.err

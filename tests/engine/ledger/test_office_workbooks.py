@@ -31,16 +31,34 @@ ProjectRows = tuple[str | None, str | None, str | None, str | None, list[NodeRow
 
 # Rows 5–7 are LL-1 (its cells in A–E merged down over them), rows 8–9 LL-2.
 LEDGER: list[ProjectRows] = [
-    ("LL-1", "滨河花园", "滨河片区", "张  三", [("进场施工", "7月1日", "6月30日", None),
-                                            ("管网改造完成", "７月３１日", None, "燃气公司配合"),
-                                            ("竣工验收", "２０２４年９月３０日", None, None)]),
-    ("LL-2", "城东小区", "城东片区", "李四", [("进场施工", dt.date(2024, 7, 15), None, None),
-                                         ("竣工验收", "2024/10/31", None, None)]),
+    (
+        "LL-1",
+        "滨河花园",
+        "滨河片区",
+        "张  三",
+        [
+            ("进场施工", "7月1日", "6月30日", None),
+            ("管网改造完成", "７月３１日", None, "燃气公司配合"),
+            ("竣工验收", "２０２４年９月３０日", None, None),
+        ],
+    ),
+    (
+        "LL-2",
+        "城东小区",
+        "城东片区",
+        "李四",
+        [("进场施工", dt.date(2024, 7, 15), None, None), ("竣工验收", "2024/10/31", None, None)],
+    ),
 ]
 
 
-def combined_sheet(sheet: Worksheet, projects: list[ProjectRows], title: str | None = TITLE,
-                   reported: str | None = REPORTED, footer: bool = False) -> None:
+def combined_sheet(
+    sheet: Worksheet,
+    projects: list[ProjectRows],
+    title: str | None = TITLE,
+    reported: str | None = REPORTED,
+    footer: bool = False,
+) -> None:
     """Lay out one combined sheet: title, 填报 line, two header rows (3–4), projects merged over their nodes."""
     if title:
         sheet["A1"] = title
@@ -78,8 +96,14 @@ def combined_sheet(sheet: Worksheet, projects: list[ProjectRows], title: str | N
         sheet[f"A{row + 5}"] = "注：计划完成日期按倒排工期填写。"
 
 
-def workbook(path: Path, projects: list[ProjectRows], *, sheet_name: str = "工作台账",
-             persons: list[list[Any]] | None = None, **layout: Any) -> Path:
+def workbook(
+    path: Path,
+    projects: list[ProjectRows],
+    *,
+    sheet_name: str = "工作台账",
+    persons: list[list[Any]] | None = None,
+    **layout: Any,
+) -> Path:
     """Write a workbook holding the combined sheet (and a 人员 sheet with a title when persons are given)."""
     book = openpyxl.Workbook()
     sheet = book.active
@@ -101,8 +125,9 @@ def node_extras(duban: Duban) -> dict[tuple[str, str], dict[str, Any]]:
     engine = sa.create_engine(duban.url)
     try:
         with engine.connect() as conn:
-            found = conn.execute(sa.text(
-                "select p.code, n.code, n.extra from node n join project p on p.id = n.project_id")).all()
+            found = conn.execute(
+                sa.text("select p.code, n.code, n.extra from node n join project p on p.id = n.project_id")
+            ).all()
     finally:
         engine.dispose()
     return {(p, n): json.loads(e) if isinstance(e, str) else e for p, n, e in found}
@@ -111,11 +136,18 @@ def node_extras(duban: Duban) -> dict[tuple[str, str], dict[str, Any]]:
 def test_office_workbook_imports_projects_nodes_and_persons(duban: Duban, tmp_path: Path) -> None:
     result = duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", LEDGER))
     assert "新增人员 2，新增项目 2，新增节点 5，完成 1" in result.out
-    projects = [(p["project_code"], p["name"], p["district"], p["responsible_person_id"], p["status"])
-                for p in duban.json("projects")]
-    assert projects == [("LL-1", "滨河花园", "滨河片区", "张三", "active"), ("LL-2", "城东小区", "城东片区", "李四", "active")]
-    nodes = {(n["project_code"], n["node_code"]): (n["name"], n["planned_date"], n["completed_on"])
-             for n in duban.json("nodes")}
+    projects = [
+        (p["project_code"], p["name"], p["district"], p["responsible_person_id"], p["status"])
+        for p in duban.json("projects")
+    ]
+    assert projects == [
+        ("LL-1", "滨河花园", "滨河片区", "张三", "active"),
+        ("LL-2", "城东小区", "城东片区", "李四", "active"),
+    ]
+    nodes = {
+        (n["project_code"], n["node_code"]): (n["name"], n["planned_date"], n["completed_on"])
+        for n in duban.json("nodes")
+    }
     assert nodes == {
         ("LL-1", "进场施工"): ("进场施工", "2024-07-01", "2024-06-30"),
         ("LL-1", "管网改造完成"): ("管网改造完成", "2024-07-31", None),
@@ -156,20 +188,31 @@ def test_reimport_of_an_office_workbook_changes_nothing(duban: Duban, tmp_path: 
 def test_office_workbook_strikes_the_person_named_on_the_persons_sheet(duban: Duban, tmp_path: Path) -> None:
     persons = [["P1", "张三", "市住建局"], ["P2", "李四", "某建设集团"]]
     duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", LEDGER, persons=persons))
-    assert {p["project_code"]: p["responsible_person_id"] for p in duban.json("projects")} == {"LL-1": "P1", "LL-2": "P2"}
+    assert {p["project_code"]: p["responsible_person_id"] for p in duban.json("projects")} == {
+        "LL-1": "P1",
+        "LL-2": "P2",
+    }
     assert [p["person_id"] for p in duban.json("persons")] == ["P1", "P2"]  # no person made from a name
     duban("evaluate", "--through", "2024-08-01")
-    strikes = [(s["person_id"], s["nodes"][0]["project_code"], s["nodes"][0]["node_code"], s["planned_date"],
-                s["detected_on"]) for s in duban.json("strikes")]
-    assert strikes == [("P2", "LL-2", "进场施工", "2024-07-15", "2024-07-16"),
-                       ("P1", "LL-1", "管网改造完成", "2024-07-31", "2024-08-01")]
+    strikes = [
+        (s["person_id"], s["nodes"][0]["project_code"], s["nodes"][0]["node_code"], s["planned_date"], s["detected_on"])
+        for s in duban.json("strikes")
+    ]
+    assert strikes == [
+        ("P2", "LL-2", "进场施工", "2024-07-15", "2024-07-16"),
+        ("P1", "LL-1", "管网改造完成", "2024-07-31", "2024-08-01"),
+    ]
 
 
 def test_a_name_known_in_the_database_imports_as_that_person(duban: Duban, tmp_path: Path) -> None:
-    duban("import", "ledger", "--new-persons", write_ledger(tmp_path / "persons", [["P7", "张三", "城关镇", None, None]]))
+    duban(
+        "import", "ledger", "--new-persons", write_ledger(tmp_path / "persons", [["P7", "张三", "城关镇", None, None]])
+    )
     duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", LEDGER))
-    assert {p["project_code"]: p["responsible_person_id"] for p in duban.json("projects")} == {"LL-1": "P7",
-                                                                                               "LL-2": "李四"}
+    assert {p["project_code"]: p["responsible_person_id"] for p in duban.json("projects")} == {
+        "LL-1": "P7",
+        "LL-2": "李四",
+    }
     assert sorted(p["person_id"] for p in duban.json("persons")) == sorted(["P7", "李四"])
 
 
@@ -180,15 +223,19 @@ def test_office_workbook_does_not_strike_a_node_completed_in_time(duban: Duban, 
     assert duban.json("strikes") == []
 
 
-@pytest.mark.parametrize(("title", "reported", "as_of", "planned"), [
-    ("吕梁市2023年城镇老旧小区改造项目工作台账", "填报日期：2024年1月5日", None, "2023-07-31"),
-    ("城镇老旧小区改造项目工作台账", "填报日期：２０２３年１２月５日", None, "2023-07-31"),
-    (None, None, "2023-06-01", "2023-07-31"),
-    (None, None, None, "2024-07-31"),
-], ids=["title", "reported", "as-of", "today"])
-def test_a_date_without_its_year_imports_in_the_ledgers_year(duban: Duban, tmp_path: Path, title: str | None,
-                                                             reported: str | None, as_of: str | None,
-                                                             planned: str) -> None:
+@pytest.mark.parametrize(
+    ("title", "reported", "as_of", "planned"),
+    [
+        ("吕梁市2023年城镇老旧小区改造项目工作台账", "填报日期：2024年1月5日", None, "2023-07-31"),
+        ("城镇老旧小区改造项目工作台账", "填报日期：２０２３年１２月５日", None, "2023-07-31"),
+        (None, None, "2023-06-01", "2023-07-31"),
+        (None, None, None, "2024-07-31"),
+    ],
+    ids=["title", "reported", "as-of", "today"],
+)
+def test_a_date_without_its_year_imports_in_the_ledgers_year(
+    duban: Duban, tmp_path: Path, title: str | None, reported: str | None, as_of: str | None, planned: str
+) -> None:
     project: ProjectRows = ("LL-1", "滨河花园", "滨河片区", "张三", [("管网改造完成", "7月31日", None, None)])
     path = workbook(tmp_path / "台账.xlsx", [project], title=title, reported=reported)
     duban("import", "ledger", "--new-persons", path, *(["--as-of", as_of] if as_of else []))
@@ -227,11 +274,14 @@ def test_three_office_sheets_with_titles_and_merged_codes_import(duban: Duban, t
     path = tmp_path / "台账.xlsx"
     book.save(path)
     assert "新增人员 2，新增项目 2，新增节点 3，完成 1" in duban("import", "ledger", "--new-persons", path).out
-    assert [(p["project_code"], p["district"], p["responsible_person_id"], p["households"])
-            for p in duban.json("projects")] == [("LL-1", "滨河片区", "P1", 320), ("LL-2", "城东片区", "P2", None)]
+    assert [
+        (p["project_code"], p["district"], p["responsible_person_id"], p["households"]) for p in duban.json("projects")
+    ] == [("LL-1", "滨河片区", "P1", 320), ("LL-2", "城东片区", "P2", None)]
     assert [(n["project_code"], n["node_code"], n["planned_date"], n["completed_on"]) for n in duban.json("nodes")] == [
-        ("LL-1", "N1", "2024-07-01", "2024-07-03"), ("LL-1", "N2", "2024-07-31", None),
-        ("LL-2", "N1", "2024-07-15", None)]
+        ("LL-1", "N1", "2024-07-01", "2024-07-03"),
+        ("LL-1", "N2", "2024-07-31", None),
+        ("LL-2", "N1", "2024-07-15", None),
+    ]
     assert node_extras(duban)[("LL-1", "N2")] == {"备注": "雨季"}
     assert [(p["person_id"], p["name"]) for p in duban.json("persons")] == [("P1", "张三"), ("P2", "李四")]
 
@@ -241,12 +291,41 @@ def test_combined_sheet_with_codes_imports_beside_a_persons_sheet(duban: Duban, 
     sheet = book.active
     assert sheet is not None
     sheet.title = "Sheet1"
-    sheet.append(["序号", "项目编号", "项目名称", "项目负责人", "负责人编号", "联系电话", "节点编号", "计划节点",
-                  "计划完成时间", "完成时间", "施工单位", "小区名称"])
-    sheet.append([1, "LL-1", "滨河花园综合改造", "张三", "P1", "13800000001", "N1", "进场施工", "7月1日", None,
-                  "某建设集团", "滨河花园"])
-    sheet.append([2, "LL-1", "滨河花园综合改造", "张三", "P1", None, "N2", "进场施工", "8月1日", None, "某建设集团",
-                  "滨河花园"])
+    sheet.append(
+        [
+            "序号",
+            "项目编号",
+            "项目名称",
+            "项目负责人",
+            "负责人编号",
+            "联系电话",
+            "节点编号",
+            "计划节点",
+            "计划完成时间",
+            "完成时间",
+            "施工单位",
+            "小区名称",
+        ]
+    )
+    sheet.append(
+        [
+            1,
+            "LL-1",
+            "滨河花园综合改造",
+            "张三",
+            "P1",
+            "13800000001",
+            "N1",
+            "进场施工",
+            "7月1日",
+            None,
+            "某建设集团",
+            "滨河花园",
+        ]
+    )
+    sheet.append(
+        [2, "LL-1", "滨河花园综合改造", "张三", "P1", None, "N2", "进场施工", "8月1日", None, "某建设集团", "滨河花园"]
+    )
     people = book.create_sheet("人员")
     people.append(["人员编号", "姓名", "单位"])
     people.append(["P1", "张三", "市住建局"])
@@ -255,45 +334,71 @@ def test_combined_sheet_with_codes_imports_beside_a_persons_sheet(duban: Duban, 
     duban("import", "ledger", "--new-persons", path)
     # Two nodes of the same name, told apart by 节点编号; the phone fills the 人员 sheet's empty cell.
     assert [(n["node_code"], n["name"], n["planned_date"]) for n in duban.json("nodes")] == [
-        ("N1", "进场施工", "2024-07-01"), ("N2", "进场施工", "2024-08-01")]
+        ("N1", "进场施工", "2024-07-01"),
+        ("N2", "进场施工", "2024-08-01"),
+    ]
     # 项目名称 is the name; 小区名称 beside it (an alias of the same column) is kept as an extra.
     assert [(p["name"], p["responsible_person_id"], p["contractor"]) for p in duban.json("projects")] == [
-        ("滨河花园综合改造", "P1", "某建设集团")]
+        ("滨河花园综合改造", "P1", "某建设集团")
+    ]
     assert node_extras(duban)[("LL-1", "N1")] == {"小区名称": "滨河花园"}
     engine = sa.create_engine(duban.url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("select person_id, unit, phone from person")).all() == [
-            ("P1", "市住建局", "13800000001")]
+            ("P1", "市住建局", "13800000001")
+        ]
     engine.dispose()
 
 
 def _replace(index: int, node: int, new: NodeRow) -> list[ProjectRows]:
     code, name, district, person, nodes = LEDGER[index]
-    changed = [*nodes[:node], new, *nodes[node + 1:]]
-    return [*LEDGER[:index], (code, name, district, person, changed), *LEDGER[index + 1:]]
+    changed = [*nodes[:node], new, *nodes[node + 1 :]]
+    return [*LEDGER[:index], (code, name, district, person, changed), *LEDGER[index + 1 :]]
 
 
 _LL1 = LEDGER[0]
 REFUSALS: list[tuple[str, list[ProjectRows], str]] = [
-    ("bad date", _replace(0, 1, ("管网改造完成", "7月32日", None, None)),
-     "台账.xlsx[工作台账]，第 6 行，G 列「计划完成日期」，值「7月32日」：日期不存在"),
-    ("missing value", _replace(1, 1, ("竣工验收", None, None, None)),
-     "台账.xlsx[工作台账]，第 9 行，G 列「计划完成日期」：必填项为空"),
-    ("duplicate node name", _replace(1, 1, ("进场施工", "2024/10/31", None, None)),
-     "台账.xlsx[工作台账]，第 9 行，F 列「节点名称」，值「LL-2 / 进场施工」：同一项目的节点名称重复（第 8 行已有；同名节点请增加「节点编号」列区分）"),
+    (
+        "bad date",
+        _replace(0, 1, ("管网改造完成", "7月32日", None, None)),
+        "台账.xlsx[工作台账]，第 6 行，G 列「计划完成日期」，值「7月32日」：日期不存在",
+    ),
+    (
+        "missing value",
+        _replace(1, 1, ("竣工验收", None, None, None)),
+        "台账.xlsx[工作台账]，第 9 行，G 列「计划完成日期」：必填项为空",
+    ),
+    (
+        "duplicate node name",
+        _replace(1, 1, ("进场施工", "2024/10/31", None, None)),
+        "台账.xlsx[工作台账]，第 9 行，F 列「节点名称」，值「LL-2 / 进场施工」：同一项目的节点名称重复（第 8 行已有；同名节点请增加「节点编号」列区分）",
+    ),
     # The clerk typed LL-1 again on row 7 instead of merging, and misspelt its name.
-    ("disagreeing project cells", [(*_LL1[:4], _LL1[4][:2]), ("LL-1", "滨河花圆", *_LL1[2:4], _LL1[4][2:]), LEDGER[1]],
-     "台账.xlsx[工作台账]，第 7 行，C 列「小区名称」，值「滨河花圆」：与第 5 行不一致（第 5 行是「滨河花园」），同一项目（LL-1）的各行应相同"),
-    ("ambiguous person", [LEDGER[0], ("LL-2", "城东小区", "城东片区", "王五", LEDGER[1][4])],
-     "台账.xlsx[工作台账]，第 8 行，E 列「负责人」，值「王五」：有 2 位同名人员：P5（城关镇）、P6（某建设集团）；请增加「负责人编号」列写明是哪一位"),
+    (
+        "disagreeing project cells",
+        [(*_LL1[:4], _LL1[4][:2]), ("LL-1", "滨河花圆", *_LL1[2:4], _LL1[4][2:]), LEDGER[1]],
+        "台账.xlsx[工作台账]，第 7 行，C 列「小区名称」，值「滨河花圆」：与第 5 行不一致（第 5 行是「滨河花园」），同一项目（LL-1）的各行应相同",
+    ),
+    (
+        "ambiguous person",
+        [LEDGER[0], ("LL-2", "城东小区", "城东片区", "王五", LEDGER[1][4])],
+        "台账.xlsx[工作台账]，第 8 行，E 列「负责人」，值「王五」：有 2 位同名人员：P5（城关镇）、P6（某建设集团）；请增加「负责人编号」列写明是哪一位",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "projects", "expected"), REFUSALS, ids=[c[0] for c in REFUSALS])
-def test_office_workbook_refuses_naming_sheet_row_column_and_header(duban: Duban, tmp_path: Path, case: str,
-                                                                    projects: list[ProjectRows], expected: str) -> None:
-    duban("import", "ledger", "--new-persons", write_ledger(tmp_path / "persons", [["P5", "王五", "城关镇", None, None],
-                                                                  ["P6", "王五", "某建设集团", None, None]]))
+def test_office_workbook_refuses_naming_sheet_row_column_and_header(
+    duban: Duban, tmp_path: Path, case: str, projects: list[ProjectRows], expected: str
+) -> None:
+    duban(
+        "import",
+        "ledger",
+        "--new-persons",
+        write_ledger(
+            tmp_path / "persons", [["P5", "王五", "城关镇", None, None], ["P6", "王五", "某建设集团", None, None]]
+        ),
+    )
     before = duban.dump()
     result = duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", projects), ok=False)
     assert result.code == 1 and result.out == "" and "Traceback" not in result.err
@@ -302,16 +407,22 @@ def test_office_workbook_refuses_naming_sheet_row_column_and_header(duban: Duban
 
 
 def test_office_workbook_refuses_every_problem_at_once(duban: Duban, tmp_path: Path) -> None:
-    projects = [(*_LL1[:4], [("管网改造完成", "7月32日", None, None), (None, "8月1日", None, None)]),
-                ("LL-1", "滨河花圆", *_LL1[2:4], [("管网改造完成", "9月1日", None, None)])]
-    result = duban("import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", projects, sheet_name="Sheet1"), ok=False)
+    projects = [
+        (*_LL1[:4], [("管网改造完成", "7月32日", None, None), (None, "8月1日", None, None)]),
+        ("LL-1", "滨河花圆", *_LL1[2:4], [("管网改造完成", "9月1日", None, None)]),
+    ]
+    result = duban(
+        "import", "ledger", "--new-persons", workbook(tmp_path / "台账.xlsx", projects, sheet_name="Sheet1"), ok=False
+    )
     assert result.code == 1
-    assert sorted(result.err.strip().splitlines()) == sorted([
-        "台账.xlsx[Sheet1]，第 7 行，C 列「小区名称」，值「滨河花圆」：与第 5 行不一致（第 5 行是「滨河花园」），同一项目（LL-1）的各行应相同",
-        "台账.xlsx[Sheet1]，第 5 行，G 列「计划完成日期」，值「7月32日」：日期不存在",
-        "台账.xlsx[Sheet1]，第 6 行，F 列「节点名称」：必填项为空",
-        "台账.xlsx[Sheet1]，第 7 行，F 列「节点名称」，值「LL-1 / 管网改造完成」：同一项目的节点名称重复（第 5 行已有；同名节点请增加「节点编号」列区分）",
-    ])
+    assert sorted(result.err.strip().splitlines()) == sorted(
+        [
+            "台账.xlsx[Sheet1]，第 7 行，C 列「小区名称」，值「滨河花圆」：与第 5 行不一致（第 5 行是「滨河花园」），同一项目（LL-1）的各行应相同",
+            "台账.xlsx[Sheet1]，第 5 行，G 列「计划完成日期」，值「7月32日」：日期不存在",
+            "台账.xlsx[Sheet1]，第 6 行，F 列「节点名称」：必填项为空",
+            "台账.xlsx[Sheet1]，第 7 行，F 列「节点名称」，值「LL-1 / 管网改造完成」：同一项目的节点名称重复（第 5 行已有；同名节点请增加「节点编号」列区分）",
+        ]
+    )
     assert duban.json("projects") == [] and duban.json("persons") == []
 
 
@@ -329,22 +440,48 @@ def test_a_sheet_that_is_no_ledger_is_refused_naming_what_its_header_lacks(duban
     assert result.code == 1 and "「台账.xlsx[工作台账]」第 2 行的表头缺少「计划完成日期」" in result.err
 
 
-_cells = st.one_of(st.none(), st.sampled_from(["", " ", "LL-1", "LL-2", "张三", "张 三", "李四", "进场施工", "竣工验收",
-                                               "7月31日", "７月３１日", "2024年13月1日", "2月30日", "在建", "施工中",
-                                               "-1", "序号", "节点", "=1+1"]),
-                   st.integers(min_value=-5, max_value=50000), st.dates(min_value=dt.date(2000, 1, 1),
-                                                                       max_value=dt.date(2030, 1, 1)),
-                   st.text(max_size=8))
+_cells = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "LL-1",
+            "LL-2",
+            "张三",
+            "张 三",
+            "李四",
+            "进场施工",
+            "竣工验收",
+            "7月31日",
+            "７月３１日",
+            "2024年13月1日",
+            "2月30日",
+            "在建",
+            "施工中",
+            "-1",
+            "序号",
+            "节点",
+            "=1+1",
+        ]
+    ),
+    st.integers(min_value=-5, max_value=50000),
+    st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2030, 1, 1)),
+    st.text(max_size=8),
+)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
-@given(rows=st.lists(st.lists(_cells, min_size=9, max_size=9), max_size=8),
-       merges=st.lists(st.tuples(st.integers(5, 12), st.integers(0, 8), st.integers(0, 3), st.integers(0, 1)),
-                       max_size=4))
-def test_random_office_sheets_import_or_refuse_cleanly(duban: Duban, tmp_path: Path, rows: list[list[Any]],
-                                                       merges: list[tuple[int, int, int, int]]) -> None:
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    rows=st.lists(st.lists(_cells, min_size=9, max_size=9), max_size=8),
+    merges=st.lists(st.tuples(st.integers(5, 12), st.integers(0, 8), st.integers(0, 3), st.integers(0, 1)), max_size=4),
+)
+def test_random_office_sheets_import_or_refuse_cleanly(
+    duban: Duban, tmp_path: Path, rows: list[list[Any]], merges: list[tuple[int, int, int, int]]
+) -> None:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     book = openpyxl.Workbook()

@@ -14,11 +14,18 @@ from tests.conftest import Duban, node, person, project, write_ledger
 
 def campaign(duban: Duban, tmp_path: Path) -> None:
     """Strikes, a decision, an exemption, a revocation, a reassignment, an extension, notices."""
-    folder = write_ledger(tmp_path / "ledger", [person("P1"), person("P2"), person("P3")],
-                          [project("A", "P1"), project("B", "P1"), project("C", "P2")],
-                          [node("A", "N1", "2024-07-01"), node("A", "N2", "2024-07-10"),
-                           node("B", "N1", "2024-07-20"), node("C", "N1", "2024-07-05"),
-                           node("C", "N2", "2024-08-20")])
+    folder = write_ledger(
+        tmp_path / "ledger",
+        [person("P1"), person("P2"), person("P3")],
+        [project("A", "P1"), project("B", "P1"), project("C", "P2")],
+        [
+            node("A", "N1", "2024-07-01"),
+            node("A", "N2", "2024-07-10"),
+            node("B", "N1", "2024-07-20"),
+            node("C", "N1", "2024-07-05"),
+            node("C", "N2", "2024-08-20"),
+        ],
+    )
     duban("import", "ledger", folder, "--as-of", "2024-06-01")
     duban("evaluate", "--from", "2024-06-30", "--through", "2024-07-15")
     first = duban.json("strikes")[0]["id"]
@@ -56,17 +63,24 @@ def test_an_untouched_record_verifies_with_a_count(duban: Duban, tmp_path: Path)
     assert f"{result['entries']} 条审计记录" in text
 
 
-@pytest.mark.parametrize(("edit", "expected"), [
-    ("UPDATE strike_event SET text = '改过' WHERE id = (SELECT min(id) FROM strike_event WHERE kind = 'confirmed')",
-     "内容被修改"),
-    ("UPDATE strike SET planned_date = '2024-07-02' WHERE id = (SELECT min(id) FROM strike)", "内容被修改"),
-    ("UPDATE node_history SET completed_on = '2024-07-01' WHERE kind = 'completion'", "内容被修改"),
-    ("DELETE FROM assignment WHERE id = (SELECT max(id) FROM assignment)", "行被删除"),
-    ("DELETE FROM outbox; DELETE FROM doc_number; DELETE FROM notice WHERE id = (SELECT min(id) FROM notice)",
-     "行被删除"),
-    ("DELETE FROM audit_entry WHERE id = 3", "链接断开"),
-    ("UPDATE audit_entry SET digest = 'x' WHERE id = 2", "审计记录本身被修改"),
-])
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            "UPDATE strike_event SET text = '改过' WHERE id = (SELECT min(id) FROM strike_event WHERE kind = 'confirmed')",
+            "内容被修改",
+        ),
+        ("UPDATE strike SET planned_date = '2024-07-02' WHERE id = (SELECT min(id) FROM strike)", "内容被修改"),
+        ("UPDATE node_history SET completed_on = '2024-07-01' WHERE kind = 'completion'", "内容被修改"),
+        ("DELETE FROM assignment WHERE id = (SELECT max(id) FROM assignment)", "行被删除"),
+        (
+            "DELETE FROM outbox; DELETE FROM doc_number; DELETE FROM notice WHERE id = (SELECT min(id) FROM notice)",
+            "行被删除",
+        ),
+        ("DELETE FROM audit_entry WHERE id = 3", "链接断开"),
+        ("UPDATE audit_entry SET digest = 'x' WHERE id = 2", "审计记录本身被修改"),
+    ],
+)
 def test_a_hand_edit_is_named(duban: Duban, tmp_path: Path, edit: str, expected: str) -> None:
     campaign(duban, tmp_path)
     assert verify(duban)[0] == 0
@@ -79,8 +93,11 @@ def test_a_hand_edit_is_named(duban: Duban, tmp_path: Path, edit: str, expected:
 
 def test_a_row_inserted_by_hand_is_outside_every_entry(duban: Duban, tmp_path: Path) -> None:
     campaign(duban, tmp_path)
-    execute(duban, "INSERT INTO change_log (at, actor, entity, key, action, detail) "
-                   "VALUES ('2024-07-20 00:00:00', 'mallory', 'person', 'P1', 'update', '{}')")
+    execute(
+        duban,
+        "INSERT INTO change_log (at, actor, entity, key, action, detail) "
+        "VALUES ('2024-07-20 00:00:00', 'mallory', 'person', 'P1', 'update', '{}')",
+    )
     duban("evaluate", "--through", "2024-07-28")  # later work seals its own rows, not the stray one
     code, text = verify(duban)
     assert code == 1

@@ -12,9 +12,17 @@ SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def _load(duban: Duban, tmp_path: Path) -> None:
-    folder = write_ledger(tmp_path / "ledger", [person("P1"), person("P2")], [project("A", "P1"), project("B", "P2")],
-                          [node("A", "N1", "2024-07-01"), node("A", "N2", "2024-07-10"), node("B", "N1", "2024-07-05"),
-                           node("B", "N2", "2024-08-01")])
+    folder = write_ledger(
+        tmp_path / "ledger",
+        [person("P1"), person("P2")],
+        [project("A", "P1"), project("B", "P2")],
+        [
+            node("A", "N1", "2024-07-01"),
+            node("A", "N2", "2024-07-10"),
+            node("B", "N1", "2024-07-05"),
+            node("B", "N2", "2024-08-01"),
+        ],
+    )
     duban("import", "ledger", folder, "--as-of", "2024-06-01")
     duban("evaluate", "--from", "2024-06-30", "--through", "2024-07-08")
 
@@ -54,12 +62,16 @@ def test_backup_never_overwrites_a_file(duban: Duban, tmp_path: Path) -> None:
 
 
 @SQLITE
-@pytest.mark.parametrize(("content", "reason"), [
-    (b"not a database at all" * 10, "不是 SQLite 数据库文件"),
-    (b"SQLite format 3\x00" + b"\x00" * 200, "SQLite"),
-])
-def test_restore_refuses_a_bad_file_and_changes_nothing(duban: Duban, tmp_path: Path, content: bytes,
-                                                        reason: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"not a database at all" * 10, "不是 SQLite 数据库文件"),
+        (b"SQLite format 3\x00" + b"\x00" * 200, "SQLite"),
+    ],
+)
+def test_restore_refuses_a_bad_file_and_changes_nothing(
+    duban: Duban, tmp_path: Path, content: bytes, reason: str
+) -> None:
     _load(duban, tmp_path)
     before = duban.dump()
     bad = tmp_path / "bad.db"

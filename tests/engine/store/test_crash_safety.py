@@ -57,8 +57,18 @@ POLL = 0.003
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ledger")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_synthetic_ledger.py"), "--projects", str(PROJECTS),
-                    "--out", str(folder)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "make_synthetic_ledger.py"),
+            "--projects",
+            str(PROJECTS),
+            "--out",
+            str(folder),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return folder
 
 
@@ -69,8 +79,9 @@ class Child:
         self.args = args
         self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (closed by finish)
         self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
-        self.popen = subprocess.Popen([sys.executable, "-m", "engine.app.launch", *args], cwd=cwd, env=env,
-                                      stdout=self._out, stderr=self._err)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "engine.app.launch", *args], cwd=cwd, env=env, stdout=self._out, stderr=self._err
+        )
 
     def running(self) -> bool:
         return self.popen.poll() is None
@@ -101,8 +112,13 @@ class Site:
         self.url, self.folder, self.schema, self.admin = url, folder, schema, admin
         folder.mkdir(parents=True, exist_ok=True)
         self.path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite") else None
-        self.env = {**os.environ, "DUBAN_DATABASE_URL": url, "DUBAN_TODAY": "2024-11-01", "DUBAN_ACTOR": "tester",
-                    "PYTHONPATH": str(ROOT)}
+        self.env = {
+            **os.environ,
+            "DUBAN_DATABASE_URL": url,
+            "DUBAN_TODAY": "2024-11-01",
+            "DUBAN_ACTOR": "tester",
+            "PYTHONPATH": str(ROOT),
+        }
         # SQLite: a connection per look, so none stays open between runs (the last to close removes the WAL).
         self.engine = sa.create_engine(url, poolclass=NullPool) if self.path else sa.create_engine(url)
 
@@ -151,8 +167,10 @@ class Site:
         """Bytes of the database's tables and indexes (SQLite: pages, committed or in the WAL)."""
         if self.path:
             with self.engine.connect() as conn:
-                return int(conn.exec_driver_sql("PRAGMA page_count").scalar() *
-                           conn.exec_driver_sql("PRAGMA page_size").scalar())
+                return int(
+                    conn.exec_driver_sql("PRAGMA page_count").scalar()
+                    * conn.exec_driver_sql("PRAGMA page_size").scalar()
+                )
         return self.written()
 
     def written(self) -> int:
@@ -160,9 +178,12 @@ class Site:
         if self.path:
             wal = self.path.with_name(self.path.name + "-wal")
             return wal.stat().st_size if wal.exists() else 0
-        return int(self.scalar(
-            "SELECT coalesce(sum(pg_relation_size(c.oid)), 0) FROM pg_class c "
-            f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{self.schema}'"))
+        return int(
+            self.scalar(
+                "SELECT coalesce(sum(pg_relation_size(c.oid)), 0) FROM pg_class c "
+                f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{self.schema}'"
+            )
+        )
 
     def settle(self) -> None:
         """SQLite: fold the WAL into the database and empty it (nothing else has the file open between runs)."""
@@ -188,8 +209,9 @@ class Site:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}_snapshot" CASCADE'))
             conn.execute(sa.text(f'CREATE SCHEMA "{self.schema}_snapshot"'))
             for table in self._tables(conn):
-                conn.execute(sa.text(f'CREATE TABLE "{self.schema}_snapshot"."{table}" AS '
-                                     f'TABLE "{self.schema}"."{table}"'))
+                conn.execute(
+                    sa.text(f'CREATE TABLE "{self.schema}_snapshot"."{table}" AS TABLE "{self.schema}"."{table}"')
+                )
 
     def restore(self) -> None:
         keep = self.folder.with_name(self.folder.name + "-snapshot")
@@ -205,20 +227,26 @@ class Site:
             tables = self._tables(conn)
             conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{self.schema}"."{t}"' for t in tables)))
             for table in tables:  # parents before children; sequences only move on, as after a crash
-                conn.execute(sa.text(f'INSERT INTO "{self.schema}"."{table}" '
-                                     f'SELECT * FROM "{self.schema}_snapshot"."{table}"'))
+                conn.execute(
+                    sa.text(f'INSERT INTO "{self.schema}"."{table}" SELECT * FROM "{self.schema}_snapshot"."{table}"')
+                )
 
     def _tables(self, conn: sa.Connection) -> list[str]:
         order = {t.name: i for i, t in enumerate(SQLModel.metadata.sorted_tables)}
-        names = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"),
-                             {"s": self.schema}).scalars().all()
+        names = (
+            conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": self.schema})
+            .scalars()
+            .all()
+        )
         return sorted(names, key=lambda name: (order.get(name, len(order)), name))
 
 
 def _sites(backend: str, tmp_path: Path) -> Iterator[tuple[Site, Site]]:
     if backend == "sqlite":
-        sites = (Site(f"sqlite:///{tmp_path / 'ref.db'}", tmp_path / "ref"),
-                 Site(f"sqlite:///{tmp_path / 'crash.db'}", tmp_path / "crash"))
+        sites = (
+            Site(f"sqlite:///{tmp_path / 'ref.db'}", tmp_path / "ref"),
+            Site(f"sqlite:///{tmp_path / 'crash.db'}", tmp_path / "crash"),
+        )
         try:
             yield sites
         finally:
@@ -259,7 +287,9 @@ def _kill_when(site: Site, args: Iterable[str], reached: Callable[[], bool]) -> 
             if reached():
                 child.kill()
                 break
-            assert time.monotonic() < deadline, f"duban {' '.join(child.args)} did not reach its kill point in {LIMIT:.0f} s: stuck"
+            assert time.monotonic() < deadline, (
+                f"duban {' '.join(child.args)} did not reach its kill point in {LIMIT:.0f} s: stuck"
+            )
             time.sleep(POLL)
     finally:
         if child.running():  # only when the loop failed
@@ -290,8 +320,14 @@ def _every_point(site: Site, phase: str, kill: Callable[[int, float], bool]) -> 
     pytest.fail(f"{phase}: in {ROUNDS} rounds a process always finished before its kill point was seen")
 
 
-def _counted(site: Site, args: list[str], done: Callable[[], int], total: int, fraction: float,
-             under_way: Callable[[], Callable[[], bool]] | None = None) -> bool:
+def _counted(
+    site: Site,
+    args: list[str],
+    done: Callable[[], int],
+    total: int,
+    fraction: float,
+    under_way: Callable[[], Callable[[], bool]] | None = None,
+) -> bool:
     """Kill a run once ``done()`` — units committed, seen in the database — reaches the fraction of ``total``.
 
     The point is at least one unit past where this run starts, so the kill falls in this run's own
@@ -306,8 +342,10 @@ def _counted(site: Site, args: list[str], done: Callable[[], int], total: int, f
     killed = _kill_when(site, args, lambda: done() >= goal and (midway is None or midway()))
     left = done()
     where = "midway through the next unit" if midway else "after it"
-    print(f"{args[0]}: kill at unit {goal} of {total} ({where}) {'landed' if killed else 'found it finished'}, "
-          f"{left} done")
+    print(
+        f"{args[0]}: kill at unit {goal} of {total} ({where}) {'landed' if killed else 'found it finished'}, "
+        f"{left} done"
+    )
     return killed and left < total
 
 
@@ -349,8 +387,10 @@ def _sending(site: Site, delivered: bool) -> Callable[[], bool]:
 
     def seen() -> bool:
         there = files()  # the files first: a message recorded after this look is not taken for one in flight
-        return any(row not in earlier and (not delivered or key.replace(":", "_") + ".txt" in there)
-                   for row, key in claimed().items())
+        return any(
+            row not in earlier and (not delivered or key.replace(":", "_") + ".txt" in there)
+            for row, key in claimed().items()
+        )
 
     return seen
 
@@ -361,9 +401,12 @@ def _rendered_whole(site: Site) -> None:
     files = {p.name for p in notices.iterdir()} if notices.exists() else set()
     assert all(".tmp" in f for f in files if f.startswith(".")), "only temporary files may be partial"
     with site.engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT n.id, n.kind, p.person_id, n.payload, (SELECT count(*) FROM outbox o WHERE o.notice_id = n.id) "
-            "FROM notice n LEFT JOIN person p ON p.id = n.person_pk WHERE n.rendered_at IS NOT NULL")).all()
+        rows = conn.execute(
+            sa.text(
+                "SELECT n.id, n.kind, p.person_id, n.payload, (SELECT count(*) FROM outbox o WHERE o.notice_id = n.id) "
+                "FROM notice n LEFT JOIN person p ON p.id = n.person_pk WHERE n.rendered_at IS NOT NULL"
+            )
+        ).all()
     for notice_id, kind, person_id, payload, queued in rows:
         body = json.loads(payload) if isinstance(payload, str) else (payload or {})
         # A decision awaiting the meeting is a draft: its files say so, and it is not sent to the person.
@@ -436,8 +479,10 @@ def _scenario(reference: Site, crash: Site, ledger: Path) -> None:
         killed = _kill_when(crash, importing, lambda: crash.written() - start >= added * fraction)
         there = crash.count("SELECT count(*) FROM node")
         assert there in (0, nodes), f"a killed import left {there} of {nodes} nodes"
-        print(f"import: kill at {added * fraction:,.0f} of {added:,} bytes {'landed' if killed else 'found it finished'}"
-              f", {there} nodes")
+        print(
+            f"import: kill at {added * fraction:,.0f} of {added:,} bytes {'landed' if killed else 'found it finished'}"
+            f", {there} nodes"
+        )
         return killed and there == 0
 
     landed += _every_point(crash, "import", kill_import)
@@ -473,8 +518,9 @@ def _scenario(reference: Site, crash: Site, ledger: Path) -> None:
 
     def kill_render(point: int, fraction: float) -> bool:
         # The first kill follows a notice's commit; the others fall between a notice's files and its commit.
-        killed = _counted(crash, render, crash.rendered, notices, fraction,
-                          None if point == 0 else lambda: _rendering(crash))
+        killed = _counted(
+            crash, render, crash.rendered, notices, fraction, None if point == 0 else lambda: _rendering(crash)
+        )
         _rendered_whole(crash)
         return killed
 
@@ -492,8 +538,14 @@ def _scenario(reference: Site, crash: Site, ledger: Path) -> None:
     def kill_delivery(point: int, fraction: float) -> bool:
         # After a message is recorded sent; after one is claimed, before it is sent; after it is sent,
         # before that is recorded.
-        killed = _counted(crash, ["deliver"], crash.sent, messages, fraction,
-                          None if point == 0 else lambda: _sending(crash, delivered=point == 2))
+        killed = _counted(
+            crash,
+            ["deliver"],
+            crash.sent,
+            messages,
+            fraction,
+            None if point == 0 else lambda: _sending(crash, delivered=point == 2),
+        )
         _delivered_whole(crash)
         return killed
 

@@ -28,13 +28,18 @@ def test_an_old_database_gets_its_traces_rebuilt_and_its_chain_stays_intact(duba
     duban("--db", url, "init")
     assert duban("--db", url, "audit", "verify").code == 0
     with engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT id, status, level, action FROM strike ORDER BY id")).all() == old_strikes
+        assert (
+            connection.execute(sa.text("SELECT id, status, level, action FROM strike ORDER BY id")).all() == old_strikes
+        )
         entries = connection.execute(sa.text("SELECT id, hash FROM audit_entry ORDER BY id")).all()
-        assert entries[:len(old_entries)] == old_entries  # the old chain is untouched; the traces are sealed after it
-        assert connection.execute(sa.text(
-            "SELECT count(*) FROM audit_entry WHERE table_name = 'decision_trace'")).scalar() == 1
-        traces = connection.execute(sa.text(
-            "SELECT strike_id, kind, rebuilt, body FROM decision_trace ORDER BY id")).all()
+        assert entries[: len(old_entries)] == old_entries  # the old chain is untouched; the traces are sealed after it
+        assert (
+            connection.execute(sa.text("SELECT count(*) FROM audit_entry WHERE table_name = 'decision_trace'")).scalar()
+            == 1
+        )
+        traces = connection.execute(
+            sa.text("SELECT strike_id, kind, rebuilt, body FROM decision_trace ORDER BY id")
+        ).all()
     engine.dispose()
     import json
 

@@ -28,22 +28,26 @@ def project_row(code: str, district: str, responsible: str | None, batch: str = 
     return [code, f"{code}小区", district, "综合改造一期", batch, "在建", responsible, f"{district[:2]}建设公司", 100]
 
 
-PERSONS = [person("P1", "张三"), person("P2", "李四"), person("P3", "王五"), person("P4", "赵六"),
-           person("P5", "钱七")]
-PROJECTS = [project_row("BH-1", "滨河片区", "P1"), project_row("BH-2", "滨河片区", "P2"),
-            project_row("BH-3", "滨河片区", "P2"), project_row("LF-1", "龙凤片区", "P3"),
-            project_row("LF-2", "龙凤片区", "P3", "2024-08"), project_row("LF-3", "龙凤片区", None)]
+PERSONS = [person("P1", "张三"), person("P2", "李四"), person("P3", "王五"), person("P4", "赵六"), person("P5", "钱七")]
+PROJECTS = [
+    project_row("BH-1", "滨河片区", "P1"),
+    project_row("BH-2", "滨河片区", "P2"),
+    project_row("BH-3", "滨河片区", "P2"),
+    project_row("LF-1", "龙凤片区", "P3"),
+    project_row("LF-2", "龙凤片区", "P3", "2024-08"),
+    project_row("LF-3", "龙凤片区", None),
+]
 NODES = [
-    node("BH-1", "N1", "2024-07-01"),                    # never done: P1's first strike, BH-1 red
-    node("BH-1", "N2", "2024-07-03", "2024-07-05"),      # done late: P1's second strike
+    node("BH-1", "N1", "2024-07-01"),  # never done: P1's first strike, BH-1 red
+    node("BH-1", "N2", "2024-07-03", "2024-07-05"),  # done late: P1's second strike
     node("BH-1", "N3", "2024-08-30"),
-    node("BH-2", "N1", "2024-07-02", "2024-07-02"),      # on time
-    node("BH-2", "N2", "2024-07-10"),                    # due within 3 days: BH-2 yellow
-    node("BH-3", "N1", "2024-07-02", "2024-07-04"),      # red, fixed late: green now, was red
-    node("LF-1", "N1", "2024-07-02"),                    # P3: first, second and third strikes
+    node("BH-2", "N1", "2024-07-02", "2024-07-02"),  # on time
+    node("BH-2", "N2", "2024-07-10"),  # due within 3 days: BH-2 yellow
+    node("BH-3", "N1", "2024-07-02", "2024-07-04"),  # red, fixed late: green now, was red
+    node("LF-1", "N1", "2024-07-02"),  # P3: first, second and third strikes
     node("LF-1", "N2", "2024-07-04"),
     node("LF-2", "N1", "2024-07-05"),
-    node("LF-3", "N1", "2024-07-03"),                    # nobody responsible
+    node("LF-3", "N1", "2024-07-03"),  # nobody responsible
 ]
 
 
@@ -68,7 +72,9 @@ class Site:
 
     def strike_of(self, person_id: str | None, planned: str) -> dict[str, Any]:
         """The strike of a person (None: of a project with nobody) for a planned date."""
-        return next(s for s in self.duban.json("strikes") if s["person_id"] == person_id and s["planned_date"] == planned)
+        return next(
+            s for s in self.duban.json("strikes") if s["person_id"] == person_id and s["planned_date"] == planned
+        )
 
 
 def login_token(client: TestClient) -> str:
@@ -93,8 +99,9 @@ def csrf_of(client: TestClient) -> str:
     return match.group(1)
 
 
-def add_account(duban: Duban, monkeypatch: pytest.MonkeyPatch, name: str, role: str, district: str | None,
-                password: str = PASSWORD) -> None:
+def add_account(
+    duban: Duban, monkeypatch: pytest.MonkeyPatch, name: str, role: str, district: str | None, password: str = PASSWORD
+) -> None:
     """Create an account through `duban user add --password-stdin`."""
     monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
     duban("user", "add", name, "--role", role, *(["--district", district] if district else []), "--password-stdin")

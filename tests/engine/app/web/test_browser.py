@@ -65,13 +65,24 @@ def browser(tmp_path: Path) -> Iterator[object]:
     downloads.mkdir()
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,1000", "--lang=zh-CN",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        "--lang=zh-CN",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
         options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     # Finding an element waits for it up to this long: a bound for one that never comes, reached by nothing else.
     driver.implicitly_wait(60)
@@ -116,10 +127,13 @@ class Pages:
         self.shots.append(path)
 
     def wait_for(self, check: object, timeout: float = 120) -> None:
-        """Wait until check() holds; a page being replaced (a form's redirect, an htmx swap) is retried.
+        (
+            """Wait until check() holds; a page being replaced (a form's redirect, an htmx swap) is retried.
 
         The timeout is an upper bound for a page that never changes, generous for a loaded machine.
-        """""
+        """
+            ""
+        )
         from selenium.common.exceptions import (
             NoSuchElementException,
             StaleElementReferenceException,
@@ -150,9 +164,11 @@ class Pages:
 def _ledger(path: Path, nodes: list[list[object]]) -> Path:
     book = openpyxl.Workbook()
     book.remove(book.active)
-    for name, header, rows in (("人员", ["人员编号", "姓名"], [["P1", "张三"]]),
-                               ("项目", ["项目编号", "项目名称", "片区", "负责人编号"], [["BH-1", "BH-1小区", "滨河片区", "P1"]]),
-                               ("节点", ["项目编号", "节点编号", "节点名称", "计划完成日期"], nodes)):
+    for name, header, rows in (
+        ("人员", ["人员编号", "姓名"], [["P1", "张三"]]),
+        ("项目", ["项目编号", "项目名称", "片区", "负责人编号"], [["BH-1", "BH-1小区", "滨河片区", "P1"]]),
+        ("节点", ["项目编号", "节点编号", "节点名称", "计划完成日期"], nodes),
+    ):
         sheet = book.create_sheet(name)
         sheet.append(header)
         for row in rows:
@@ -161,8 +177,9 @@ def _ledger(path: Path, nodes: list[list[object]]) -> Path:
     return path
 
 
-def test_the_office_works_through_a_meeting_in_the_browser(site: Site, live: str, browser: object,
-                                                            tmp_path: Path) -> None:
+def test_the_office_works_through_a_meeting_in_the_browser(
+    site: Site, live: str, browser: object, tmp_path: Path
+) -> None:
     from selenium.webdriver.support.ui import Select
 
     pages = Pages(browser, live, tmp_path / "screenshots")
@@ -220,7 +237,8 @@ def test_the_office_works_through_a_meeting_in_the_browser(site: Site, live: str
     request = pages.find(f"#request-{to_reject}")
     assert "同意豁免（不计入问责次数）" in request.text and "驳回申请（问责记录维持）" in request.text  # type: ignore[attr-defined]
     pages.find(f"#request-{to_reject} form[action$='reject-exemption'] input[name=reason]").send_keys(  # type: ignore[attr-defined]
-        "材料延误属施工单位自身原因")
+        "材料延误属施工单位自身原因"
+    )
     pages.find(f"#request-{to_reject} button.reject").click()  # type: ignore[attr-defined]
     pages.wait_for(lambda: f"问责记录 #{to_reject} 的免责申请已驳回" in pages.text())
     pages.shot("meeting-after-decisions")
@@ -240,7 +258,9 @@ def test_the_office_works_through_a_meeting_in_the_browser(site: Site, live: str
     final = [n for n in notices if n["strike_id"] == to_suspend and n["status"] == "final"]
     assert [n["kind"] for n in final] == ["suspension_decision"] and final[0]["doc_number"]
     assert {n["status"] for n in notices if n["strike_id"] == to_suspend and n["kind"] == "suspension_decision"} == {
-        "final", "superseded"}
+        "final",
+        "superseded",
+    }
     assert site.duban("audit", "verify").code == 0
     pages.find("a[href*='/documents/decisions'][href$='format=docx']").click()  # type: ignore[attr-defined]
     downloads = tmp_path / "downloads"
@@ -249,16 +269,33 @@ def test_the_office_works_through_a_meeting_in_the_browser(site: Site, live: str
     # The ledger: a bad workbook is refused whole with every problem; a good one is imported.
     before = site.duban.json("nodes", "BH-1")
     pages.go("/ledger")
-    pages.find("input[name=workbook]").send_keys(str(_ledger(tmp_path / "坏台账.xlsx", [  # type: ignore[attr-defined]
-        ["BH-1", "N4", "竣工验收", "2024-02-30"], ["XX-1", "N1", "进场", "2024-09-01"]])))
+    pages.find("input[name=workbook]").send_keys(
+        str(
+            _ledger(
+                tmp_path / "坏台账.xlsx",
+                [  # type: ignore[attr-defined]
+                    ["BH-1", "N4", "竣工验收", "2024-02-30"],
+                    ["XX-1", "N1", "进场", "2024-09-01"],
+                ],
+            )
+        )
+    )
     pages.find("form[action='/ledger'] button").click()  # type: ignore[attr-defined]
     pages.wait_for(lambda: "未导入" in pages.text())
     assert len(pages.all("table.problems tbody tr")) == 2
     assert "日期不存在" in pages.text() and "项目表中没有此项目" in pages.text()
     pages.shot("ledger-refused")
     assert site.duban.json("nodes", "BH-1") == before
-    pages.find("input[name=workbook]").send_keys(str(_ledger(tmp_path / "台账.xlsx", [  # type: ignore[attr-defined]
-        ["BH-1", "N4", "竣工验收", "2024-09-30"]])))
+    pages.find("input[name=workbook]").send_keys(
+        str(
+            _ledger(
+                tmp_path / "台账.xlsx",
+                [  # type: ignore[attr-defined]
+                    ["BH-1", "N4", "竣工验收", "2024-09-30"]
+                ],
+            )
+        )
+    )
     pages.find("form[action='/ledger'] button").click()  # type: ignore[attr-defined]
     pages.wait_for(lambda: "已导入 台账.xlsx" in pages.text())
     assert "新增节点 1" in pages.text()
@@ -282,8 +319,9 @@ def test_the_office_works_through_a_meeting_in_the_browser(site: Site, live: str
     assert len(pages.shots) == 15 and all(p.stat().st_size > 10_000 for p in pages.shots)
 
 
-def test_district_staff_see_only_their_district_in_the_browser(site: Site, live: str, browser: object,
-                                                               tmp_path: Path) -> None:
+def test_district_staff_see_only_their_district_in_the_browser(
+    site: Site, live: str, browser: object, tmp_path: Path
+) -> None:
     pages = Pages(browser, live, tmp_path / "screenshots")
     pages.sign_in("binhe", PASSWORD)
     pages.wait_for(lambda: "挂图作战" in pages.text())

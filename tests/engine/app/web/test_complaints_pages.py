@@ -10,10 +10,13 @@ from tests.engine.app.web.test_pages import board_codes
 
 def _import(site: Site) -> None:
     export = site.tmp_path / "12345.csv"
-    export.write_text("工单编号,受理时间,诉求内容,地址/小区,办理时限,办结时间\n"
-                      "GD-1,2024-07-01 09:00,围挡占道,BH-2小区东门,2024-07-03,2024-07-05 10:00\n"
-                      "GD-2,2024-07-05 09:00,夜间施工噪音,BH-2小区,2024-07-06,\n"
-                      "GD-3,2024-07-06 09:00,渣土未覆盖,BH-3小区,2024-07-20,\n", encoding="utf-8")
+    export.write_text(
+        "工单编号,受理时间,诉求内容,地址/小区,办理时限,办结时间\n"
+        "GD-1,2024-07-01 09:00,围挡占道,BH-2小区东门,2024-07-03,2024-07-05 10:00\n"
+        "GD-2,2024-07-05 09:00,夜间施工噪音,BH-2小区,2024-07-06,\n"
+        "GD-3,2024-07-06 09:00,渣土未覆盖,BH-3小区,2024-07-20,\n",
+        encoding="utf-8",
+    )
     site.duban("import", "complaints", export)
 
 

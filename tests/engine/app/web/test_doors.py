@@ -55,8 +55,9 @@ class Browser:
     source: str = "127.0.0.1"
     cookies: dict[str, str] = field(default_factory=dict)
 
-    def request(self, method: str, path: str, form: dict[str, str] | None = None,
-                headers: dict[str, str] | None = None) -> Answer:
+    def request(
+        self, method: str, path: str, form: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> Answer:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30, source_address=(self.source, 0))
         sent = dict(headers or {})
         if self.cookies:
@@ -75,8 +76,9 @@ class Browser:
                         self.cookies.pop(name, None)
                     else:
                         self.cookies[name] = morsel.value
-            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode(),
-                          set_cookies)
+            return Answer(
+                response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode(), set_cookies
+            )
         finally:
             connection.close()
 
@@ -84,8 +86,9 @@ class Browser:
         page = self.request("GET", "/login")
         token = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert token, page.text
-        return self.request("POST", "/login", {"name": name, "password": password, "csrf": token.group(1),
-                                               "next": "/board"}, headers)
+        return self.request(
+            "POST", "/login", {"name": name, "password": password, "csrf": token.group(1), "next": "/board"}, headers
+        )
 
     def csrf(self) -> str:
         token = re.search(r'name="csrf" value="([^"]+)"', self.request("GET", "/board").text)
@@ -107,9 +110,14 @@ def serving(site: Site, now: str = T0, config: Path | None = None) -> Iterator[i
     env.pop("DUBAN_CONFIG", None)
     if config is not None:
         env["DUBAN_CONFIG"] = str(config)
-    process = subprocess.Popen([sys.executable, "-c", "from engine.app.launch import main; main()", "serve",
-                                "--port", str(port)], env=env, cwd=site.tmp_path, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from engine.app.launch import main; main()", "serve", "--port", str(port)],
+        env=env,
+        cwd=site.tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -119,7 +127,9 @@ def serving(site: Site, now: str = T0, config: Path | None = None) -> Iterator[i
             except OSError:
                 pass
             if process.poll() is not None:
-                pytest.fail(f"duban serve exited {process.returncode}: {process.stderr.read() if process.stderr else ''}")
+                pytest.fail(
+                    f"duban serve exited {process.returncode}: {process.stderr.read() if process.stderr else ''}"
+                )
             assert time.monotonic() < deadline, "duban serve did not answer"
             time.sleep(0.05)  # waiting for the process to listen, not for the clock
         yield port
@@ -149,8 +159,11 @@ def _log(site: Site, action: str) -> list[tuple[Any, ...]]:
 
 def test_the_delays_grow_from_the_fifth_failure_and_are_capped() -> None:
     assert [delay_after(n, PAIR_FAILURES) for n in range(1, PAIR_FAILURES)] == [None] * (PAIR_FAILURES - 1)
-    minutes = [int(delay.total_seconds() // 60) for n in range(PAIR_FAILURES, PAIR_FAILURES + 9)
-               if (delay := delay_after(n, PAIR_FAILURES)) is not None]
+    minutes = [
+        int(delay.total_seconds() // 60)
+        for n in range(PAIR_FAILURES, PAIR_FAILURES + 9)
+        if (delay := delay_after(n, PAIR_FAILURES)) is not None
+    ]
     assert minutes == [1, 2, 4, 8, 16, 32, 60, 60, 60]
     assert delay_after(10_000, PAIR_FAILURES) is not None
 
@@ -252,12 +265,22 @@ def test_a_new_password_and_enabling_lift_the_throttles(site: Site, monkeypatch:
 # ----------------------------------------------------------------------------- item 4: weak passwords
 
 
-@pytest.mark.parametrize(("password", "reason"), [
-    ("        ", "空白"), ("password1", "至少 12 个字符"), ("12345678a", "至少 12 个字符"),
-    ("duban-demo", "演示密码"), ("password1234", "最常见"), ("Password2024!", "常见密码加上"),
-    ("123456789012", "全是数字"), ("aaaaaaaaaaaa", "重复"), ("qwertyuiopas", "连续"),
-    ("zhangsan-river-1", "用户名"), ("duban-office-2024", "duban"),
-])
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("        ", "空白"),
+        ("password1", "至少 12 个字符"),
+        ("12345678a", "至少 12 个字符"),
+        ("duban-demo", "演示密码"),
+        ("password1234", "最常见"),
+        ("Password2024!", "常见密码加上"),
+        ("123456789012", "全是数字"),
+        ("aaaaaaaaaaaa", "重复"),
+        ("qwertyuiopas", "连续"),
+        ("zhangsan-river-1", "用户名"),
+        ("duban-office-2024", "duban"),
+    ],
+)
 @SQLITE
 def test_weak_passwords_are_refused(site: Site, monkeypatch: pytest.MonkeyPatch, password: str, reason: str) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
@@ -271,16 +294,19 @@ def test_weak_passwords_are_refused(site: Site, monkeypatch: pytest.MonkeyPatch,
 
 
 @SQLITE
-def test_a_weak_password_set_before_the_rules_signs_nobody_in_until_it_is_reset(site: Site,
-                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_weak_password_set_before_the_rules_signs_nobody_in_until_it_is_reset(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sqlalchemy as sa
     from argon2 import PasswordHasher
 
     # An account of an older duban, whose clerk copied the README's demo password.
     engine = sa.create_engine(site.duban.url)
     with engine.begin() as connection:
-        connection.execute(sa.text("UPDATE user_account SET password_hash = :h, password_weak = NULL WHERE name = 'lingdao'"),
-                           {"h": PasswordHasher().hash("duban-demo")})
+        connection.execute(
+            sa.text("UPDATE user_account SET password_hash = :h, password_weak = NULL WHERE name = 'lingdao'"),
+            {"h": PasswordHasher().hash("duban-demo")},
+        )
         connection.execute(sa.text("UPDATE user_account SET password_weak = NULL WHERE name = 'binhe'"))
     engine.dispose()
     assert "待核验" in site.duban("user", "list").out
@@ -321,8 +347,10 @@ def _clients(site: Site) -> list[str | None]:
 def test_x_forwarded_for_is_ignored_by_default(site: Site) -> None:
     with serving(site) as port:
         attacker = Browser(port, ATTACKER)
-        answers = [attacker.sign_in("bangong", "guess-number-1", {"X-Forwarded-For": f"203.0.113.{i}"}).status
-                   for i in range(PAIR_FAILURES + 2)]
+        answers = [
+            attacker.sign_in("bangong", "guess-number-1", {"X-Forwarded-For": f"203.0.113.{i}"}).status
+            for i in range(PAIR_FAILURES + 2)
+        ]
         assert answers == [401] * PAIR_FAILURES + [429, 429]  # a new header each time changes nothing
         assert Browser(port, LEADER).sign_in("bangong", PASSWORD, {"X-Forwarded-For": ATTACKER}).status == 303
     assert _clients(site) == [ATTACKER] * PAIR_FAILURES + [LEADER]
@@ -332,8 +360,9 @@ def test_x_forwarded_for_is_ignored_by_default(site: Site) -> None:
 @SQLITE
 def test_x_forwarded_for_is_honoured_from_a_trusted_proxy_only(site: Site) -> None:
     config = site.tmp_path / "proxy.toml"
-    config.write_text('[duban.web]\ntrusted_proxies = ["127.0.0.10", "10.0.0.0/8"]\nsession_hours = 8\n',
-                      encoding="utf-8")
+    config.write_text(
+        '[duban.web]\ntrusted_proxies = ["127.0.0.10", "10.0.0.0/8"]\nsession_hours = 8\n', encoding="utf-8"
+    )
     proxy = "127.0.0.10"
     with serving(site, config=config) as port:
         through = Browser(port, proxy)
@@ -366,8 +395,11 @@ def test_a_busy_session_still_ends_at_its_absolute_lifetime(site: Site) -> None:
         browser = Browser(port, LEADER)
         assert browser.sign_in("lingdao", PASSWORD).status == 303
         assert browser.request("GET", "/board").status == 200
-    for day, expected in (("2024-07-11T09:00:00+08:00", 200), ("2024-07-15T08:59:00+08:00", 200),
-                          ("2024-07-15T09:00:30+08:00", 303)):
+    for day, expected in (
+        ("2024-07-11T09:00:00+08:00", 200),
+        ("2024-07-15T08:59:00+08:00", 200),
+        ("2024-07-15T09:00:30+08:00", 303),
+    ):
         with serving(site, day, config) as port:
             browser.port = port
             answer = browser.request("GET", "/board")
@@ -390,8 +422,10 @@ def test_a_web_table_outside_duban_is_refused_with_the_close_match(site: Site, m
     assert result.code == 1
     assert "duban.toml：未知的表 [web] — 是否应为 [duban.web]？" in result.err
     config.write_text("[duban.web]\ncookie_secur = true\n", encoding="utf-8")
-    assert "未知的键 duban.web.cookie_secur — 是否应为 duban.web.cookie_secure？" in site.duban(
-        "--config", "duban.toml", "user", "list", ok=False).err
+    assert (
+        "未知的键 duban.web.cookie_secur — 是否应为 duban.web.cookie_secure？"
+        in site.duban("--config", "duban.toml", "user", "list", ok=False).err
+    )
     config.write_text("[duban.web]\ncookie_secure = true\n", encoding="utf-8")
     with serving(site, config=config) as port:
         answer = Browser(port, LEADER).sign_in("lingdao", PASSWORD)
@@ -404,8 +438,9 @@ def test_an_unknown_policy_key_is_refused_with_the_close_match(site: Site, monke
     from config.policy import DEFAULT_POLICY_FILE
 
     policy = site.tmp_path / "policy.toml"
-    policy.write_text(DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace("\n[meetings]", "\n[meeting]", 1),
-                      encoding="utf-8")
+    policy.write_text(
+        DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace("\n[meetings]", "\n[meeting]", 1), encoding="utf-8"
+    )
     monkeypatch.setenv("DUBAN_POLICY_FILE", str(policy))
     result = site.duban("strikes", ok=False)
     assert result.code == 1 and f"{policy}：未知的表 [meeting] — 是否应为 [meetings]？" in result.err
@@ -428,10 +463,16 @@ def test_a_project_name_with_markdown_reaches_the_robot_escaped(duban: Duban, tm
         _webhook(duban, tmp_path, url, kind="wecom")
         _at(duban, START)
         duban.today("2024-07-10")
-        duban("import", "ledger", write_ledger(
-            tmp_path / "l", [person("P1", EVIL_PERSON)],
-            [["A1", EVIL_PROJECT, "滨河片区", "综合改造一期", "2024-07", "在建", "P1", "某建设集团", 100]],
-            [node("A1", "N1", "2024-07-01")]))
+        duban(
+            "import",
+            "ledger",
+            write_ledger(
+                tmp_path / "l",
+                [person("P1", EVIL_PERSON)],
+                [["A1", EVIL_PROJECT, "滨河片区", "综合改造一期", "2024-07", "在建", "P1", "某建设集团", 100]],
+                [node("A1", "N1", "2024-07-01")],
+            ),
+        )
         duban("evaluate", "--through", "2024-07-05")
         duban("notices", "render", "--out", tmp_path / "out")
         assert "成功 1 条" in duban("deliver").out
@@ -439,7 +480,10 @@ def test_a_project_name_with_markdown_reaches_the_robot_escaped(duban: Duban, tm
     content = sent["body"]["markdown"]["content"]
     for markup in ("[点此领奖]", "](", "http://", "**紧急**", "<img", "`code`", "![图]"):
         assert markup not in content, markup
-    assert "［点此领奖］(http：//evil.example/x) ＊＊紧急＊＊ ＜img src=x＞ ｀code｀ !［图］(http：//evil.example/p.png)" in content
+    assert (
+        "［点此领奖］(http：//evil.example/x) ＊＊紧急＊＊ ＜img src=x＞ ｀code｀ !［图］(http：//evil.example/p.png)"
+        in content
+    )
     assert content.startswith("**关于李四］(http：//evil.example)同志")  # the subject too; duban's own bold stays
     notices = tmp_path / "out" / "notices"
     markdown = next(notices.glob("*.md")).read_text(encoding="utf-8")
@@ -460,6 +504,7 @@ def test_mail_reads_the_text_as_typed_and_robots_get_full_width_marks() -> None:
     assert md_unescape(escaped) == EVIL_PROJECT
     body = f"项目：{escaped}"
     payload = Webhook(WebhookSettings(url="https://oapi.dingtalk.com/robot/send?access_token=x")).payload(
-        Message("k", "r", f"关于{EVIL_PERSON}", body))
+        Message("k", "r", f"关于{EVIL_PERSON}", body)
+    )
     assert payload["markdown"]["title"] == "关于李四］(http：//evil.example)"
     assert "[" not in payload["markdown"]["text"] and "http://" not in payload["markdown"]["text"]

@@ -55,11 +55,17 @@ class Browser:
         token = re.search(r'name="csrf" value="([^"]+)"', page)
         assert token, page
         boundary = uuid.uuid4().hex
-        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token.group(1)}\r\n'.encode(),
-                 f'--{boundary}\r\nContent-Disposition: form-data; name="as_of"\r\n\r\n{TODAY}\r\n'.encode(),
-                 (f'--{boundary}\r\nContent-Disposition: form-data; name="workbook"; filename="{name}"\r\n'
-                  "Content-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n",
-                 f"--{boundary}--\r\n".encode()]
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token.group(1)}\r\n'.encode(),
+            f'--{boundary}\r\nContent-Disposition: form-data; name="as_of"\r\n\r\n{TODAY}\r\n'.encode(),
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="workbook"; filename="{name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n",
+            f"--{boundary}--\r\n".encode(),
+        ]
         return self.post("/ledger", b"".join(parts), f"multipart/form-data; boundary={boundary}")
 
 
@@ -69,9 +75,21 @@ def served(site: Site) -> Iterator[tuple[subprocess.Popen[bytes], Browser]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-c", "from engine.app.launch import main; main()", "serve",
-                               "--host", "127.0.0.1", "--port", str(port)], env=os.environ.copy(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from engine.app.launch import main; main()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     browser = Browser(base, opener)
@@ -89,8 +107,9 @@ def served(site: Site) -> Iterator[tuple[subprocess.Popen[bytes], Browser]]:
         _status, page = browser.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', page)
         assert token, page
-        form = urllib.parse.urlencode({"name": "bangong", "password": PASSWORD, "csrf": token.group(1),
-                                       "next": "/board"}).encode()
+        form = urllib.parse.urlencode(
+            {"name": "bangong", "password": PASSWORD, "csrf": token.group(1), "next": "/board"}
+        ).encode()
         status, board = browser.post("/login", form, "application/x-www-form-urlencoded")
         assert status == 200 and "挂图作战" in board, board
         yield server, browser
@@ -99,15 +118,24 @@ def served(site: Site) -> Iterator[tuple[subprocess.Popen[bytes], Browser]]:
         server.wait(30)
 
 
-def test_hostile_workbooks_are_refused_and_the_server_stays_up(site: Site, served: tuple[subprocess.Popen[bytes], Browser],
-                                                               tmp_path: Path) -> None:
+def test_hostile_workbooks_are_refused_and_the_server_stays_up(
+    site: Site, served: tuple[subprocess.Popen[bytes], Browser], tmp_path: Path
+) -> None:
     server, browser = served
     before = {k: v for k, v in site.duban.dump().items() if k not in SIGN_IN_TABLES}
     uploads = {
-        "far.xlsx": (far_cell(tmp_path / "far.xlsx"), "工作表「台账」声明的范围 A1:XFD1048576（1048576 行、16384 列）超出上限"),
-        "hidden.xlsx": (far_cell(tmp_path / "hidden.xlsx", dimension=None),
-                        "读取工作表「台账」时超出内存上限（4096 MB），文件可能已损坏或过大"),
-        "bomb.xlsx": (zip_bomb(tmp_path / "bomb.xlsx"), "是压缩后的 1028 倍，超出上限（最多 100 倍），文件可能是压缩炸弹"),
+        "far.xlsx": (
+            far_cell(tmp_path / "far.xlsx"),
+            "工作表「台账」声明的范围 A1:XFD1048576（1048576 行、16384 列）超出上限",
+        ),
+        "hidden.xlsx": (
+            far_cell(tmp_path / "hidden.xlsx", dimension=None),
+            "读取工作表「台账」时超出内存上限（4096 MB），文件可能已损坏或过大",
+        ),
+        "bomb.xlsx": (
+            zip_bomb(tmp_path / "bomb.xlsx"),
+            "是压缩后的 1028 倍，超出上限（最多 100 倍），文件可能是压缩炸弹",
+        ),
     }
     for name, (path, reason) in uploads.items():
         status, page = browser.upload(name, path.read_bytes())
@@ -129,8 +157,11 @@ def test_a_refused_upload_lists_the_first_problems_and_counts_the_rest(site: Sit
         sheet.append(["BH-1", f"X{i}", f"节点{i}", "2024-02-30", None])
     path = site.tmp_path / "台账.xlsx"
     book.save(path)
-    response = client.post("/ledger", data={"csrf": csrf_of(client), "as_of": TODAY},
-                           files={"workbook": ("台账.xlsx", path.read_bytes(), "application/octet-stream")})
+    response = client.post(
+        "/ledger",
+        data={"csrf": csrf_of(client), "as_of": TODAY},
+        files={"workbook": ("台账.xlsx", path.read_bytes(), "application/octet-stream")},
+    )
     assert response.status_code == 422
     assert "共 230 处问题，列出前 200 处" in response.text
     assert response.text.count("日期不存在") == 200 and "另有 30 个问题未列出" in response.text
@@ -139,6 +170,7 @@ def test_a_refused_upload_lists_the_first_problems_and_counts_the_rest(site: Sit
 def test_an_upload_without_a_length_is_cut_off_at_the_limit(site: Site) -> None:
     client = site.signed_in("bangong")
     limit = site.app.settings.web.max_upload_mb
+
     def chunks() -> Iterator[bytes]:  # chunked: no Content-Length to refuse it by
         for _ in range(limit + 2):
             yield b"x" * (1024 * 1024)

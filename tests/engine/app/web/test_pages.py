@@ -118,10 +118,17 @@ def test_persons_list_filters_by_status(site: Site) -> None:
 
 
 def _history_shape(site: Site, strike_id: int) -> list[tuple[Any, ...]]:
-    events = rows(site, "SELECT kind, meeting_date, text, old_level, new_level FROM strike_event "
-                        "WHERE strike_id = :s AND kind <> 'proposed' ORDER BY id", s=strike_id)
-    log = rows(site, "SELECT entity, action, detail, reason FROM change_log WHERE entity = 'strike' AND key = :k "
-                     "ORDER BY id", k=str(strike_id))
+    events = rows(
+        site,
+        "SELECT kind, meeting_date, text, old_level, new_level FROM strike_event "
+        "WHERE strike_id = :s AND kind <> 'proposed' ORDER BY id",
+        s=strike_id,
+    )
+    log = rows(
+        site,
+        "SELECT entity, action, detail, reason FROM change_log WHERE entity = 'strike' AND key = :k ORDER BY id",
+        k=str(strike_id),
+    )
     return [*events, *log]
 
 
@@ -131,8 +138,10 @@ def test_confirming_on_the_web_is_the_cli_confirmation(site: Site) -> None:
     client = site.signed_in("bangong")
     page = client.get("/meeting", params={"date": TODAY}).text
     assert f'id="strike-{by_web}"' in page and "党组会研究同意" in page
-    response = client.post(f"/strikes/{by_web}/confirm", data={
-        "csrf": csrf_of(client), "meeting": TODAY, "text": "党组会研究同意", "back": f"/meeting?date={TODAY}"})
+    response = client.post(
+        f"/strikes/{by_web}/confirm",
+        data={"csrf": csrf_of(client), "meeting": TODAY, "text": "党组会研究同意", "back": f"/meeting?date={TODAY}"},
+    )
     assert response.status_code == 303 and response.headers["location"] == f"/meeting?date={TODAY}#strike-{by_web}"
     site.duban("strike", "confirm", by_cli, "--meeting", TODAY, "--text", "党组会研究同意")
     strikes = {s["id"]: s for s in site.duban.json("strikes")}
@@ -149,10 +158,14 @@ def test_exempting_on_the_web_moves_later_levels_down_with_corrections(site: Sit
     first = site.strike_of("P3", "2024-07-02")
     assert first["level"] == 1
     client = site.signed_in("bangong")
-    response = client.post(f"/strikes/{first['id']}/exempt", data={
-        "csrf": csrf_of(client), "reason": "特大暴雨，不可抗力", "meeting": TODAY, "back": "/meeting"})
+    response = client.post(
+        f"/strikes/{first['id']}/exempt",
+        data={"csrf": csrf_of(client), "reason": "特大暴雨，不可抗力", "meeting": TODAY, "back": "/meeting"},
+    )
     assert response.status_code == 303
-    levels = {s["planned_date"]: (s["status"], s["level"]) for s in site.duban.json("strikes") if s["person_id"] == "P3"}
+    levels = {
+        s["planned_date"]: (s["status"], s["level"]) for s in site.duban.json("strikes") if s["person_id"] == "P3"
+    }
     assert levels == {"2024-07-02": ("exempted", None), "2024-07-04": ("counted", 1), "2024-07-05": ("counted", 2)}
     assert next(p for p in site.duban.json("persons") if p["person_id"] == "P3")["status"] == "suspended"
     # One exemption, one correction notice, to P3, about the exempted strike.
@@ -166,7 +179,9 @@ def test_an_exemption_without_a_reason_is_refused_and_changes_nothing(site: Site
     client = site.signed_in("bangong")
     token = csrf_of(client)
     before = {k: v for k, v in site.duban.dump().items() if k not in SIGN_IN_TABLES}
-    response = client.post(f"/strikes/{strike}/exempt", data={"csrf": token, "reason": "  ", "back": f"/strikes/{strike}"})
+    response = client.post(
+        f"/strikes/{strike}/exempt", data={"csrf": token, "reason": "  ", "back": f"/strikes/{strike}"}
+    )
     assert response.status_code == 303
     assert "豁免必须写明理由" in client.get(f"/strikes/{strike}").text
     assert {k: v for k, v in site.duban.dump().items() if k not in SIGN_IN_TABLES} == before
@@ -178,10 +193,16 @@ def test_district_staff_correct_their_own_projects(site: Site) -> None:
     response = client.post("/projects/BH-2/nodes/N2/complete", data={"csrf": token, "on": TODAY})
     assert response.status_code == 303
     assert next(n for n in site.duban.json("nodes", "BH-2") if n["node_code"] == "N2")["completed_on"] == TODAY
-    assert rows(site, "SELECT actor FROM node_history WHERE kind = 'completion' ORDER BY id DESC LIMIT 1") == [("web:binhe",)]
+    assert rows(site, "SELECT actor FROM node_history WHERE kind = 'completion' ORDER BY id DESC LIMIT 1") == [
+        ("web:binhe",)
+    ]
     strike = site.strike_of("P1", "2024-07-01")["id"]
-    assert client.post(f"/strikes/{strike}/request-exemption", data={"csrf": token, "reason": "管线产权单位协调"}
-                       ).status_code == 303
+    assert (
+        client.post(
+            f"/strikes/{strike}/request-exemption", data={"csrf": token, "reason": "管线产权单位协调"}
+        ).status_code
+        == 303
+    )
     assert "管线产权单位协调" in site.signed_in("bangong").get("/meeting", params={"date": TODAY}).text
 
 
@@ -194,8 +215,9 @@ def test_a_backdated_completion_on_the_web_revokes_the_strike(site: Site) -> Non
 
 def test_assigning_a_dismissed_person_is_refused_naming_the_strike(site: Site) -> None:
     client = site.signed_in("bangong")
-    response = client.post("/projects/BH-2/assign", data={"csrf": csrf_of(client), "person": "P3",
-                                                           "effective_from": TODAY})
+    response = client.post(
+        "/projects/BH-2/assign", data={"csrf": csrf_of(client), "person": "P3", "effective_from": TODAY}
+    )
     page = client.get(response.headers["location"]).text
     dismissal = site.strike_of("P3", "2024-07-05")["id"]
     assert f"问责记录 #{dismissal}" in page and "永不使用" in page
@@ -207,9 +229,11 @@ def test_assigning_a_dismissed_person_is_refused_naming_the_strike(site: Site) -
 def _workbook(path: Path, nodes: list[list[Any]]) -> bytes:
     book = openpyxl.Workbook()
     book.remove(book.active)
-    for name, header, data in (("人员", ["人员编号", "姓名"], [["P1", "张三"]]),
-                               ("项目", ["项目编号", "项目名称", "片区", "负责人编号"], [["BH-1", "BH-1小区", "滨河片区", "P1"]]),
-                               ("节点", ["项目编号", "节点编号", "节点名称", "计划完成日期", "实际完成日期"], nodes)):
+    for name, header, data in (
+        ("人员", ["人员编号", "姓名"], [["P1", "张三"]]),
+        ("项目", ["项目编号", "项目名称", "片区", "负责人编号"], [["BH-1", "BH-1小区", "滨河片区", "P1"]]),
+        ("节点", ["项目编号", "节点编号", "节点名称", "计划完成日期", "实际完成日期"], nodes),
+    ):
         sheet = book.create_sheet(name)
         sheet.append(header)
         for row in data:
@@ -221,36 +245,57 @@ def _workbook(path: Path, nodes: list[list[Any]]) -> bytes:
 
 def test_uploading_a_good_ledger_says_what_changed(site: Site) -> None:
     client = site.signed_in("bangong")
-    data = _workbook(site.tmp_path, [["BH-1", "N3", "节点N3", "2024-08-30", "2024-07-07"],
-                                     ["BH-1", "N4", "竣工验收", "2024-09-30", None]])
-    response = client.post("/ledger", data={"csrf": csrf_of(client), "as_of": TODAY},
-                           files={"workbook": ("工作台账.xlsx", data, "application/octet-stream")})
+    data = _workbook(
+        site.tmp_path,
+        [["BH-1", "N3", "节点N3", "2024-08-30", "2024-07-07"], ["BH-1", "N4", "竣工验收", "2024-09-30", None]],
+    )
+    response = client.post(
+        "/ledger",
+        data={"csrf": csrf_of(client), "as_of": TODAY},
+        files={"workbook": ("工作台账.xlsx", data, "application/octet-stream")},
+    )
     assert response.status_code == 200
     assert "已导入 工作台账.xlsx：" in response.text and "新增节点 1" in response.text and "完成 1" in response.text
     assert {n["node_code"] for n in site.duban.json("nodes", "BH-1")} == {"N1", "N2", "N3", "N4"}
-    assert rows(site, "SELECT actor, key FROM change_log WHERE entity = 'ledger' ORDER BY id")[-1] == ("web:bangong", "工作台账.xlsx")
+    assert rows(site, "SELECT actor, key FROM change_log WHERE entity = 'ledger' ORDER BY id")[-1] == (
+        "web:bangong",
+        "工作台账.xlsx",
+    )
 
 
 def test_uploading_a_bad_ledger_shows_every_problem_and_changes_nothing(site: Site) -> None:
     client = site.signed_in("bangong")
     token = csrf_of(client)
     before = {k: v for k, v in site.duban.dump().items() if k not in SIGN_IN_TABLES}
-    data = _workbook(site.tmp_path, [["BH-1", "N4", "竣工验收", "2024-13-45", None],
-                                     ["XX-9", "N1", "进场", "2024-09-30", None],
-                                     ["BH-1", "N5", "路面", "2024-09-30", "2099-01-01"]])
-    response = client.post("/ledger", data={"csrf": token, "as_of": TODAY},
-                           files={"workbook": ("工作台账.xlsx", data, "application/octet-stream")})
+    data = _workbook(
+        site.tmp_path,
+        [
+            ["BH-1", "N4", "竣工验收", "2024-13-45", None],
+            ["XX-9", "N1", "进场", "2024-09-30", None],
+            ["BH-1", "N5", "路面", "2024-09-30", "2099-01-01"],
+        ],
+    )
+    response = client.post(
+        "/ledger",
+        data={"csrf": token, "as_of": TODAY},
+        files={"workbook": ("工作台账.xlsx", data, "application/octet-stream")},
+    )
     assert response.status_code == 422
-    problems = re.findall(r"<tr><td>([^<]*)</td><td>(\d*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>"
-                          r"<td>([^<]*)</td></tr>", response.text)
+    problems = re.findall(
+        r"<tr><td>([^<]*)</td><td>(\d*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>"
+        r"<td>([^<]*)</td></tr>",
+        response.text,
+    )
     assert [(p[0], p[1], p[2], p[3], p[4]) for p in problems] == [
         ("工作台账.xlsx[节点]", "2", "D", "计划完成日期", "2024-13-45"),
         ("工作台账.xlsx[节点]", "3", "A", "项目编号", "XX-9"),
-        ("工作台账.xlsx[节点]", "4", "E", "实际完成日期", "2099-01-01")]
+        ("工作台账.xlsx[节点]", "4", "E", "实际完成日期", "2099-01-01"),
+    ]
     assert "数据库没有任何变化" in response.text
     assert {k: v for k, v in site.duban.dump().items() if k not in SIGN_IN_TABLES} == before
-    not_a_workbook = client.post("/ledger", data={"csrf": token},
-                                 files={"workbook": ("台账.xlsx", b"not a zip", "application/octet-stream")})
+    not_a_workbook = client.post(
+        "/ledger", data={"csrf": token}, files={"workbook": ("台账.xlsx", b"not a zip", "application/octet-stream")}
+    )
     assert not_a_workbook.status_code == 422 and "不是有效的 .xlsx 文件" in not_a_workbook.text
     wrong_type = client.post("/ledger", data={"csrf": token}, files={"workbook": ("台账.csv", b"a,b", "text/csv")})
     assert wrong_type.status_code == 400 and ".xlsx" in wrong_type.text
@@ -271,7 +316,9 @@ def test_downloads_are_the_documents_the_cli_writes(site: Site) -> None:
     notice = client.get(f"/documents/notices/{notice_id}", params={"format": "docx"})
     assert notice.status_code == 200 and "filename*=utf-8''" in notice.headers["content-disposition"]
     assert "检查" in zipfile.ZipFile(io.BytesIO(notice.content)).read("word/document.xml").decode()
-    assert rows(site, "SELECT rendered_at FROM notice WHERE id = :n", n=notice_id) == [(None,)]  # a download is no delivery
+    assert rows(site, "SELECT rendered_at FROM notice WHERE id = :n", n=notice_id) == [
+        (None,)
+    ]  # a download is no delivery
     daily = client.get("/documents/daily", params={"date": TODAY, "format": "md"}).text
     assert daily == site.duban("report", "daily", "--date", TODAY).out
     bulletin = client.get("/documents/bulletin", params={"week": TODAY, "format": "html"})
@@ -365,8 +412,11 @@ def test_user_add_refuses_bad_input(duban: Any, monkeypatch: pytest.MonkeyPatch)
 def test_an_upload_beyond_the_limit_is_refused_before_it_is_read(site: Site) -> None:
     client = site.signed_in("bangong")
     limit = site.app.settings.web.max_upload_mb
-    response = client.post("/ledger", content=b"x" * 10, headers={
-        "content-length": str((limit + 2) * 1024 * 1024), "content-type": "multipart/form-data; boundary=x"})
+    response = client.post(
+        "/ledger",
+        content=b"x" * 10,
+        headers={"content-length": str((limit + 2) * 1024 * 1024), "content-type": "multipart/form-data; boundary=x"},
+    )
     assert response.status_code == 413 and f"{limit} MB" in response.text
 
 
@@ -392,8 +442,16 @@ def test_a_project_imported_with_overdue_nodes_waits_for_evaluation_instead_of_a
 
     late, reserve = project_row("BH-9", "滨河片区", "P5"), project_row("BH-8", "滨河片区", "P5")
     reserve[5] = "储备"
-    site.duban("import", "ledger", write_ledger(site.tmp_path / "later", PERSONS, [late, reserve],
-                                                [node("BH-9", "N1", "2024-07-04"), node("BH-8", "N1", "2024-07-04")]))
+    site.duban(
+        "import",
+        "ledger",
+        write_ledger(
+            site.tmp_path / "later",
+            PERSONS,
+            [late, reserve],
+            [node("BH-9", "N1", "2024-07-04"), node("BH-8", "N1", "2024-07-04")],
+        ),
+    )
     client = site.signed_in("bangong")
     whole = client.get("/board").text
     assert "待评估 1" in whole and "未纳入评估（储备、取消）1" in whole  # the legend counts every project
@@ -431,8 +489,10 @@ def test_the_record_shows_labels_never_raw_keys_or_none(site: Site) -> None:
 
 def test_a_document_of_a_day_not_evaluated_is_refused_with_the_command_to_run(site: Site) -> None:
     client = site.signed_in("bangong")
-    for path, params in (("/documents/daily", {"date": "2024-07-20", "format": "md"}),
-                         ("/documents/bulletin", {"week": "2024-07-20", "format": "md"})):
+    for path, params in (
+        ("/documents/daily", {"date": "2024-07-20", "format": "md"}),
+        ("/documents/bulletin", {"week": "2024-07-20", "format": "md"}),
+    ):
         response = client.get(path, params=params)
         assert response.status_code == 409, (path, response.status_code)
         assert "尚未评估" in response.text and "duban evaluate --through" in response.text

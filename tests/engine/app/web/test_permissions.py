@@ -29,24 +29,47 @@ def _objects(site: Site) -> dict[str, dict[str, str]]:
     from engine.store.models import Notice
 
     with reading(engine) as session:
-        notice_of = {strike: session.scalar(select(Notice.id).where(Notice.strike_id == strike))
-                     for strike in (own_strike, other_strike)}
-    return {"own": {"code": "BH-1", "node": "N1", "person_id": "P1", "strike_id": str(own_strike),
-                    "notice_id": str(notice_of[own_strike]), "name": "binhe"},
-            "other": {"code": "LF-1", "node": "N1", "person_id": "P3", "strike_id": str(other_strike),
-                      "notice_id": str(notice_of[other_strike]), "name": "binhe"}}
+        notice_of = {
+            strike: session.scalar(select(Notice.id).where(Notice.strike_id == strike))
+            for strike in (own_strike, other_strike)
+        }
+    return {
+        "own": {
+            "code": "BH-1",
+            "node": "N1",
+            "person_id": "P1",
+            "strike_id": str(own_strike),
+            "notice_id": str(notice_of[own_strike]),
+            "name": "binhe",
+        },
+        "other": {
+            "code": "LF-1",
+            "node": "N1",
+            "person_id": "P3",
+            "strike_id": str(other_strike),
+            "notice_id": str(notice_of[other_strike]),
+            "name": "binhe",
+        },
+    }
 
 
-QUERIES = {"/documents/agenda": {"meeting": TODAY, "format": "md"}, "/documents/decisions": {"meeting": TODAY, "format": "md"}, "/documents/daily": {"date": TODAY, "format": "md"},
-           "/documents/bulletin": {"week": TODAY, "format": "md"}, "/documents/chart": {"week": TODAY},
-           "/documents/notices/{notice_id}": {"format": "md"}}
-FORMS = {"/projects/{code}/nodes/{node}/complete": {"on": TODAY},
-         "/projects/{code}/nodes/{node}/extend": {"to": "2024-08-01", "reason": "管线迁改协调"},
-         "/projects/{code}/assign": {"person": "P4", "effective_from": "2024-07-09"},
-         "/strikes/{strike_id}/confirm": {"meeting": TODAY, "text": "党组会研究同意"},
-         "/strikes/{strike_id}/exempt": {"reason": "特大暴雨，不可抗力", "meeting": TODAY},
-         "/strikes/{strike_id}/reject-exemption": {"reason": "理由不成立", "meeting": TODAY},
-         "/strikes/{strike_id}/request-exemption": {"reason": "燃气公司停气审批延误"}}
+QUERIES = {
+    "/documents/agenda": {"meeting": TODAY, "format": "md"},
+    "/documents/decisions": {"meeting": TODAY, "format": "md"},
+    "/documents/daily": {"date": TODAY, "format": "md"},
+    "/documents/bulletin": {"week": TODAY, "format": "md"},
+    "/documents/chart": {"week": TODAY},
+    "/documents/notices/{notice_id}": {"format": "md"},
+}
+FORMS = {
+    "/projects/{code}/nodes/{node}/complete": {"on": TODAY},
+    "/projects/{code}/nodes/{node}/extend": {"to": "2024-08-01", "reason": "管线迁改协调"},
+    "/projects/{code}/assign": {"person": "P4", "effective_from": "2024-07-09"},
+    "/strikes/{strike_id}/confirm": {"meeting": TODAY, "text": "党组会研究同意"},
+    "/strikes/{strike_id}/exempt": {"reason": "特大暴雨，不可抗力", "meeting": TODAY},
+    "/strikes/{strike_id}/reject-exemption": {"reason": "理由不成立", "meeting": TODAY},
+    "/strikes/{strike_id}/request-exemption": {"reason": "燃气公司停气审批延误"},
+}
 
 
 def _workbook() -> bytes:
@@ -184,8 +207,10 @@ def test_district_staff_cannot_see_or_act_on_another_district(site: Site) -> Non
     for path in ("/persons", "/register", "/meeting", "/documents", "/board/rankings"):
         text = client.get(path).text
         assert "LF-" not in text and "王五" not in text, path
-    for path, params in (("/documents/agenda", {"meeting": TODAY, "format": "md"}),
-                         ("/documents/daily", {"date": TODAY, "format": "md"}),
-                         ("/documents/bulletin", {"week": TODAY, "format": "md"})):
+    for path, params in (
+        ("/documents/agenda", {"meeting": TODAY, "format": "md"}),
+        ("/documents/daily", {"date": TODAY, "format": "md"}),
+        ("/documents/bulletin", {"week": TODAY, "format": "md"}),
+    ):
         text = client.get(path, params=params).text
         assert "BH-" in text and "LF-" not in text and "王五" not in text, path

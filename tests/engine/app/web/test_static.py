@@ -20,9 +20,16 @@ def test_the_vendored_htmx_is_the_recorded_release() -> None:
 
 
 # CSS features newer than Chromium 90 (the 360 and Qi An Xin browsers' engines on government PCs).
-TOO_NEW_CSS = {":has(": "Chromium 105", "@container": "Chromium 105", "@layer": "Chromium 99",
-               "dvh": "Chromium 108", "svh": "Chromium 108", "color-mix(": "Chromium 111", "text-wrap": "Chromium 114",
-               ":is(": "Chromium 88 unprefixed, but :where/:is inside lists break older parsers: avoid"}
+TOO_NEW_CSS = {
+    ":has(": "Chromium 105",
+    "@container": "Chromium 105",
+    "@layer": "Chromium 99",
+    "dvh": "Chromium 108",
+    "svh": "Chromium 108",
+    "color-mix(": "Chromium 111",
+    "text-wrap": "Chromium 114",
+    ":is(": "Chromium 88 unprefixed, but :where/:is inside lists break older parsers: avoid",
+}
 
 
 def test_the_stylesheet_uses_nothing_chromium_90_lacks() -> None:
@@ -61,4 +68,5 @@ def test_docs_list_every_route_with_its_permission() -> None:
     docs = (ROOT / "docs" / "WEB.md").read_text(encoding="utf-8")
     for route in ROUTES:
         assert f"| {route.method} | `{route.path}` | {route.summary} | `{route.permission}` |" in docs, (
-            f"docs/WEB.md lacks {route.method} {route.path}: add its row to the route table")
+            f"docs/WEB.md lacks {route.method} {route.path}: add its row to the route table"
+        )
