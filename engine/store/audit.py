@@ -41,6 +41,7 @@ from engine.store.models import (
     Miss,
     NodeHistory,
     Notice,
+    Reminder,
     StatusChange,
     Strike,
     StrikeEvent,
@@ -79,6 +80,7 @@ for _model, _columns in (
     (DecisionTrace, ()),  # since revision 0008; older entries never name it, so their digests stand
     (Complaint, ("id", "order_no", "received_at", "content", "place", "due_at", "created_at")),  # since 0011
     (DocNumber, ()),  # since 0012
+    (Reminder, ()),  # since 0014
 ):
     _table: Table = table_of(_model)
     SEALED[_table.name] = (_table, _columns or tuple(c.name for c in _table.columns))

@@ -67,6 +67,10 @@ class Person(SQLModel, table=True):
     unit: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=64)
     email: str | None = Field(default=None, max_length=200)
+    #: The person's user id in the bureau's WeCom / DingTalk (企业微信账号 / 钉钉账号; since revision 0014):
+    #: application messages and work notifications go to it.
+    wecom_id: str | None = Field(default=None, max_length=64)
+    dingtalk_id: str | None = Field(default=None, max_length=64)
     extra: dict[str, Any] = _json()
 
 
@@ -383,6 +387,30 @@ class Outbox(SQLModel, table=True):
     sent_at: dt.datetime | None = _ts(nullable=True)
     #: When it was last claimed to be sent: a paced channel's window counts these (since revision 0010).
     last_attempt_at: dt.datetime | None = _ts(nullable=True)
+
+
+class Reminder(SQLModel, table=True):
+    """A warning (预警) that a node falls due: one per node, threshold and planned date (since revision 0014).
+
+    ``threshold`` is the policy's days-before (3, 1, 0 by default); ``remind_on`` the working day it was
+    due to be sent (a threshold on a holiday moves to the working day before). An extension gives the
+    node a new planned date and so new reminders; the unique key makes a second run, or a second
+    scheduler, a no-op. Sealed: who was warned of what, and when, is part of the record.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("node_id", "threshold", "planned_date"),
+        Index("ix_reminder_remind_on", "remind_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    node_id: int = Field(foreign_key="node.id")
+    project_id: int = Field(foreign_key="project.id")
+    planned_date: dt.date
+    threshold: int
+    remind_on: dt.date
+    person_pk: int | None = Field(default=None, foreign_key="person.id")  # None: nobody responsible
+    created_at: dt.datetime = _ts()
 
 
 class ChannelBlock(SQLModel, table=True):
