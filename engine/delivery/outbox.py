@@ -79,8 +79,25 @@ def enqueue_notice(
 ) -> None:
     """Queue a notice to its person on every channel configured for persons."""
     for name in app.settings.delivery.person:
-        recipient = (person.email or "") if name == "smtp" and person else (person.name if person else "工作专班")
+        recipient = recipient_of(person, name)
         enqueue(app, session, f"notice:{notice_id}:{name}", name, recipient, subject, body, attachment, notice_id)
+
+
+#: The person's field that addresses each channel that reaches one person; other channels get the name.
+PERSON_ADDRESS = {"smtp": "email", "wecom_app": "wecom_id", "dingtalk_app": "dingtalk_id"}
+
+
+def recipient_of(person: Person | None, channel: str) -> str:
+    """Whom a message to ``person`` is addressed to on ``channel``.
+
+    A channel that reaches one person (e-mail, WeCom or DingTalk messages) gets the person's address
+    there, "" when the ledger gives none (the channel then refuses it, on record in the outbox); a
+    file drop or a group robot gets the person's name. Nobody responsible: the office.
+    """
+    if person is None:
+        return "工作专班"
+    field = PERSON_ADDRESS.get(channel)
+    return (getattr(person, field) or "") if field else person.name
 
 
 def enqueue_office(app: App, key: str, subject: str, body: str, attachment: Path | None) -> None:
