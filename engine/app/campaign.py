@@ -257,7 +257,7 @@ def _meeting(app: App, day: dt.date, reserve: list[str]) -> None:
 
 
 def _reassign(app: App, session: Session, day: dt.date, removed: set[int], reserve: list[str]) -> None:
-    from engine.views.strikes import projects_view
+    from engine.views.projects import projects_view
 
     current = {
         p["project_code"]: p["responsible_person_id"]
@@ -287,7 +287,8 @@ def _reassign(app: App, session: Session, day: dt.date, removed: set[int], reser
 
 
 def _summary(app: App, console: Console, seconds: float) -> None:
-    from engine.views.strikes import persons_json, strikes_json
+    from engine.views.persons import persons_json
+    from engine.views.strikes import strikes_json
 
     words = app.wording
 

@@ -444,7 +444,7 @@ def strikes(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")]
 @cli.command()
 def persons(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出全部人员及其状态。"""
-    from engine.views.strikes import persons_json, persons_page
+    from engine.views.persons import persons_json, persons_page
 
     app = get_app()
     with reading(app.engine) as session:
@@ -461,7 +461,7 @@ def persons(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")]
 @cli.command()
 def projects(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
     """列出全部项目及当前负责人。"""
-    from engine.views.strikes import projects_view
+    from engine.views.projects import projects_view
 
     app = get_app()
     with reading(app.engine) as session:
@@ -490,7 +490,7 @@ def nodes(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """列出节点（计划日期、完成日期）。"""
-    from engine.views.strikes import nodes_view
+    from engine.views.nodes import nodes_view
 
     app = get_app()
     with reading(app.engine) as session:

@@ -542,6 +542,23 @@ def progress_by(app: App, session: Session, on: dt.date, by: str, district: str 
     return rows
 
 
+def rankings(
+    app: App, session: Session, on: dt.date, district: str | None = None
+) -> tuple[dict[str, list[dict[str, Any]]], Figures]:
+    """Return the rankings page as of a day: each ranking (``RANKED_BY``) and the figures above them."""
+    from engine.store.versioned import cached
+
+    tables = cached(
+        session,
+        ("rankings", on, district, app.policy.grace_days),
+        lambda: {by: progress_by(app, session, on, by, district) for by in RANKED_BY},
+    )
+    totals = cached(
+        session, ("figures", on, district, app.policy.grace_days), lambda: figures(session, app.policy, on, district)
+    )
+    return tables, totals
+
+
 def _flag(condition: Any) -> Any:
     from sqlalchemy import case
 

@@ -14,20 +14,18 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse
-from sqlalchemy import func, select
-from sqlmodel import col
 from starlette.background import BackgroundTask
 
 from config.vocabulary import Format, Kind
 from engine.app.users import Viewer
 from engine.app.web.pages import page_number, parse_day, render
-from engine.app.web.security import Can, Forbidden, NotFound, duban, route, scope_of, signed_in
+from engine.app.web.security import Can, NotFound, duban, route, scope_of, signed_in, visible
 from engine.errors import Refused
 from engine.paperwork.contexts import next_meeting
 from engine.paperwork.documents import notice_file, write_agenda, write_daily, write_decisions, write_weekly
 from engine.store.db import reading
-from engine.store.models import Notice, Person, Project, Strike
 from engine.views.board import default_as_of
+from engine.views.notices import notice_numbered, notices_page
 from notifications.kinds import REGISTRY
 
 router = APIRouter()
@@ -72,22 +70,7 @@ def documents_page(
     scope = scope_of(viewer)
     with reading(app.engine) as session:
         as_of = default_as_of(session, app.today())
-        query = (
-            select(Notice, col(Person.person_id), col(Person.name))
-            .outerjoin(Person, col(Person.id) == col(Notice.person_pk))
-            .outerjoin(Strike, col(Strike.id) == col(Notice.strike_id))
-        )
-        if scope is not None:
-            query = query.join(Project, col(Project.id) == col(Strike.project_id)).where(col(Project.district) == scope)
-        if kind in {k.value for k in Kind}:
-            query = query.where(col(Notice.kind) == kind)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        notices = [
-            {"notice": n, "person_id": pid, "name": name, "title": REGISTRY[Kind(n.kind)].title}
-            for n, pid, name in session.execute(
-                query.order_by(col(Notice.id).desc()).offset((number - 1) * PER_PAGE).limit(PER_PAGE)
-            )
-        ]
+        notices, total = notices_page(session, kind, scope, number, PER_PAGE)
     meeting = next_meeting(app, app.calendar, as_of) or as_of
     monday = as_of - dt.timedelta(days=as_of.weekday())
     kinds = [
@@ -180,22 +163,8 @@ def notice_download(
     """Write one notice, with the same text `duban notices render` writes (it is not marked sent)."""
     app = duban(request)
     with reading(app.engine) as session:
-        notice = session.get(Notice, notice_id)
-        if notice is None:
-            raise NotFound(f"通知 #{notice_id} 不存在")
-        district = (
-            session.scalar(
-                select(col(Project.district))
-                .join(Strike, col(Strike.project_id) == col(Project.id))
-                .where(col(Strike.id) == notice.strike_id)
-            )
-            if notice.strike_id
-            else None
-        )
-        kind = Kind(notice.kind)
-    scope = scope_of(viewer)
-    if scope is not None and district != scope:
-        raise Forbidden("无权查看其他片区的通知")
+        notice = visible(viewer, notice_numbered(session, notice_id))
+    kind = Kind(notice.kind)
     fmt, folder = _format(kind, format), _scratch()
     try:
         path = notice_file(app, notice_id, fmt, folder)

@@ -6,22 +6,28 @@ import datetime as dt
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
-from sqlmodel import Session, col
 
 from config.calendar import HolidayTableMissing, meeting_dates
 from config.vocabulary import Action, StrikeStatus
 from engine.app.users import Viewer
 from engine.app.web.pages import parse_day, redirect, render
-from engine.app.web.security import Can, NotFound, check_strike, duban, require_scope, route, scope_of, signed_in
+from engine.app.web.security import Can, duban, look_up, route, scope_of, signed_in, visible
 from engine.errors import Refused
 from engine.paperwork.contexts import agenda_context, decisions_context, next_meeting
 from engine.paperwork.documents import issue_confirmed
 from engine.record import actions
 from engine.store.db import reading
-from engine.store.models import Person, Project, Strike
 from engine.views.board import default_as_of
-from engine.views.strikes import decision_states, explain, strike_nodes, strike_record
+from engine.views.strikes import (
+    decision_states,
+    explain,
+    first_detected_on,
+    responsible,
+    strike_nodes,
+    strike_numbered,
+    strike_record,
+    strikes_by_id,
+)
 
 router = APIRouter()
 
@@ -29,7 +35,7 @@ router = APIRouter()
 def _meetings_around(request: Request, chosen: dt.date) -> list[dt.date]:
     app = duban(request)
     with reading(app.engine) as session:
-        first = session.scalar(select(func.min(col(Strike.detected_on)))) or chosen
+        first = first_detected_on(session) or chosen
     try:
         found = meeting_dates(
             app.policy.meetings, min(first, chosen) - dt.timedelta(days=7), chosen + dt.timedelta(days=14), app.calendar
@@ -51,11 +57,12 @@ def meeting_page(
     with reading(app.engine) as session:
         agenda = agenda_context(app, session, meeting, app.calendar, scope_of(viewer))
         ids = [
-            item.strike.id
+            strike_id
             for items in (agenda.reviews, agenda.decisions, agenda.unassigned, agenda.exemption_requests)
             for item in items
+            if (strike_id := item.strike.id) is not None
         ]
-        strikes = {s.id: s for s in session.scalars(select(Strike).where(col(Strike.id).in_(ids)))}
+        strikes = strikes_by_id(session, ids)
         explanations = {strike_id: explain(app, session, strikes[strike_id]) for strike_id in ids}
         decided = decisions_context(app, session, meeting, scope_of(viewer))
         states = decision_states(app, session, list(strikes.values()))
@@ -72,26 +79,16 @@ def meeting_page(
     )
 
 
-def _strike(session: Session, strike_id: int, viewer: Viewer) -> tuple[Strike, Project]:
-    strike = session.get(Strike, strike_id)
-    if strike is None:
-        raise NotFound(f"问责记录 #{strike_id} 不存在")
-    project = session.get(Project, strike.project_id)
-    assert project is not None
-    require_scope(viewer, project.district)
-    return strike, project
-
-
 @route(router, "GET", "/strikes/{strike_id}", Can.READ, "问责记录：事实、规则与全部记录")
 def strike_page(request: Request, strike_id: int, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
     """Show a strike with its explanation and its record, exactly as `duban strike explain` prints them."""
     app = duban(request)
     with reading(app.engine) as session:
-        strike, project = _strike(session, strike_id, viewer)
+        strike, project = visible(viewer, strike_numbered(session, strike_id))
         lines = explain(app, session, strike)
         recorded = strike_record(app, session, strike_id)
         nodes = strike_nodes(session, [strike_id]).get(strike_id, [])
-        person = session.get(Person, strike.person_pk) if strike.person_pk else None
+        person = responsible(session, strike)
         state = decision_states(app, session, [strike])[strike_id]
         meeting = next_meeting(app, app.calendar, default_as_of(session, app.today()))
     return render(
@@ -130,29 +127,29 @@ def confirm(
     recorded and asks again; only the second (``sure=yes``) records it.
     """
     app = duban(request)
-    check_strike(app, viewer, strike_id)
+    strike, project = look_up(app, viewer, strike_numbered, strike_id)
     day = parse_day(meeting)
     if day is None:
         return redirect(request, _back(back, strike_id), "会议日期应为 YYYY-MM-DD 格式", "error")
     if sure != "yes":
-        with reading(app.engine) as session:
-            strike, project = _strike(session, strike_id, viewer)
-            rung = app.policy.rung_for(strike.level) if strike.status == StrikeStatus.COUNTED and strike.level else None
-            if rung is not None and rung.action in (Action.SUSPENSION, Action.DISMISSAL):
-                person = session.get(Person, strike.person_pk) if strike.person_pk else None
-                return render(
-                    request,
-                    "confirm.html",
-                    strike=strike,
-                    project=project,
-                    person=person,
-                    rung=rung,
-                    action_cn=app.wording.word("action", rung.action),
-                    meeting=day,
-                    text=text,
-                    back=back,
-                    lines=explain(app, session, strike),
-                )
+        rung = app.policy.rung_for(strike.level) if strike.status == StrikeStatus.COUNTED and strike.level else None
+        if rung is not None and rung.action in (Action.SUSPENSION, Action.DISMISSAL):
+            with reading(app.engine) as session:
+                person = responsible(session, strike)
+                lines = explain(app, session, strike)
+            return render(
+                request,
+                "confirm.html",
+                strike=strike,
+                project=project,
+                person=person,
+                rung=rung,
+                action_cn=app.wording.word("action", rung.action),
+                meeting=day,
+                text=text,
+                back=back,
+                lines=lines,
+            )
     try:
         actions.confirm_strike(app.as_actor(viewer.actor), strike_id, day, text.strip() or None)
     except Refused as exc:
@@ -172,7 +169,7 @@ def exempt(
     viewer: Viewer = Depends(signed_in),
 ) -> Response:
     """Exempt a strike, as `duban strike exempt` does (later levels move down, corrections follow)."""
-    check_strike(duban(request), viewer, strike_id)
+    look_up(duban(request), viewer, strike_numbered, strike_id)
     try:
         actions.exempt_strike(duban(request).as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
     except Refused as exc:
@@ -190,7 +187,7 @@ def reject_exemption(
     viewer: Viewer = Depends(signed_in),
 ) -> Response:
     """Turn down a strike's exemption request, as `duban strike reject-exemption` does (the strike stands)."""
-    check_strike(duban(request), viewer, strike_id)
+    look_up(duban(request), viewer, strike_numbered, strike_id)
     try:
         actions.reject_exemption(duban(request).as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
     except Refused as exc:
@@ -205,7 +202,7 @@ def request_exemption(
     request: Request, strike_id: int, reason: str = Form(""), back: str = Form(""), viewer: Viewer = Depends(signed_in)
 ) -> Response:
     """Record an exemption request, as `duban strike request-exemption` does."""
-    check_strike(duban(request), viewer, strike_id)
+    look_up(duban(request), viewer, strike_numbered, strike_id)
     try:
         actions.ask_exemption(duban(request).as_actor(viewer.actor), strike_id, reason, actions.Scope(scope_of(viewer)))
     except Refused as exc:

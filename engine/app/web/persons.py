@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
-from sqlmodel import col
 
 from config.vocabulary import PersonStatus
 from engine.app.users import Viewer
 from engine.app.web.pages import page_number, render
-from engine.app.web.security import Can, NotFound, can, duban, in_scope, route, scope_of, signed_in
-from engine.record.holders import holders
+from engine.app.web.security import Can, can, duban, in_scope, route, scope_of, signed_in, visible
 from engine.store.db import reading
-from engine.store.models import Assignment, Person, Project
-from engine.views.strikes import never_use_register, person_ladder, person_standing, persons_page, visible_person_pks
+from engine.store.models import id_of
+from engine.views.persons import (
+    never_use_register,
+    person_ladder,
+    person_named,
+    person_projects,
+    person_standing,
+    persons_page,
+)
 
 router = APIRouter()
 PER_PAGE = 50
@@ -55,31 +59,12 @@ def person(request: Request, person_id: str, viewer: Viewer = Depends(signed_in)
     """Show a person's ladder: every strike, its level, status, decision and explanation."""
     app = duban(request)
     with reading(app.engine) as session:
-        found = session.scalars(select(Person).where(col(Person.person_id) == person_id)).first()
-        if found is None:
-            raise NotFound(f"人员 {person_id} 不存在")
-        scope = scope_of(viewer)
-        if scope is not None and found.id not in visible_person_pks(session, scope):
-            raise NotFound(f"人员 {person_id} 不在您的片区")
+        found = visible(viewer, person_named(session, person_id))
         ladder = person_ladder(app, session, found)
         shown = [entry for entry in ladder if in_scope(viewer, entry["district"])]
         hidden = len(ladder) - len(shown)
-        mine = list(
-            session.scalars(
-                select(Project)
-                .where(
-                    col(Project.id).in_(select(col(Assignment.project_id)).where(col(Assignment.person_pk) == found.id))
-                )
-                .order_by(col(Project.code))
-            )
-        )
-        held = holders(session, project_ids=[p.id or 0 for p in mine])
-        projects = [
-            {"code": p.code, "name": p.name, "district": p.district or "", "current": held.get(p.id or 0) == found.id}
-            for p in mine
-            if in_scope(viewer, p.district)
-        ]
-        stood, counted = person_standing(app, session, found.id or 0, app.today())
+        projects = person_projects(session, found, scope_of(viewer))
+        stood, counted = person_standing(app, session, id_of(found), app.today())
     contacts = {"phone": found.phone, "email": found.email} if can(viewer, Can.CONTACTS) else None
     return render(
         request,

@@ -7,19 +7,14 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
-from sqlmodel import Session, col
 
 from engine.app.users import Viewer
 from engine.app.web.pages import page_number, parse_day, redirect, render
-from engine.app.web.security import Can, NotFound, check_project, duban, require_scope, route, scope_of, signed_in
-from engine.complaints.views import of_projects
+from engine.app.web.security import Can, duban, look_up, route, scope_of, signed_in, visible
 from engine.context import App
 from engine.errors import Refused
 from engine.record import actions
 from engine.store.db import reading
-from engine.store.models import Node, Project
-from engine.store.versioned import cached
 from engine.views.board import (
     COLOURS,
     RANKED_BY,
@@ -27,13 +22,9 @@ from engine.views.board import (
     BoardQuery,
     board,
     default_as_of,
-    node_state,
-    progress_by,
-    red_episodes,
-    unevaluated_overdue,
+    rankings,
 )
-from engine.views.figures import figures
-from engine.views.strikes import project_history
+from engine.views.projects import project_details, project_named
 
 router = APIRouter()
 PER_PAGE = 50
@@ -100,25 +91,9 @@ def rankings_page(request: Request, on: str | None = None, viewer: Viewer = Depe
     """Show the start and completion rates and the rankings by district, contractor and person."""
     app = duban(request)
     day = as_of(request, on)
-    scope = scope_of(viewer)
     with reading(app.engine) as session:
-        tables = cached(
-            session,
-            ("rankings", day, scope, app.policy.grace_days),
-            lambda: {by: progress_by(app, session, day, by, scope) for by in RANKED_BY},
-        )
-        totals = cached(
-            session, ("figures", day, scope, app.policy.grace_days), lambda: figures(session, app.policy, day, scope)
-        )
+        tables, totals = rankings(app, session, day, scope_of(viewer))
     return render(request, "rankings.html", tables=tables, titles=RANKED_BY, figures=totals, day=day)
-
-
-def _project(session: Session, code: str, viewer: Viewer) -> Project:
-    project = session.scalars(select(Project).where(col(Project.code) == code)).first()
-    if project is None:
-        raise NotFound(f"项目 {code} 不存在")
-    require_scope(viewer, project.district)
-    return project
 
 
 @route(router, "GET", "/projects/{code}", Can.READ, "项目：节点、红灯记录、12345 工单、负责人与问责记录")
@@ -129,34 +104,9 @@ def project_page(
     app = duban(request)
     day = as_of(request, on)
     with reading(app.engine) as session:
-        project = _project(session, code, viewer)
-        waiting = {planned for pid, planned in unevaluated_overdue(app, session, day) if pid == project.id}
-        nodes = [
-            {
-                "node": n,
-                "state": node_state(app, n.planned_date, n.completed_on, day),
-                "waiting": n.planned_date in waiting,
-            }
-            for n in session.scalars(
-                select(Node).where(col(Node.project_id) == project.id).order_by(col(Node.planned_date), col(Node.code))
-            )
-        ]
-        held = of_projects(session, [project.id or 0], app.settings.tz, day)
-        episodes = red_episodes(app, session, [project.id or 0], day, held).get(project.id or 0, [])
-        orders = held.get(project.id or 0, [])
-        history = project_history(app, session, project)
-    return render(
-        request,
-        "project.html",
-        project=project,
-        nodes=nodes,
-        episodes=episodes,
-        day=day,
-        waiting=[item["node"] for item in nodes if item["waiting"] and item["state"] == "overdue"],
-        today=app.today(),
-        complaints=orders,
-        **history,
-    )
+        project = visible(viewer, project_named(session, code))
+        shown = project_details(app, session, project, day)
+    return render(request, "project.html", project=project, day=day, today=app.today(), **shown)
 
 
 def _correct(
@@ -170,7 +120,7 @@ def _correct(
 ) -> Response:
     """Check the project and the date, run one action as the viewer, and say what it did on the project's page."""
     app = duban(request).as_actor(viewer.actor)
-    check_project(app, viewer, code)
+    look_up(app, viewer, project_named, code)
     back = f"/projects/{code}"
     day = parse_day(value)
     if day is None:

@@ -16,20 +16,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
-from sqlmodel import col
+from sqlmodel import Session
 
 from config.vocabulary import Role
 from engine.app.users import Viewer, touch_session, viewer_for
 from engine.context import App
 from engine.store.db import reading, transaction
+from engine.views.lookup import Found
 
 SESSION_COOKIE = "duban_session"
 LOGIN_CSRF_COOKIE = "duban_login_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
+
+T = TypeVar("T")
+K = TypeVar("K")
 
 
 class Can(StrEnum):
@@ -92,40 +96,24 @@ def in_scope(viewer: Viewer, district: str | None) -> bool:
     return viewer.role is not Role.DISTRICT or district == viewer.district
 
 
-def require_scope(viewer: Viewer, district: str | None) -> None:
-    """Refuse a district's staff anything of another district."""
-    if not in_scope(viewer, district):
-        raise Forbidden(f"无权查看或操作其他片区的项目（您的片区：{viewer.district}）")
+def visible(viewer: Viewer, found: Found[T]) -> T:
+    """Return the row a page or a form names, if the viewer may see it.
+
+    None found: not found (404). Found, but outside a district's staff's district: refused (403), or
+    answered as not found (404) when the resource says it is hidden (a person of another district).
+    """
+    if found.row is None:
+        raise NotFound(found.missing)
+    if viewer.role is Role.DISTRICT and viewer.district not in found.districts:
+        message = found.outside or f"无权查看或操作其他片区的项目（您的片区：{viewer.district}）"
+        raise NotFound(message) if found.hidden else Forbidden(message)
+    return found.row
 
 
-def check_project(app: App, viewer: Viewer, code: str) -> None:
-    """Refuse, before anything is done, an unknown project or one of another district."""
-    from sqlalchemy import select
-
-    from engine.store.models import Project
-
+def look_up(app: App, viewer: Viewer, find: Callable[[Session, K], Found[T]], key: K) -> T:
+    """Look up what a form names before anything is done, in a snapshot of its own (see ``visible``)."""
     with reading(app.engine) as session:
-        found = session.execute(select(col(Project.id), col(Project.district)).where(col(Project.code) == code)).first()
-    if found is None:
-        raise NotFound(f"项目 {code} 不存在")
-    require_scope(viewer, found[1])
-
-
-def check_strike(app: App, viewer: Viewer, strike_id: int) -> None:
-    """Refuse, before anything is done, an unknown strike or one of another district's project."""
-    from sqlalchemy import select
-
-    from engine.store.models import Project, Strike
-
-    with reading(app.engine) as session:
-        found = session.execute(
-            select(col(Strike.id), col(Project.district))
-            .join(Project, col(Project.id) == col(Strike.project_id))
-            .where(col(Strike.id) == strike_id)
-        ).first()
-    if found is None:
-        raise NotFound(f"问责记录 #{strike_id} 不存在")
-    require_scope(viewer, found[1])
+        return visible(viewer, find(session, key))
 
 
 def scope_of(viewer: Viewer) -> str | None:
