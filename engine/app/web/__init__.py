@@ -41,7 +41,7 @@ SECURITY_HEADERS = {
 def create_app(app: App) -> FastAPI:
     """Build the web application on a running duban application (its settings, database and rules)."""
     web = FastAPI(title="督办", docs_url=None, redoc_url=None, openapi_url=None)
-    web.state.duban = app
+    web.state.app = app
     _ = app.engine, app.calendar  # made once here: every request's App (as_actor) shares them
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (auth, projects, persons, meeting, documents, ledger, record, accounts):

@@ -6,13 +6,13 @@ the same function, in the change log as ``web:NAME``.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from config.vocabulary import ThrottleKind
-from engine.app.users import Viewer, password_state, throttles, unlock, users
+from engine.app.users import password_state, throttles, unlock, users
 from engine.app.web.pages import redirect, render
-from engine.app.web.security import Can, NotFound, duban, route, signed_in
+from engine.app.web.security import AppDep, Can, NotFound, ViewerDep, route
 from engine.errors import Refused
 from engine.store.db import reading, transaction
 
@@ -20,9 +20,8 @@ router = APIRouter()
 
 
 @route(router, "GET", "/accounts", Can.ACCOUNTS, "账号：启用状态、须重设的密码、被限流的登录")
-def accounts_page(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def accounts_page(request: Request, viewer: ViewerDep, app: AppDep) -> HTMLResponse:
     """List every account with its password state and its throttles, then the addresses trying made-up names."""
-    app = duban(request)
     now = app.now()
     with reading(app.engine) as session:
         accounts = users(session)
@@ -39,9 +38,9 @@ def accounts_page(request: Request, viewer: Viewer = Depends(signed_in)) -> HTML
 
 
 @route(router, "POST", "/accounts/{name}/unlock", Can.ACCOUNTS, "解除账号的全部登录限流（与 duban user unlock 相同）")
-def unlock_account(request: Request, name: str, viewer: Viewer = Depends(signed_in)) -> RedirectResponse:
+def unlock_account(request: Request, name: str, viewer: ViewerDep, app: AppDep) -> RedirectResponse:
     """Lift every throttle of one account; recorded as the office member who did it."""
-    app = duban(request).as_actor(viewer.actor)
+    app = app.as_actor(viewer.actor)
     try:
         with transaction(app.engine) as session:
             blocked = unlock(app, session, name)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from engine.app.users import LockedOut, Viewer, end_session, sign_in
+from engine.app.users import LockedOut, end_session, sign_in
 from engine.app.web.pages import render
-from engine.app.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, client_address, csrf_checked, duban
+from engine.app.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, AppDep, CheckedViewerDep, app_of, client_address
 from engine.errors import Refused
 from engine.store.db import transaction
 
@@ -32,7 +33,7 @@ def _login_page(request: Request, message: str | None, status: int, target: str)
         httponly=True,
         samesite="strict",
         path="/login",
-        secure=duban(request).settings.web.cookie_secure,
+        secure=app_of(request).settings.web.cookie_secure,
     )
     return response
 
@@ -45,14 +46,18 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
 
 @router.post("/login", include_in_schema=False)
 def login(
-    request: Request, name: str = Form(""), password: str = Form(""), csrf: str = Form(""), next: str = Form("/board")
+    request: Request,
+    app: AppDep,
+    name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/board",
 ) -> Response:
     """Sign in: a session cookie on success, a clear reason otherwise (rate-limited)."""
     target = _safe_next(next)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not cookie or not csrf or not secrets.compare_digest(cookie, csrf):
         return _login_page(request, "页面已过期，请重新输入用户名和密码", 403, target)
-    app = duban(request)
     client = client_address(request)
     try:
         token = sign_in(app, name, password, client, app.settings.web.session_hours)
@@ -69,9 +74,8 @@ def login(
 
 
 @router.post("/logout", include_in_schema=False)
-def logout(request: Request, viewer: Viewer = Depends(csrf_checked)) -> Response:
+def logout(viewer: CheckedViewerDep, app: AppDep) -> Response:
     """Sign out: the session ends in the database, the cookie is dropped."""
-    app = duban(request)
     with transaction(app.engine) as session:
         end_session(app, session, viewer.session_id)
     response = RedirectResponse("/login", status_code=303)

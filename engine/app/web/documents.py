@@ -12,14 +12,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.background import BackgroundTask
 
 from config.vocabulary import Format, Kind
-from engine.app.users import Viewer
 from engine.app.web.pages import page_number, parse_day, render
-from engine.app.web.security import Can, NotFound, duban, route, scope_of, signed_in, visible
+from engine.app.web.security import AppDep, Can, NotFound, ViewerDep, route, scope_of, visible
 from engine.errors import Refused
 from engine.paperwork.contexts import next_meeting
 from engine.paperwork.documents import notice_file, write_agenda, write_daily, write_decisions, write_weekly
@@ -62,10 +61,9 @@ def _scratch() -> Path:
 
 @route(router, "GET", "/documents", Can.READ, "文书：议程、通知、每日检点、每周通报下载")
 def documents_page(
-    request: Request, kind: str | None = None, page: str | None = None, viewer: Viewer = Depends(signed_in)
+    request: Request, viewer: ViewerDep, app: AppDep, kind: str | None = None, page: str | None = None
 ) -> HTMLResponse:
     """List what can be downloaded: the documents by date, and every notice."""
-    app = duban(request)
     number = page_number(page)
     scope = scope_of(viewer)
     with reading(app.engine) as session:
@@ -101,54 +99,54 @@ def _day(value: str | None, what: str) -> dt.date:
 
 @route(router, "GET", "/documents/agenda", Can.READ, "下载党组会议程（md、html、docx）")
 def agenda_file(
-    request: Request, meeting: str | None = None, format: str | None = None, viewer: Viewer = Depends(signed_in)
+    request: Request, viewer: ViewerDep, app: AppDep, meeting: str | None = None, format: str | None = None
 ) -> FileResponse:
     """Write the agenda of a meeting, as `duban agenda` does."""
     day, fmt, folder = _day(meeting, "会议日期"), _format(Kind.MEETING_AGENDA, format), _scratch()
-    _, path = write_agenda(duban(request), day, fmt, folder / f"agenda.{fmt.value}", district=scope_of(viewer))
+    _, path = write_agenda(app, day, fmt, folder / f"agenda.{fmt.value}", district=scope_of(viewer))
     assert path is not None
     return _send(path, folder, f"党组会议程-{day.isoformat()}", fmt)
 
 
 @route(router, "GET", "/documents/decisions", Can.READ, "下载党组会决定事项（md、html、docx）")
 def decisions_file(
-    request: Request, meeting: str | None = None, format: str | None = None, viewer: Viewer = Depends(signed_in)
+    request: Request, viewer: ViewerDep, app: AppDep, meeting: str | None = None, format: str | None = None
 ) -> FileResponse:
     """Write the meeting's 决定事项 from the record, as `duban decisions` does."""
     day, fmt, folder = _day(meeting, "会议日期"), _format(Kind.MEETING_DECISIONS, format), _scratch()
-    _, path = write_decisions(duban(request), day, fmt, folder / f"decisions.{fmt.value}", district=scope_of(viewer))
+    _, path = write_decisions(app, day, fmt, folder / f"decisions.{fmt.value}", district=scope_of(viewer))
     assert path is not None
     return _send(path, folder, f"党组会决定事项-{day.isoformat()}", fmt)
 
 
 @route(router, "GET", "/documents/daily", Can.READ, "下载每日检点（md、html）")
 def daily_file(
-    request: Request, date: str | None = None, format: str | None = None, viewer: Viewer = Depends(signed_in)
+    request: Request, viewer: ViewerDep, app: AppDep, date: str | None = None, format: str | None = None
 ) -> FileResponse:
     """Write the daily check report of a day, as `duban report daily` does."""
     day, fmt, folder = _day(date, "检点日期"), _format(Kind.DAILY_REPORT, format or "html"), _scratch()
-    _, path = write_daily(duban(request), day, fmt, folder / f"daily.{fmt.value}", scope_of(viewer))
+    _, path = write_daily(app, day, fmt, folder / f"daily.{fmt.value}", scope_of(viewer))
     assert path is not None
     return _send(path, folder, f"每日检点-{day.isoformat()}", fmt)
 
 
 @route(router, "GET", "/documents/bulletin", Can.READ, "下载每周通报（md、html、docx）")
 def bulletin_file(
-    request: Request, week: str | None = None, format: str | None = None, viewer: Viewer = Depends(signed_in)
+    request: Request, viewer: ViewerDep, app: AppDep, week: str | None = None, format: str | None = None
 ) -> FileResponse:
     """Write the weekly bulletin of the week holding a day, as `duban report weekly` does."""
     day, fmt, folder = _day(week, "日期"), _format(Kind.WEEKLY_BULLETIN, format), _scratch()
-    _, path = write_weekly(duban(request), day, fmt, folder / f"bulletin.{fmt.value}", scope_of(viewer))
+    _, path = write_weekly(app, day, fmt, folder / f"bulletin.{fmt.value}", scope_of(viewer))
     assert path is not None
     monday = day - dt.timedelta(days=day.weekday())
     return _send(path, folder, f"每周通报-{monday.isoformat()}", fmt)
 
 
 @route(router, "GET", "/documents/chart", Can.READ, "每周通报的进度图（PNG）")
-def bulletin_chart(request: Request, week: str | None = None, viewer: Viewer = Depends(signed_in)) -> FileResponse:
+def bulletin_chart(request: Request, viewer: ViewerDep, app: AppDep, week: str | None = None) -> FileResponse:
     """Draw the bulletin's progress chart of the week holding a day."""
     day, folder = _day(week, "日期"), _scratch()
-    write_weekly(duban(request), day, Format.MD, folder / "bulletin.md", scope_of(viewer))
+    write_weekly(app, day, Format.MD, folder / "bulletin.md", scope_of(viewer))
     charts = sorted(folder.glob("progress-*.png"))
     if not charts:
         shutil.rmtree(folder, True)
@@ -158,10 +156,9 @@ def bulletin_chart(request: Request, week: str | None = None, viewer: Viewer = D
 
 @route(router, "GET", "/documents/notices/{notice_id}", Can.READ, "下载一份通知或决定（md、html、docx）")
 def notice_download(
-    request: Request, notice_id: int, format: str | None = None, viewer: Viewer = Depends(signed_in)
+    request: Request, notice_id: int, viewer: ViewerDep, app: AppDep, format: str | None = None
 ) -> FileResponse:
     """Write one notice, with the same text `duban notices render` writes (it is not marked sent)."""
-    app = duban(request)
     with reading(app.engine) as session:
         notice = visible(viewer, notice_numbered(session, notice_id))
     kind = Kind(notice.kind)

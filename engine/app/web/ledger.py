@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
-from engine.app.users import Viewer
 from engine.app.web.pages import parse_day, render
-from engine.app.web.security import Can, duban, route, signed_in
+from engine.app.web.security import AppDep, Can, ViewerDep, route
 from engine.errors import Problem, Refused
 from engine.ledger import import_ledger
 
@@ -31,23 +31,22 @@ SUMMARY = (
 
 
 @route(router, "GET", "/ledger", Can.IMPORT, "上传工作台账")
-def ledger_form(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def ledger_form(request: Request, viewer: ViewerDep, app: AppDep) -> HTMLResponse:
     """Show the upload form."""
-    return render(
-        request, "ledger.html", result=None, problems=None, omitted=0, today=duban(request).today(), filename=None
-    )
+    return render(request, "ledger.html", result=None, problems=None, omitted=0, today=app.today(), filename=None)
 
 
 @route(router, "POST", "/ledger", Can.IMPORT, "导入工作台账（全部成功或全部不变）")
 def ledger_upload(
     request: Request,
-    workbook: UploadFile = File(...),
-    as_of: str = Form(""),
-    new_persons: str = Form(""),
-    viewer: Viewer = Depends(signed_in),
+    workbook: Annotated[UploadFile, File()],
+    viewer: ViewerDep,
+    app: AppDep,
+    as_of: Annotated[str, Form()] = "",
+    new_persons: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Import an uploaded workbook; show what changed, or every problem with its place."""
-    app = duban(request).as_actor(viewer.actor)
+    app = app.as_actor(viewer.actor)
     name = Path(workbook.filename or "台账.xlsx").name
     suffix = Path(name).suffix.lower()
 

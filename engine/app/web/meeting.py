@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from config.calendar import HolidayTableMissing, meeting_dates
 from config.vocabulary import Action, StrikeStatus
-from engine.app.users import Viewer
 from engine.app.web.pages import parse_day, redirect, render
-from engine.app.web.security import Can, duban, look_up, route, scope_of, signed_in, visible
+from engine.app.web.security import AppDep, Can, ViewerDep, look_up, route, scope_of, visible
+from engine.context import App
 from engine.errors import Refused
 from engine.paperwork.contexts import agenda_context, decisions_context, next_meeting
 from engine.paperwork.documents import issue_confirmed
@@ -32,8 +33,7 @@ from engine.views.strikes import (
 router = APIRouter()
 
 
-def _meetings_around(request: Request, chosen: dt.date) -> list[dt.date]:
-    app = duban(request)
+def _meetings_around(app: App, chosen: dt.date) -> list[dt.date]:
     with reading(app.engine) as session:
         first = first_detected_on(session) or chosen
     try:
@@ -47,10 +47,9 @@ def _meetings_around(request: Request, chosen: dt.date) -> list[dt.date]:
 
 @route(router, "GET", "/meeting", Can.READ, "党组会：议程、待决定事项与已决定事项")
 def meeting_page(
-    request: Request, date: str | None = None, other: str | None = None, viewer: Viewer = Depends(signed_in)
+    request: Request, viewer: ViewerDep, app: AppDep, date: str | None = None, other: str | None = None
 ) -> HTMLResponse:
     """Show the agenda of the next (or the chosen) meeting with a form for every open decision, and what it decided."""
-    app = duban(request)
     with reading(app.engine) as session:
         as_of = default_as_of(session, app.today())
     meeting = parse_day(other) or parse_day(date) or next_meeting(app, app.calendar, as_of) or as_of
@@ -71,7 +70,7 @@ def meeting_page(
         "meeting.html",
         agenda=agenda,
         meeting=meeting,
-        meetings=_meetings_around(request, meeting),
+        meetings=_meetings_around(app, meeting),
         explanations=explanations,
         decided=decided,
         states=states,
@@ -80,9 +79,8 @@ def meeting_page(
 
 
 @route(router, "GET", "/strikes/{strike_id}", Can.READ, "问责记录：事实、规则与全部记录")
-def strike_page(request: Request, strike_id: int, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def strike_page(request: Request, strike_id: int, viewer: ViewerDep, app: AppDep) -> HTMLResponse:
     """Show a strike with its explanation and its record, exactly as `duban strike explain` prints them."""
-    app = duban(request)
     with reading(app.engine) as session:
         strike, project = visible(viewer, strike_numbered(session, strike_id))
         lines = explain(app, session, strike)
@@ -115,18 +113,18 @@ def _back(back: str, strike_id: int) -> str:
 def confirm(
     request: Request,
     strike_id: int,
-    meeting: str = Form(""),
-    text: str = Form(""),
-    back: str = Form(""),
-    sure: str = Form(""),
-    viewer: Viewer = Depends(signed_in),
+    viewer: ViewerDep,
+    app: AppDep,
+    meeting: Annotated[str, Form()] = "",
+    text: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+    sure: Annotated[str, Form()] = "",
 ) -> Response:
     """Record the meeting's confirmation and issue the final decision, as `duban strike confirm` does.
 
     A suspension or a dismissal ends a post or a career: the first press shows what will be
     recorded and asks again; only the second (``sure=yes``) records it.
     """
-    app = duban(request)
     strike, project = look_up(app, viewer, strike_numbered, strike_id)
     day = parse_day(meeting)
     if day is None:
@@ -163,15 +161,16 @@ def confirm(
 def exempt(
     request: Request,
     strike_id: int,
-    reason: str = Form(""),
-    meeting: str = Form(""),
-    back: str = Form(""),
-    viewer: Viewer = Depends(signed_in),
+    viewer: ViewerDep,
+    app: AppDep,
+    reason: Annotated[str, Form()] = "",
+    meeting: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
 ) -> Response:
     """Exempt a strike, as `duban strike exempt` does (later levels move down, corrections follow)."""
-    look_up(duban(request), viewer, strike_numbered, strike_id)
+    look_up(app, viewer, strike_numbered, strike_id)
     try:
-        actions.exempt_strike(duban(request).as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
+        actions.exempt_strike(app.as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
     except Refused as exc:
         return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 未豁免：", "error", exc.problems)
     return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 已豁免：{reason.strip()}")
@@ -181,15 +180,16 @@ def exempt(
 def reject_exemption(
     request: Request,
     strike_id: int,
-    reason: str = Form(""),
-    meeting: str = Form(""),
-    back: str = Form(""),
-    viewer: Viewer = Depends(signed_in),
+    viewer: ViewerDep,
+    app: AppDep,
+    reason: Annotated[str, Form()] = "",
+    meeting: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
 ) -> Response:
     """Turn down a strike's exemption request, as `duban strike reject-exemption` does (the strike stands)."""
-    look_up(duban(request), viewer, strike_numbered, strike_id)
+    look_up(app, viewer, strike_numbered, strike_id)
     try:
-        actions.reject_exemption(duban(request).as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
+        actions.reject_exemption(app.as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
     except Refused as exc:
         return redirect(
             request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请未驳回：", "error", exc.problems
@@ -199,12 +199,17 @@ def reject_exemption(
 
 @route(router, "POST", "/strikes/{strike_id}/request-exemption", Can.CORRECT, "登记免责申请（列入下次党组会）")
 def request_exemption(
-    request: Request, strike_id: int, reason: str = Form(""), back: str = Form(""), viewer: Viewer = Depends(signed_in)
+    request: Request,
+    strike_id: int,
+    viewer: ViewerDep,
+    app: AppDep,
+    reason: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
 ) -> Response:
     """Record an exemption request, as `duban strike request-exemption` does."""
-    look_up(duban(request), viewer, strike_numbered, strike_id)
+    look_up(app, viewer, strike_numbered, strike_id)
     try:
-        actions.ask_exemption(duban(request).as_actor(viewer.actor), strike_id, reason, actions.Scope(scope_of(viewer)))
+        actions.ask_exemption(app.as_actor(viewer.actor), strike_id, reason, actions.Scope(scope_of(viewer)))
     except Refused as exc:
         return redirect(
             request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请未登记：", "error", exc.problems

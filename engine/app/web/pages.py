@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from engine.app.users import Viewer
-from engine.app.web.security import CSRF_FIELD, GRANTS, Can
+from engine.app.web.security import CSRF_FIELD, GRANTS, Can, app_of
 from notifications.render import percent
 from notifications.wording import cn_date
 
@@ -57,7 +57,7 @@ ENV.globals["query_string"] = query_string
 def render(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
     """Render a page with the layout's context: the viewer, what they may do, a flash message."""
     viewer: Viewer | None = getattr(request.state, "viewer", None)
-    app = request.app.state.duban
+    app = app_of(request)
     flash = _read_flash(request)
     html = ENV.get_template(template).render(
         request=request,
@@ -89,7 +89,7 @@ def redirect(
             samesite="lax",
             path="/",
             max_age=60,
-            secure=request.app.state.duban.settings.web.cookie_secure,
+            secure=app_of(request).settings.web.cookie_secure,
         )
     return response
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from config.vocabulary import PersonStatus
-from engine.app.users import Viewer
 from engine.app.web.pages import page_number, render
-from engine.app.web.security import Can, can, duban, in_scope, route, scope_of, signed_in, visible
+from engine.app.web.security import AppDep, Can, ViewerDep, can, in_scope, route, scope_of, visible
 from engine.store.db import reading
 from engine.store.models import id_of
 from engine.views.persons import (
@@ -28,13 +27,13 @@ STATUSES = tuple(str(s) for s in PersonStatus)
 @route(router, "GET", "/persons", Can.READ, "人员：状态与计入的问责记录")
 def persons(
     request: Request,
+    viewer: ViewerDep,
+    app: AppDep,
     status: str | None = None,
     q: str | None = None,
     page: str | None = None,
-    viewer: Viewer = Depends(signed_in),
 ) -> HTMLResponse:
     """List persons with their derived status, filtered and paginated."""
-    app = duban(request)
     number = page_number(page)
     with reading(app.engine) as session:
         rows, total = persons_page(
@@ -55,9 +54,8 @@ def persons(
 
 
 @route(router, "GET", "/persons/{person_id}", Can.READ, "人员：问责阶梯与每条问责记录的说明")
-def person(request: Request, person_id: str, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def person(request: Request, person_id: str, viewer: ViewerDep, app: AppDep) -> HTMLResponse:
     """Show a person's ladder: every strike, its level, status, decision and explanation."""
-    app = duban(request)
     with reading(app.engine) as session:
         found = visible(viewer, person_named(session, person_id))
         ladder = person_ladder(app, session, found)
@@ -81,9 +79,8 @@ def person(request: Request, person_id: str, viewer: Viewer = Depends(signed_in)
 
 
 @route(router, "GET", "/register", Can.READ, "永不使用人员名册")
-def register(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def register(request: Request, viewer: ViewerDep, app: AppDep) -> HTMLResponse:
     """Show the never-use register (confirmed dismissals), and apart from it the dismissals awaiting the meeting."""
-    app = duban(request)
     with reading(app.engine) as session:
         rows = never_use_register(app, session, scope_of(viewer))
         proposed = never_use_register(app, session, scope_of(viewer), proposed=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from engine.app.users import Viewer
 from engine.app.web.pages import page_number, parse_day, redirect, render
-from engine.app.web.security import Can, duban, look_up, route, scope_of, signed_in, visible
+from engine.app.web.security import AppDep, Can, ViewerDep, look_up, route, scope_of, visible
 from engine.context import App
 from engine.errors import Refused
 from engine.record import actions
@@ -30,9 +31,8 @@ router = APIRouter()
 PER_PAGE = 50
 
 
-def as_of(request: Request, value: str | None) -> dt.date:
+def as_of(app: App, value: str | None) -> dt.date:
     """Return the day a page shows: the one asked for, else the last evaluated day."""
-    app = duban(request)
     asked = parse_day(value)
     if asked is not None:
         return min(asked, app.today())
@@ -49,6 +49,8 @@ def home(request: Request) -> Response:
 @route(router, "GET", "/board", Can.READ, "挂图作战：全部项目的红黄绿灯（含 12345 工单件数与逾期）")
 def board_page(
     request: Request,
+    viewer: ViewerDep,
+    app: AppDep,
     on: str | None = None,
     district: str | None = None,
     batch: str | None = None,
@@ -56,11 +58,9 @@ def board_page(
     person: str | None = None,
     q: str | None = None,
     page: str | None = None,
-    viewer: Viewer = Depends(signed_in),
 ) -> HTMLResponse:
     """Show the board, filtered; an htmx request gets the results only."""
-    app = duban(request)
-    day = as_of(request, on)
+    day = as_of(app, on)
     query = BoardQuery(
         on=day,
         district=district or None,
@@ -87,22 +87,18 @@ def board_page(
 
 
 @route(router, "GET", "/board/rankings", Can.READ, "排名：片区、施工单位、负责人")
-def rankings_page(request: Request, on: str | None = None, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def rankings_page(request: Request, viewer: ViewerDep, app: AppDep, on: str | None = None) -> HTMLResponse:
     """Show the start and completion rates and the rankings by district, contractor and person."""
-    app = duban(request)
-    day = as_of(request, on)
+    day = as_of(app, on)
     with reading(app.engine) as session:
         tables, totals = rankings(app, session, day, scope_of(viewer))
     return render(request, "rankings.html", tables=tables, titles=RANKED_BY, figures=totals, day=day)
 
 
 @route(router, "GET", "/projects/{code}", Can.READ, "项目：节点、红灯记录、12345 工单、负责人与问责记录")
-def project_page(
-    request: Request, code: str, on: str | None = None, viewer: Viewer = Depends(signed_in)
-) -> HTMLResponse:
+def project_page(request: Request, code: str, viewer: ViewerDep, app: AppDep, on: str | None = None) -> HTMLResponse:
     """Show one project: its nodes as of a day, its red history, its responsible persons and strikes."""
-    app = duban(request)
-    day = as_of(request, on)
+    day = as_of(app, on)
     with reading(app.engine) as session:
         project = visible(viewer, project_named(session, code))
         shown = project_details(app, session, project, day)
@@ -111,6 +107,7 @@ def project_page(
 
 def _correct(
     request: Request,
+    app: App,
     viewer: Viewer,
     code: str,
     value: str,
@@ -119,7 +116,7 @@ def _correct(
     refused: str = "未记录：",
 ) -> Response:
     """Check the project and the date, run one action as the viewer, and say what it did on the project's page."""
-    app = duban(request).as_actor(viewer.actor)
+    app = app.as_actor(viewer.actor)
     look_up(app, viewer, project_named, code)
     back = f"/projects/{code}"
     day = parse_day(value)
@@ -137,9 +134,10 @@ def complete(
     request: Request,
     code: str,
     node: str,
-    on: str = Form(""),
-    reason: str = Form(""),
-    viewer: Viewer = Depends(signed_in),
+    viewer: ViewerDep,
+    app: AppDep,
+    on: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Record a completion, as `duban node complete` does."""
 
@@ -149,7 +147,7 @@ def complete(
         )
         return f"{code} {node}：完成日期 {day.isoformat()}" + ("" if changed else "（与已有记录相同，未变化）")
 
-    return _correct(request, viewer, code, on, "完成日期", act)
+    return _correct(request, app, viewer, code, on, "完成日期", act)
 
 
 @route(router, "POST", "/projects/{code}/nodes/{node}/extend", Can.CORRECT, "记录批准的延期")
@@ -157,9 +155,10 @@ def extend(
     request: Request,
     code: str,
     node: str,
-    to: str = Form(""),
-    reason: str = Form(""),
-    viewer: Viewer = Depends(signed_in),
+    viewer: ViewerDep,
+    app: AppDep,
+    to: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Record an approved extension, as `duban node extend` does."""
 
@@ -171,17 +170,18 @@ def extend(
             else f"{code} {node}：计划日期已是 {day.isoformat()}，未变化"
         )
 
-    return _correct(request, viewer, code, to, "新的计划日期", act)
+    return _correct(request, app, viewer, code, to, "新的计划日期", act)
 
 
 @route(router, "POST", "/projects/{code}/assign", Can.ASSIGN, "指定项目负责人")
 def assign(
     request: Request,
     code: str,
-    person: str = Form(""),
-    effective_from: str = Form(""),
-    reason: str = Form(""),
-    viewer: Viewer = Depends(signed_in),
+    viewer: ViewerDep,
+    app: AppDep,
+    person: Annotated[str, Form()] = "",
+    effective_from: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Make a person responsible from a date, as `duban project assign` does (a dismissed person is refused)."""
 
@@ -189,4 +189,4 @@ def assign(
         actions.assign_project(app, code, person.strip(), day, reason.strip() or None, "web")
         return f"项目 {code} 的负责人自 {day.isoformat()} 起为 {person.strip()}"
 
-    return _correct(request, viewer, code, effective_from, "生效日期", act, "未指定：")
+    return _correct(request, app, viewer, code, effective_from, "生效日期", act, "未指定：")

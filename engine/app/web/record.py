@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from engine.app.users import Viewer
 from engine.app.web.pages import page_number, parse_day, render
-from engine.app.web.security import Can, duban, route, signed_in
+from engine.app.web.security import AppDep, Can, ViewerDep, route
 from engine.store import audit
 from engine.store.db import reading
 from engine.views.history import SECTIONS, RecordQuery, chain_state, record, strike_person_names
@@ -19,15 +18,15 @@ PER_PAGE = 100
 @route(router, "GET", "/record", Can.RECORD, "记录在案：谁、何时、做了什么、为什么")
 def record_page(
     request: Request,
+    viewer: ViewerDep,
+    app: AppDep,
     section: str | None = None,
     actor: str | None = None,
     since: str | None = None,
     until: str | None = None,
     page: str | None = None,
-    viewer: Viewer = Depends(signed_in),
 ) -> HTMLResponse:
     """Show one section of the record, newest first, with the audit chain's head."""
-    app = duban(request)
     query = RecordQuery(
         section=section if section in SECTIONS else "changes",
         actor=(actor or "").strip() or None,
@@ -56,9 +55,8 @@ def record_page(
 
 
 @route(router, "GET", "/record/audit", Can.RECORD, "校验审计链（与 duban audit verify 相同）")
-def verify_page(request: Request, viewer: Viewer = Depends(signed_in)) -> HTMLResponse:
+def verify_page(request: Request, viewer: ViewerDep, app: AppDep) -> HTMLResponse:
     """Verify the whole audit chain now, as `duban audit verify` does."""
-    app = duban(request)
     with reading(app.engine) as session:
         verdict = audit.verify(session)
         chain = chain_state(session)

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
@@ -121,10 +121,14 @@ def scope_of(viewer: Viewer) -> str | None:
     return viewer.district if viewer.role is Role.DISTRICT else None
 
 
-def duban(request: Request) -> App:
-    """Return the application the server runs on."""
-    found: App = request.app.state.duban
+def app_of(request: Request) -> App:
+    """Return the application the server runs on (``create_app`` keeps it on the web application's state)."""
+    found: App = request.app.state.app
     return found
+
+
+#: The application the server runs on, as a route's parameter: ``app: AppDep``.
+AppDep = Annotated[App, Depends(app_of)]
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -143,7 +147,7 @@ def client_address(request: Request) -> str | None:
     nothing). With no trusted proxies (the default) the header is never read.
     """
     peer = request.client.host if request.client else None
-    proxies = duban(request).settings.web.proxies()
+    proxies = app_of(request).settings.web.proxies()
     if peer is None or not proxies:
         return peer
     peer_address = _address(peer)
@@ -166,7 +170,7 @@ def signed_in(request: Request) -> Viewer:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise SignInRequired
-    app = duban(request)
+    app = app_of(request)
     now = app.now()
     lifetime = dt.timedelta(days=app.settings.web.session_lifetime_days)
     with reading(app.engine) as session:
@@ -180,6 +184,10 @@ def signed_in(request: Request) -> Viewer:
     return viewer
 
 
+#: The signed-in viewer, as a route's parameter: ``viewer: ViewerDep`` (anonymous: the sign-in page comes next).
+ViewerDep = Annotated[Viewer, Depends(signed_in)]
+
+
 def _touch(app: App, session_id: int, now: dt.datetime) -> None:
     """Slide a session's idle timeout forward (best effort: a missed touch only shortens the session)."""
     try:
@@ -189,7 +197,7 @@ def _touch(app: App, session_id: int, now: dt.datetime) -> None:
         return
 
 
-async def csrf_checked(request: Request, viewer: Viewer = Depends(signed_in)) -> Viewer:
+async def csrf_checked(request: Request, viewer: ViewerDep) -> Viewer:
     """Refuse a state-changing request that does not carry the session's CSRF token."""
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
@@ -199,6 +207,10 @@ async def csrf_checked(request: Request, viewer: Viewer = Depends(signed_in)) ->
     if not sent or not secrets.compare_digest(sent, viewer.csrf):
         raise Forbidden("请求缺少有效的防伪令牌（CSRF），已拒绝。请刷新页面后重试。")
     return viewer
+
+
+#: The signed-in viewer of a state-changing request, its CSRF token checked: ``viewer: CheckedViewerDep``.
+CheckedViewerDep = Annotated[Viewer, Depends(csrf_checked)]
 
 
 @dataclass(frozen=True)
@@ -219,10 +231,18 @@ def route(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a route with the one permission it needs (POSTs also need the CSRF token)."""
 
-    def check(request: Request, viewer: Viewer = Depends(csrf_checked if method == "POST" else signed_in)) -> Viewer:
+    def allowed(viewer: Viewer) -> Viewer:
         if not can(viewer, permission):
             raise Forbidden(f"您的角色无权{CAN_CN[permission]}")
         return viewer
+
+    def reading_allowed(viewer: ViewerDep) -> Viewer:
+        return allowed(viewer)
+
+    def writing_allowed(viewer: CheckedViewerDep) -> Viewer:
+        return allowed(viewer)
+
+    check = writing_allowed if method == "POST" else reading_allowed
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         ROUTES.append(RouteInfo(method, path, permission, summary))
