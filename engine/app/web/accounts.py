@@ -40,10 +40,10 @@ def accounts_page(request: Request, viewer: ViewerDep, app: AppDep) -> HTMLRespo
 @route(router, "POST", "/accounts/{name}/unlock", Can.ACCOUNTS, "解除账号的全部登录限流（与 duban user unlock 相同）")
 def unlock_account(request: Request, name: str, viewer: ViewerDep, app: AppDep) -> RedirectResponse:
     """Lift every throttle of one account; recorded as the office member who did it."""
-    app = app.as_actor(viewer.actor)
+    actor = app.as_actor(viewer.actor)
     try:
-        with transaction(app.engine) as session:
-            blocked = unlock(app, session, name)
+        with transaction(actor.engine) as session:
+            blocked = unlock(actor, session, name)
     except Refused as exc:
         raise NotFound(exc.problems[0]) from None
     where = f"（曾被限流的地址：{'、'.join(blocked)}）" if blocked else ""

@@ -46,7 +46,7 @@ def ledger_upload(
     new_persons: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Import an uploaded workbook; show what changed, or every problem with its place."""
-    app = app.as_actor(viewer.actor)
+    actor = app.as_actor(viewer.actor)
     name = Path(workbook.filename or "台账.xlsx").name
     suffix = Path(name).suffix.lower()
 
@@ -74,7 +74,7 @@ def ledger_upload(
         if target.stat().st_size > limit:
             return page(413, problems=[_problem(name, f"文件超过 {app.settings.web.max_upload_mb} MB")])
         try:
-            result = import_ledger(app, target, day, source_name=name, new_persons=new_persons == "yes")
+            result = import_ledger(actor, target, day, source_name=name, new_persons=new_persons == "yes")
         except Refused as exc:
             if not exc.details:  # no places: its lines, the one saying how many were left out among them
                 return page(422, problems=[_problem(name, line) for line in exc.problems])

@@ -10,10 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from config.calendar import HolidayTableMissing, meeting_dates
 from config.vocabulary import Action, StrikeStatus
-from engine.app.web.pages import parse_day, redirect, render
+from engine.app.web.pages import acted, parse_day, redirect, render
 from engine.app.web.security import AppDep, Can, ViewerDep, look_up, route, scope_of, visible
 from engine.context import App
-from engine.errors import Refused
 from engine.paperwork.contexts import agenda_context, decisions_context, next_meeting
 from engine.paperwork.documents import issue_confirmed
 from engine.record import actions
@@ -148,13 +147,19 @@ def confirm(
                 back=back,
                 lines=lines,
             )
-    try:
-        actions.confirm_strike(app.as_actor(viewer.actor), strike_id, day, text.strip() or None)
-    except Refused as exc:
-        return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 未确认：", "error", exc.problems)
-    written = issue_confirmed(app.as_actor(viewer.actor), strike_id)
-    issued = "；正式决定已生成" if written else ""
-    return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认{issued}")
+    actor = app.as_actor(viewer.actor)
+
+    def issued(_: None) -> str:
+        written = issue_confirmed(actor, strike_id)
+        return f"问责记录 #{strike_id} 已由 {day.isoformat()} 党组会确认" + ("；正式决定已生成" if written else "")
+
+    return acted(
+        request,
+        _back(back, strike_id),
+        lambda: actions.confirm_strike(actor, strike_id, day, text.strip() or None),
+        issued,
+        f"问责记录 #{strike_id} 未确认：",
+    )
 
 
 @route(router, "POST", "/strikes/{strike_id}/exempt", Can.DECIDE, "记录党组会豁免（须写明理由）")
@@ -169,11 +174,13 @@ def exempt(
 ) -> Response:
     """Exempt a strike, as `duban strike exempt` does (later levels move down, corrections follow)."""
     look_up(app, viewer, strike_numbered, strike_id)
-    try:
-        actions.exempt_strike(app.as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
-    except Refused as exc:
-        return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 未豁免：", "error", exc.problems)
-    return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 已豁免：{reason.strip()}")
+    return acted(
+        request,
+        _back(back, strike_id),
+        lambda: actions.exempt_strike(app.as_actor(viewer.actor), strike_id, reason, parse_day(meeting)),
+        lambda _: f"问责记录 #{strike_id} 已豁免：{reason.strip()}",
+        f"问责记录 #{strike_id} 未豁免：",
+    )
 
 
 @route(router, "POST", "/strikes/{strike_id}/reject-exemption", Can.DECIDE, "记录党组会驳回免责申请（须写明理由）")
@@ -188,13 +195,13 @@ def reject_exemption(
 ) -> Response:
     """Turn down a strike's exemption request, as `duban strike reject-exemption` does (the strike stands)."""
     look_up(app, viewer, strike_numbered, strike_id)
-    try:
-        actions.reject_exemption(app.as_actor(viewer.actor), strike_id, reason, parse_day(meeting))
-    except Refused as exc:
-        return redirect(
-            request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请未驳回：", "error", exc.problems
-        )
-    return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请已驳回：{reason.strip()}")
+    return acted(
+        request,
+        _back(back, strike_id),
+        lambda: actions.reject_exemption(app.as_actor(viewer.actor), strike_id, reason, parse_day(meeting)),
+        lambda _: f"问责记录 #{strike_id} 的免责申请已驳回：{reason.strip()}",
+        f"问责记录 #{strike_id} 的免责申请未驳回：",
+    )
 
 
 @route(router, "POST", "/strikes/{strike_id}/request-exemption", Can.CORRECT, "登记免责申请（列入下次党组会）")
@@ -208,10 +215,10 @@ def request_exemption(
 ) -> Response:
     """Record an exemption request, as `duban strike request-exemption` does."""
     look_up(app, viewer, strike_numbered, strike_id)
-    try:
-        actions.ask_exemption(app.as_actor(viewer.actor), strike_id, reason, actions.Scope(scope_of(viewer)))
-    except Refused as exc:
-        return redirect(
-            request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请未登记：", "error", exc.problems
-        )
-    return redirect(request, _back(back, strike_id), f"问责记录 #{strike_id} 的免责申请已登记，将提交党组会审议")
+    return acted(
+        request,
+        _back(back, strike_id),
+        lambda: actions.ask_exemption(app.as_actor(viewer.actor), strike_id, reason, actions.Scope(scope_of(viewer))),
+        lambda _: f"问责记录 #{strike_id} 的免责申请已登记，将提交党组会审议",
+        f"问责记录 #{strike_id} 的免责申请未登记：",
+    )

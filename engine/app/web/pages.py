@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -15,12 +16,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from engine.app.users import Viewer
 from engine.app.web.security import CSRF_FIELD, GRANTS, Can, app_of
+from engine.errors import Refused
 from notifications.render import percent
 from notifications.wording import cn_date
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
 FLASH_COOKIE = "duban_flash"
+
+T = TypeVar("T")
 
 
 def _when(value: dt.datetime | None, tz: dt.tzinfo | None = None) -> str:
@@ -92,6 +96,21 @@ def redirect(
             secure=app_of(request).settings.web.cookie_secure,
         )
     return response
+
+
+def acted(
+    request: Request, back: str, action: Callable[[], T], said: Callable[[T], str], refused: str
+) -> RedirectResponse:
+    """Run one form's action and go back to ``back``: saying what it did, or, refused, ``refused`` and every reason.
+
+    ``said`` runs only once the action succeeded, outside the refusal's catch: a refusal of a later
+    step (issuing the decision a confirmation made) is not the form's, and is answered as any error is.
+    """
+    try:
+        result = action()
+    except Refused as exc:
+        return redirect(request, back, refused, "error", exc.problems)
+    return redirect(request, back, said(result))
 
 
 def _read_flash(request: Request) -> dict[str, Any] | None:

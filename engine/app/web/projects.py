@@ -10,10 +10,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from engine.app.users import Viewer
-from engine.app.web.pages import page_number, parse_day, redirect, render
+from engine.app.web.pages import acted, page_number, parse_day, redirect, render
 from engine.app.web.security import AppDep, Can, ViewerDep, look_up, route, scope_of, visible
 from engine.context import App
-from engine.errors import Refused
 from engine.record import actions
 from engine.store.db import reading
 from engine.views.board import (
@@ -116,17 +115,13 @@ def _correct(
     refused: str = "未记录：",
 ) -> Response:
     """Check the project and the date, run one action as the viewer, and say what it did on the project's page."""
-    app = app.as_actor(viewer.actor)
-    look_up(app, viewer, project_named, code)
+    actor = app.as_actor(viewer.actor)
+    look_up(actor, viewer, project_named, code)
     back = f"/projects/{code}"
     day = parse_day(value)
     if day is None:
         return redirect(request, back, f"{what}应为 YYYY-MM-DD 格式", "error")
-    try:
-        done = act(app, day)
-    except Refused as exc:
-        return redirect(request, back, refused, "error", exc.problems)
-    return redirect(request, back, done)
+    return acted(request, back, lambda: act(actor, day), lambda done: done, refused)
 
 
 @route(router, "POST", "/projects/{code}/nodes/{node}/complete", Can.CORRECT, "记录节点完成")
@@ -141,9 +136,9 @@ def complete(
 ) -> Response:
     """Record a completion, as `duban node complete` does."""
 
-    def act(app: App, day: dt.date) -> str:
+    def act(actor: App, day: dt.date) -> str:
         changed = actions.complete_node(
-            app, code, node, day, reason.strip() or None, "web", actions.Scope(scope_of(viewer))
+            actor, code, node, day, reason.strip() or None, "web", actions.Scope(scope_of(viewer))
         )
         return f"{code} {node}：完成日期 {day.isoformat()}" + ("" if changed else "（与已有记录相同，未变化）")
 
@@ -162,8 +157,8 @@ def extend(
 ) -> Response:
     """Record an approved extension, as `duban node extend` does."""
 
-    def act(app: App, day: dt.date) -> str:
-        old, changed = actions.extend_node(app, code, node, day, reason, "web", actions.Scope(scope_of(viewer)))
+    def act(actor: App, day: dt.date) -> str:
+        old, changed = actions.extend_node(actor, code, node, day, reason, "web", actions.Scope(scope_of(viewer)))
         return (
             f"{code} {node}：计划日期 {old.isoformat()} → {day.isoformat()}"
             if changed
@@ -185,8 +180,8 @@ def assign(
 ) -> Response:
     """Make a person responsible from a date, as `duban project assign` does (a dismissed person is refused)."""
 
-    def act(app: App, day: dt.date) -> str:
-        actions.assign_project(app, code, person.strip(), day, reason.strip() or None, "web")
+    def act(actor: App, day: dt.date) -> str:
+        actions.assign_project(actor, code, person.strip(), day, reason.strip() or None, "web")
         return f"项目 {code} 的负责人自 {day.isoformat()} 起为 {person.strip()}"
 
     return _correct(request, app, viewer, code, effective_from, "生效日期", act, "未指定：")
