@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from engine.app.users import LockedOut, end_session, sign_in
+from engine.app.web import flash
 from engine.app.web.pages import render
 from engine.app.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, AppDep, CheckedViewerDep, app_of, client_address
 from engine.errors import Refused
@@ -65,6 +66,7 @@ def login(
         return _login_page(request, exc.problems[0], 429, target)
     except Refused as exc:
         return _login_page(request, exc.problems[0], 401, target)
+    flash.prepare(request)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="lax", path="/", secure=app.settings.web.cookie_secure

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from engine.app.users import Viewer
+from engine.app.web.flash import FLASH_COOKIE, opened, sealed
 from engine.app.web.security import CSRF_FIELD, GRANTS, Can, app_of
 from engine.errors import Refused
 from notifications.render import percent
@@ -22,7 +21,6 @@ from notifications.wording import cn_date
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
-FLASH_COOKIE = "duban_flash"
 
 T = TypeVar("T")
 
@@ -85,10 +83,9 @@ def redirect(
     """Redirect after a POST (303), carrying a one-time message to the next page."""
     response = RedirectResponse(url, status_code=303)
     if message is not None or lines:
-        payload = json.dumps({"kind": kind, "message": message or "", "lines": lines or []}, ensure_ascii=False)
         response.set_cookie(
             FLASH_COOKIE,
-            base64.urlsafe_b64encode(payload.encode()).decode(),
+            sealed(request, {"kind": kind, "message": message or "", "lines": lines or []}),
             httponly=True,
             samesite="lax",
             path="/",
@@ -114,14 +111,8 @@ def acted(
 
 
 def _read_flash(request: Request) -> dict[str, Any] | None:
-    raw = request.cookies.get(FLASH_COOKIE)
-    if not raw:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(data, dict):
+    data = opened(request)
+    if data is None:
         return None
     return {
         "kind": str(data.get("kind", "ok")),
