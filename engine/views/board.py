@@ -173,8 +173,8 @@ def red_episodes(
             found[project_id].append(RedEpisode(project_id, code, name, planned, red_from, until, how))
     if orders is None:
         orders = of_projects(session, ids, app.settings.tz, on)
-    for project_id, held in orders.items():
-        for order in held:
+    for project_id, project_orders in orders.items():
+        for order in project_orders:
             if order.closed_on is not None and order.closed_on <= order.due_on:
                 continue  # closed in time: never red
             red_from = order.due_on + dt.timedelta(days=1)
@@ -344,7 +344,7 @@ def _ledger(app: App, session: Session, on: dt.date, district: str | None) -> _L
     )
 
 
-def _held_by(session: Session, person_id: str, on: dt.date) -> set[int]:
+def _projects_held_by(session: Session, person_id: str, on: dt.date) -> set[int]:
     """The projects a person holds on a day."""
     from engine.store.models import Assignment
 
@@ -366,7 +366,7 @@ def board(app: App, session: Session, query: BoardQuery, scope: str | None = Non
         ("board", on, district, app.policy.fingerprint(), app.policy.warning_days, app.policy.grace_days),
         lambda: _ledger(app, session, on, district),
     )
-    wanted = _held_by(session, query.person_id, on) if query.person_id else None
+    wanted = _projects_held_by(session, query.person_id, on) if query.person_id else None
     text = (query.text or "").strip().lower()
     rows: list[tuple[Any, ...]] = []
     counts = dict.fromkeys((*COLOURS, PENDING, WAS_RED, "none"), 0)
@@ -390,15 +390,17 @@ def board(app: App, session: Session, query: BoardQuery, scope: str | None = Non
     total = len(rows)
     start = (max(query.page, 1) - 1) * query.per_page
     shown = rows[start : start + query.per_page]
-    held = holders(session, on, [r[2] for r in shown])
+    holder_of = holders(session, on, [r[2] for r in shown])
     person_by_pk: dict[int, tuple[str, str]] = {}
     for pk, person_id, name in session.execute(
-        select(col(Person.id), col(Person.person_id), col(Person.name)).where(col(Person.id).in_(set(held.values())))
+        select(col(Person.id), col(Person.person_id), col(Person.name)).where(
+            col(Person.id).in_(set(holder_of.values()))
+        )
     ):
         person_by_pk[pk] = (person_id, name)
     page_rows = []
     for _order, code, pid, name, dist, batch, contractor, status, colour, was_red in shown:
-        holder = person_by_pk.get(held.get(pid, -1))
+        holder = person_by_pk.get(holder_of.get(pid, -1))
         page_rows.append(
             BoardRow(
                 pid,
@@ -439,9 +441,9 @@ def _fill_nodes(app: App, session: Session, rows: list[BoardRow], on: dt.date) -
     orders = of_projects(session, by_id, app.settings.tz, on)  # read once: the counts and the red episodes
     for project_id, episodes in red_episodes(app, session, by_id, on, orders).items():
         by_id[project_id].episodes = episodes
-    for project_id, held in orders.items():
-        by_id[project_id].complaints = len(held)
-        by_id[project_id].overdue_complaints = sum(1 for o in held if o.overdue_days(on))
+    for project_id, project_orders in orders.items():
+        by_id[project_id].complaints = len(project_orders)
+        by_id[project_id].overdue_complaints = sum(1 for o in project_orders if o.overdue_days(on))
 
 
 # ------------------------------------------------------------------------------------ rankings
@@ -484,10 +486,10 @@ def progress_by(app: App, session: Session, on: dt.date, by: str, district: str 
     ).all()
     complaints = {pid: len(orders) for pid, orders in overdue_on(session, on, app.settings.tz, district).items()}
     names: dict[int, str] = {}
-    held: dict[int, int] = {}
+    holder_of: dict[int, int] = {}
     if by == "person":
-        held = holders(session, on)
-        for chunk in chunks(sorted(set(held.values()))):  # every holder of the ledger: in chunks of parameters
+        holder_of = holders(session, on)
+        for chunk in chunks(sorted(set(holder_of.values()))):  # every holder of the ledger: in chunks of parameters
             names.update(
                 (pk, f"{name}（{pid}）")
                 for pk, pid, name in session.execute(
@@ -501,7 +503,7 @@ def progress_by(app: App, session: Session, on: dt.date, by: str, district: str 
         elif by == "contractor":
             key = contractor or UNFILLED
         else:
-            key = names.get(held.get(project_id, -1), NOBODY)
+            key = names.get(holder_of.get(project_id, -1), NOBODY)
         entry = stats.setdefault(
             key,
             {

@@ -1,4 +1,4 @@
-"""The record (记录在案) as people read it: who did what, when and why, newest first.
+"""The history (记录在案) as people read it: who did what, when and why, newest first.
 
 Every source is a table that is already appended to by the engine (the change log, strike
 events, status changes, evaluated days, sign-ins); nothing here writes. The audit chain's
@@ -26,7 +26,7 @@ from engine.store.models import (
 )
 from notifications.wording import Wording
 
-#: The record's sections: key → title.
+#: The history's sections: key → title.
 SECTIONS = {
     "changes": "变更记录",
     "strikes": "问责记录事件",
@@ -92,8 +92,8 @@ SOURCES = ("ledger", "cli", "web", "demo")
 
 
 @dataclass(frozen=True)
-class RecordQuery:
-    """Which section of the record, filtered by who acted and when."""
+class HistoryQuery:
+    """Which section of the history, filtered by who acted and when."""
 
     section: str = "changes"
     actor: str | None = None
@@ -103,7 +103,7 @@ class RecordQuery:
     per_page: int = 100
 
 
-def _window(column: Any, query: RecordQuery, tz: dt.tzinfo) -> list[Any]:
+def _window(column: Any, query: HistoryQuery, tz: dt.tzinfo) -> list[Any]:
     conditions = []
     if query.since is not None:
         conditions.append(column >= dt.datetime.combine(query.since, dt.time(0), tzinfo=tz))
@@ -112,8 +112,8 @@ def _window(column: Any, query: RecordQuery, tz: dt.tzinfo) -> list[Any]:
     return conditions
 
 
-def record(session: Session, query: RecordQuery, tz: dt.tzinfo, words: Wording) -> tuple[list[dict[str, Any]], int]:
-    """Return one page of a section of the record and how many entries match."""
+def history(session: Session, query: HistoryQuery, tz: dt.tzinfo, words: Wording) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of a section of the history and how many entries match."""
     if query.section not in SECTIONS:
         raise ValueError(f"unknown section {query.section!r}")
     sources: dict[str, tuple[type[SQLModel], Any]] = {

@@ -57,9 +57,9 @@ def test_a_forged_or_altered_flash_cookie_shows_nothing(site: Site) -> None:
         "not base64 at all": "%%%.@@@",
     }
     for what, value in forgeries.items():
-        client = site.signed_in("binhe")
+        client = site.signed_in("bangong")
         client.cookies.set(FLASH_COOKIE, value)
-        response = client.get("/board")
+        response = client.get(page)
         assert response.status_code == 200, what
         assert '<div class="flash' not in response.text and FORGED not in response.text, what
 

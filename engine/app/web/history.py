@@ -1,4 +1,4 @@
-"""The record (记录在案): who did what, when and why, and the audit chain's state."""
+"""The history page (记录在案, at /record): who did what, when and why, and the audit chain's state."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from engine.app.web.pages import page_number, parse_day, render
 from engine.app.web.security import AppDep, Can, ViewerDep, route
 from engine.store import audit
 from engine.store.db import reading
-from engine.views.history import SECTIONS, RecordQuery, chain_state, record, strike_person_names
+from engine.views.history import SECTIONS, HistoryQuery, chain_state, history, strike_person_names
 
 router = APIRouter()
 PER_PAGE = 100
 
 
 @route(router, "GET", "/record", Can.RECORD, "记录在案：谁、何时、做了什么、为什么")
-def record_page(
+def history_page(
     request: Request,
     viewer: ViewerDep,
     app: AppDep,
@@ -26,8 +26,8 @@ def record_page(
     until: str | None = None,
     page: str | None = None,
 ) -> HTMLResponse:
-    """Show one section of the record, newest first, with the audit chain's head."""
-    query = RecordQuery(
+    """Show one section of the history, newest first, with the audit chain's head."""
+    query = HistoryQuery(
         section=section if section in SECTIONS else "changes",
         actor=(actor or "").strip() or None,
         since=parse_day(since),
@@ -36,13 +36,13 @@ def record_page(
         per_page=PER_PAGE,
     )
     with reading(app.engine) as session:
-        entries, total = record(session, query, app.settings.tz, app.wording)
+        entries, total = history(session, query, app.settings.tz, app.wording)
         strike_person_names(session, entries)
         chain = chain_state(session)
     filters = {"section": query.section, "actor": query.actor, "since": since or None, "until": until or None}
     return render(
         request,
-        "record.html",
+        "history.html",
         entries=entries,
         total=total,
         query=query,
