@@ -1,9 +1,12 @@
 """The web view (`duban serve`): server-rendered pages for the office, the leaders and the districts.
 
-Start here: ``create_app`` builds the FastAPI application on an ``App``. Every route is declared
-in ``security.route`` with the permission it needs (``security.ROUTES`` is the table); pages
-read through ``engine.store.db.reading`` (never waiting for a writer) and change data only through
-``engine.record.actions`` and ``engine.ledger`` — the same functions as the command line.
+Start here: ``create_app`` builds the FastAPI application on an ``App`` (kept as ``state.app``;
+routes receive it as ``app: AppDep``). Every route is declared in ``security.route`` with the
+permission it needs (``security.ROUTES`` is the table). Route functions hold no queries: pages
+read through ``engine.store.db.reading`` (never waiting for a writer) and the read models of
+``engine/views/``, check what they name with ``security.visible``, and change data only through
+``engine.record.actions`` and ``engine.ledger`` — the same functions as the command line — with
+``pages.acted`` answering a form.
 """
 
 from __future__ import annotations

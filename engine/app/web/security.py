@@ -3,8 +3,9 @@
 Every route is declared through ``route()`` with the one permission it needs; the table
 ``ROUTES`` is what the permission tests walk (every route × every role). Anonymous requests are
 sent to the sign-in page; a POST without the session's CSRF token is refused before anything
-else is looked at. District staff are further limited to their district by the pages themselves
-(``in_scope``), always through the same check.
+else is looked at. District staff are further limited to their district: what a page or a form
+names is checked by ``visible`` (one rule for projects, strikes, persons and notices), lists by
+the read models' ``district`` argument (``scope_of``), and a page's parts by ``in_scope``.
 """
 
 from __future__ import annotations
