@@ -5,13 +5,15 @@ rebuilds data through the rules or the record runs here, after the upgrade, each
 transaction, and does nothing where there is nothing to do:
 
 * revision 0008 — strikes recorded before decision traces get their traces (engine/evaluation/rebuild.py);
-* revision 0012 — final notices issued before document numbers get theirs (engine/record/numbers.py).
+* revision 0012 — final notices issued before document numbers get theirs (engine/record/numbers.py);
+* the web's flash key is made if the database has none (engine/app/flash_key.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.app.flash_key import make_key
 from engine.context import App
 from engine.evaluation.rebuild import rebuild_traces
 from engine.record.numbers import number_earlier_notices
@@ -34,4 +36,5 @@ def upgrade(app: App) -> Upgraded:
         rebuilt = rebuild_traces(session, app.policy, app.settings.tz)
     with db.transaction(app.engine) as session:
         numbered = number_earlier_notices(app, session)
+    make_key(app.engine)
     return Upgraded(revision, rebuilt, numbered)

@@ -1,8 +1,9 @@
 """The one-time message a form leaves for the next page (the flash cookie), signed so nobody else can write one.
 
 The cookie holds the message (base64 of its JSON) and an HMAC-SHA256 of it. The key is a random
-secret kept in the database (``meta.web_flash_key``), made the first time it is needed: every
-worker of ``duban serve`` — and every restart — signs and checks with the same key. A cookie that
+secret kept in the database (``meta.web_flash_key``, engine/app/flash_key.py), made by ``duban
+init`` or else the first time it is needed: every worker of ``duban serve`` — and every restart —
+signs and checks with the same key. A cookie that
 is unsigned, signed with another key or altered is ignored: no message, no error.
 """
 
@@ -12,50 +13,34 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.app.flash_key import make_key, stored_key
 from engine.app.web.security import app_of
-from engine.store.db import reading, transaction
-from engine.store.models import Meta
 
 FLASH_COOKIE = "duban_flash"
-#: The database's flash key, in the meta table.
-KEY = "web_flash_key"
 _PURPOSE = b"duban flash message\n"
 
 
 def _stored(request: Request) -> bytes | None:
     """The key the database keeps (None: not made yet), remembered by this worker once read."""
     known: bytes | None = getattr(request.app.state, "flash_key", None)
-    if known is not None:
-        return known
-    with reading(app_of(request).engine) as session:
-        row = session.get(Meta, KEY)
-    if row is None:
-        return None
-    found = bytes.fromhex(row.value)
-    request.app.state.flash_key = found
-    return found
+    if known is None:
+        known = stored_key(app_of(request).engine)
+        request.app.state.flash_key = known
+    return known
 
 
 def key(request: Request) -> bytes:
     """Return the flash key, making and storing it if the database has none yet (one writer at a time)."""
     found = _stored(request)
-    if found is not None:
-        return found
-    with transaction(app_of(request).engine) as session:  # the writer lock: a second worker waits, then reads ours
-        row = session.get(Meta, KEY)
-        if row is None:
-            row = Meta(key=KEY, value=secrets.token_hex(32))
-            session.add(row)
-        value = row.value
-    made = bytes.fromhex(value)
-    request.app.state.flash_key = made
-    return made
+    if found is None:
+        found = make_key(app_of(request).engine)
+        request.app.state.flash_key = found
+    return found
 
 
 def prepare(request: Request) -> None:

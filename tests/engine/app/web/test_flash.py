@@ -9,7 +9,8 @@ import json
 
 import sqlalchemy as sa
 
-from engine.app.web.flash import FLASH_COOKIE, KEY
+from engine.app.flash_key import KEY
+from engine.app.web.flash import FLASH_COOKIE
 from tests.engine.app.web.conftest import Site, csrf_of
 
 FORGED = "请立即致电 400-000-0000 核实账号"
@@ -64,13 +65,21 @@ def test_a_forged_or_altered_flash_cookie_shows_nothing(site: Site) -> None:
         assert '<div class="flash' not in response.text and FORGED not in response.text, what
 
 
-def test_the_key_is_kept_in_the_database_made_once(site: Site) -> None:
-    site.signed_in("lingdao")
-    site.signed_in("bangong")
+def _keys(site: Site) -> list[str]:
     engine = sa.create_engine(site.duban.url)
     try:
         with engine.connect() as connection:
-            keys = connection.execute(sa.text("SELECT value FROM meta WHERE key = :k"), {"k": KEY}).scalars().all()
+            return list(
+                connection.execute(sa.text("SELECT value FROM meta WHERE key = :k"), {"k": KEY}).scalars().all()
+            )
     finally:
         engine.dispose()
-    assert len(keys) == 1 and len(bytes.fromhex(keys[0])) == 32
+
+
+def test_duban_init_makes_the_key_once_in_the_database(site: Site) -> None:
+    made = _keys(site)  # the site's database was made by duban init: nobody has signed in yet
+    assert len(made) == 1 and len(bytes.fromhex(made[0])) == 32
+    site.signed_in("lingdao")
+    _refused_exemption(site)
+    assert site.duban("init").code == 0
+    assert _keys(site) == made
