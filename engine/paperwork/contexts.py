@@ -636,10 +636,10 @@ def _needs_person(
 ) -> list[NeedsPerson]:
     """The active projects that need a person named at the meeting: nobody holds them, or their holder was removed."""
     holders = responsible_on(session, meeting, None if district is None else [id_of(p) for p in active])
-    held = set(holders.values())
-    statuses = _statuses_then(session, held, meeting, app)
-    decided = _decided_before(session, held, meeting, app)
-    holder_persons = _persons(session, held)
+    holding = set(holders.values())
+    statuses = _statuses_then(session, holding, meeting, app)
+    decided = _decided_before(session, holding, meeting, app)
+    holder_persons = _persons(session, holding)
     needs = []
     unassigned_projects = {s.project_id for s in pending if s.person_pk is None}
     # A person whose rung removes them from the post leaves their projects needing someone.
@@ -770,8 +770,8 @@ def _by_district(
 def _section(trace: traces.Trace) -> str:
     """The agenda section of a strike: the first of its decision's agenda items that has one."""
     for item in trace.agenda:
-        for section, held in AGENDA_SECTIONS.items():
-            if item in held:
+        for section, items in AGENDA_SECTIONS.items():
+            if item in items:
                 return section
     raise ValueError(f"no agenda section for items {list(trace.agenda)}")
 
@@ -786,7 +786,7 @@ def lights(app: App, session: Session, day: dt.date, district: str | None = None
     for project in session.scalars(
         select(Project).where(col(Project.status).in_(_EVALUATED), *_in_district(district)).order_by(col(Project.code))
     ):
-        out[colour.get(project.id or 0, "green")].append(
+        out[colour.get(id_of(project), "green")].append(
             LightProject(project_code=project.code, project_name=project.name, district=project.district or "")
         )
     return out
@@ -862,13 +862,13 @@ def _day_strikes(app: App, session: Session, day: dt.date, district: str | None)
         )
     )
     persons = _persons(session, (s.person_pk for s in strikes))
-    nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
-    decided = traces.current(session, [s.id or 0 for s in strikes])
+    nodes = _nodes(session, [id_of(s) for s in strikes])
+    decided = traces.current(session, [id_of(s) for s in strikes])
     return [
         DailyStrike(
-            strike=_strike_view(app, s, decided.get(s.id or 0), day),
+            strike=_strike_view(app, s, decided.get(id_of(s)), day),
             person=_person(persons.get(s.person_pk)),
-            nodes=nodes.get(s.id or 0, []),
+            nodes=nodes.get(id_of(s), []),
         )
         for s in strikes
     ]

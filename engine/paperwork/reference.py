@@ -37,15 +37,15 @@ def records() -> list[type[Any]]:
     while waiting:
         for f in dataclasses.fields(waiting.pop(0)):
             for name in _NAME.findall(str(f.type)):
-                held = getattr(template_data, name, None)
+                found_type = getattr(template_data, name, None)
                 if (
-                    isinstance(held, type)
-                    and dataclasses.is_dataclass(held)
+                    isinstance(found_type, type)
+                    and dataclasses.is_dataclass(found_type)
                     and name not in found
-                    and not issubclass(held, DocumentContext)
+                    and not issubclass(found_type, DocumentContext)
                 ):
-                    found[name] = held
-                    waiting.append(held)
+                    found[name] = found_type
+                    waiting.append(found_type)
     return list(found.values())
 
 
@@ -61,7 +61,7 @@ def templates(kind: Kind) -> list[str]:
 
 def reference() -> str:
     """Return docs/TEMPLATES.md as it should be now."""
-    held = {cls.__name__ for cls in (*contexts(), *records())}
+    documented = {cls.__name__ for cls in (*contexts(), *records())}
     lines = [
         "# What each template receives",
         "",
@@ -80,7 +80,7 @@ def reference() -> str:
         "|---|---|---|---|",
     ]
     lines += [
-        f"| `{kind.value}` | {REGISTRY[kind].title} | {_type(CONTEXTS[kind].__name__, held)} | "
+        f"| `{kind.value}` | {REGISTRY[kind].title} | {_type(CONTEXTS[kind].__name__, documented)} | "
         + ", ".join(f"`{name}`" for name in templates(kind))
         + " |"
         for kind in Kind
@@ -92,16 +92,18 @@ def reference() -> str:
     lines += ["", "## Contexts"]
     for cls in contexts():
         kinds = ", ".join(f"`{kind.value}` ({REGISTRY[kind].title})" for kind in Kind if CONTEXTS[kind] is cls)
-        lines += ["", *_table(cls, held, f"For {kinds}.")]
+        lines += ["", *_table(cls, documented, f"For {kinds}.")]
     lines += ["", "## Records"]
     for cls in records():
-        lines += ["", *_table(cls, held)]
+        lines += ["", *_table(cls, documented)]
     return "\n".join(lines) + "\n"
 
 
-def _table(cls: type[Any], held: set[str], note: str = "") -> list[str]:
+def _table(cls: type[Any], documented: set[str], note: str = "") -> list[str]:
     heading = [f"### {cls.__name__}", "", _summary(cls) + (f" {note}" if note else ""), ""]
-    rows = [f"| `{f.name}` | {_type(str(f.type), held)} | {_cell(description(f))} |" for f in dataclasses.fields(cls)]
+    rows = [
+        f"| `{f.name}` | {_type(str(f.type), documented)} | {_cell(description(f))} |" for f in dataclasses.fields(cls)
+    ]
     return [*heading, "| Field | Type | Description |", "|---|---|---|", *rows]
 
 
@@ -109,10 +111,10 @@ def _summary(thing: object) -> str:
     return (thing.__doc__ or "").strip().splitlines()[0] if thing.__doc__ else ""
 
 
-def _type(annotation: str, held: set[str]) -> str:
+def _type(annotation: str, documented: set[str]) -> str:
     """A field's type for the table, each record type a link to its section."""
     text = annotation.replace("dt.", "")
-    return _cell(_NAME.sub(lambda m: f"[{m[0]}](#{m[0].lower()})" if m[0] in held else m[0], text))
+    return _cell(_NAME.sub(lambda m: f"[{m[0]}](#{m[0].lower()})" if m[0] in documented else m[0], text))
 
 
 def _cell(text: str) -> str:
