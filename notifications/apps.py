@@ -97,8 +97,8 @@ class _App:
         """Return the JSON body that sends the message."""
         raise NotImplementedError
 
-    def _accepted(self, answer: dict[str, Any], message: Message) -> None:
-        """Raise when an answer with errcode 0 still did not reach the person."""
+    def _reached(self, answer: dict[str, Any], message: Message) -> None:
+        """Raise, naming the account, when the answer says the person was not reached (whatever its errcode)."""
 
     # The exchange.
 
@@ -114,8 +114,8 @@ class _App:
         if _errcode(answer) in self.token_errcodes:
             self._forget(token)  # refused: expired early, revoked, or the secret changed; a new one, once
             answer = self._exchange(self._send_url(self._token()), self.payload(message))
+        self._reached(answer, message)
         self._verdict(answer)
-        self._accepted(answer, message)
 
     def _cache_key(self) -> tuple[str, str, str]:
         ident, secret = self._credentials()
@@ -240,8 +240,9 @@ class WecomApp(_App):
             "duplicate_check_interval": 1800,
         }
 
-    def _accepted(self, answer: dict[str, Any], message: Message) -> None:
-        # errcode 0 with the user listed as invalid: nobody received it (WeCom lists userids in lower case).
+    def _reached(self, answer: dict[str, Any], message: Message) -> None:
+        # The user listed as invalid, with errcode 0 or 81013 ("all recipients invalid", a message to one
+        # person): nobody received it. WeCom lists userids in lower case; the message names the ledger's.
         for field, why in (
             ("invaliduser", "企业微信不认识此账号（或此人不在应用的可见范围内），请核对台账人员表“企业微信账号”列"),
             ("unlicenseduser", "此账号没有企业微信的接口许可，消息未送达"),
@@ -249,6 +250,8 @@ class WecomApp(_App):
             listed = str(answer.get(field) or "").strip()
             if listed:
                 raise base.DeliveryError(f"{why}：{message.recipient}（{field}：{listed}）")
+        if _errcode(answer) == 81013:
+            raise base.DeliveryError(f"{self.hints[81013]}：{message.recipient}（errcode 81013）")
 
 
 class DingtalkApp(_App):
