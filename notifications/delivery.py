@@ -1,4 +1,5 @@
-"""Delivery channels: a file drop, e-mail over SMTP, and a WeCom/DingTalk-style robot webhook.
+"""Delivery channels: a file drop, e-mail over SMTP, a WeCom/DingTalk group robot (webhook), and messages to one
+person in WeCom or DingTalk (notifications/apps.py, registered here).
 
 Channels are small registered classes keyed by a stable name (stored in the outbox). They send
 one message and raise on failure (``ChannelBlocked`` when the receiver refuses everything for a
