@@ -37,7 +37,7 @@ def test_every_setting_and_variable_is_in_the_readme() -> None:
     names += [f"web.{n}" for n in WebSettings.model_fields]
     names += [f"limits.{n}" for n in LimitsSettings.model_fields]
     names += [f"delivery.{n}" for n in DeliverySettings.model_fields]
-    for channel in ("file", "smtp", "webhook"):
+    for channel in ("file", "smtp", "webhook", "wecom_app", "dingtalk_app"):
         names += [f"delivery.{channel}.{n}" for n in type(getattr(DeliverySettings(), channel)).model_fields]
     missing = [n for n in names if f"`{n.split('.')[-1]}`" not in README and n.split(".")[-1] not in README]
     assert not missing, f"README.md does not document the settings: {missing}"
