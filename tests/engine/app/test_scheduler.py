@@ -50,12 +50,13 @@ def test_schedule_catches_up_every_missed_business_date_in_order(duban: Duban, t
     duban("schedule", "--once")
     assert _rows(duban.url, "select job, business_date from job_run order by id") == [
         ("evaluate", _d("2024-07-10")),
+        ("reminders", _d("2024-07-10")),
         ("daily_report", _d("2024-07-10")),
         ("notices", _d("2024-07-10")),
     ]
     duban.today("2024-07-16")  # the machine was off for six days
     duban("schedule", "--once")
-    done = _rows(duban.url, "select job, business_date, status from job_run where id > 3 order by id")
+    done = _rows(duban.url, "select job, business_date, status from job_run where id > 4 order by id")
     assert [d for _job, d, _s in done if _job == "evaluate"] == [_d(f"2024-07-{n}") for n in range(11, 17)]
     assert ("agenda", _d("2024-07-12"), "done") in done  # Friday before the Monday 07-15 meeting
     assert ("weekly_bulletin", _d("2024-07-15"), "done") in done
@@ -64,8 +65,17 @@ def test_schedule_catches_up_every_missed_business_date_in_order(duban: Duban, t
     assert (tmp_path / "out" / "bulletins" / "bulletin-2024-07-08.docx").exists()
     assert len(list((tmp_path / "out" / "daily").glob("*.md"))) == 7
     assert [s["planned_date"] for s in duban.json("strikes")] == ["2024-07-08", "2024-07-12"]
+    # The day's warnings went out after its evaluation, before its daily check, which lists them.
+    assert _rows(duban.url, "select remind_on, threshold, planned_date from reminder order by id") == [
+        ("2024-07-10", 3, "2024-07-13"),
+        ("2024-07-11", 1, "2024-07-12"),
+        ("2024-07-12", 0, "2024-07-12"),
+        ("2024-07-12", 1, "2024-07-13"),
+        ("2024-07-12", 0, "2024-07-13"),  # Saturday's due day goes out on the Friday
+    ]
+    assert "七、今日发出的预警（2 个节点）" in (tmp_path / "out" / "daily" / "daily-2024-07-12.md").read_text("utf-8")
     again = duban("schedule", "--once")
-    assert again.code == 0 and len(_rows(duban.url, "select id from job_run")) == len(done) + 3
+    assert again.code == 0 and len(_rows(duban.url, "select id from job_run")) == len(done) + 4
     runs = duban.json("runs")
     assert runs[0]["business_date"] == "2024-07-16" and runs[0]["status"] == "done"
 
@@ -176,7 +186,7 @@ def test_sigterm_stops_the_waiting_scheduler_cleanly(duban: Duban, tmp_path: Pat
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         assert proc.poll() is None, log.read_text()  # it waits for the next run; it did not stop by itself
-        assert _rows(duban.url, "select count(*) from job_run where status = 'done'")[0][0] == 3
+        assert _rows(duban.url, "select count(*) from job_run where status = 'done'")[0][0] == 4
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=120)  # at once in practice: a scheduler that ignored the signal would wait hours
     finally:
