@@ -373,3 +373,29 @@ def test_a_bad_threshold_list_is_refused_naming_the_setting(tmp_path: Path, valu
         load_policy(bad)
     message = str(error.value)
     assert str(bad) in message and "remind_days_before" in message and said in message
+
+
+def test_the_days_read_follows_what_falls_due_not_the_ledger(duban: Duban, tmp_path: Path) -> None:
+    """The nodes are found through an index on the planned date (SQLite's plan says so), never by a scan."""
+    import datetime as dt
+
+    from sqlalchemy import event
+    from sqlmodel import Session
+
+    from engine.paperwork import reminders
+
+    if not duban.url.startswith("sqlite"):
+        pytest.skip("the query plan is read from SQLite's EXPLAIN QUERY PLAN")
+    duban.today("2024-07-01")
+    _ledger(duban, tmp_path, [node("A", f"N{i}", f"2024-{m:02d}-15") for i, m in enumerate(range(7, 13))])
+    engine = sa.create_engine(duban.url)
+    statements: list[tuple[str, Any]] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, params, *_a: statements.append((sql, params)))
+    with Session(engine) as session:
+        due = reminders._due(session, dt.date(2024, 7, 12), dt.date(2024, 7, 12), dt.date(2024, 7, 17))
+        sql, params = statements[-1]
+        plan = [row[-1] for row in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+    engine.dispose()
+    assert [row.node_code for row in due] == ["N0"]
+    assert any(step.startswith("SEARCH node USING") and "planned_date" in step for step in plan), plan
+    assert not any(step.startswith("SCAN node") for step in plan), plan
