@@ -6,9 +6,12 @@ A threshold that falls on a day off (a weekend, a public holiday, per config/cal
 on the last working day before it, so a run for working day D sends every threshold whose
 ``remind_on`` is D: planned − threshold on D itself, or on the days off that follow D.
 
-Only what is due on D is sent: nothing is backfilled (a node imported or extended after one of its
-thresholds passed is warned from the next one on), and a day that is not a working day sends
-nothing (its warnings went out on the working day before). "Not completed" is as of D: a node
+Only what is due on D is sent, and only on D: nothing is backfilled. A node imported or extended
+after one of its thresholds passed is warned from the next one on; a run for a past day (a
+scheduler catching up after downtime, a typed date) sends nothing, since a warning that comes late
+would misstate the days left (the replays of the demo and the tests set "today" to each day); a
+future day is refused. A day that is not a working day sends nothing (its warnings went out on the
+working day before). "Not completed" is as of D: a node
 completed on or before D is not warned of; a completion recorded later dated after D (a replay) was
 not known on D and does not stop D's warning.
 
@@ -37,6 +40,7 @@ from sqlmodel import Session, col
 from config.vocabulary import ProjectStatus
 from engine.context import App
 from engine.delivery.outbox import enqueue, recipient_of
+from engine.errors import Refused
 from engine.paperwork.documents import renderer
 from engine.paperwork.template_data import (
     DueItem,
@@ -59,6 +63,8 @@ class Reminded:
     day: dt.date
     #: False: the day is not a working day, and nothing was sent (its warnings went out before it).
     workday: bool
+    #: True: the day is past, and nothing was sent (a warning is sent on its day or not at all).
+    late: bool = False
     #: Reminder rows written now (one per node and threshold).
     reminders: int = 0
     #: Nodes warned of now (two thresholds on one day are one node).
@@ -79,6 +85,7 @@ class Reminded:
         return {
             "day": self.day.isoformat(),
             "workday": self.workday,
+            "late": self.late,
             "reminders": self.reminders,
             "nodes": self.nodes,
             "persons": self.persons,
@@ -109,7 +116,12 @@ def _window(app: App, day: dt.date) -> tuple[dt.date, dt.date, dt.date] | None:
 
 
 def remind(app: App, day: dt.date) -> Reminded:
-    """Record and queue the warnings whose day is ``day``; a rerun records and sends nothing new."""
+    """Record and queue the warnings whose day is ``day`` (today); a rerun records and sends nothing new."""
+    today = app.today()
+    if day > today:
+        raise Refused(f"不能为未来的日期发预警：{day.isoformat()} 晚于今天 {today.isoformat()}")
+    if day < today:
+        return Reminded(day, workday=app.calendar.is_workday(day), late=True)
     if not app.calendar.is_workday(day):
         return Reminded(day, workday=False)
     window = _window(app, day)
@@ -274,6 +286,8 @@ def _ref(person: Person | None) -> PersonRef | None:
 def summary(result: Reminded) -> list[str]:
     """A run as users read it, one line each."""
     day = result.day.isoformat()
+    if result.late:
+        return [f"{day} 已过去：预警只在当天发出，过期不补发（本次未发送任何预警）"]
     if not result.workday:
         return [f"{day} 不是工作日，不发预警（落在非工作日的预警已提前到此前最后一个工作日发出）"]
     if not result.reminders:

@@ -65,15 +65,16 @@ def test_schedule_catches_up_every_missed_business_date_in_order(duban: Duban, t
     assert (tmp_path / "out" / "bulletins" / "bulletin-2024-07-08.docx").exists()
     assert len(list((tmp_path / "out" / "daily").glob("*.md"))) == 7
     assert [s["planned_date"] for s in duban.json("strikes")] == ["2024-07-08", "2024-07-12"]
-    # The day's warnings went out after its evaluation, before its daily check, which lists them.
+    # The day's warnings went out on their day, after its evaluation and before its daily check, which
+    # lists them; the days caught up after the downtime are past, and a late warning is never sent.
     assert _rows(duban.url, "select remind_on, threshold, planned_date from reminder order by id") == [
-        ("2024-07-10", 3, "2024-07-13"),
-        ("2024-07-11", 1, "2024-07-12"),
-        ("2024-07-12", 0, "2024-07-12"),
-        ("2024-07-12", 1, "2024-07-13"),
-        ("2024-07-12", 0, "2024-07-13"),  # Saturday's due day goes out on the Friday
+        ("2024-07-10", 3, "2024-07-13"),  # Saturday's node, three days before
     ]
-    assert "七、今日发出的预警（2 个节点）" in (tmp_path / "out" / "daily" / "daily-2024-07-12.md").read_text("utf-8")
+    assert "七、今日发出的预警（1 个节点）" in (tmp_path / "out" / "daily" / "daily-2024-07-10.md").read_text("utf-8")
+    assert "预警" not in (tmp_path / "out" / "daily" / "daily-2024-07-12.md").read_text("utf-8")
+    caught_up = _rows(duban.url, "select status from job_run where job = 'reminders' and business_date = '2024-07-12'")
+    assert caught_up == [("done",)]
+    assert (tmp_path / "out" / "outbox" / "reminder-digest_2024-07-10_file.txt").exists()
     again = duban("schedule", "--once")
     assert again.code == 0 and len(_rows(duban.url, "select id from job_run")) == len(done) + 4
     runs = duban.json("runs")

@@ -57,8 +57,15 @@ def _ledger(duban: Duban, tmp_path: Path, nodes: list[list[Any]], projects: list
 
 
 def _remind(duban: Duban, day: str) -> dict[str, Any]:
+    """`duban remind --date DAY --json` on that day (a warning is sent on its day, as the scheduler does)."""
+    duban.today(day)
     result: dict[str, Any] = duban.json("remind", "--date", day)
     return result
+
+
+def _remind_text(duban: Duban, day: str) -> str:
+    duban.today(day)
+    return duban("remind", "--date", day).out
 
 
 def test_a_node_is_warned_three_days_before_the_day_before_and_on_the_day(duban: Duban, tmp_path: Path) -> None:
@@ -93,8 +100,7 @@ def test_a_threshold_on_a_day_off_goes_out_on_the_working_day_before(duban: Duba
     _ledger(duban, tmp_path, [node("A", "N1", "2024-10-09"), node("B", "N1", "2024-10-08")])
     assert _remind(duban, "2024-09-29")["reminders"] == 0  # a make-up working day, but nothing falls on it
     first = _remind(duban, "2024-09-30")
-    holiday = duban("remind", "--date", "2024-10-03")
-    assert "2024-10-03 不是工作日，不发预警" in holiday.out
+    assert "2024-10-03 不是工作日，不发预警" in _remind_text(duban, "2024-10-03")
     assert _remind(duban, "2024-10-03")["workday"] is False
     _remind(duban, "2024-10-08")
     assert _reminders(duban.url) == [
@@ -116,9 +122,9 @@ def test_a_threshold_on_a_day_off_goes_out_on_the_working_day_before(duban: Duba
 def test_a_rerun_sends_nothing_new(duban: Duban, tmp_path: Path) -> None:
     duban.today("2024-07-01")
     _ledger(duban, tmp_path, [node("A", "N1", "2024-07-12"), node("B", "N1", "2024-07-12")])
-    first = duban("remind", "--date", "2024-07-09")
-    assert "2024-07-09 预警 2 个节点（2 条预警记录）：发给 2 名负责人，共 2 条消息" in first.out
-    assert "已向工作专班发送当日预警汇总" in first.out
+    first = _remind_text(duban, "2024-07-09")
+    assert "2024-07-09 预警 2 个节点（2 条预警记录）：发给 2 名负责人，共 2 条消息" in first
+    assert "已向工作专班发送当日预警汇总" in first
     reminders, outbox = _reminders(duban.url), _outbox(duban.url)
     assert len(reminders) == 2 and len(outbox) == 3  # two persons' messages and the office's digest
     again = duban("remind", "--date", "2024-07-09")
@@ -127,6 +133,7 @@ def test_a_rerun_sends_nothing_new(duban: Duban, tmp_path: Path) -> None:
     assert _remind(duban, "2024-07-09") == {
         "day": "2024-07-09",
         "workday": True,
+        "late": False,
         "reminders": 0,
         "nodes": 0,
         "persons": 0,
@@ -171,8 +178,7 @@ def test_a_node_with_nobody_responsible_goes_to_the_digest_only(duban: Duban, tm
         [node("A", "N1", "2024-07-12"), node("C", "N1", "2024-07-12"), node("R", "N1", "2024-07-12")],
         projects,
     )
-    result = duban("remind", "--date", "2024-07-09")
-    assert "无负责人的节点 1 个（只列入汇总）" in result.out
+    assert "无负责人的节点 1 个（只列入汇总）" in _remind_text(duban, "2024-07-09")
     assert _reminders(duban.url) == [
         ("A", "N1", "2024-07-12", 3, "2024-07-09", "P1"),
         ("C", "N1", "2024-07-12", 3, "2024-07-09", None),  # recorded, with nobody; the reserve project is not warned
@@ -223,10 +229,10 @@ def test_the_policy_names_the_thresholds(duban: Duban, tmp_path: Path) -> None:
     duban.today("2024-07-01")
     _ledger(duban, tmp_path, [node("A", "N1", "2024-07-12")])
     for day in range(3, 13):
-        duban("remind", "--date", f"2024-07-{day:02d}")
+        _remind(duban, f"2024-07-{day:02d}")
     assert _reminders(duban.url) == [("A", "N1", "2024-07-12", 7, "2024-07-05", "P1")]
     policy.write_text(text.replace("remind_days_before = [3, 1, 0]", "remind_days_before = []"), encoding="utf-8")
-    assert "2024-07-11 没有需要预警的节点" in duban("remind", "--date", "2024-07-11").out
+    assert "2024-07-11 没有需要预警的节点" in _remind_text(duban, "2024-07-11")
 
 
 def test_a_bad_date_is_refused_in_chinese_and_changes_nothing(duban: Duban, tmp_path: Path) -> None:
@@ -239,6 +245,18 @@ def test_a_bad_date_is_refused_in_chinese_and_changes_nothing(duban: Duban, tmp_
         assert refused.err.strip() == f"--date：日期应为 YYYY-MM-DD 格式：{typed!r}"
         assert "Traceback" not in refused.err
     assert duban.dump() == before
+
+
+def test_a_past_day_sends_nothing_and_a_future_day_is_refused(duban: Duban, tmp_path: Path) -> None:
+    duban.today("2024-07-10")
+    _ledger(duban, tmp_path, [node("A", "N1", "2024-07-12")])
+    late = duban("remind", "--date", "2024-07-09")  # the day of the threshold of 3 days is gone
+    assert late.code == 0 and "2024-07-09 已过去：预警只在当天发出，过期不补发（本次未发送任何预警）" in late.out
+    assert duban.json("remind", "--date", "2024-07-09")["late"] is True
+    before = duban.dump()
+    future = duban("remind", "--date", "2024-07-11", ok=False)
+    assert future.code == 1 and future.err.strip() == "不能为未来的日期发预警：2024-07-11 晚于今天 2024-07-10"
+    assert duban.dump() == before and _reminders(duban.url) == [] and _outbox(duban.url) == []
 
 
 def test_without_a_date_it_warns_of_today(duban: Duban, tmp_path: Path) -> None:
@@ -327,6 +345,7 @@ def test_two_schedulers_in_one_process_warn_exactly_once(duban: Duban, tmp_path:
 
     duban.today("2024-07-01")
     _ledger(duban, tmp_path, [node("A", "N1", "2024-07-12"), node("B", "N1", "2024-07-12")])
+    duban.today("2024-07-09")
     apps = [App(load_settings(duban.url)) for _ in range(2)]
     barrier = threading.Barrier(2)
     results: list[Reminded] = []
