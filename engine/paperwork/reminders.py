@@ -61,8 +61,9 @@ class Reminded:
     """What one run for a day did."""
 
     day: dt.date
-    #: False: the day is not a working day, and nothing was sent (its warnings went out before it).
-    workday: bool
+    #: False: the day is not a working day, and nothing was sent (its warnings went out before it);
+    #: None: not looked up (a past day: the calendar of a year gone by is not needed to send nothing).
+    workday: bool | None
     #: True: the day is past, and nothing was sent (a warning is sent on its day or not at all).
     late: bool = False
     #: Reminder rows written now (one per node and threshold).
@@ -121,7 +122,7 @@ def remind(app: App, day: dt.date) -> Reminded:
     if day > today:
         raise Refused(f"不能为未来的日期发预警：{day.isoformat()} 晚于今天 {today.isoformat()}")
     if day < today:
-        return Reminded(day, workday=app.calendar.is_workday(day), late=True)
+        return Reminded(day, workday=None, late=True)
     if not app.calendar.is_workday(day):
         return Reminded(day, workday=False)
     window = _window(app, day)

@@ -253,6 +253,8 @@ def test_a_past_day_sends_nothing_and_a_future_day_is_refused(duban: Duban, tmp_
     late = duban("remind", "--date", "2024-07-09")  # the day of the threshold of 3 days is gone
     assert late.code == 0 and "2024-07-09 已过去：预警只在当天发出，过期不补发（本次未发送任何预警）" in late.out
     assert duban.json("remind", "--date", "2024-07-09")["late"] is True
+    # A year without a holiday table is past too: nothing to send, so no calendar is needed to say so.
+    assert duban.json("remind", "--date", "2019-07-09")["late"] is True
     before = duban.dump()
     future = duban("remind", "--date", "2024-07-11", ok=False)
     assert future.code == 1 and future.err.strip() == "不能为未来的日期发预警：2024-07-11 晚于今天 2024-07-10"
@@ -418,3 +420,10 @@ def test_the_days_read_follows_what_falls_due_not_the_ledger(duban: Duban, tmp_p
     assert [row.node_code for row in due] == ["N0"]
     assert any(step.startswith("SEARCH node USING") and "planned_date" in step for step in plan), plan
     assert not any(step.startswith("SCAN node") for step in plan), plan
+
+
+def test_a_day_of_a_year_without_a_holiday_table_is_refused_not_guessed(duban: Duban, tmp_path: Path) -> None:
+    duban.today("2027-03-01")
+    refused = duban("remind", "--date", "2027-03-01", ok=False)
+    assert refused.code == 1 and "缺少 2027 年节假日安排表" in refused.err and "Traceback" not in refused.err
+    assert _reminders(duban.url) == []
