@@ -837,7 +837,9 @@ def deliver() -> None:
 
 @cli.command()
 def remind(
-    date: Annotated[str, typer.Option("--date", help="预警日期 YYYY-MM-DD（默认今天；过去的日期不补发，未来的日期拒绝）")] = "",
+    date: Annotated[
+        str, typer.Option("--date", help="预警日期 YYYY-MM-DD（默认今天；过去的日期不补发，未来的日期拒绝）")
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """发出当日到期前预警：按策略 remind_days_before 提醒负责人，并向工作专班发送当日汇总（重复运行不重复发送）。"""

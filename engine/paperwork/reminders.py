@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
 from config.vocabulary import ProjectStatus
@@ -132,7 +132,16 @@ def remind(app: App, day: dt.date) -> Reminded:
     render = renderer(app)
     with transaction(app.engine) as session:
         due = _due(session, day, first, last)
-        earlier = session.scalar(select(func.count()).select_from(Reminder).where(col(Reminder.remind_on) == day)) or 0
+        # What earlier runs of the day recorded (the day's index): a rerun tries no insert for it.
+        recorded = {
+            (node_id, threshold, planned)
+            for node_id, threshold, planned in session.execute(
+                select(col(Reminder.node_id), col(Reminder.threshold), col(Reminder.planned_date)).where(
+                    col(Reminder.remind_on) == day
+                )
+            )
+        }
+        earlier = len(recorded)
         held = holders(session, day, {row.project_id for row in due})
         persons = _persons(session, set(held.values()))
         now = app.now()
@@ -144,6 +153,9 @@ def remind(app: App, day: dt.date) -> Reminded:
             person_pk = held.get(row.project_id)
             new_ids: list[tuple[int, int]] = []  # (threshold, reminder id)
             for threshold in thresholds_on(app, day, row.planned_date, following):
+                if (row.node_id, threshold, row.planned_date) in recorded:
+                    continue
+                # Inside the writer lock, and a no-op on the unique key all the same: never two rows for one warning.
                 new_id = insert_new(
                     session,
                     table_of(Reminder),

@@ -427,3 +427,41 @@ def test_a_day_of_a_year_without_a_holiday_table_is_refused_not_guessed(duban: D
     refused = duban("remind", "--date", "2027-03-01", ok=False)
     assert refused.code == 1 and "缺少 2027 年节假日安排表" in refused.err and "Traceback" not in refused.err
     assert _reminders(duban.url) == []
+
+
+def test_a_warning_recorded_on_another_day_is_not_sent_again(duban: Duban, tmp_path: Path) -> None:
+    """The unique key, not the day, decides: a warning already on record (say, before a holiday table was
+    corrected, so on another day) is not inserted or sent again — the insert itself is the no-op."""
+    import datetime as dt
+
+    from sqlmodel import col
+
+    from config import load_settings
+    from engine.context import App
+    from engine.store.db import transaction
+    from engine.store.models import Node, Project, Reminder
+
+    duban.today("2024-07-01")
+    _ledger(duban, tmp_path, [node("A", "N1", "2024-07-12"), node("B", "N1", "2024-07-12")])
+    app = App(load_settings(duban.url))
+    with transaction(app.engine) as session:
+        a = session.scalars(
+            sa.select(Node).join(Project, col(Project.id) == col(Node.project_id)).where(col(Project.code) == "A")
+        ).one()
+        session.add(
+            Reminder(
+                node_id=a.id or 0,
+                project_id=a.project_id,
+                planned_date=a.planned_date,
+                threshold=3,
+                remind_on=dt.date(2024, 7, 8),
+                person_pk=None,
+                created_at=app.now(),
+            )
+        )
+    app.engine.dispose()
+    result = _remind(duban, "2024-07-09")
+    assert (result["reminders"], result["earlier"], result["messages"]) == (1, 0, 1)
+    assert [(row[0], row[4]) for row in _reminders(duban.url)] == [("A", "2024-07-08"), ("B", "2024-07-09")]
+    assert [recipient for _k, _c, recipient, _s, _b in _outbox(duban.url, "reminder:%")] == ["李四"]
+    assert "审计链完整" in duban("audit", "verify").out
