@@ -167,6 +167,17 @@ def test_two_schedulers_at_once_run_every_job_exactly_once(duban: Duban, tmp_pat
     assert not failures, failures
     assert len(rows) == len(set((j, d) for j, d, _s in rows)) == len(done)
     assert {s for _j, _d2, s in rows} == {"done"}
+    # The warnings of the schedulers' today went out once (the days caught up are past: none for them),
+    # one message per node warned and one digest, however the three raced.
+    assert done[("reminders", "2024-08-20")] == 1
+    ((reminders, days, nodes),) = _rows(
+        duban.url, "select count(*), count(distinct remind_on), count(distinct node_id) from reminder"
+    )
+    assert reminders > 0 and days == 1
+    assert _rows(duban.url, "select count(*) from outbox where key like 'reminder:%'") == [(nodes,)]
+    assert _rows(duban.url, "select key from outbox where key like 'reminder-digest:%'") == [
+        ("reminder-digest:2024-08-20:file",)
+    ]
     reference = Duban(f"sqlite:///{tmp_path / 'reference.db'}", duban._capsys, duban._monkeypatch)
     reference("init")
     reference("import", "ledger", tmp_path / "l")
