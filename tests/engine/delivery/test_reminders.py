@@ -465,3 +465,22 @@ def test_a_warning_recorded_on_another_day_is_not_sent_again(duban: Duban, tmp_p
     assert [(row[0], row[4]) for row in _reminders(duban.url)] == [("A", "2024-07-08"), ("B", "2024-07-09")]
     assert [recipient for _k, _c, recipient, _s, _b in _outbox(duban.url, "reminder:%")] == ["李四"]
     assert "审计链完整" in duban("audit", "verify").out
+
+
+def test_each_person_channel_gets_the_warning_addressed_its_way(duban: Duban, tmp_path: Path) -> None:
+    config = tmp_path / "duban.toml"
+    config.write_text(
+        '[duban.delivery]\nperson = ["file", "smtp"]\noffice = ["file", "webhook"]\noffice_recipient = "专班"\n',
+        encoding="utf-8",
+    )
+    duban._monkeypatch.setenv("DUBAN_CONFIG", str(config))
+    duban.today("2024-07-01")
+    _ledger(duban, tmp_path, [node("A", "N1", "2024-07-12")])
+    assert _remind(duban, "2024-07-09")["messages"] == 2
+    ((reminder_id,),) = _rows(duban.url, "select id from reminder")
+    assert [(key, channel, recipient) for key, channel, recipient, _s, _b in _outbox(duban.url)] == [
+        (f"reminder:{reminder_id}:file", "file", "张三"),
+        (f"reminder:{reminder_id}:smtp", "smtp", "p1@example.cn"),  # the person's e-mail, from the ledger
+        ("reminder-digest:2024-07-09:file", "file", "专班"),
+        ("reminder-digest:2024-07-09:webhook", "webhook", "专班"),
+    ]
