@@ -8,6 +8,7 @@ import typer
 
 from config.delivery import DeliverySettings
 from config.limits import LimitsSettings
+from config.policy import Policy
 from config.settings import _ENV_KEYS, Settings, WebSettings
 from engine.app.cli import cli
 from tests.conftest import ROOT
@@ -45,3 +46,8 @@ def test_every_setting_and_variable_is_in_the_readme() -> None:
         env for env in (*_ENV_KEYS, "DUBAN_CONFIG", "DUBAN_TODAY", "DUBAN_NOW", "DUBAN_DEBUG") if env not in README
     ]
     assert not missing_env, f"README.md does not name the variables: {missing_env}"
+
+
+def test_every_policy_setting_is_in_the_readme() -> None:
+    missing = [name for name in Policy.model_fields if f"`{name}`" not in README]
+    assert not missing, f"README.md does not name the policy settings: {missing}"

@@ -835,6 +835,27 @@ def deliver() -> None:
     out.print(f"发送：{summary(send(get_app()))}")
 
 
+@cli.command()
+def remind(
+    date: Annotated[
+        str, typer.Option("--date", help="预警日期 YYYY-MM-DD（默认今天；过去的日期不补发，未来的日期拒绝）")
+    ] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """发出当日到期前预警：按策略 remind_days_before 提醒负责人，并向工作专班发送当日汇总（重复运行不重复发送）。"""
+    from engine.paperwork.reminders import remind as send
+    from engine.paperwork.reminders import summary
+
+    typed = _iso(date or None)
+    app = get_app()
+    result = send(app, typed or app.today())
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    for line in summary(result):
+        out.print(line, markup=False)
+
+
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")

@@ -50,6 +50,7 @@ from engine.paperwork.template_data import (
     DecisionsContext,
     DistrictCount,
     DoneNode,
+    DueItem,
     DueNode,
     ExemptionRequest,
     LevelMove,
@@ -84,6 +85,7 @@ from engine.store.models import (
     Notice,
     Person,
     Project,
+    Reminder,
     StatusChange,
     Strike,
     StrikeEvent,
@@ -812,7 +814,51 @@ def daily_context(app: App, session: Session, day: dt.date, district: str | None
         counts={k: len(v) for k, v in light.items()},
         district=district,
         complaints=complaints_between(app, session, day, day, district),
+        reminders=day_reminders(session, day, district),
     )
+
+
+def day_reminders(session: Session, day: dt.date, district: str | None = None) -> list[DueItem]:
+    """The warnings (预警) sent on a day, one per node (two thresholds on one day are one), soonest due first.
+
+    Read through the reminders' day index: a day's warnings, never the ledger.
+    """
+    rows = session.execute(
+        select(
+            col(Reminder.node_id),
+            col(Reminder.planned_date),
+            col(Reminder.person_pk),
+            col(Project.code),
+            col(Project.name),
+            col(Project.district),
+            col(Node.code),
+            col(Node.name),
+        )
+        .join(Node, col(Node.id) == col(Reminder.node_id))
+        .join(Project, col(Project.id) == col(Reminder.project_id))
+        .where(col(Reminder.remind_on) == day, *_in_district(district))
+        .order_by(col(Reminder.planned_date), col(Project.code), col(Node.code), col(Reminder.id))
+    ).all()
+    persons = _persons(session, (row[2] for row in rows))
+    seen: set[tuple[int, dt.date]] = set()
+    items: list[DueItem] = []
+    for node_id, planned, person_pk, code, name, district_of, node_code, node_name in rows:
+        if (node_id, planned) in seen:
+            continue
+        seen.add((node_id, planned))
+        items.append(
+            DueItem(
+                project_code=code,
+                project_name=name,
+                district=district_of or "",
+                node_code=node_code,
+                node_name=node_name,
+                planned_date=planned,
+                days_left=(planned - day).days,
+                person=_person(persons.get(person_pk)),
+            )
+        )
+    return items
 
 
 def _day_nodes(

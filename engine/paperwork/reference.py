@@ -14,7 +14,7 @@ from typing import Any
 
 from config.vocabulary import Format, Kind
 from engine.paperwork import template_data
-from engine.paperwork.template_data import CONTEXTS, RENDERER_NAMES, DocumentContext
+from engine.paperwork.template_data import CONTEXTS, MESSAGES, RENDERER_NAMES, DocumentContext, MessageContext
 from notifications.kinds import REGISTRY, template_name
 from notifications.render import FILTERS
 
@@ -30,10 +30,20 @@ def contexts() -> list[type[DocumentContext]]:
     return list(dict.fromkeys(CONTEXTS[kind] for kind in Kind))
 
 
+def messages() -> list[type[MessageContext]]:
+    """Return the message contexts, each once, in the order of the messages."""
+    return list(dict.fromkeys(MESSAGES.values()))
+
+
+def message_template(name: str) -> str:
+    """Return a message's template file (Markdown only: its first line is the subject)."""
+    return f"{name}.md.j2"
+
+
 def records() -> list[type[Any]]:
     """Return the record types the contexts hold (and the records those hold), in the order they are first met."""
     found: dict[str, type[Any]] = {}
-    waiting: list[type[Any]] = list(contexts())
+    waiting: list[type[Any]] = [*contexts(), *messages()]
     while waiting:
         for f in dataclasses.fields(waiting.pop(0)):
             for name in _NAME.findall(str(f.type)):
@@ -42,7 +52,7 @@ def records() -> list[type[Any]]:
                     isinstance(found_type, type)
                     and dataclasses.is_dataclass(found_type)
                     and name not in found
-                    and not issubclass(found_type, DocumentContext)
+                    and not issubclass(found_type, (DocumentContext, MessageContext))
                 ):
                     found[name] = found_type
                     waiting.append(found_type)
@@ -61,7 +71,7 @@ def templates(kind: Kind) -> list[str]:
 
 def reference() -> str:
     """Return docs/TEMPLATES.md as it should be now."""
-    documented = {cls.__name__ for cls in (*contexts(), *records())}
+    documented = {cls.__name__ for cls in (*contexts(), *messages(), *records())}
     lines = [
         "# What each template receives",
         "",
@@ -85,6 +95,20 @@ def reference() -> str:
         + " |"
         for kind in Kind
     ]
+    lines += [
+        "",
+        "## Messages",
+        "",
+        "Messages are sent, not filed (engine/paperwork/reminders.py): one Markdown template each, whose first",
+        "line (without its `#`) is the subject and the whole text the body; they carry no header or number.",
+        "",
+        "| Message | Context | Template |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{name}` | {_type(cls.__name__, documented)} | `{message_template(name)}` |"
+        for name, cls in MESSAGES.items()
+    ]
     lines += ["", "## In every template", "", "| Name | Description |", "|---|---|"]
     lines += [f"| `{name}` | {_cell(text)} |" for name, text in RENDERER_NAMES.items()]
     lines += ["", "Filters besides Jinja's own:", "", "| Filter | Description |", "|---|---|"]
@@ -93,6 +117,9 @@ def reference() -> str:
     for cls in contexts():
         kinds = ", ".join(f"`{kind.value}` ({REGISTRY[kind].title})" for kind in Kind if CONTEXTS[kind] is cls)
         lines += ["", *_table(cls, documented, f"For {kinds}.")]
+    for message in messages():
+        names = ", ".join(f"`{name}`" for name, cls in MESSAGES.items() if cls is message)
+        lines += ["", *_table(message, documented, f"For the message {names}.")]
     lines += ["", "## Records"]
     for cls in records():
         lines += ["", *_table(cls, documented)]
