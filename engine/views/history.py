@@ -88,6 +88,7 @@ DETAIL_KEYS = (
     "report",
     "kind",
     "expires",
+    "links",
 )
 
 #: Where a change came from (detail["source"]), each with its words in the wording's [source] section.

@@ -197,6 +197,8 @@ def complete(
         changed = actions.complete_node(
             app, code, node, day, reason.strip() or None, "web", actions.Scope(scope_of(viewer))
         )
+        if changed is actions.Completion.PENDING:
+            return f"{code} {node}：已报完成，待审核（完成日期 {day.isoformat()} 将撤销或改变问责记录，须工作专班审核）"
         return f"{code} {node}：完成日期 {day.isoformat()}" + ("" if changed else "（与已有记录相同，未变化）")
 
     return _correct(request, viewer, code, on, "完成日期", act)
