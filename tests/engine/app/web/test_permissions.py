@@ -71,31 +71,28 @@ def _report(site: Site, person_id: str, code: str, node_code: str, colour: tuple
     from engine.store.db import reading
     from engine.store.models import Photo, Project, Report, ReportPhoto
 
-    with reading(site.app.engine) as session:
-        found = session.execute(
-            select(Report.id, Photo.sha256)
-            .join(Project, Project.id == Report.project_id)
-            .join(ReportPhoto, ReportPhoto.report_id == Report.id)
-            .join(Photo, Photo.id == ReportPhoto.photo_id)
-            .where(Project.code == code)
-        ).first()
-    if found is not None:
-        return int(found[0]), str(found[1])
-    url, _expires = issue_link(site.app, person_id)
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), colour).save(buffer, "JPEG")
-    token = url.rsplit("/", 1)[1]
-    report_id = submit(
-        site.app,
-        token,
-        code,
-        node_code,
-        ReportKind.COMPLETION,
-        dt.date.fromisoformat(TODAY),
-        "已完成",
-        [Upload("现场.jpg", buffer.getvalue())],
-    )
-    return _report(site, person_id, code, node_code, colour) if report_id else (0, "")
+    def stored() -> tuple[int, str] | None:
+        with reading(site.app.engine) as session:
+            found = session.execute(
+                select(Report.id, Photo.sha256)
+                .join(Project, Project.id == Report.project_id)
+                .join(ReportPhoto, ReportPhoto.report_id == Report.id)
+                .join(Photo, Photo.id == ReportPhoto.photo_id)
+                .where(Project.code == code)
+            ).first()
+        return None if found is None else (int(found[0]), str(found[1]))
+
+    found = stored()
+    if found is None:
+        url, _expires = issue_link(site.app, person_id)
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 48), colour).save(buffer, "JPEG")
+        day = dt.date.fromisoformat(TODAY)
+        upload = [Upload("现场.jpg", buffer.getvalue())]
+        submit(site.app, url.rsplit("/", 1)[1], code, node_code, ReportKind.COMPLETION, day, "已完成", upload)
+        found = stored()
+    assert found is not None
+    return found
 
 
 QUERIES = {
