@@ -76,11 +76,17 @@ def phone_report(
     if date is None:
         return redirect(request, back, "日期应为 YYYY-MM-DD 格式", "error")
     limit = app.settings.web.max_photo_mb * 1024 * 1024
-    uploads = []
+    uploads, too_big = [], []
     for photo in photos:
         if not photo.filename and not photo.size:
             continue  # the empty file field a browser sends when no photo was chosen
+        if photo.size is not None and photo.size > limit:  # refused unread, named with its real size
+            mb = app.settings.web.max_photo_mb
+            too_big.append(f"照片 {photo.filename}：{photo.size / 1024 / 1024:.1f} MB，超过上限 {mb} MB")
+            continue
         uploads.append(review.Upload(photo.filename or "", photo.file.read(limit + 1)))
+    if too_big:
+        return redirect(request, back, "未提交：", "error", too_big)
     try:
         report_id = review.submit(app, token, project, node, ReportKind(kind), date, note, uploads)
     except Refused as exc:

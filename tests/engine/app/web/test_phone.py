@@ -107,3 +107,14 @@ def test_photos_need_a_sign_in_and_a_real_hash(site: Site) -> None:
     office = site.signed_in("bangong")
     assert office.get("/photos/" + "a" * 64).status_code == 404
     assert office.get("/photos/../etc").status_code == 404
+
+
+def test_an_oversized_photo_is_refused_by_the_form_with_its_size(site: Site) -> None:
+    path = _link(site)
+    before = site.duban.dump()
+    phone = site.client()
+    big = b"\xff\xd8" + b"\0" * (10 * 1024 * 1024 + 10)  # over max_photo_mb (10), whatever it holds
+    response = _report(phone, path, [("photos", ("大图.jpg", big, "image/jpeg"))])
+    assert response.status_code == 303
+    assert "大图.jpg：10.0 MB，超过上限 10 MB" in phone.get(path).text
+    assert site.duban.dump() == before
