@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.app.web import accounts, auth, documents, ledger, meeting, persons, projects, record
+from engine.app.web import accounts, auth, documents, ledger, meeting, persons, phone, projects, record, review
 from engine.app.web.limits import BodyLimit
 from engine.app.web.pages import STATIC, render
 from engine.app.web.security import Forbidden, NotFound, SignInRequired
@@ -44,7 +44,7 @@ def create_app(app: App) -> FastAPI:
     web.state.duban = app
     _ = app.engine, app.calendar  # made once here: every request's App (as_actor) shares them
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, projects, persons, meeting, documents, ledger, record, accounts):
+    for module in (auth, projects, persons, meeting, documents, ledger, record, accounts, phone, review):
         web.include_router(module.router)
 
     # The upload and its form fields: a megabyte more than the largest workbook accepted.

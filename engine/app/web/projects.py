@@ -33,6 +33,7 @@ from engine.views.board import (
     unevaluated_overdue,
 )
 from engine.views.figures import figures
+from engine.views.reports import pending_completion_projects
 from engine.views.strikes import project_history
 
 router = APIRouter()
@@ -83,6 +84,7 @@ def board_page(
     scope = scope_of(viewer)
     with reading(app.engine) as session:
         result = board(app, session, query, scope)
+        reported = pending_completion_projects(session)  # 「已报完成，待审核」 (engine/views/reports.py)
     filters = {
         "on": on,
         "district": query.district,
@@ -92,7 +94,7 @@ def board_page(
         "q": query.text,
     }
     template = "_board_results.html" if request.headers.get("hx-request") else "board.html"
-    return render(request, template, board=result, figures=result.figures, filters=filters, day=day)
+    return render(request, template, board=result, figures=result.figures, filters=filters, day=day, reported=reported)
 
 
 @route(router, "GET", "/board/rankings", Can.READ, "排名：片区、施工单位、负责人")
@@ -197,6 +199,8 @@ def complete(
         changed = actions.complete_node(
             app, code, node, day, reason.strip() or None, "web", actions.Scope(scope_of(viewer))
         )
+        if changed is actions.Completion.PENDING:
+            return f"{code} {node}：已报完成，待审核（完成日期 {day.isoformat()} 将撤销或改变问责记录，须工作专班审核）"
         return f"{code} {node}：完成日期 {day.isoformat()}" + ("" if changed else "（与已有记录相同，未变化）")
 
     return _correct(request, viewer, code, on, "完成日期", act)
