@@ -550,6 +550,10 @@ class ReminderContext(MessageContext):
 
     person: PersonRef = field(metadata={"doc": "to whom"})
     item: DueItem = field(metadata={"doc": "the node that falls due"})
+    link: str = field(
+        metadata={"doc": "the person's personal link to their phone page (issued by the run, one per person)"}
+    )
+    link_expires: dt.date = field(metadata={"doc": "the last day the link opens the phone page"})
 
 
 @dataclass(frozen=True, slots=True)
