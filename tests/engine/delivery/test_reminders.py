@@ -569,3 +569,14 @@ def test_the_link_in_a_warning_opens_the_persons_phone_page(duban: Duban, tmp_pa
     finally:
         if "engine" in vars(app):
             app.engine.dispose()
+
+
+def test_without_a_person_channel_no_link_is_issued(duban: Duban, tmp_path: Path) -> None:
+    config = tmp_path / "duban.toml"
+    config.write_text('[duban.delivery]\nperson = []\noffice = ["file"]\n', encoding="utf-8")
+    duban._monkeypatch.setenv("DUBAN_CONFIG", str(config))
+    duban.today("2024-07-01")
+    _ledger(duban, tmp_path, [node("A", "N1", "2024-07-12")])
+    result = _remind(duban, "2024-07-09")
+    assert (result["reminders"], result["persons"], result["messages"], result["digest"]) == (1, 1, 0, True)
+    assert _rows(duban.url, "select count(*) from person_link") == [(0,)]  # nobody would read it
