@@ -37,7 +37,7 @@ def issue_link(app: App, person_id: str, days: int | None = None) -> tuple[str, 
     with transaction(app.engine) as session:
         person = find_person(session, person_id)
         token, expires = links.issue(app, session, person, days or app.settings.web.link_days)
-    return f"{app.settings.web.base_url()}/m/{token}", expires
+    return links.address(app, token), expires
 
 
 def revoke_links(app: App, person_id: str) -> int:

@@ -29,6 +29,8 @@ from config.vocabulary import (
     Kind,
     PersonStatus,
     ProjectStatus,
+    ReportKind,
+    ReportSource,
     StrikeStatus,
 )
 from engine.complaints.views import between, overdue_on
@@ -61,12 +63,14 @@ from engine.paperwork.template_data import (
     NoticeContext,
     NoticePolicy,
     Outcome,
+    PendingReport,
     PersonRef,
     ProjectWorkOrder,
     RankingRow,
     RedNode,
     RedProject,
     Referral,
+    ReviewCount,
     StrikeNode,
     StrikeView,
     WeekDecision,
@@ -93,6 +97,7 @@ from engine.store.models import (
 )
 from engine.views.board import NOBODY, PENDING, lights_as_of, progress_by
 from engine.views.figures import Figures, figures
+from engine.views.reports import decided_between, pending_on
 from engine.views.standing import sanction, standing_of
 from engine.views.strikes import basis, explain, strike_nodes
 from notifications.charts import progress_chart
@@ -815,7 +820,39 @@ def daily_context(app: App, session: Session, day: dt.date, district: str | None
         district=district,
         complaints=complaints_between(app, session, day, day, district),
         reminders=day_reminders(session, day, district),
+        pending_reports=pending_reports(app, session, day, district),
     )
+
+
+def _reporter(source: str, reported_by: str, person_name: str | None) -> str:
+    """Who made a report, as the daily check names them: the person (name and id) or the district account."""
+    if source == ReportSource.PHONE:
+        return f"{person_name}（{reported_by}）" if person_name else reported_by
+    return f"片区账号 {reported_by.removeprefix('web:')}"
+
+
+def pending_reports(app: App, session: Session, day: dt.date, district: str | None = None) -> list[PendingReport]:
+    """The reports waiting for review at the end of a day, as the daily check lists them (engine/views/reports.py)."""
+    return [
+        PendingReport(
+            id=r.id,
+            kind=r.kind,
+            kind_cn="报完成" if r.kind == ReportKind.COMPLETION else "申请延期",
+            project_code=r.project_code,
+            project_name=r.project_name,
+            district=r.district or "",
+            node_code=r.node_code,
+            node_name=r.node_name,
+            planned_date=r.planned_then,
+            completed_on=r.completed_on,
+            requested_date=r.requested_date,
+            reported_on=r.created_at.astimezone(app.settings.tz).date(),
+            reporter=_reporter(r.source, r.reported_by, r.person_name),
+            photos=len(r.photos),
+            revokes=r.revokes,
+        )
+        for r in pending_on(app, session, day, district)
+    ]
 
 
 def day_reminders(session: Session, day: dt.date, district: str | None = None) -> list[DueItem]:
@@ -1095,6 +1132,10 @@ def weekly_context(
         decided=decided,
         referred=referred,
         chart=chart.name if chart else None,
+        reviews=[
+            ReviewCount(district=name or "（未填）", approved=approved, rejected=rejected)
+            for name, (approved, rejected) in decided_between(app, session, monday, as_of, district).items()
+        ],
     )
 
 

@@ -25,6 +25,11 @@ make one message), and the office one digest of the day on the office channels
 supplement keyed by its first reminder). A node with nobody responsible is recorded without a
 person and listed in the digest only.
 
+Each warning carries the person's personal link to their phone page (``/m/{token}``, where they
+report the node done or ask for an extension). Only its SHA-256 is stored, so the run issues a new
+one per person warned, in the same transaction (``link_days`` long, issued by ``预警``); the office's
+digest carries none. ``duban person unlink`` revokes these as it does any other.
+
 The read is bounded by what falls due: the nodes planned between D + the smallest threshold and
 the day before the next working day + the largest one (the planned-date index), never the ledger.
 """
@@ -49,11 +54,14 @@ from engine.paperwork.template_data import (
     ReminderDigestContext,
     template_fields,
 )
+from engine.record import links
 from engine.record.holders import holders
 from engine.store.db import chunks, insert_new, transaction
 from engine.store.models import Node, Person, Project, Reminder, table_of
 
 _ONE_DAY = dt.timedelta(days=1)
+#: Who issued the personal links a warning carries (``person_link.created_by``).
+LINK_ISSUER = "预警"
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,8 @@ def remind(app: App, day: dt.date) -> Reminded:
         now = app.now()
         items: list[DueItem] = []
         warned: set[str] = set()
+        # One personal link per person and run, whatever the number of their nodes and channels.
+        issued: dict[str, tuple[str, dt.date]] = {}
         written = messages = unassigned = 0
         first_new: int | None = None
         for row in due:
@@ -185,8 +195,21 @@ def remind(app: App, day: dt.date) -> Reminded:
                 unassigned += 1
                 continue
             warned.add(person.person_id)
+            if not app.settings.delivery.person:
+                continue  # recorded, and in the digest; no channel to tell the person on (and no link issued)
             reminder_id = min(new_ids)[1]  # the most urgent threshold carries the message
-            context = ReminderContext(kind="reminder", day=day, office=app.settings.office, person=ref, item=item)
+            if person.person_id not in issued:
+                issued[person.person_id] = _link(app, session, person)
+            link, link_expires = issued[person.person_id]
+            context = ReminderContext(
+                kind="reminder",
+                day=day,
+                office=app.settings.office,
+                person=ref,
+                item=item,
+                link=link,
+                link_expires=link_expires,
+            )
             subject, body = render.render_message("reminder", template_fields(context))
             for name in app.settings.delivery.person:
                 key = f"reminder:{reminder_id}:{name}"
@@ -205,6 +228,12 @@ def remind(app: App, day: dt.date) -> Reminded:
         digest=digest,
         earlier=earlier,
     )
+
+
+def _link(app: App, session: Session, person: Person) -> tuple[str, dt.date]:
+    """Issue the person's link of this run (in its transaction); return its address and its last day."""
+    token, expires = links.issue(app, session, person, app.settings.web.link_days, by=LINK_ISSUER)
+    return links.address(app, token), expires.astimezone(app.settings.tz).date()
 
 
 def _digest(

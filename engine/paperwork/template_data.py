@@ -418,6 +418,31 @@ class DueItem:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingReport:
+    """A report from the site (or a district's completion) waiting for the office's review (审核)."""
+
+    id: int = field(metadata={"doc": "the report's number (报告 #id)"})
+    kind: str = field(metadata={"doc": "completion or extension"})
+    kind_cn: str = field(metadata={"doc": "the kind in words: 报完成 or 申请延期"})
+    project_code: str = field(metadata={"doc": "the project's code"})
+    project_name: str = field(metadata={"doc": "the project's name"})
+    district: str = field(metadata={"doc": "its district ('' when not filled in)"})
+    node_code: str = field(metadata={"doc": "the node's code"})
+    node_name: str = field(metadata={"doc": "the node's name"})
+    planned_date: dt.date = field(metadata={"doc": "the node's planned date when it was reported"})
+    completed_on: dt.date | None = field(metadata={"doc": "a completion: the day reported (None otherwise)"})
+    requested_date: dt.date | None = field(
+        metadata={"doc": "an extension: the planned date asked for (None otherwise)"}
+    )
+    reported_on: dt.date = field(metadata={"doc": "the day it was reported (in the configured time zone)"})
+    reporter: str = field(metadata={"doc": "who reported it: the person's name and id, or the district account"})
+    photos: int = field(metadata={"doc": "how many photos came with it"})
+    revokes: list[int] = field(
+        metadata={"doc": "the strikes approving it would revoke (问责 #id; empty when none or not known)"}
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class DailyContext(DocumentContext):
     """The daily check report (每日检点) of an evaluated day."""
 
@@ -436,6 +461,13 @@ class DailyContext(DocumentContext):
     reminders: list[DueItem] = field(
         default_factory=list,
         metadata={"doc": "the warnings (预警) sent on the day, one per node (the section is left out when none)"},
+    )
+    pending_reports: list[PendingReport] = field(
+        default_factory=list,
+        metadata={
+            "doc": "the reports waiting for review (审核) at the end of the day, oldest first "
+            "(the section is left out when none)"
+        },
     )
 
 
@@ -500,6 +532,15 @@ class Referral:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewCount:
+    """One district's reports from the site decided in the week (审核)."""
+
+    district: str = field(metadata={"doc": "the district ('（未填）' when not filled in)"})
+    approved: int = field(metadata={"doc": "reports approved (recorded)"})
+    rejected: int = field(metadata={"doc": "reports rejected (sent back with a reason)"})
+
+
+@dataclass(frozen=True, slots=True)
 class WeeklyContext(DocumentContext):
     """The weekly bulletin (每周通报), addressed to the responsible persons and the contractors."""
 
@@ -530,6 +571,13 @@ class WeeklyContext(DocumentContext):
             "bulletin is printed, not written; None: no chart drawn)"
         }
     )
+    reviews: list[ReviewCount] = field(
+        default_factory=list,
+        metadata={
+            "doc": "per district, the reports approved and rejected from Monday to `as_of` (by the decision's "
+            "day in the configured time zone; the section is left out when none)"
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------ messages
@@ -550,6 +598,10 @@ class ReminderContext(MessageContext):
 
     person: PersonRef = field(metadata={"doc": "to whom"})
     item: DueItem = field(metadata={"doc": "the node that falls due"})
+    link: str = field(
+        metadata={"doc": "the person's personal link to their phone page (issued by the run, one per person)"}
+    )
+    link_expires: dt.date = field(metadata={"doc": "the last day the link opens the phone page"})
 
 
 @dataclass(frozen=True, slots=True)

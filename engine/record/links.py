@@ -28,8 +28,16 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(app: App, session: Session, person: Person, days: int) -> tuple[str, dt.datetime]:
-    """Issue a new personal link for a person; return its token (shown once) and when it expires."""
+def address(app: App, token: str) -> str:
+    """The full address of a link: the phone page at the address phones reach duban at."""
+    return f"{app.settings.web.base_url()}/m/{token}"
+
+
+def issue(app: App, session: Session, person: Person, days: int, by: str | None = None) -> tuple[str, dt.datetime]:
+    """Issue a new personal link for a person; return its token (shown once) and when it expires.
+
+    ``by`` names what issued it when it is not the acting user (the warnings' run: ``预警``).
+    """
     token = secrets.token_urlsafe(32)
     now = app.now()
     expires = now + dt.timedelta(days=days)
@@ -38,7 +46,7 @@ def issue(app: App, session: Session, person: Person, days: int) -> tuple[str, d
             person_pk=id_of(person),
             token_hash=token_hash(token),
             created_at=now,
-            created_by=app.actor,
+            created_by=by or app.actor,
             expires_at=expires,
         )
     )
@@ -48,7 +56,7 @@ def issue(app: App, session: Session, person: Person, days: int) -> tuple[str, d
         LogEntity.PERSON,
         person.person_id,
         LogAction.ISSUE_LINK,
-        {"expires": expires.astimezone(app.settings.tz).isoformat(timespec="minutes")},
+        {"expires": expires.astimezone(app.settings.tz).isoformat(timespec="minutes")} | ({"by": by} if by else {}),
     )
     return token, expires
 

@@ -131,6 +131,48 @@ def pending(app: App, session: Session, district: str | None = None) -> list[Rep
     return _views(app, session, list(session.scalars(query.order_by(col(Report.id)))), with_revokes=True)
 
 
+def _day_start(app: App, day: dt.date) -> dt.datetime:
+    """The first instant of a day in the configured zone."""
+    return dt.datetime.combine(day, dt.time(), app.settings.tz)
+
+
+def pending_on(app: App, session: Session, day: dt.date, district: str | None = None) -> list[ReportView]:
+    """Return the reports waiting for the office at the end of a day (made by then, not decided by then), oldest first.
+
+    What approving one would revoke is read as the queue reads it now (only for a report still waiting).
+    """
+    end = _day_start(app, day + dt.timedelta(days=1))
+    decided = select(col(ReportDecision.report_id)).where(col(ReportDecision.at) < end)
+    query = select(Report).where(col(Report.created_at) < end, col(Report.id).not_in(decided))
+    if district is not None:
+        query = query.join(Project, col(Project.id) == col(Report.project_id)).where(col(Project.district) == district)
+    return _views(app, session, list(session.scalars(query.order_by(col(Report.id)))), with_revokes=True)
+
+
+def decided_between(
+    app: App, session: Session, first: dt.date, last: dt.date, district: str | None = None
+) -> dict[str, tuple[int, int]]:
+    """Return, per district ('' when not filled in), the reports approved and rejected from ``first`` to ``last``.
+
+    A decision counts on its day in the configured zone.
+    """
+    rows = session.execute(
+        select(col(Project.district), col(ReportDecision.approved))
+        .join(Report, col(Report.id) == col(ReportDecision.report_id))
+        .join(Project, col(Project.id) == col(Report.project_id))
+        .where(
+            col(ReportDecision.at) >= _day_start(app, first),
+            col(ReportDecision.at) < _day_start(app, last + dt.timedelta(days=1)),
+            *([col(Project.district) == district] if district is not None else []),
+        )
+    ).all()
+    counts: dict[str, list[int]] = {}
+    for district_of, approved in rows:
+        pair = counts.setdefault(district_of or "", [0, 0])
+        pair[0 if approved else 1] += 1
+    return {name: (pair[0], pair[1]) for name, pair in sorted(counts.items())}
+
+
 def pending_completion_projects(session: Session) -> set[int]:
     """Return the projects with a completion reported and waiting for review (the board's 「已报完成，待审核」)."""
     return set(

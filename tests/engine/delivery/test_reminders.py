@@ -485,3 +485,98 @@ def test_each_person_channel_gets_the_warning_addressed_its_way(duban: Duban, tm
         ("reminder-digest:2024-07-09:file", "file", "专班"),
         ("reminder-digest:2024-07-09:webhook", "webhook", "专班"),
     ]
+
+
+def _links_in(body: str) -> list[str]:
+    import re
+
+    return re.findall(r"在手机上报告进度：(\S+)", body)
+
+
+def test_every_warning_carries_the_persons_link_and_unlink_revokes_it(duban: Duban, tmp_path: Path) -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import Session
+
+    from engine.record import links
+
+    duban._monkeypatch.setenv("DUBAN_NOW", "2024-07-09T09:00")
+    duban.today("2024-07-01")
+    nodes = [node("A", "N1", "2024-07-12"), node("A", "N2", "2024-07-12"), node("B", "N1", "2024-07-12")]
+    _ledger(duban, tmp_path, nodes)
+    assert _remind(duban, "2024-07-09")["messages"] == 3
+    messages = _outbox(duban.url, "reminder:%")
+    found = {(recipient, body.splitlines()[0]): _links_in(body) for _k, _c, recipient, _s, body in messages}
+    assert all(len(urls) == 1 for urls in found.values()), found
+    urls = {recipient: {url for (r, _), [url] in found.items() if r == recipient} for recipient in ("张三", "李四")}
+    # One link per person and run: 张三's two warnings carry the same one, 李四's another.
+    assert len(urls["张三"]) == 1 and len(urls["李四"]) == 1 and urls["张三"] != urls["李四"]
+    ((p1_url,), (p2_url,)) = urls["张三"], urls["李四"]
+    assert p1_url.startswith("http://127.0.0.1:8000/m/")
+    assert "有效期至 2024年8月8日" in messages[0][4]  # link_days (30) from the run
+    ((digest,),) = _rows(duban.url, "select body from outbox where key like 'reminder-digest:%'")
+    assert "/m/" not in digest and "在手机上报告进度" not in digest
+    issued = _rows(
+        duban.url, "select pe.person_id, l.created_by from person_link l join person pe on pe.id = l.person_pk"
+    )
+    assert sorted(issued) == [("P1", "预警"), ("P2", "预警")]  # only hashes stored: no token in the table
+    assert not any(
+        url.rsplit("/", 1)[1] in str(_rows(duban.url, "select * from person_link")) for url in (p1_url, p2_url)
+    )
+
+    engine = sa.create_engine(duban.url)
+    tz = ZoneInfo("Asia/Shanghai")
+
+    def opens(url: str, at: dt.datetime) -> tuple[str | None, str | None]:
+        with Session(engine) as session:
+            resolved = links.resolve(session, url.rsplit("/m/", 1)[1], at)
+            return (resolved.person.person_id if resolved.person else None), resolved.refusal
+
+    try:
+        assert opens(p1_url, dt.datetime(2024, 7, 10, 8, tzinfo=tz)) == ("P1", None)
+        assert opens(p2_url, dt.datetime(2024, 7, 10, 8, tzinfo=tz)) == ("P2", None)
+        assert opens(p1_url, dt.datetime(2024, 8, 9, 10, tzinfo=tz))[0] is None  # expired after link_days
+        assert "已收回 P1 的 1 个个人链接" in duban("person", "unlink", "P1").out
+        person, refusal = opens(p1_url, dt.datetime(2024, 7, 10, 8, tzinfo=tz))
+        assert person is None and refusal is not None and "收回" in refusal
+        assert opens(p2_url, dt.datetime(2024, 7, 10, 8, tzinfo=tz)) == ("P2", None)  # another person's stays
+    finally:
+        engine.dispose()
+    assert "审计链完整" in duban("audit", "verify").out
+
+
+def test_the_link_in_a_warning_opens_the_persons_phone_page(duban: Duban, tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from config import load_settings
+    from engine.app.web import create_app
+    from engine.context import App
+
+    duban.today("2024-07-01")
+    _ledger(duban, tmp_path, [node("A", "N1", "2024-07-12"), node("B", "N1", "2024-07-12")])
+    _remind(duban, "2024-07-09")
+    bodies = {recipient: body for _k, _c, recipient, _s, body in _outbox(duban.url, "reminder:%")}
+    [url] = _links_in(bodies["张三"])
+    path = url.removeprefix("http://127.0.0.1:8000")
+    app = App(load_settings())
+    try:
+        page = TestClient(create_app(app), follow_redirects=False).get(path)
+        assert page.status_code == 200 and "张三（P1）" in page.text and "A N1" in page.text and "李四" not in page.text
+        duban("person", "unlink", "P1")
+        refused = TestClient(create_app(app), follow_redirects=False).get(path)
+        assert refused.status_code == 403 and "已被工作专班收回" in refused.text
+    finally:
+        if "engine" in vars(app):
+            app.engine.dispose()
+
+
+def test_without_a_person_channel_no_link_is_issued(duban: Duban, tmp_path: Path) -> None:
+    config = tmp_path / "duban.toml"
+    config.write_text('[duban.delivery]\nperson = []\noffice = ["file"]\n', encoding="utf-8")
+    duban._monkeypatch.setenv("DUBAN_CONFIG", str(config))
+    duban.today("2024-07-01")
+    _ledger(duban, tmp_path, [node("A", "N1", "2024-07-12")])
+    result = _remind(duban, "2024-07-09")
+    assert (result["reminders"], result["persons"], result["messages"], result["digest"]) == (1, 1, 0, True)
+    assert _rows(duban.url, "select count(*) from person_link") == [(0,)]  # nobody would read it
