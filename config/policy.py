@@ -56,6 +56,10 @@ class LadderRung(BaseModel):
         return value
 
 
+#: At most this many warnings per planned date, none earlier than this many days before it.
+MAX_REMINDERS = 6
+MAX_REMIND_DAYS = 60
+
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -80,6 +84,9 @@ class Policy(BaseModel):
     strike_window_days: int | None = Field(default=None, ge=1)
     warning_days: int = Field(default=3, ge=0, le=365)
     shift_deadlines_to_workday: bool = False
+    #: Warnings (预警) to the responsible person this many days before a node's planned date (0: on the day);
+    #: one that falls on a day off goes out on the working day before (engine/paperwork/reminders.py).
+    remind_days_before: tuple[int, ...] = (3, 1, 0)
     ladder: tuple[LadderRung, ...]
     meetings: MeetingPolicy = MeetingPolicy()
 
@@ -93,6 +100,21 @@ class Policy(BaseModel):
         if ranks != sorted(ranks) or ranks[0] == 0:
             raise ValueError("statuses must rise with the level and none may be 'active'")
         return ladder
+
+    @field_validator("remind_days_before")
+    @classmethod
+    def _reminders_are_a_few_distinct_days(cls, days: tuple[int, ...]) -> tuple[int, ...]:
+        # Said in the words users read: the loader names the file, the key and the value before it.
+        if len(days) > MAX_REMINDERS:
+            raise ValueError(f"remind_days_before 至多 {MAX_REMINDERS} 个提前天数，现有 {len(days)} 个")
+        wrong = [d for d in days if not 0 <= d <= MAX_REMIND_DAYS]
+        if wrong:
+            raise ValueError(
+                f"remind_days_before 的提前天数应在 0 至 {MAX_REMIND_DAYS} 之间：{'、'.join(map(str, wrong))}"
+            )
+        if len(set(days)) != len(days):
+            raise ValueError("remind_days_before 的提前天数不能重复")
+        return tuple(sorted(days, reverse=True))
 
     @model_validator(mode="after")
     def _dismissal_is_last(self) -> Policy:

@@ -39,6 +39,15 @@ class WebSettings(BaseModel):
     #: Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed; none by default,
     #: so the address recorded and rate-limited is the peer's own.
     trusted_proxies: tuple[str, ...] = ()
+    #: The address persons' phones reach duban at (e.g. https://duban.example.gov.cn): personal links
+    #: (`duban person link`) start with it; empty: http://host:port.
+    public_url: str = ""
+    #: How many days a personal link stays valid unless `--days` says otherwise.
+    link_days: int = Field(default=30, ge=1, le=366)
+    #: The largest photo accepted with a report from the site (each; 1–9 per report).
+    max_photo_mb: int = Field(default=10, ge=1, le=100)
+    #: Keep a photo's GPS position (EXIF) when it is re-encoded; off by default: location removed.
+    keep_photo_location: bool = False
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -49,6 +58,10 @@ class WebSettings(BaseModel):
             except ValueError:
                 raise ValueError(f"{entry!r} 不是 IP 地址或网段（如 10.0.0.5、10.0.0.0/24、::1）") from None
         return tuple(entry.strip() for entry in value)
+
+    def base_url(self) -> str:
+        """Return the address personal links start with (no trailing slash)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         """Return the trusted proxies as networks (a single address is a /32 or /128)."""

@@ -158,6 +158,7 @@ class LogEntity(StrEnum):
     COMPLAINT = "complaint"
     HOTLINE = "hotline"  # an import of the hotline's work-order export
     ADDRESS = "address"  # a client address (its sign-in attempts on made-up names throttled)
+    REPORT = "report"  # a report from the site (report)
 
 
 class LogAction(StrEnum):
@@ -180,6 +181,11 @@ class LogAction(StrEnum):
     LINK = "link"
     LOCK = "lock"  # sign-in throttled: an account from an address, or an address's made-up names
     UNLOCK = "unlock"  # every throttle of an account lifted (duban user unlock, a new password, enable)
+    REPORT = "report"  # progress reported from the site (a completion, an extension asked)
+    APPROVE = "approve"  # the office approved a report: it is recorded
+    REJECT = "reject"  # the office rejected a report, with a reason sent back to the person
+    ISSUE_LINK = "issue_link"  # a personal link to the phone page issued (duban person link)
+    REVOKE_LINK = "revoke_link"  # every personal link of a person revoked (duban person unlink)
 
 
 class ComplaintLink(StrEnum):
@@ -212,3 +218,17 @@ class ThrottleKind(StrEnum):
 
     ACCOUNT = "account"  # one account's failures from one address
     UNKNOWN = "unknown"  # failures on names that are no account, from one address
+
+
+class ReportKind(StrEnum):
+    """What a report from the site asks (report.kind); values are stored."""
+
+    COMPLETION = "completion"  # the node is done, on a day
+    EXTENSION = "extension"  # a new planned date, with a reason
+
+
+class ReportSource(StrEnum):
+    """Where a report came from (report.source); values are stored."""
+
+    PHONE = "phone"  # the responsible person's phone page (a personal link)
+    DISTRICT = "district"  # a district account's completion that would revoke a strike

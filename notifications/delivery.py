@@ -1,4 +1,5 @@
-"""Delivery channels: a file drop, e-mail over SMTP, and a WeCom/DingTalk-style robot webhook.
+"""Delivery channels: a file drop, e-mail over SMTP, a WeCom/DingTalk group robot (webhook), and messages to one
+person in WeCom or DingTalk (notifications/apps.py, registered here).
 
 Channels are small registered classes keyed by a stable name (stored in the outbox). They send
 one message and raise on failure (``ChannelBlocked`` when the receiver refuses everything for a
@@ -216,12 +217,21 @@ def truncate_utf8(text: str, limit: int, note: str) -> str:
     return text.encode()[:room].decode(errors="ignore") + note
 
 
-CHANNELS: dict[str, Any] = {FileDrop.key: FileDrop, Smtp.key: Smtp, Webhook.key: Webhook}
+# The application channels (notifications/apps.py) build on the classes above: imported once they exist.
+from notifications.apps import DingtalkApp, WecomApp  # noqa: E402
+
+CHANNELS: dict[str, Any] = {
+    FileDrop.key: FileDrop,
+    Smtp.key: Smtp,
+    Webhook.key: Webhook,
+    WecomApp.key: WecomApp,
+    DingtalkApp.key: DingtalkApp,
+}
 
 
-def channel(name: str, settings: DeliverySettings) -> FileDrop | Smtp | Webhook:
+def channel(name: str, settings: DeliverySettings) -> FileDrop | Smtp | Webhook | WecomApp | DingtalkApp:
     """Return the channel registered under a name, configured."""
     if name not in CHANNELS:
         raise DeliveryError(f"未知的发送渠道 {name!r}（可用：{'、'.join(CHANNELS)}）")
-    built: FileDrop | Smtp | Webhook = CHANNELS[name](getattr(settings, name))
+    built: FileDrop | Smtp | Webhook | WecomApp | DingtalkApp = CHANNELS[name](getattr(settings, name))
     return built

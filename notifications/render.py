@@ -171,6 +171,14 @@ class Renderer:
             raise ValueError(f"{REGISTRY[kind].title}不提供 {fmt} 格式")
         return self.env.get_template(template_name(kind, fmt)).render(**context)
 
+    def render_message(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
+        """Render a message (a warning, a digest) from ``<name>.md.j2``; return its subject and its Markdown body.
+
+        The subject is the first line without its heading marks, unescaped (each channel makes it safe its way).
+        """
+        body = self.env.get_template(f"{name}.md.j2").render(**context)
+        return md_unescape(body.split("\n", 1)[0].lstrip("#").strip()), body
+
     def write(self, kind: Kind, fmt: Format, context: dict[str, Any], path: Path) -> Path:
         """Write a kind to a file; Word documents are laid out after GB/T 9704 from the Markdown text."""
         if fmt not in REGISTRY[kind].formats:

@@ -8,6 +8,7 @@ import typer
 
 from config.delivery import DeliverySettings
 from config.limits import LimitsSettings
+from config.policy import Policy
 from config.settings import _ENV_KEYS, Settings, WebSettings
 from engine.app.cli import cli
 from tests.conftest import ROOT
@@ -37,7 +38,7 @@ def test_every_setting_and_variable_is_in_the_readme() -> None:
     names += [f"web.{n}" for n in WebSettings.model_fields]
     names += [f"limits.{n}" for n in LimitsSettings.model_fields]
     names += [f"delivery.{n}" for n in DeliverySettings.model_fields]
-    for channel in ("file", "smtp", "webhook"):
+    for channel in ("file", "smtp", "webhook", "wecom_app", "dingtalk_app"):
         names += [f"delivery.{channel}.{n}" for n in type(getattr(DeliverySettings(), channel)).model_fields]
     missing = [n for n in names if f"`{n.split('.')[-1]}`" not in README and n.split(".")[-1] not in README]
     assert not missing, f"README.md does not document the settings: {missing}"
@@ -45,3 +46,8 @@ def test_every_setting_and_variable_is_in_the_readme() -> None:
         env for env in (*_ENV_KEYS, "DUBAN_CONFIG", "DUBAN_TODAY", "DUBAN_NOW", "DUBAN_DEBUG") if env not in README
     ]
     assert not missing_env, f"README.md does not name the variables: {missing_env}"
+
+
+def test_every_policy_setting_is_in_the_readme() -> None:
+    missing = [name for name in Policy.model_fields if f"`{name}`" not in README]
+    assert not missing, f"README.md does not name the policy settings: {missing}"

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col
 
-from config.vocabulary import Decision, EventKind, PersonStatus, ProjectStatus, StrikeStatus
+from config.vocabulary import Decision, EventKind, PersonStatus, ProjectStatus, ReportKind, StrikeStatus
 from engine.app.passwords import DEMO_PASSWORD
 from engine.app.upgrade import upgrade
 from engine.app.users import DEMO_KEY
@@ -31,6 +31,7 @@ from engine.errors import Refused
 from engine.evaluation.daily import evaluate
 from engine.evaluation.levels import status_of
 from engine.ledger import import_ledger
+from engine.record.holders import holders
 from engine.record.write import (
     assign,
     change_planned_date,
@@ -53,6 +54,8 @@ START, END = dt.date(2024, 7, 1), dt.date(2024, 10, 31)
 #: The morning after the campaign: its daily check finds October's last misses, left for the 4 November
 #: meeting to decide, so that `duban serve` opens on a meeting with work to do.
 LAST_CHECK = END + dt.timedelta(days=1)
+#: The office switched the warnings before the deadline (预警) on for the campaign's last week.
+WARNINGS_FROM = dt.date(2024, 10, 28)
 #: Accounts of the demo database's web view (never created anywhere else): name → (role, district, name shown).
 __all__ = ["DEMO_ACCOUNTS", "DEMO_KEY", "DEMO_PASSWORD", "run_demo"]
 DEMO_ACCOUNTS = {
@@ -120,6 +123,7 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
     from config.vocabulary import Kind
     from engine.paperwork.contexts import agenda_context, daily_context, decisions_context
     from engine.paperwork.documents import render_notices, weekly_document, write_all_formats
+    from engine.paperwork.reminders import remind
 
     started = time.monotonic()
     out = out_dir or app.settings.out_dir
@@ -135,6 +139,7 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
     events = load_events()
     reserve = _reserve_pool(app)  # rotated as the meetings use it
     day = START
+    warned = 0
     while day <= LAST_CHECK:
         app.fixed_today = day
         if day == LAST_CHECK:  # the office began taking the hotline's export in November
@@ -144,6 +149,10 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
                 f"未能关联 {len(hotline.unmatched)} 条"
             )
         evaluate(app, day, START if day == START else None)
+        if day >= WARNINGS_FROM:
+            warned += remind(app, day).messages
+        if day == LAST_CHECK:  # and the first reports from the site came in
+            _site(app, console, day)
         with transaction(app.engine) as session:
             daily = daily_context(app, session, day)
             agenda = agenda_context(app, session, day, calendar) if day in meetings else None
@@ -161,12 +170,70 @@ def run_demo(app: App, console: Console, out_dir: Path | None = None) -> None:
             write_all_formats(app, Kind.WEEKLY_BULLETIN, bulletin, out / "bulletins", f"bulletin-{day.isoformat()}")
         render_notices(app, out, calendar=calendar)
         day += dt.timedelta(days=1)
+    console.print(
+        f"自 {WARNINGS_FROM.isoformat()} 起每天发出到期前预警：共 {warned} 条消息给负责人（duban outbox 查看）"
+    )
     _demo_accounts(app)
     _summary(app, console, time.monotonic() - started)
     console.print(
         f"文书已写入 {out.resolve()}：notices/（通知、决定）、agendas/（党组会议程）、"
         "daily/（每日检点）、bulletins/（每周通报及进度图）"
     )
+
+
+def _site(app: App, console: Console, day: dt.date) -> None:
+    """The first reports from the site: two persons report an overdue node done, one report is approved."""
+    from engine.app import review
+
+    with transaction(app.engine) as session:
+        overdue = session.execute(
+            select(col(Project.id), col(Project.code), col(Node.code))
+            .join(Node, col(Node.project_id) == col(Project.id))
+            .where(
+                col(Project.status) == ProjectStatus.ACTIVE,
+                col(Node.completed_on).is_(None),
+                col(Node.planned_date) < day,
+            )
+            .order_by(col(Project.code), col(Node.code))
+        ).all()
+        holder = holders(session, day, [project_id for project_id, _code, _node in overdue])
+        person_ids: dict[int, str] = {
+            pk: pid for pk, pid in session.execute(select(col(Person.id), col(Person.person_id)))
+        }
+    reported: list[tuple[str, str, str]] = []  # two nodes of two persons
+    for project_id, project, node in overdue:
+        person = person_ids.get(holder.get(project_id, -1))
+        if person and person not in {r[2] for r in reported}:
+            reported.append((project, node, person))
+    ids = []
+    for number, (project, node, person) in enumerate(reported[:2], start=1):
+        link, _expires = review.issue_link(app, person)
+        photo = review.Upload(f"现场{number}.jpg", _site_photo(number))
+        token = link.rsplit("/", 1)[1]
+        ids.append(review.submit(app, token, project, node, ReportKind.COMPLETION, day, "已完成，附现场照片", [photo]))
+    if ids:
+        review.approve(app.as_actor("bangong"), ids[0], "照片属实")
+    waiting = f"，#{ids[1]} 待审核（duban review list）" if len(ids) > 1 else ""
+    console.print(f"已收到现场报告 {len(ids)} 份" + (f"：#{ids[0]} 已审核通过{waiting}" if ids else ""))
+
+
+def _site_photo(number: int) -> bytes:
+    """A drawn photo of a site (the demo ships no pictures): the same bytes every run."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 480), (186, 206, 224))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 360, 640, 480), fill=(120, 110, 96))
+    for x in range(60, 600, 140):
+        draw.rectangle((x, 140 + 10 * number, x + 100, 360), fill=(214, 196, 170), outline=(90, 80, 70), width=3)
+        for y in range(170 + 10 * number, 340, 40):
+            draw.rectangle((x + 15, y, x + 40, y + 22), fill=(90, 120, 150))
+            draw.rectangle((x + 60, y, x + 85, y + 22), fill=(90, 120, 150))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 def _demo_accounts(app: App) -> None:

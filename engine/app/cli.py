@@ -38,6 +38,8 @@ audit_app = typer.Typer(no_args_is_help=True, help="记录在案：校验、导�
 outbox_app = typer.Typer(help="发件箱：待发送、已发送、发送失败的消息。", invoke_without_command=True)
 user_app = typer.Typer(no_args_is_help=True, help="网页账号：新增、列出、改密码、停用。")
 complaint_app = typer.Typer(no_args_is_help=True, help="12345 工单：关联到项目。")
+review_app = typer.Typer(no_args_is_help=True, help="审核：现场报告的完成、延期申请，片区账号将撤销问责的完成。")
+person_app = typer.Typer(no_args_is_help=True, help="人员：个人链接（手机报告进展）。")
 cli.add_typer(import_app, name="import")
 cli.add_typer(node_app, name="node")
 cli.add_typer(project_app, name="project")
@@ -50,6 +52,8 @@ cli.add_typer(audit_app, name="audit")
 cli.add_typer(export_app, name="export")
 cli.add_typer(user_app, name="user")
 cli.add_typer(complaint_app, name="complaint")
+cli.add_typer(review_app, name="review")
+cli.add_typer(person_app, name="person")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -835,6 +839,27 @@ def deliver() -> None:
     out.print(f"发送：{summary(send(get_app()))}")
 
 
+@cli.command()
+def remind(
+    date: Annotated[
+        str, typer.Option("--date", help="预警日期 YYYY-MM-DD（默认今天；过去的日期不补发，未来的日期拒绝）")
+    ] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """发出当日到期前预警：按策略 remind_days_before 提醒负责人，并向工作专班发送当日汇总（重复运行不重复发送）。"""
+    from engine.paperwork.reminders import remind as send
+    from engine.paperwork.reminders import summary
+
+    typed = _iso(date or None)
+    app = get_app()
+    result = send(app, typed or app.today())
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    for line in summary(result):
+        out.print(line, markup=False)
+
+
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -1019,6 +1044,87 @@ def demo(
 
     app = get_app(check_schema=False)
     run_demo(app, out, out_dir)
+
+
+@review_app.command("list")
+def review_list(as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False) -> None:
+    """列出待审核的报告（最早的在前）。"""
+    from engine.views.reports import pending
+
+    app = get_app()
+    with reading(app.engine) as session:
+        waiting = pending(app, session)
+    if as_json:
+        _print_json([r.as_json() for r in waiting])
+        return
+    if not waiting:
+        out.print("没有待审核的报告")
+        return
+    table = Table("编号", "项目", "节点", "类别", "报告内容", "计划日期", "报告人", "照片", "将撤销问责")
+    for r in waiting:
+        what = f"完成于 {r.completed_on}" if r.completed_on else f"延期至 {r.requested_date}"
+        who = f"{r.person_name}（{r.reported_by}）" if r.person_name else r.reported_by
+        revokes = "、".join(f"#{s}" for s in r.revokes) or "—"
+        words = app.wording.word("report_kind", r.kind)
+        table.add_row(
+            str(r.id), r.project_code, r.node_code, words, what, str(r.planned_now), who, str(len(r.photos)), revokes
+        )
+    out.print(table)
+
+
+@review_app.command("approve")
+def review_approve(
+    report_id: Annotated[int, typer.Argument(help="报告编号（duban review list）")],
+    by: Annotated[str | None, typer.Option("--by", help="审核人（默认为当前操作人）")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="审核意见")] = None,
+) -> None:
+    """审核通过：记录报告的完成或延期（与 duban node complete / extend 相同），注明报告人与审核人。"""
+    from config.vocabulary import ReportKind
+    from engine.app.review import approve
+
+    app = get_app()
+    report = approve(app.as_actor(by.strip()) if by and by.strip() else app, report_id, note)
+    what = (
+        f"完成日期 {report.completed_on}"
+        if report.kind == ReportKind.COMPLETION
+        else f"计划日期 {report.planned_date} → {report.requested_date}"
+    )
+    out.print(f"报告 #{report_id} 审核通过：已记录 {what}")
+
+
+@review_app.command("reject")
+def review_reject(
+    report_id: Annotated[int, typer.Argument(help="报告编号（duban review list）")],
+    reason: Annotated[str, typer.Option("--reason", help="退回理由（发给报告人）")],
+) -> None:
+    """审核退回：写明理由，理由经发件箱发给报告人；台账与问责记录不变。"""
+    from engine.app.review import reject
+
+    _report, queued = reject(get_app(), report_id, reason)
+    out.print(f"报告 #{report_id} 已退回" + (f"，理由已排入发件箱（{queued} 条）" if queued else ""))
+
+
+@person_app.command("link")
+def person_link(
+    person_id: Annotated[str, typer.Argument(help="人员编号")],
+    days: Annotated[int | None, typer.Option("--days", min=1, max=366, help="有效天数（默认 link_days）")] = None,
+) -> None:
+    """发放个人链接：负责人用手机打开，查看自己的节点、报告完成或申请延期。"""
+    from engine.app.review import issue_link
+
+    app = get_app()
+    url, expires = issue_link(app, person_id, days)
+    out.print(url, markup=False)
+    out.print(f"有效期至 {expires.astimezone(app.settings.tz):%Y-%m-%d %H:%M}；此链接只显示这一次，数据库只保存其摘要")
+
+
+@person_app.command("unlink")
+def person_unlink(person_id: Annotated[str, typer.Argument(help="人员编号")]) -> None:
+    """收回某人的全部个人链接（立即失效）。"""
+    from engine.app.review import revoke_links
+
+    count = revoke_links(get_app(), person_id)
+    out.print(f"已收回 {person_id} 的 {count} 个个人链接" if count else f"{person_id} 没有有效的个人链接")
 
 
 def run(argv: list[str]) -> int:

@@ -33,7 +33,7 @@ from engine.store.db import insert_new, reading, rowcount, transaction
 from engine.store.models import EvaluationDay, JobRun, table_of
 
 log = logging.getLogger("duban.scheduler")
-JOBS = ("evaluate", "daily_report", "weekly_bulletin", "agenda", "notices")
+JOBS = ("evaluate", "reminders", "daily_report", "weekly_bulletin", "agenda", "notices")
 #: Between the daily runs, the outbox is looked at this often (what a robot's pace or block held back).
 DELIVER_EVERY_MINUTES = 1
 
@@ -106,7 +106,8 @@ def finish(app: App, run_id: int, status: str, detail: dict[str, Any], error: st
 
 
 def _jobs_for(app: App, day: dt.date) -> list[str]:
-    jobs = ["evaluate", "daily_report"]
+    # The warnings go out after the evaluation and before the daily check, which lists them.
+    jobs = ["evaluate", "reminders", "daily_report"]
     if day.weekday() == 0:
         jobs.append("weekly_bulletin")
     if _meeting_prepared_on(app, day) is not None:
@@ -147,6 +148,10 @@ def _run(app: App, job: str, day: dt.date, run_id: int, stop: threading.Event) -
             "misses": result.misses,
             "warnings": result.warnings,
         }
+    if job == "reminders":
+        from engine.paperwork.reminders import remind
+
+        return remind(app, day).as_dict()
     if job == "daily_report":
         written = [
             write_daily(app, day, fmt, out / "daily" / f"daily-{day.isoformat()}.{fmt.value}")[1]

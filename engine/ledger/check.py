@@ -45,6 +45,8 @@ def _limits() -> dict[str, int]:
         "unit": person.unit,
         "phone": person.phone,
         "email": person.email,
+        "wecom_id": person.wecom_id,
+        "dingtalk_id": person.dingtalk_id,
         "project_code": project.code,
         "district": project.district,
         "phase": project.phase,
@@ -125,6 +127,8 @@ class PersonIn:
     extra: dict[str, Any]
     row: int = 0
     stated: frozenset[str] | None = None
+    wecom_id: str | None = None
+    dingtalk_id: str | None = None
 
 
 @dataclass
@@ -220,9 +224,54 @@ def _unique(table: Table, items: Iterable[tuple[Row, str]], key: str, problems: 
     return duplicated
 
 
+#: The persons' accounts in WeCom and DingTalk (企业微信账号, 钉钉账号): the user ids messages go to.
+ACCOUNT_KEYS = ("wecom_id", "dingtalk_id")
+#: What a WeCom or DingTalk user id may hold: letters, digits and _ - @ . (64 at most, the database's length).
+_ACCOUNT = re.compile(r"[A-Za-z0-9_\-@.]{1,64}")
+_PERSON_FIELDS = frozenset({"name", "unit", "phone", "email", *ACCOUNT_KEYS})
+
+
+def account_of(table: Table, row: Row, key: str, problems: Problems) -> str | None:
+    """Return a 企业微信账号 / 钉钉账号 cell as the user id it is, or None (empty, or a problem recorded).
+
+    The id is text: a number cell is refused, since Excel drops an id's leading zeros (「007」 becomes 7)
+    and shows a long one as 1.23E+17 — duban cannot know what was typed.
+    """
+    value = row.values.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        problems.cell(
+            table,
+            row,
+            key,
+            value,
+            "账号是数字格式的单元格（Excel 可能已去掉开头的 0 或改写了长数字）：把该列设为文本格式后重新填写",
+        )
+        return None
+    if not isinstance(value, str):
+        problems.cell(table, row, key, value, "账号不是文本单元格：把该列设为文本格式后重新填写")
+        return None
+    text = text_of(table, row, key, problems)
+    if text is None:
+        return None
+    text = text.strip()
+    if not _ACCOUNT.fullmatch(text):
+        problems.cell(
+            table, row, key, text, "账号只能由英文字母、数字和 _ - @ . 组成（最多 64 个字符），请照通讯录中的账号填写"
+        )
+        return None
+    return text
+
+
 def validate_persons(table: Table, problems: Problems) -> list[PersonIn]:
-    """Validate the persons table."""
+    """Validate the persons table.
+
+    A sheet without a 企业微信账号 or 钉钉账号 column says nothing about it: a person keeps the account
+    on record (a ledger of before these columns imports as it always has).
+    """
     out, seen = [], []
+    stated = frozenset(k for k in _PERSON_FIELDS if k not in ACCOUNT_KEYS or k in table.places)
     for row in table.rows:
         person_id = text_of(table, row, "person_id", problems, True)
         name = text_of(table, row, "name", problems, True)
@@ -231,10 +280,24 @@ def validate_persons(table: Table, problems: Problems) -> list[PersonIn]:
         email = text_of(table, row, "email", problems)
         if email is not None and ("@" not in email or " " in email):
             problems.cell(table, row, "email", email, "不是有效的电子邮箱地址")
+        wecom_id, dingtalk_id = (account_of(table, row, key, problems) for key in ACCOUNT_KEYS)
         if person_id is not None:
             seen.append((row, person_id))
         if person_id and name:
-            out.append(PersonIn(person_id, name, unit, phone, email, row.extra, row.number))
+            out.append(
+                PersonIn(
+                    person_id,
+                    name,
+                    unit,
+                    phone,
+                    email,
+                    row.extra,
+                    row.number,
+                    None if stated == _PERSON_FIELDS else stated,
+                    wecom_id,
+                    dingtalk_id,
+                )
+            )
     _unique(table, seen, "person_id", problems)
     return out
 

@@ -59,7 +59,7 @@ def _sheets(session: Session, words: Wording) -> Iterator[tuple[str, list[str], 
         "人员",
         _header("persons"),
         (
-            (p.person_id, p.name, p.unit, p.phone, p.email)
+            (p.person_id, p.name, p.unit, p.phone, p.email, p.wecom_id, p.dingtalk_id)
             for p in session.scalars(select(Person).order_by(col(Person.person_id)))
         ),
     )

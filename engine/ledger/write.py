@@ -142,11 +142,20 @@ def _write_persons(app: App, session: Session, persons: list[PersonIn], result: 
     new_rows: list[dict[str, Any]] = []
     for item in persons:
         current = existing.get(item.person_id)
-        values = {"name": item.name, "unit": item.unit, "phone": item.phone, "email": item.email}
+        values = {
+            "name": item.name,
+            "unit": item.unit,
+            "phone": item.phone,
+            "email": item.email,
+            "wecom_id": item.wecom_id,
+            "dingtalk_id": item.dingtalk_id,
+        }
         if current is None:
             new_rows.append({"person_id": item.person_id, **values, "extra": item.extra})
             continue
-        if item.stated is not None:  # a person named on a combined sheet: only what its rows say
+        # A person named on a combined sheet: only what its rows say; a 人员 sheet without the account
+        # columns: everything but the accounts.
+        if item.stated is not None:
             values = {k: v for k, v in values.items() if k in item.stated}
         changed = _changes(current, values, item.extra)
         if changed:

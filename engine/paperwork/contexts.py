@@ -29,6 +29,8 @@ from config.vocabulary import (
     Kind,
     PersonStatus,
     ProjectStatus,
+    ReportKind,
+    ReportSource,
     StrikeStatus,
 )
 from engine.complaints.views import between, overdue_on
@@ -50,6 +52,7 @@ from engine.paperwork.template_data import (
     DecisionsContext,
     DistrictCount,
     DoneNode,
+    DueItem,
     DueNode,
     ExemptionRequest,
     LevelMove,
@@ -60,12 +63,14 @@ from engine.paperwork.template_data import (
     NoticeContext,
     NoticePolicy,
     Outcome,
+    PendingReport,
     PersonRef,
     ProjectWorkOrder,
     RankingRow,
     RedNode,
     RedProject,
     Referral,
+    ReviewCount,
     StrikeNode,
     StrikeView,
     WeekDecision,
@@ -84,6 +89,7 @@ from engine.store.models import (
     Notice,
     Person,
     Project,
+    Reminder,
     StatusChange,
     Strike,
     StrikeEvent,
@@ -91,6 +97,7 @@ from engine.store.models import (
 )
 from engine.views.board import NOBODY, PENDING, lights_as_of, progress_by
 from engine.views.figures import Figures, figures
+from engine.views.reports import decided_between, pending_on
 from engine.views.standing import sanction, standing_of
 from engine.views.strikes import basis, explain, strike_nodes
 from notifications.charts import progress_chart
@@ -636,10 +643,10 @@ def _needs_person(
 ) -> list[NeedsPerson]:
     """The active projects that need a person named at the meeting: nobody holds them, or their holder was removed."""
     holders = responsible_on(session, meeting, None if district is None else [id_of(p) for p in active])
-    held = set(holders.values())
-    statuses = _statuses_then(session, held, meeting, app)
-    decided = _decided_before(session, held, meeting, app)
-    holder_persons = _persons(session, held)
+    holding = set(holders.values())
+    statuses = _statuses_then(session, holding, meeting, app)
+    decided = _decided_before(session, holding, meeting, app)
+    holder_persons = _persons(session, holding)
     needs = []
     unassigned_projects = {s.project_id for s in pending if s.person_pk is None}
     # A person whose rung removes them from the post leaves their projects needing someone.
@@ -770,8 +777,8 @@ def _by_district(
 def _section(trace: traces.Trace) -> str:
     """The agenda section of a strike: the first of its decision's agenda items that has one."""
     for item in trace.agenda:
-        for section, held in AGENDA_SECTIONS.items():
-            if item in held:
+        for section, items in AGENDA_SECTIONS.items():
+            if item in items:
                 return section
     raise ValueError(f"no agenda section for items {list(trace.agenda)}")
 
@@ -786,7 +793,7 @@ def lights(app: App, session: Session, day: dt.date, district: str | None = None
     for project in session.scalars(
         select(Project).where(col(Project.status).in_(_EVALUATED), *_in_district(district)).order_by(col(Project.code))
     ):
-        out[colour.get(project.id or 0, "green")].append(
+        out[colour.get(id_of(project), "green")].append(
             LightProject(project_code=project.code, project_name=project.name, district=project.district or "")
         )
     return out
@@ -812,7 +819,83 @@ def daily_context(app: App, session: Session, day: dt.date, district: str | None
         counts={k: len(v) for k, v in light.items()},
         district=district,
         complaints=complaints_between(app, session, day, day, district),
+        reminders=day_reminders(session, day, district),
+        pending_reports=pending_reports(app, session, day, district),
     )
+
+
+def _reporter(source: str, reported_by: str, person_name: str | None) -> str:
+    """Who made a report, as the daily check names them: the person (name and id) or the district account."""
+    if source == ReportSource.PHONE:
+        return f"{person_name}（{reported_by}）" if person_name else reported_by
+    return f"片区账号 {reported_by.removeprefix('web:')}"
+
+
+def pending_reports(app: App, session: Session, day: dt.date, district: str | None = None) -> list[PendingReport]:
+    """The reports waiting for review at the end of a day, as the daily check lists them (engine/views/reports.py)."""
+    return [
+        PendingReport(
+            id=r.id,
+            kind=r.kind,
+            kind_cn="报完成" if r.kind == ReportKind.COMPLETION else "申请延期",
+            project_code=r.project_code,
+            project_name=r.project_name,
+            district=r.district or "",
+            node_code=r.node_code,
+            node_name=r.node_name,
+            planned_date=r.planned_then,
+            completed_on=r.completed_on,
+            requested_date=r.requested_date,
+            reported_on=r.created_at.astimezone(app.settings.tz).date(),
+            reporter=_reporter(r.source, r.reported_by, r.person_name),
+            photos=len(r.photos),
+            revokes=r.revokes,
+        )
+        for r in pending_on(app, session, day, district)
+    ]
+
+
+def day_reminders(session: Session, day: dt.date, district: str | None = None) -> list[DueItem]:
+    """The warnings (预警) sent on a day, one per node (two thresholds on one day are one), soonest due first.
+
+    Read through the reminders' day index: a day's warnings, never the ledger.
+    """
+    rows = session.execute(
+        select(
+            col(Reminder.node_id),
+            col(Reminder.planned_date),
+            col(Reminder.person_pk),
+            col(Project.code),
+            col(Project.name),
+            col(Project.district),
+            col(Node.code),
+            col(Node.name),
+        )
+        .join(Node, col(Node.id) == col(Reminder.node_id))
+        .join(Project, col(Project.id) == col(Reminder.project_id))
+        .where(col(Reminder.remind_on) == day, *_in_district(district))
+        .order_by(col(Reminder.planned_date), col(Project.code), col(Node.code), col(Reminder.id))
+    ).all()
+    persons = _persons(session, (row[2] for row in rows))
+    seen: set[tuple[int, dt.date]] = set()
+    items: list[DueItem] = []
+    for node_id, planned, person_pk, code, name, district_of, node_code, node_name in rows:
+        if (node_id, planned) in seen:
+            continue
+        seen.add((node_id, planned))
+        items.append(
+            DueItem(
+                project_code=code,
+                project_name=name,
+                district=district_of or "",
+                node_code=node_code,
+                node_name=node_name,
+                planned_date=planned,
+                days_left=(planned - day).days,
+                person=_person(persons.get(person_pk)),
+            )
+        )
+    return items
 
 
 def _day_nodes(
@@ -862,13 +945,13 @@ def _day_strikes(app: App, session: Session, day: dt.date, district: str | None)
         )
     )
     persons = _persons(session, (s.person_pk for s in strikes))
-    nodes = _nodes(session, [s.id for s in strikes if s.id is not None])
-    decided = traces.current(session, [s.id or 0 for s in strikes])
+    nodes = _nodes(session, [id_of(s) for s in strikes])
+    decided = traces.current(session, [id_of(s) for s in strikes])
     return [
         DailyStrike(
-            strike=_strike_view(app, s, decided.get(s.id or 0), day),
+            strike=_strike_view(app, s, decided.get(id_of(s)), day),
             person=_person(persons.get(s.person_pk)),
-            nodes=nodes.get(s.id or 0, []),
+            nodes=nodes.get(id_of(s), []),
         )
         for s in strikes
     ]
@@ -1049,6 +1132,10 @@ def weekly_context(
         decided=decided,
         referred=referred,
         chart=chart.name if chart else None,
+        reviews=[
+            ReviewCount(district=name or "（未填）", approved=approved, rejected=rejected)
+            for name, (approved, rejected) in decided_between(app, session, monday, as_of, district).items()
+        ],
     )
 
 

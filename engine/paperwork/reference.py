@@ -14,7 +14,7 @@ from typing import Any
 
 from config.vocabulary import Format, Kind
 from engine.paperwork import template_data
-from engine.paperwork.template_data import CONTEXTS, RENDERER_NAMES, DocumentContext
+from engine.paperwork.template_data import CONTEXTS, MESSAGES, RENDERER_NAMES, DocumentContext, MessageContext
 from notifications.kinds import REGISTRY, template_name
 from notifications.render import FILTERS
 
@@ -30,22 +30,32 @@ def contexts() -> list[type[DocumentContext]]:
     return list(dict.fromkeys(CONTEXTS[kind] for kind in Kind))
 
 
+def messages() -> list[type[MessageContext]]:
+    """Return the message contexts, each once, in the order of the messages."""
+    return list(dict.fromkeys(MESSAGES.values()))
+
+
+def message_template(name: str) -> str:
+    """Return a message's template file (Markdown only: its first line is the subject)."""
+    return f"{name}.md.j2"
+
+
 def records() -> list[type[Any]]:
     """Return the record types the contexts hold (and the records those hold), in the order they are first met."""
     found: dict[str, type[Any]] = {}
-    waiting: list[type[Any]] = list(contexts())
+    waiting: list[type[Any]] = [*contexts(), *messages()]
     while waiting:
         for f in dataclasses.fields(waiting.pop(0)):
             for name in _NAME.findall(str(f.type)):
-                held = getattr(template_data, name, None)
+                found_type = getattr(template_data, name, None)
                 if (
-                    isinstance(held, type)
-                    and dataclasses.is_dataclass(held)
+                    isinstance(found_type, type)
+                    and dataclasses.is_dataclass(found_type)
                     and name not in found
-                    and not issubclass(held, DocumentContext)
+                    and not issubclass(found_type, (DocumentContext, MessageContext))
                 ):
-                    found[name] = held
-                    waiting.append(held)
+                    found[name] = found_type
+                    waiting.append(found_type)
     return list(found.values())
 
 
@@ -61,7 +71,7 @@ def templates(kind: Kind) -> list[str]:
 
 def reference() -> str:
     """Return docs/TEMPLATES.md as it should be now."""
-    held = {cls.__name__ for cls in (*contexts(), *records())}
+    documented = {cls.__name__ for cls in (*contexts(), *messages(), *records())}
     lines = [
         "# What each template receives",
         "",
@@ -80,10 +90,24 @@ def reference() -> str:
         "|---|---|---|---|",
     ]
     lines += [
-        f"| `{kind.value}` | {REGISTRY[kind].title} | {_type(CONTEXTS[kind].__name__, held)} | "
+        f"| `{kind.value}` | {REGISTRY[kind].title} | {_type(CONTEXTS[kind].__name__, documented)} | "
         + ", ".join(f"`{name}`" for name in templates(kind))
         + " |"
         for kind in Kind
+    ]
+    lines += [
+        "",
+        "## Messages",
+        "",
+        "Messages are sent, not filed (engine/paperwork/reminders.py): one Markdown template each, whose first",
+        "line (without its `#`) is the subject and the whole text the body; they carry no header or number.",
+        "",
+        "| Message | Context | Template |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{name}` | {_type(cls.__name__, documented)} | `{message_template(name)}` |"
+        for name, cls in MESSAGES.items()
     ]
     lines += ["", "## In every template", "", "| Name | Description |", "|---|---|"]
     lines += [f"| `{name}` | {_cell(text)} |" for name, text in RENDERER_NAMES.items()]
@@ -92,16 +116,21 @@ def reference() -> str:
     lines += ["", "## Contexts"]
     for cls in contexts():
         kinds = ", ".join(f"`{kind.value}` ({REGISTRY[kind].title})" for kind in Kind if CONTEXTS[kind] is cls)
-        lines += ["", *_table(cls, held, f"For {kinds}.")]
+        lines += ["", *_table(cls, documented, f"For {kinds}.")]
+    for message in messages():
+        names = ", ".join(f"`{name}`" for name, cls in MESSAGES.items() if cls is message)
+        lines += ["", *_table(message, documented, f"For the message {names}.")]
     lines += ["", "## Records"]
     for cls in records():
-        lines += ["", *_table(cls, held)]
+        lines += ["", *_table(cls, documented)]
     return "\n".join(lines) + "\n"
 
 
-def _table(cls: type[Any], held: set[str], note: str = "") -> list[str]:
+def _table(cls: type[Any], documented: set[str], note: str = "") -> list[str]:
     heading = [f"### {cls.__name__}", "", _summary(cls) + (f" {note}" if note else ""), ""]
-    rows = [f"| `{f.name}` | {_type(str(f.type), held)} | {_cell(description(f))} |" for f in dataclasses.fields(cls)]
+    rows = [
+        f"| `{f.name}` | {_type(str(f.type), documented)} | {_cell(description(f))} |" for f in dataclasses.fields(cls)
+    ]
     return [*heading, "| Field | Type | Description |", "|---|---|---|", *rows]
 
 
@@ -109,10 +138,10 @@ def _summary(thing: object) -> str:
     return (thing.__doc__ or "").strip().splitlines()[0] if thing.__doc__ else ""
 
 
-def _type(annotation: str, held: set[str]) -> str:
+def _type(annotation: str, documented: set[str]) -> str:
     """A field's type for the table, each record type a link to its section."""
     text = annotation.replace("dt.", "")
-    return _cell(_NAME.sub(lambda m: f"[{m[0]}](#{m[0].lower()})" if m[0] in held else m[0], text))
+    return _cell(_NAME.sub(lambda m: f"[{m[0]}](#{m[0].lower()})" if m[0] in documented else m[0], text))
 
 
 def _cell(text: str) -> str:

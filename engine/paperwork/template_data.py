@@ -404,6 +404,45 @@ class LightProject:
 
 
 @dataclass(frozen=True, slots=True)
+class DueItem:
+    """A node that falls due soon, as a warning (预警) names it."""
+
+    project_code: str = field(metadata={"doc": "the project's code"})
+    project_name: str = field(metadata={"doc": "the project's name"})
+    district: str = field(metadata={"doc": "its district ('' when not filled in)"})
+    node_code: str = field(metadata={"doc": "the node's code"})
+    node_name: str = field(metadata={"doc": "the node's name"})
+    planned_date: dt.date = field(metadata={"doc": "its planned date"})
+    days_left: int = field(metadata={"doc": "days from the warning's day to the planned date (0: due that day)"})
+    person: PersonRef | None = field(metadata={"doc": "who is responsible on the warning's day (None: nobody)"})
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReport:
+    """A report from the site (or a district's completion) waiting for the office's review (审核)."""
+
+    id: int = field(metadata={"doc": "the report's number (报告 #id)"})
+    kind: str = field(metadata={"doc": "completion or extension"})
+    kind_cn: str = field(metadata={"doc": "the kind in words: 报完成 or 申请延期"})
+    project_code: str = field(metadata={"doc": "the project's code"})
+    project_name: str = field(metadata={"doc": "the project's name"})
+    district: str = field(metadata={"doc": "its district ('' when not filled in)"})
+    node_code: str = field(metadata={"doc": "the node's code"})
+    node_name: str = field(metadata={"doc": "the node's name"})
+    planned_date: dt.date = field(metadata={"doc": "the node's planned date when it was reported"})
+    completed_on: dt.date | None = field(metadata={"doc": "a completion: the day reported (None otherwise)"})
+    requested_date: dt.date | None = field(
+        metadata={"doc": "an extension: the planned date asked for (None otherwise)"}
+    )
+    reported_on: dt.date = field(metadata={"doc": "the day it was reported (in the configured time zone)"})
+    reporter: str = field(metadata={"doc": "who reported it: the person's name and id, or the district account"})
+    photos: int = field(metadata={"doc": "how many photos came with it"})
+    revokes: list[int] = field(
+        metadata={"doc": "the strikes approving it would revoke (问责 #id; empty when none or not known)"}
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class DailyContext(DocumentContext):
     """The daily check report (每日检点) of an evaluated day."""
 
@@ -419,6 +458,17 @@ class DailyContext(DocumentContext):
     counts: dict[str, int] = field(metadata={"doc": "how many projects under each light (the keys of `lights`)"})
     district: str | None = field(metadata={"doc": "the district of a district edition (None: the whole country)"})
     complaints: Complaints = field(metadata={"doc": "the day's 12345 work orders"})
+    reminders: list[DueItem] = field(
+        default_factory=list,
+        metadata={"doc": "the warnings (预警) sent on the day, one per node (the section is left out when none)"},
+    )
+    pending_reports: list[PendingReport] = field(
+        default_factory=list,
+        metadata={
+            "doc": "the reports waiting for review (审核) at the end of the day, oldest first "
+            "(the section is left out when none)"
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------ weekly bulletin
@@ -482,6 +532,15 @@ class Referral:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewCount:
+    """One district's reports from the site decided in the week (审核)."""
+
+    district: str = field(metadata={"doc": "the district ('（未填）' when not filled in)"})
+    approved: int = field(metadata={"doc": "reports approved (recorded)"})
+    rejected: int = field(metadata={"doc": "reports rejected (sent back with a reason)"})
+
+
+@dataclass(frozen=True, slots=True)
 class WeeklyContext(DocumentContext):
     """The weekly bulletin (每周通报), addressed to the responsible persons and the contractors."""
 
@@ -512,6 +571,56 @@ class WeeklyContext(DocumentContext):
             "bulletin is printed, not written; None: no chart drawn)"
         }
     )
+    reviews: list[ReviewCount] = field(
+        default_factory=list,
+        metadata={
+            "doc": "per district, the reports approved and rejected from Monday to `as_of` (by the decision's "
+            "day in the configured time zone; the section is left out when none)"
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------ messages
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContext:
+    """What every message's template receives (a message is sent, not filed: no header, no number)."""
+
+    kind: str = field(metadata={"doc": "the message's name (its template's name without `.md.j2`)"})
+    day: dt.date = field(metadata={"doc": "the day it is sent for"})
+    office: str = field(metadata={"doc": "who sends it (settings `office`)"})
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderContext(MessageContext):
+    """A warning (预警) to a responsible person: one of their nodes falls due soon."""
+
+    person: PersonRef = field(metadata={"doc": "to whom"})
+    item: DueItem = field(metadata={"doc": "the node that falls due"})
+    link: str = field(
+        metadata={"doc": "the person's personal link to their phone page (issued by the run, one per person)"}
+    )
+    link_expires: dt.date = field(metadata={"doc": "the last day the link opens the phone page"})
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderDigestContext(MessageContext):
+    """The office's daily digest of the warnings: every node warned of that day, with its person."""
+
+    items: list[DueItem] = field(metadata={"doc": "the nodes warned of, soonest due first"})
+    persons: int = field(metadata={"doc": "how many persons were warned"})
+    unassigned: int = field(metadata={"doc": "how many of the nodes have nobody responsible (not warned personally)"})
+    supplement: bool = field(
+        metadata={"doc": "whether it adds to a digest already sent that day (nodes warned of by a later run)"}
+    )
+
+
+#: Each message's context, by the message's name (its template is ``<name>.md.j2``; the first line is its subject).
+MESSAGES: dict[str, type[MessageContext]] = {
+    "reminder": ReminderContext,
+    "reminder_digest": ReminderDigestContext,
+}
 
 
 #: Each kind's context (the notices and decisions to a person share one).
@@ -540,6 +649,6 @@ RENDERER_NAMES: dict[str, str] = {
 }
 
 
-def template_fields(context: DocumentContext) -> dict[str, Any]:
+def template_fields(context: DocumentContext | MessageContext) -> dict[str, Any]:
     """Return the top-level names a template sees: the context's fields, shallow (records stay as they are)."""
     return {f.name: getattr(context, f.name) for f in fields(context)}

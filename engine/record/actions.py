@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import IntEnum
 
 from sqlalchemy import select
 from sqlmodel import col
 
 from engine.context import App
 from engine.errors import Refused
+from engine.record.reports import defer_district_completion
 from engine.record.write import (
     assign,
     change_planned_date,
@@ -48,6 +50,14 @@ class Scope:
 EVERYTHING = Scope()
 
 
+class Completion(IntEnum):
+    """What a completion did: false when nothing changed, so it reads as the bool it used to be."""
+
+    UNCHANGED = 0  # the same date was already on record
+    RECORDED = 1
+    PENDING = 2  # a district's completion that would revoke or change a strike: waiting for the office (审核)
+
+
 def complete_node(
     app: App,
     project_code: str,
@@ -56,12 +66,15 @@ def complete_node(
     reason: str | None = None,
     source: str = "cli",
     scope: Scope = EVERYTHING,
-) -> bool:
-    """Record a node's completion; return False when the same date was already on record."""
+) -> Completion:
+    """Record a node's completion; a district's that would revoke or change a strike waits for review instead."""
     with transaction(app.engine) as session:
         project, node = find_node(session, project_code, node_code)
         scope.check(project)
-        return record_completion(app, session, project, node, on, source, reason)
+        if scope.district is not None and defer_district_completion(app, session, project, node, on, reason):
+            return Completion.PENDING
+        changed = record_completion(app, session, project, node, on, source, reason)
+        return Completion.RECORDED if changed else Completion.UNCHANGED
 
 
 def extend_node(

@@ -174,11 +174,14 @@ def record_completion(
     return True
 
 
-def _revoke_misses_met_by(app: App, session: Session, node: Node, completed_on: dt.date) -> None:
+def misses_met_by(app: App, session: Session, node: Node, completed_on: dt.date) -> list[Miss]:
+    """Return the node's misses not revoked that a completion on this day would revoke (within their deadline)."""
     misses = session.scalars(select(Miss).where(col(Miss.node_id) == node.id, col(Miss.revoked_on).is_(None))).all()
-    for miss in misses:
-        if completed_on > app.deadline_end(miss.planned_date):
-            continue
+    return [miss for miss in misses if completed_on <= app.deadline_end(miss.planned_date)]
+
+
+def _revoke_misses_met_by(app: App, session: Session, node: Node, completed_on: dt.date) -> None:
+    for miss in misses_met_by(app, session, node, completed_on):
         miss.revoked_on = app.today()
         miss.revoked_reason = f"补录完成日期 {cn_date(completed_on)}，未超过计划日期 {cn_date(miss.planned_date)}"
         session.add(miss)

@@ -41,7 +41,12 @@ from engine.store.models import (
     Miss,
     NodeHistory,
     Notice,
+    PersonLink,
+    Photo,
     Reminder,
+    Report,
+    ReportDecision,
+    ReportPhoto,
     StatusChange,
     Strike,
     StrikeEvent,
@@ -81,6 +86,13 @@ for _model, _columns in (
     (Complaint, ("id", "order_no", "received_at", "content", "place", "due_at", "created_at")),  # since 0011
     (DocNumber, ()),  # since 0012
     (Reminder, ()),  # since 0014
+    # since 0015: reports and their decisions whole; a photo by its hash (the bytes are what it hashes);
+    # a personal link as issued (its revocation is in the change log)
+    (Report, ()),
+    (ReportDecision, ()),
+    (Photo, ("id", "sha256", "mime", "width", "height", "size", "taken_at", "created_at")),
+    (ReportPhoto, ()),
+    (PersonLink, ("id", "person_pk", "token_hash", "created_at", "created_by", "expires_at")),
 ):
     _table: Table = table_of(_model)
     SEALED[_table.name] = (_table, _columns or tuple(c.name for c in _table.columns))

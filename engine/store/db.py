@@ -374,7 +374,7 @@ def head_revision() -> str:
 
 #: The newest revision in engine/store/migrations (a test keeps it equal to Alembic's head). Every
 #: command checks it; reading it from here spares each command the import of Alembic.
-HEAD_REVISION = "0014"
+HEAD_REVISION = "0015"
 
 
 def require_schema(engine: Engine) -> None:

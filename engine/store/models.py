@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, MetaData, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, MetaData, Table, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -411,6 +411,88 @@ class Reminder(SQLModel, table=True):
     remind_on: dt.date
     person_pk: int | None = Field(default=None, foreign_key="person.id")  # None: nobody responsible
     created_at: dt.datetime = _ts()
+
+
+class Report(SQLModel, table=True):
+    """Progress reported from the site: a node done, or an extension asked (since revision 0015).
+
+    Immutable and sealed: what was reported, by whom, when, and the planned date it was reported
+    against. It changes nothing by itself; the office's decision (``report_decision``) does, through
+    the same write path as ``duban node complete`` / ``duban node extend``.
+    """
+
+    __table_args__ = (Index("ix_report_node", "node_id"), Index("ix_report_project", "project_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    node_id: int = Field(foreign_key="node.id")
+    project_id: int = Field(foreign_key="project.id")
+    kind: str = Field(max_length=16)  # ReportKind
+    completed_on: dt.date | None = None  # a completion: the day reported
+    requested_date: dt.date | None = None  # an extension: the new planned date asked for
+    note: str = Field(default="", max_length=2000)
+    planned_date: dt.date  # the node's planned date when it was reported
+    source: str = Field(max_length=16)  # ReportSource: phone (a personal link) or district (an account)
+    reported_by: str = Field(max_length=100)  # the person's id, or the account (web:NAME)
+    person_pk: int | None = Field(default=None, foreign_key="person.id")
+    created_at: dt.datetime = _ts()
+
+
+class ReportDecision(SQLModel, table=True):
+    """The office's answer to a report: approved (recorded) or rejected with a reason. Once; sealed."""
+
+    __tablename__ = "report_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", unique=True)
+    approved: bool
+    by: str = Field(max_length=100)
+    at: dt.datetime = _ts()
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class Photo(SQLModel, table=True):
+    """A photo, re-encoded as JPEG, stored once by the SHA-256 of its bytes (since revision 0015).
+
+    The audit chain seals its hash, size, type and time, not the bytes: the hash stands for them.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True)
+    mime: str = Field(max_length=32)
+    width: int
+    height: int
+    size: int  # bytes of the re-encoded JPEG
+    taken_at: dt.datetime | None = _ts(nullable=True)  # EXIF DateTimeOriginal, in the configured zone
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    thumbnail: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: dt.datetime = _ts()
+
+
+class ReportPhoto(SQLModel, table=True):
+    """A photo attached to a report, in the order it was sent."""
+
+    __tablename__ = "report_photo"
+    __table_args__ = (UniqueConstraint("report_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id")
+    photo_id: int = Field(foreign_key="photo.id", index=True)
+    position: int
+
+
+class PersonLink(SQLModel, table=True):
+    """A responsible person's personal link to the phone page: the database keeps only the token's SHA-256."""
+
+    __tablename__ = "person_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_pk: int = Field(foreign_key="person.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: dt.datetime = _ts()
+    created_by: str = Field(max_length=100)
+    expires_at: dt.datetime = _ts()
+    revoked_at: dt.datetime | None = _ts(nullable=True)
+    revoked_by: str | None = Field(default=None, max_length=100)
 
 
 class ChannelBlock(SQLModel, table=True):

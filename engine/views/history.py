@@ -85,10 +85,14 @@ DETAIL_KEYS = (
     "due_at",
     "closed_at",
     "satisfaction",
+    "report",
+    "kind",
+    "expires",
+    "links",
 )
 
 #: Where a change came from (detail["source"]), each with its words in the wording's [source] section.
-SOURCES = ("ledger", "cli", "web", "demo")
+SOURCES = ("ledger", "cli", "web", "demo", "report")
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,18 @@ import pytest
 from jinja2 import meta, nodes
 
 from config.vocabulary import Format, Kind
-from engine.paperwork.reference import COMMAND, TEMPLATES_MD, contexts, description, records, reference, templates
-from engine.paperwork.template_data import CONTEXTS, RENDERER_NAMES
+from engine.paperwork.reference import (
+    COMMAND,
+    TEMPLATES_MD,
+    contexts,
+    description,
+    message_template,
+    messages,
+    records,
+    reference,
+    templates,
+)
+from engine.paperwork.template_data import CONTEXTS, MESSAGES, RENDERER_NAMES
 from notifications.kinds import REGISTRY
 from notifications.render import Renderer
 
@@ -17,7 +27,7 @@ from notifications.render import Renderer
 def test_every_field_of_every_context_and_record_is_described() -> None:
     undescribed = [
         f"{cls.__name__}.{f.name}"
-        for cls in (*contexts(), *records())
+        for cls in (*contexts(), *messages(), *records())
         for f in dataclasses.fields(cls)
         if not description(f).strip()
     ]
@@ -69,3 +79,22 @@ def test_every_name_a_shipped_template_uses_is_in_its_context(kind: Kind, fmt: F
     fields = {f.name for f in dataclasses.fields(CONTEXTS[kind])}
     unknown = _names_used(renderer, name, set()) - fields - set(RENDERER_NAMES)
     assert not unknown, f"{name} uses {sorted(unknown)}, which {CONTEXTS[kind].__name__} does not have"
+
+
+def test_every_message_has_its_template_and_its_section() -> None:
+    written = reference()
+    for name, cls in MESSAGES.items():
+        assert Renderer().env.loader is not None
+        Renderer().env.loader.get_source(Renderer().env, message_template(name))  # raises when missing
+        assert f"| `{name}` | [{cls.__name__}](#{cls.__name__.lower()}) | `{message_template(name)}` |" in written
+        assert f"### {cls.__name__}" in written
+    assert "### DueItem" in written  # the record the messages hold
+
+
+@pytest.mark.parametrize("name", sorted(MESSAGES))
+def test_every_name_a_message_template_uses_is_in_its_context(name: str) -> None:
+    fields = {f.name for f in dataclasses.fields(MESSAGES[name])}
+    unknown = _names_used(Renderer(), message_template(name), set()) - fields - set(RENDERER_NAMES)
+    assert not unknown, (
+        f"{message_template(name)} uses {sorted(unknown)}, which {MESSAGES[name].__name__} does not have"
+    )

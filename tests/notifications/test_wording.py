@@ -19,6 +19,8 @@ from config.vocabulary import (
     OutboxStatus,
     PersonStatus,
     ProjectStatus,
+    ReportKind,
+    ReportSource,
     Role,
     StatusCause,
     StrikeStatus,
@@ -58,6 +60,8 @@ SECTIONS: dict[str, Values] = {
     "notice_state": NoticeState,
     "detail": DETAIL_KEYS,
     "source": SOURCES,
+    "report_kind": ReportKind,
+    "report_source": ReportSource,
 }
 
 

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.app.web import accounts, auth, documents, history, ledger, meeting, persons, projects
+from engine.app.web import accounts, auth, documents, history, ledger, meeting, persons, phone, projects, review
 from engine.app.web.limits import BodyLimit
 from engine.app.web.pages import STATIC, render
 from engine.app.web.security import Forbidden, NotFound, SignInRequired
@@ -47,7 +47,7 @@ def create_app(app: App) -> FastAPI:
     web.state.app = app
     _ = app.engine, app.calendar  # made once here: every request's App (as_actor) shares them
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, projects, persons, meeting, documents, ledger, history, accounts):
+    for module in (auth, projects, persons, meeting, documents, ledger, history, accounts, phone, review):
         web.include_router(module.router)
 
     # The upload and its form fields: a megabyte more than the largest workbook accepted.

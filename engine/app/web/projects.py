@@ -25,6 +25,7 @@ from engine.views.board import (
     rankings,
 )
 from engine.views.projects import project_details, project_named
+from engine.views.reports import pending_completion_projects
 
 router = APIRouter()
 PER_PAGE = 50
@@ -73,6 +74,7 @@ def board_page(
     scope = scope_of(viewer)
     with reading(app.engine) as session:
         result = board(app, session, query, scope)
+        reported = pending_completion_projects(session)  # 「已报完成，待审核」 (engine/views/reports.py)
     filters = {
         "on": on,
         "district": query.district,
@@ -82,7 +84,7 @@ def board_page(
         "q": query.text,
     }
     template = "_board_results.html" if request.headers.get("hx-request") else "board.html"
-    return render(request, template, board=result, figures=result.figures, filters=filters, day=day)
+    return render(request, template, board=result, figures=result.figures, filters=filters, day=day, reported=reported)
 
 
 @route(router, "GET", "/board/rankings", Can.READ, "排名：片区、施工单位、负责人")
@@ -140,6 +142,8 @@ def complete(
         changed = actions.complete_node(
             actor, code, node, day, reason.strip() or None, "web", actions.Scope(scope_of(viewer))
         )
+        if changed is actions.Completion.PENDING:
+            return f"{code} {node}：已报完成，待审核（完成日期 {day.isoformat()} 将撤销或改变问责记录，须工作专班审核）"
         return f"{code} {node}：完成日期 {day.isoformat()}" + ("" if changed else "（与已有记录相同，未变化）")
 
     return _correct(request, app, viewer, code, on, "完成日期", act)

@@ -48,6 +48,7 @@ class Can(StrEnum):
     RECORD = "record"  # the whole record and the audit chain
     CONTACTS = "contacts"  # phone numbers and e-mail addresses
     ACCOUNTS = "accounts"  # the accounts, their sign-in throttles, and lifting them
+    REVIEW = "review"  # verify reports from the site (审核): approve, reject
 
 
 GRANTS: dict[Role, frozenset[Can]] = {
@@ -64,6 +65,7 @@ CAN_CN = {
     Can.RECORD: "查看全部记录与审计链",
     Can.CONTACTS: "查看电话与邮箱",
     Can.ACCOUNTS: "管理账号（查看与解除登录限流）",
+    Can.REVIEW: "审核现场报告",
 }
 
 

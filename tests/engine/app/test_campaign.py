@@ -38,6 +38,19 @@ def test_demo_replays_the_campaign_deterministically(
     last_daily = (tmp_path / "demo" / "out" / "daily" / "daily-2024-11-01.md").read_text(encoding="utf-8")
     assert "逾期未办结：GD2024090309 LL-2024-010 市文化局家属院" in last_daily
     assert "- 红灯：LL-2024-010 市文化局家属院" in last_daily
+    # The campaign's last week is warned of before each deadline (预警), and two reports come from the site.
+    assert "自 2024-10-28 起每天发出到期前预警" in first.out
+    assert "已收到现场报告 2 份：#1 已审核通过，#2 待审核" in first.out
+    queued = duban("--db", "sqlite:///duban.db", "outbox", "--json").json()
+    warnings = [m for m in queued if m["key"].startswith("reminder:")]
+    digests = [m for m in queued if m["key"].startswith("reminder-digest:")]
+    assert warnings and all(m["subject"].startswith("【预警】") for m in warnings)
+    digest_days = {m["key"].split(":")[1] for m in digests}  # the office's digest: days with something due
+    assert min(digest_days) == "2024-10-28" and digest_days <= {"2024-10-28", "2024-10-29", "2024-10-30", "2024-10-31"}
+    reports = duban("--db", "sqlite:///duban.db", "review", "list", "--json").json()
+    assert [(r["id"], len(r["photos"]), r["source"]) for r in reports] == [(2, 1, "phone")]
+    assert "预警" in (tmp_path / "demo" / "out" / "daily" / "daily-2024-10-28.md").read_text(encoding="utf-8")
+    assert "预警" not in (tmp_path / "demo" / "out" / "daily" / "daily-2024-10-25.md").read_text(encoding="utf-8")
     out = tmp_path / "demo" / "out"
     assert len(list((out / "notices").glob("*.docx"))) == len(list((out / "notices").glob("*.md"))) > 60
     assert len(list((out / "agendas").glob("agenda-*.docx"))) == 18  # every Monday meeting, 7-01 … 10-28

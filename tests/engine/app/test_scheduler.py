@@ -50,12 +50,13 @@ def test_schedule_catches_up_every_missed_business_date_in_order(duban: Duban, t
     duban("schedule", "--once")
     assert _rows(duban.url, "select job, business_date from job_run order by id") == [
         ("evaluate", _d("2024-07-10")),
+        ("reminders", _d("2024-07-10")),
         ("daily_report", _d("2024-07-10")),
         ("notices", _d("2024-07-10")),
     ]
     duban.today("2024-07-16")  # the machine was off for six days
     duban("schedule", "--once")
-    done = _rows(duban.url, "select job, business_date, status from job_run where id > 3 order by id")
+    done = _rows(duban.url, "select job, business_date, status from job_run where id > 4 order by id")
     assert [d for _job, d, _s in done if _job == "evaluate"] == [_d(f"2024-07-{n}") for n in range(11, 17)]
     assert ("agenda", _d("2024-07-12"), "done") in done  # Friday before the Monday 07-15 meeting
     assert ("weekly_bulletin", _d("2024-07-15"), "done") in done
@@ -64,8 +65,18 @@ def test_schedule_catches_up_every_missed_business_date_in_order(duban: Duban, t
     assert (tmp_path / "out" / "bulletins" / "bulletin-2024-07-08.docx").exists()
     assert len(list((tmp_path / "out" / "daily").glob("*.md"))) == 7
     assert [s["planned_date"] for s in duban.json("strikes")] == ["2024-07-08", "2024-07-12"]
+    # The day's warnings went out on their day, after its evaluation and before its daily check, which
+    # lists them; the days caught up after the downtime are past, and a late warning is never sent.
+    assert _rows(duban.url, "select remind_on, threshold, planned_date from reminder order by id") == [
+        ("2024-07-10", 3, "2024-07-13"),  # Saturday's node, three days before
+    ]
+    assert "七、今日发出的预警（1 个节点）" in (tmp_path / "out" / "daily" / "daily-2024-07-10.md").read_text("utf-8")
+    assert "预警" not in (tmp_path / "out" / "daily" / "daily-2024-07-12.md").read_text("utf-8")
+    caught_up = _rows(duban.url, "select status from job_run where job = 'reminders' and business_date = '2024-07-12'")
+    assert caught_up == [("done",)]
+    assert (tmp_path / "out" / "outbox" / "reminder-digest_2024-07-10_file.txt").exists()
     again = duban("schedule", "--once")
-    assert again.code == 0 and len(_rows(duban.url, "select id from job_run")) == len(done) + 3
+    assert again.code == 0 and len(_rows(duban.url, "select id from job_run")) == len(done) + 4
     runs = duban.json("runs")
     assert runs[0]["business_date"] == "2024-07-16" and runs[0]["status"] == "done"
 
@@ -156,6 +167,17 @@ def test_two_schedulers_at_once_run_every_job_exactly_once(duban: Duban, tmp_pat
     assert not failures, failures
     assert len(rows) == len(set((j, d) for j, d, _s in rows)) == len(done)
     assert {s for _j, _d2, s in rows} == {"done"}
+    # The warnings of the schedulers' today went out once (the days caught up are past: none for them),
+    # one message per node warned and one digest, however the three raced.
+    assert done[("reminders", "2024-08-20")] == 1
+    ((reminders, days, nodes),) = _rows(
+        duban.url, "select count(*), count(distinct remind_on), count(distinct node_id) from reminder"
+    )
+    assert reminders > 0 and days == 1
+    assert _rows(duban.url, "select count(*) from outbox where key like 'reminder:%'") == [(nodes,)]
+    assert _rows(duban.url, "select key from outbox where key like 'reminder-digest:%'") == [
+        ("reminder-digest:2024-08-20:file",)
+    ]
     reference = Duban(f"sqlite:///{tmp_path / 'reference.db'}", duban._capsys, duban._monkeypatch)
     reference("init")
     reference("import", "ledger", tmp_path / "l")
@@ -176,7 +198,7 @@ def test_sigterm_stops_the_waiting_scheduler_cleanly(duban: Duban, tmp_path: Pat
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         assert proc.poll() is None, log.read_text()  # it waits for the next run; it did not stop by itself
-        assert _rows(duban.url, "select count(*) from job_run where status = 'done'")[0][0] == 3
+        assert _rows(duban.url, "select count(*) from job_run where status = 'done'")[0][0] == 4
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=120)  # at once in practice: a scheduler that ignored the signal would wait hours
     finally:

@@ -33,8 +33,12 @@ def _objects(site: Site) -> dict[str, dict[str, str]]:
             strike: session.scalar(select(Notice.id).where(Notice.strike_id == strike))
             for strike in (own_strike, other_strike)
         }
+    own_report, own_photo = _report(site, "P1", "BH-1", "N3", (30, 140, 60))
+    other_report, other_photo = _report(site, "P3", "LF-1", "N2", (140, 30, 60))
     return {
         "own": {
+            "report_id": str(own_report),
+            "sha256": own_photo,
             "code": "BH-1",
             "node": "N1",
             "person_id": "P1",
@@ -43,6 +47,8 @@ def _objects(site: Site) -> dict[str, dict[str, str]]:
             "name": "binhe",
         },
         "other": {
+            "report_id": str(other_report),
+            "sha256": other_photo,
             "code": "LF-1",
             "node": "N1",
             "person_id": "P3",
@@ -51,6 +57,42 @@ def _objects(site: Site) -> dict[str, dict[str, str]]:
             "name": "binhe",
         },
     }
+
+
+def _report(site: Site, person_id: str, code: str, node_code: str, colour: tuple[int, int, int]) -> tuple[int, str]:
+    """A completion reported from the site with one photo, for a project (made once per site)."""
+    import datetime as dt
+
+    from PIL import Image
+    from sqlalchemy import select
+
+    from config.vocabulary import ReportKind
+    from engine.app.review import Upload, issue_link, submit
+    from engine.store.db import reading
+    from engine.store.models import Photo, Project, Report, ReportPhoto
+
+    def stored() -> tuple[int, str] | None:
+        with reading(site.app.engine) as session:
+            found = session.execute(
+                select(Report.id, Photo.sha256)
+                .join(Project, Project.id == Report.project_id)
+                .join(ReportPhoto, ReportPhoto.report_id == Report.id)
+                .join(Photo, Photo.id == ReportPhoto.photo_id)
+                .where(Project.code == code)
+            ).first()
+        return None if found is None else (int(found[0]), str(found[1]))
+
+    found = stored()
+    if found is None:
+        url, _expires = issue_link(site.app, person_id)
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 48), colour).save(buffer, "JPEG")
+        day = dt.date.fromisoformat(TODAY)
+        upload = [Upload("现场.jpg", buffer.getvalue())]
+        submit(site.app, url.rsplit("/", 1)[1], code, node_code, ReportKind.COMPLETION, day, "已完成", upload)
+        found = stored()
+    assert found is not None
+    return found
 
 
 QUERIES = {
@@ -69,6 +111,8 @@ FORMS = {
     "/strikes/{strike_id}/exempt": {"reason": "特大暴雨，不可抗力", "meeting": TODAY},
     "/strikes/{strike_id}/reject-exemption": {"reason": "理由不成立", "meeting": TODAY},
     "/strikes/{strike_id}/request-exemption": {"reason": "燃气公司停气审批延误"},
+    "/review/{report_id}/approve": {"note": "照片属实"},
+    "/review/{report_id}/reject": {"reason": "照片看不出完成"},
 }
 
 
@@ -108,7 +152,9 @@ def _flatten(routes: list[Any]) -> list[Any]:
 
 def test_every_route_is_declared_with_a_permission(site: Site) -> None:
     declared = {(r.method, r.path) for r in ROUTES}
-    open_routes = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+    # The phone page answers to its personal link's token, not to a session (tests/engine/app/web/test_phone.py).
+    open_routes = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/m/{token}")}
+    open_routes.add(("POST", "/m/{token}/report"))
     seen = set()
     for route in _flatten(site.client().app.routes):  # type: ignore[attr-defined]
         methods = getattr(route, "methods", None)
@@ -122,8 +168,8 @@ def test_every_route_is_declared_with_a_permission(site: Site) -> None:
 
 
 def test_anonymous_requests_go_to_the_sign_in_page_and_change_nothing(site: Site) -> None:
-    before = _recorded(site)
     values = _objects(site)["own"]
+    before = _recorded(site)
     client = site.client()
     for route in ROUTES:
         response = _call(client, route, values, csrf=None)
