@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from config.vocabulary import ReportKind
 from engine.complaints.views import of_projects
 from engine.context import App
 from engine.record.holders import holders
 from engine.store.models import Assignment, Node, NodeHistory, Person, Project, Strike, id_of
 from engine.views.board import node_state, red_episodes, unevaluated_overdue
 from engine.views.lookup import Found
+from engine.views.reports import of_project
 
 
 def project_named(session: Session, code: str) -> Found[Project]:
@@ -58,14 +60,18 @@ def projects_view(session: Session) -> list[dict[str, Any]]:
 
 def project_details(app: App, session: Session, project: Project, day: dt.date) -> dict[str, Any]:
     """Return what a project's page shows as of a day: its nodes with their states, which of the overdue ones no
-    evaluation has reached (``waiting``), its red episodes, its 12345 work orders, and its history."""
+    evaluation has reached (``waiting``), its red episodes, its 12345 work orders, its reports from the site
+    (the evidence, 留痕, each with its photos and decision), and its history."""
     project_id = id_of(project)
     unevaluated = {planned for pid, planned in unevaluated_overdue(app, session, day) if pid == project_id}
+    reports = of_project(app, session, project_id)
+    reported = {r.node_code for r in reports if r.decision is None and r.kind == ReportKind.COMPLETION}
     nodes = [
         {
             "node": n,
             "state": node_state(app, n.planned_date, n.completed_on, day),
             "waiting": n.planned_date in unevaluated,
+            "reported": n.code in reported,  # a completion reported from the site, waiting for review
         }
         for n in session.scalars(
             select(Node).where(col(Node.project_id) == project_id).order_by(col(Node.planned_date), col(Node.code))
@@ -74,6 +80,7 @@ def project_details(app: App, session: Session, project: Project, day: dt.date) 
     orders = of_projects(session, [project_id], app.settings.tz, day)
     return {
         "nodes": nodes,
+        "reports": reports,
         "episodes": red_episodes(app, session, [project_id], day, orders).get(project_id, []),
         "waiting": [item["node"] for item in nodes if item["waiting"] and item["state"] == "overdue"],
         "complaints": orders.get(project_id, []),

@@ -18,7 +18,7 @@ from config.vocabulary import ReportKind
 from engine.context import App
 from engine.record.reports import held_by
 from engine.record.write import misses_met_by
-from engine.store.models import Node, Person, Photo, Project, Report, ReportDecision, ReportPhoto
+from engine.store.models import Node, Person, Photo, Project, Report, ReportDecision, ReportPhoto, id_of
 from engine.views.board import node_state
 
 
@@ -47,6 +47,7 @@ class ReportView:
     decision: str | None = None  # None: waiting; approved | rejected
     decided_by: str | None = None
     decision_reason: str | None = None
+    decided_at: dt.datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The report as `duban review list --json` prints it."""
@@ -92,12 +93,12 @@ def _views(app: App, session: Session, reports: list[Report], with_revokes: bool
         assert project is not None and node is not None
         person = session.get(Person, report.person_pk) if report.person_pk is not None else None
         revokes: list[int] = []
-        decision = decisions.get(report.id or 0)
+        decision = decisions.get(id_of(report))
         if with_revokes and decision is None and report.kind == ReportKind.COMPLETION and report.completed_on:
             revokes = sorted({m.strike_id for m in misses_met_by(app, session, node, report.completed_on)})
         found.append(
             ReportView(
-                id=report.id or 0,
+                id=id_of(report),
                 kind=report.kind,
                 project_code=project.code,
                 project_name=project.name,
@@ -113,11 +114,12 @@ def _views(app: App, session: Session, reports: list[Report], with_revokes: bool
                 reported_by=report.reported_by,
                 person_name=person.name if person else None,
                 created_at=report.created_at,
-                photos=photos.get(report.id or 0, []),
+                photos=photos.get(id_of(report), []),
                 revokes=revokes,
                 decision=None if decision is None else ("approved" if decision.approved else "rejected"),
                 decided_by=decision.by if decision else None,
                 decision_reason=decision.reason if decision else None,
+                decided_at=decision.at if decision else None,
             )
         )
     return found
@@ -129,6 +131,12 @@ def pending(app: App, session: Session, district: str | None = None) -> list[Rep
     if district is not None:
         query = query.join(Project, col(Project.id) == col(Report.project_id)).where(col(Project.district) == district)
     return _views(app, session, list(session.scalars(query.order_by(col(Report.id)))), with_revokes=True)
+
+
+def of_project(app: App, session: Session, project_id: int) -> list[ReportView]:
+    """Return every report of a project, waiting or decided, oldest first: the project page's evidence (留痕)."""
+    query = select(Report).where(col(Report.project_id) == project_id).order_by(col(Report.id))
+    return _views(app, session, list(session.scalars(query)), with_revokes=True)
 
 
 def _day_start(app: App, day: dt.date) -> dt.datetime:
@@ -205,7 +213,7 @@ LIGHT_OF_STATE = {"overdue": "red", "due_soon": "yellow", "done": "green", "done
 def phone_nodes(app: App, session: Session, person: Person) -> list[PhoneNode]:
     """Return the nodes of the projects a person holds today, open ones first, with their lights and reports."""
     today = app.today()
-    project_ids = held_by(session, person.id or 0, today)
+    project_ids = held_by(session, id_of(person), today)
     if not project_ids:
         return []
     rows = session.execute(
@@ -222,7 +230,7 @@ def phone_nodes(app: App, session: Session, person: Person) -> list[PhoneNode]:
     found = []
     for node, project in rows:
         state = node_state(app, node.planned_date, node.completed_on, today)
-        last = latest.get(node.id or 0)
+        last = latest.get(id_of(node))
         found.append(
             PhoneNode(
                 project_code=project.code,
@@ -233,7 +241,7 @@ def phone_nodes(app: App, session: Session, person: Person) -> list[PhoneNode]:
                 completed_on=node.completed_on,
                 state=state,
                 light=LIGHT_OF_STATE[state],
-                last_report=views.get(last.id or 0) if last else None,
+                last_report=views.get(id_of(last)) if last else None,
             )
         )
     found.sort(key=lambda n: (n.completed_on is not None, n.planned_date))

@@ -118,3 +118,24 @@ def test_an_oversized_photo_is_refused_by_the_form_with_its_size(site: Site) -> 
     assert response.status_code == 303
     assert "大图.jpg：10.0 MB，超过上限 10 MB" in phone.get(path).text
     assert site.duban.dump() == before
+
+
+def test_the_project_page_keeps_the_evidence_timeline(site: Site) -> None:
+    path = _link(site)
+    phone = site.client()
+    _report(phone, path, [("photos", ("IMG_1.jpg", _jpeg(), "image/jpeg"))])
+    office = site.signed_in("bangong")
+    page = office.get("/projects/BH-1").text
+    timeline = page[page.index('id="reports"') : page.index("<h2>红灯记录</h2>")]
+    assert "N3" in timeline and "张三（P1）" in timeline and "外墙保温已完成" in timeline and "待审核" in timeline
+    [sha] = re.findall(r"/photos/([0-9a-f]{64})\?thumb=1", timeline)
+    assert "已报完成，待审核" in page[: page.index('id="reports"')]  # the node's row says it too
+    report_id = re.search(r"/review#report-(\d+)", timeline).group(1)
+    office.post(f"/review/{report_id}/reject", data={"csrf": csrf_of(office), "reason": "照片看不清楼号"})
+    page = office.get("/projects/BH-1").text
+    timeline = page[page.index('id="reports"') : page.index("<h2>红灯记录</h2>")]
+    assert "退回" in timeline and "照片看不清楼号" in timeline and sha in timeline
+    assert "已报完成，待审核" not in page
+    district = site.signed_in("binhe")  # the district sees its project's evidence, without the review link
+    seen = district.get("/projects/BH-1").text
+    assert "照片看不清楼号" in seen and "/review#report-" not in seen
