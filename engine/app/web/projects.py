@@ -96,7 +96,9 @@ def rankings_page(request: Request, viewer: ViewerDep, app: AppDep, on: str | No
     return render(request, "rankings.html", tables=tables, titles=RANKED_BY, figures=totals, day=day)
 
 
-@route(router, "GET", "/projects/{code}", Can.READ, "项目：节点、现场报告（留痕）、红灯记录、12345 工单、负责人与问责记录")
+@route(
+    router, "GET", "/projects/{code}", Can.READ, "项目：节点、现场报告（留痕）、红灯记录、12345 工单、负责人与问责记录"
+)
 def project_page(request: Request, code: str, viewer: ViewerDep, app: AppDep, on: str | None = None) -> HTMLResponse:
     """Show one project: its nodes as of a day, its red history, its responsible persons and strikes."""
     day = as_of(app, on)
