@@ -16,6 +16,7 @@ Only plain text is sent (``msgtype: text``), cut to what the API takes; the docu
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import threading
 import time
@@ -163,7 +164,7 @@ class _App:
             if exc.code == 429:
                 raise base.ChannelBlocked(f"{self.service}限流（HTTP 429），{minutes} 分钟后重试", minutes) from None
             raise base.DeliveryError(f"{self.service}接口返回 HTTP {exc.code}") from None
-        except (OSError, urllib.error.URLError) as exc:
+        except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:  # a cut or malformed answer too
             reason = getattr(exc, "reason", exc)
             raise base.DeliveryError(f"{self.service}接口无法连接（{self.settings.base_url}）：{reason}") from None
         try:
@@ -284,6 +285,11 @@ class DingtalkApp(_App):
     def _send_url(self, token: str) -> str:
         query = urllib.parse.urlencode({"access_token": token})
         return f"{self.settings.base_url}/topapi/message/corpconversation/asyncsend_v2?{query}"
+
+    def _reached(self, answer: dict[str, Any], message: Message) -> None:
+        # asyncsend_v2 accepts a task: an answer without one sent nothing (an unknown user is not told here).
+        if answer.get("errcode") == 0 and not answer.get("task_id"):
+            raise base.DeliveryError(f"钉钉工作通知的应答没有 task_id：未确认发给 {message.recipient}")
 
     def payload(self, message: Message) -> dict[str, Any]:
         """Return the work notification (DingTalk delivers the same content to a user at most once a day)."""

@@ -44,7 +44,7 @@ from sqlmodel import Session, col
 
 from config.vocabulary import ProjectStatus
 from engine.context import App
-from engine.delivery.outbox import enqueue, recipient_of
+from engine.delivery.outbox import PERSON_ADDRESS, enqueue, recipient_of
 from engine.errors import Refused
 from engine.paperwork.documents import renderer
 from engine.paperwork.template_data import (
@@ -156,7 +156,7 @@ def remind(app: App, day: dt.date) -> Reminded:
         items: list[DueItem] = []
         warned: set[str] = set()
         # One personal link per person and run, whatever the number of their nodes and channels.
-        issued: dict[str, tuple[str, dt.date]] = {}
+        issued: dict[str, tuple[str | None, dt.date | None]] = {}
         written = messages = unassigned = 0
         first_new: int | None = None
         for row in due:
@@ -198,21 +198,34 @@ def remind(app: App, day: dt.date) -> Reminded:
             if not app.settings.delivery.person:
                 continue  # recorded, and in the digest; no channel to tell the person on (and no link issued)
             reminder_id = min(new_ids)[1]  # the most urgent threshold carries the message
-            if person.person_id not in issued:
-                issued[person.person_id] = _link(app, session, person)
-            link, link_expires = issued[person.person_id]
-            context = ReminderContext(
-                kind="reminder",
-                day=day,
-                office=app.settings.office,
-                person=ref,
-                item=item,
-                link=link,
-                link_expires=link_expires,
-            )
-            subject, body = render.render_message("reminder", template_fields(context))
+            # The link only where the message reaches the person alone (e-mail, WeCom, DingTalk): a file
+            # drop or a group robot would hand it to others, who could then report as the person.
+            personal = [name for name in app.settings.delivery.person if name in PERSON_ADDRESS]
+            if personal and person.person_id not in issued:
+                issued[person.person_id] = (
+                    (None, None) if links.withdrawn(session, person) else _link(app, session, person)
+                )
+            link, link_expires = issued.get(person.person_id, (None, None))
+            bodies = {
+                with_link: render.render_message(
+                    "reminder",
+                    template_fields(
+                        ReminderContext(
+                            kind="reminder",
+                            day=day,
+                            office=app.settings.office,
+                            person=ref,
+                            item=item,
+                            link=link if with_link else None,
+                            link_expires=link_expires if with_link else None,
+                        )
+                    ),
+                )
+                for with_link in {name in personal for name in app.settings.delivery.person}
+            }
             for name in app.settings.delivery.person:
                 key = f"reminder:{reminder_id}:{name}"
+                subject, body = bodies[name in personal]
                 messages += enqueue(app, session, key, name, recipient_of(person, name), subject, body, None)
         digest = False
         if items:

@@ -598,10 +598,14 @@ class ReminderContext(MessageContext):
 
     person: PersonRef = field(metadata={"doc": "to whom"})
     item: DueItem = field(metadata={"doc": "the node that falls due"})
-    link: str = field(
-        metadata={"doc": "the person's personal link to their phone page (issued by the run, one per person)"}
+    link: str | None = field(
+        metadata={
+            "doc": "the person's personal link to their phone page (issued by the run, one per person); None on a "
+            "channel that may reach others than the person (file drop, group robot) and while the office has "
+            "withdrawn the person's links"
+        }
     )
-    link_expires: dt.date = field(metadata={"doc": "the last day the link opens the phone page"})
+    link_expires: dt.date | None = field(metadata={"doc": "the last day the link opens the phone page (None: no link)"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,21 @@ def revoke_all(app: App, session: Session, person: Person) -> int:
     return len(links)
 
 
+def withdrawn(session: Session, person: Person) -> bool:
+    """Whether the office has withdrawn the person's links: their newest link is revoked.
+
+    The warnings then carry no link until the office issues one again (``duban person link``), so
+    a revocation (a lost phone) holds beyond the next day's warnings.
+    """
+    newest = session.scalar(
+        select(col(PersonLink.revoked_at))
+        .where(col(PersonLink.person_pk) == id_of(person))
+        .order_by(col(PersonLink.id).desc())
+        .limit(1)
+    )
+    return newest is not None
+
+
 @dataclass(frozen=True)
 class Resolved:
     """What a token opens: the person, or why it opens nothing (in Chinese)."""

@@ -25,7 +25,8 @@ from engine.errors import Refused
 from engine.store.models import Photo, id_of
 
 #: The formats accepted, as Pillow names them after reading the bytes.
-ACCEPTED = {"JPEG": "JPEG", "PNG": "PNG", "HEIF": "HEIC"}
+#: MPO is a JPEG with a second picture (portrait and depth shots of many phones): its first picture is kept.
+ACCEPTED = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "HEIF": "HEIC"}
 #: The most pixels a photo may have (a 48-megapixel phone camera fits): checked from the header, before decoding.
 MAX_PIXELS = 60_000_000
 THUMBNAIL = 320
@@ -44,6 +45,12 @@ class Processed:
     width: int
     height: int
     taken_at: dt.datetime | None
+
+
+def _openers(image_module: Any) -> list[str]:
+    """The Pillow plugins allowed to parse an upload: the accepted formats' only (no other parser sees the bytes)."""
+    image_module.init()
+    return [name for name in ACCEPTED if name in image_module.OPEN]
 
 
 def _pillow() -> Any:
@@ -87,7 +94,7 @@ def process(data: bytes, name: str, max_bytes: int, keep_location: bool, tz: dt.
     try:
         with warnings.catch_warnings():  # past Pillow's own bomb limit it warns; ours (MAX_PIXELS) refuses first
             warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
-            probe = image_module.open(io.BytesIO(data))
+            probe = image_module.open(io.BytesIO(data), formats=_openers(image_module))
         with probe:
             kind = probe.format
             width, height = probe.size
@@ -96,7 +103,7 @@ def process(data: bytes, name: str, max_bytes: int, keep_location: bool, tz: dt.
             if width * height > MAX_PIXELS:
                 raise Refused(f"{label}：{width}×{height} 像素，超过上限 {MAX_PIXELS // 1_000_000} 百万像素")
             probe.verify()
-        with image_module.open(io.BytesIO(data)) as image:
+        with image_module.open(io.BytesIO(data), formats=_openers(image_module)) as image:
             image.load()
             exif = image.getexif()
             taken_at, raw_time = _taken_at(exif, tz)

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from config.vocabulary import LogAction, LogEntity, ReportKind, ReportSource
+from config.vocabulary import HistoryKind, LogAction, LogEntity, ReportKind, ReportSource
 from engine.context import App
 from engine.errors import Refused
 from engine.record.holders import holders
 from engine.record.photos import Processed, store
 from engine.record.write import change_planned_date, log, misses_met_by, record_completion
-from engine.store.models import Node, Person, Project, Report, ReportDecision, ReportPhoto, id_of
+from engine.store.models import Node, NodeHistory, Person, Project, Report, ReportDecision, ReportPhoto, id_of
 
 MAX_NOTE = 2000
 MAX_PHOTOS = 9
@@ -204,9 +204,29 @@ def approve(app: App, session: Session, report_id: int, note: str | None = None)
     reason += f"：{extra}" if extra else ""
     if report.kind == ReportKind.COMPLETION:
         assert report.completed_on is not None
+        later = session.scalar(
+            select(col(NodeHistory.completed_on))
+            .where(
+                col(NodeHistory.node_id) == report.node_id,
+                col(NodeHistory.kind) == HistoryKind.COMPLETION,
+                col(NodeHistory.recorded_at) >= report.created_at,
+            )
+            .order_by(col(NodeHistory.id).desc())
+            .limit(1)
+        )
+        if later is not None:  # the office recorded a completion since: approving would overwrite it unseen
+            raise Refused(
+                f"报告 #{report.id} 提出后，{project.code} {node.code} 已另行记录完成日期 {later.isoformat()}："
+                "请退回；如需更正完成日期，请用 duban node complete 并写明理由"
+            )
         record_completion(app, session, project, node, report.completed_on, SOURCE, reason)
     else:
         assert report.requested_date is not None
+        if report.requested_date <= app.today():  # approved now, it would open a deadline already past: a miss
+            raise Refused(
+                f"报告 #{report.id} 申请的新计划日期 {report.requested_date.isoformat()} 已不晚于今天 "
+                f"{app.today().isoformat()}：请退回，由负责人重新申请"
+            )
         if node.planned_date != report.planned_date:
             raise Refused(
                 f"报告 #{report.id} 提出时计划日期为 {report.planned_date.isoformat()}，现已是 "

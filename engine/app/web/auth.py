@@ -57,7 +57,7 @@ def login(
     """Sign in: a session cookie on success, a clear reason otherwise (rate-limited)."""
     target = _safe_next(next)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not cookie or not csrf or not secrets.compare_digest(cookie, csrf):
+    if not cookie or not csrf or not secrets.compare_digest(cookie.encode(), csrf.encode()):
         return _login_page(request, "页面已过期，请重新输入用户名和密码", 403, target)
     client = client_address(request)
     try:

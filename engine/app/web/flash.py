@@ -72,7 +72,7 @@ def opened(request: Request) -> dict[str, Any] | None:
         secret = _stored(request)
     except SQLAlchemyError:  # the database unreachable (the page says so): the message is only lost
         return None
-    if secret is None or not hmac.compare_digest(signature, _mac(secret, payload)):
+    if secret is None or not hmac.compare_digest(signature.encode(), _mac(secret, payload).encode()):
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(payload.encode()).decode())

@@ -53,7 +53,9 @@ def reject(
         request,
         "/review",
         lambda: review.reject(app.as_actor(viewer.actor), report_id, reason),
-        lambda _: f"报告 #{report_id} 已退回，理由已发给报告人",
+        lambda done: (
+            f"报告 #{report_id} 已退回，" + ("理由已发给报告人" if done[1] else "已记录在案（报告人没有可发送的渠道）")
+        ),
         "未退回：",
     )
 

@@ -207,7 +207,7 @@ async def csrf_checked(request: Request, viewer: ViewerDep) -> Viewer:
         form = await request.form()  # parsed once; the route's Form fields reuse it
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not sent or not secrets.compare_digest(sent, viewer.csrf):
+    if not sent or not secrets.compare_digest(sent.encode(), viewer.csrf.encode()):  # bytes: any text compares
         raise Forbidden("请求缺少有效的防伪令牌（CSRF），已拒绝。请刷新页面后重试。")
     return viewer
 

@@ -343,3 +343,47 @@ def test_the_audit_chain_is_intact_after_reports_photos_links_and_decisions(camp
         engine.dispose()
     broken = campaign("audit", "verify", ok=False)
     assert broken.code == 1 and "photo" in (broken.out + broken.err)
+
+
+def test_a_multi_picture_jpeg_from_a_phone_is_accepted(campaign: Duban) -> None:
+    # Portrait and depth shots of many phones are JPEGs with a second picture (Pillow reads them as MPO).
+    mpo = io.BytesIO()
+    Image.new("RGB", (400, 300), (90, 60, 30)).save(
+        mpo, "MPO", save_all=True, append_images=[Image.new("RGB", (400, 300), (0, 0, 0))]
+    )
+    assert Image.open(io.BytesIO(mpo.getvalue())).format == "MPO"
+    review.submit(
+        app_of(campaign),
+        token_of(campaign, "P1"),
+        "A",
+        "N1",
+        ReportKind.COMPLETION,
+        dt.date(2024, 7, 30),
+        "",
+        [review.Upload("IMG_0002.jpg", mpo.getvalue())],
+    )
+    assert rows(campaign, "SELECT mime, width, height FROM photo") == [("image/jpeg", 400, 300)]
+
+
+def test_a_report_overtaken_by_the_offices_completion_is_not_approved_over_it(campaign: Duban) -> None:
+    report_id = report_done(campaign, token_of(campaign, "P1"), day="2024-07-30")
+    campaign("node", "complete", "A", "N1", "--on", "2024-08-02")
+    before = levels(campaign)
+    refused = campaign("review", "approve", str(report_id), ok=False)
+    assert refused.code == 1 and "已另行记录完成日期 2024-08-02" in refused.err
+    assert levels(campaign) == before  # the office's date stands: the strike is not revoked behind its back
+    assert [
+        n["completed_on"] for n in campaign.json("nodes") if n["node_code"] == "N1" and n["project_code"] == "A"
+    ] == ["2024-08-02"]
+    assert campaign.json("review", "list")[0]["id"] == report_id  # still waiting: to be rejected with a reason
+
+
+def test_an_extension_whose_new_date_has_passed_is_not_approved(campaign: Duban) -> None:
+    report_id = review.submit(
+        app_of(campaign), token_of(campaign, "P2"), "C", "N1", ReportKind.EXTENSION, dt.date(2024, 8, 10), "材料未到"
+    )
+    campaign.today("2024-08-12")
+    refused = campaign("review", "approve", str(report_id), ok=False)
+    assert refused.code == 1 and "2024-08-10 已不晚于今天 2024-08-12" in refused.err
+    [row] = [n for n in campaign.json("nodes") if n["project_code"] == "C"]
+    assert row["planned_date"] == "2024-09-30"

@@ -41,6 +41,7 @@ class _Service(BaseHTTPRequestHandler):
     refuse_every_token: ClassVar[int | None] = None  # answer every send with this token errcode
     limited: ClassVar[tuple[int, str] | None] = None  # answer every send with this limit
     partial_invalid: ClassVar[bool] = False  # an unknown WeCom user: errcode 0 with invaliduser (else 81013)
+    no_task: ClassVar[bool] = False  # DingTalk answers errcode 0 without a task_id
     issued: ClassVar[list[str]]
     valid: ClassVar[set[str]]
     accepted: ClassVar[list[dict[str, Any]]]
@@ -114,6 +115,8 @@ class _Service(BaseHTTPRequestHandler):
         msg = body.get("msg", {})
         if body.get("agent_id") != DING_AGENT or msg.get("msgtype") != "text" or "content" not in msg.get("text", {}):
             return 400002, {"errmsg": "参数错误"}
+        if cls.no_task:
+            return 0, {"errmsg": "ok", "request_id": "4jzllmte0wau"}
         return 0, {"errmsg": "ok", "task_id": 256271667526 + len(cls.accepted), "request_id": "4jzllmte0wau"}
 
     def log_message(self, *args: object) -> None:
@@ -240,6 +243,19 @@ def test_dingtalk_work_notifications_go_to_the_persons_userid_with_one_token(
     assert bodies[0]["agent_id"] == DING_AGENT and bodies[0]["msg"]["msgtype"] == "text"
     assert bodies[0]["msg"]["text"]["content"].startswith("关于张三同志未按期完成计划节点作出检查的通知")
     assert [r[1] for r in _rows(duban)] == ["sent", "sent"]
+
+
+def test_a_dingtalk_answer_without_a_task_is_a_failure_not_a_send(
+    duban: Duban, tmp_path: Path, dingtalk: tuple[type[_Service], str]
+) -> None:
+    service, base = dingtalk
+    service.no_task = True
+    _settings(duban, tmp_path, "dingtalk_app", base)
+    _campaign(duban, tmp_path, "钉钉账号", ["0123456789"])
+    assert duban("deliver").out == "发送：成功 0 条，失败 1 条\n"
+    [(recipient, status, attempts, error)] = _rows(duban)
+    assert (recipient, status, attempts) == ("0123456789", "failed", 1)
+    assert error is not None and "没有 task_id" in error
 
 
 def test_the_token_is_fetched_once_across_runs_of_one_process(

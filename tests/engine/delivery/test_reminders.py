@@ -487,6 +487,13 @@ def test_each_person_channel_gets_the_warning_addressed_its_way(duban: Duban, tm
     ]
 
 
+def _personal_channel(duban: Duban, tmp_path: Path) -> None:
+    """Persons get the file drop and e-mail (a channel that reaches the person alone: it carries the link)."""
+    config = tmp_path / "duban.toml"
+    config.write_text('[duban.delivery]\nperson = ["file", "smtp"]\noffice = ["file"]\n', encoding="utf-8")
+    duban._monkeypatch.setenv("DUBAN_CONFIG", str(config))
+
+
 def _links_in(body: str) -> list[str]:
     import re
 
@@ -501,18 +508,25 @@ def test_every_warning_carries_the_persons_link_and_unlink_revokes_it(duban: Dub
 
     from engine.record import links
 
+    _personal_channel(duban, tmp_path)
     duban._monkeypatch.setenv("DUBAN_NOW", "2024-07-09T09:00")
     duban.today("2024-07-01")
     nodes = [node("A", "N1", "2024-07-12"), node("A", "N2", "2024-07-12"), node("B", "N1", "2024-07-12")]
     _ledger(duban, tmp_path, nodes)
-    assert _remind(duban, "2024-07-09")["messages"] == 3
-    messages = _outbox(duban.url, "reminder:%")
+    assert _remind(duban, "2024-07-09")["messages"] == 6
+    everything = _outbox(duban.url, "reminder:%")
+    # The file drop may be read by others than the person: it gets the warning without the link.
+    assert all(
+        not _links_in(body) and "/m/" not in body for _k, channel, _r, _s, body in everything if channel == "file"
+    )
+    messages = [m for m in everything if m[1] == "smtp"]
     found = {(recipient, body.splitlines()[0]): _links_in(body) for _k, _c, recipient, _s, body in messages}
     assert all(len(urls) == 1 for urls in found.values()), found
-    urls = {recipient: {url for (r, _), [url] in found.items() if r == recipient} for recipient in ("张三", "李四")}
+    urls = {r: {url for (who, _), [url] in found.items() if who == r} for r in ("p1@example.cn", "p2@example.cn")}
     # One link per person and run: 张三's two warnings carry the same one, 李四's another.
-    assert len(urls["张三"]) == 1 and len(urls["李四"]) == 1 and urls["张三"] != urls["李四"]
-    ((p1_url,), (p2_url,)) = urls["张三"], urls["李四"]
+    assert len(urls["p1@example.cn"]) == 1 and len(urls["p2@example.cn"]) == 1
+    ((p1_url,), (p2_url,)) = urls["p1@example.cn"], urls["p2@example.cn"]
+    assert p1_url != p2_url
     assert p1_url.startswith("http://127.0.0.1:8000/m/")
     assert "有效期至 2024年8月8日" in messages[0][4]  # link_days (30) from the run
     ((digest,),) = _rows(duban.url, "select body from outbox where key like 'reminder-digest:%'")
@@ -543,6 +557,15 @@ def test_every_warning_carries_the_persons_link_and_unlink_revokes_it(duban: Dub
         assert opens(p2_url, dt.datetime(2024, 7, 10, 8, tzinfo=tz)) == ("P2", None)  # another person's stays
     finally:
         engine.dispose()
+    # The revocation holds: the next warnings carry no new link for 张三 until the office issues one.
+    duban._monkeypatch.setenv("DUBAN_NOW", "2024-07-11T09:00")
+    duban.today("2024-07-11")
+    _remind(duban, "2024-07-11")
+    later = [m for m in _outbox(duban.url, "reminder:%") if m[1] == "smtp" and m not in messages]
+    assert {recipient: bool(_links_in(body)) for _k, _c, recipient, _s, body in later} == {
+        "p1@example.cn": False,
+        "p2@example.cn": True,
+    }
     assert "审计链完整" in duban("audit", "verify").out
 
 
@@ -553,11 +576,12 @@ def test_the_link_in_a_warning_opens_the_persons_phone_page(duban: Duban, tmp_pa
     from engine.app.web import create_app
     from engine.context import App
 
+    _personal_channel(duban, tmp_path)
     duban.today("2024-07-01")
     _ledger(duban, tmp_path, [node("A", "N1", "2024-07-12"), node("B", "N1", "2024-07-12")])
     _remind(duban, "2024-07-09")
     bodies = {recipient: body for _k, _c, recipient, _s, body in _outbox(duban.url, "reminder:%")}
-    [url] = _links_in(bodies["张三"])
+    [url] = _links_in(bodies["p1@example.cn"])
     path = url.removeprefix("http://127.0.0.1:8000")
     app = App(load_settings())
     try:

@@ -83,3 +83,13 @@ def test_duban_init_makes_the_key_once_in_the_database(site: Site) -> None:
     _refused_exemption(site)
     assert site.duban("init").code == 0
     assert _keys(site) == made
+
+
+def test_a_flash_cookie_with_bytes_past_ascii_shows_nothing_and_breaks_nothing(site: Site) -> None:
+    cookie, page = _refused_exemption(site)
+    payload, _, signature = cookie.rpartition(".")
+    client = site.signed_in("bangong")
+    session = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    raw = f"{session}; {FLASH_COOKIE}={payload}.{signature[:-2]}".encode() + b"\xe9\xe9"  # read as Latin-1
+    response = client.get(page, headers={"cookie": raw})
+    assert response.status_code == 200 and '<div class="flash' not in response.text
