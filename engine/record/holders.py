@@ -54,6 +54,16 @@ def holders(session: Session, on: dt.date = dt.date.max, project_ids: Iterable[i
     return {pid: pk for pid, pk in found.items() if pk is not None}
 
 
+def held_by(session: Session, person_pk: int, on: dt.date) -> list[int]:
+    """Return the projects a person holds on a day, in id order.
+
+    Only the projects ever assigned to them are looked at: the cost follows the person's projects,
+    not the ledger (the phone page asks on every request).
+    """
+    theirs = set(session.scalars(select(col(Assignment.project_id)).where(col(Assignment.person_pk) == person_pk)))
+    return sorted(pid for pid, pk in holders(session, on, theirs).items() if pk == person_pk)
+
+
 def holder_of(session: Session, project_code: str, on: dt.date = dt.date.max) -> str | None:
     """Return the person id of who holds one project (by code) on a day."""
     project_id = session.scalar(select(col(Project.id)).where(col(Project.code) == project_code))

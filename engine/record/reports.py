@@ -60,11 +60,6 @@ def pending_of(session: Session, node_id: int) -> Report | None:
     ).first()
 
 
-def held_by(session: Session, person_pk: int, today: dt.date) -> list[int]:
-    """Return the projects a person is responsible for today (the phone page shows and accepts only these)."""
-    return sorted(pid for pid, pk in holders(session, today).items() if pk == person_pk)
-
-
 def _add(
     app: App,
     session: Session,

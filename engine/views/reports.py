@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 
 from config.vocabulary import ReportKind
 from engine.context import App
-from engine.record.reports import held_by
+from engine.record.holders import held_by
 from engine.record.write import misses_met_by
 from engine.store.models import Node, Person, Photo, Project, Report, ReportDecision, ReportPhoto, id_of
 from engine.views.board import node_state
